@@ -1,0 +1,3 @@
+from ldn_inbox.cli import main
+
+main()

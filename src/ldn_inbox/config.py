@@ -1,0 +1,239 @@
+"""Configuration: one TOML file, every key also settable by environment.
+
+Where a value comes from, last one wins: built-in default, the config file (``--config``,
+``$LDN_INBOX_CONFIG``, else ``config.toml`` in the platform's user config dir when it exists),
+``LDN_INBOX_<SECTION>_<KEY>`` in the environment (top-level keys: ``LDN_INBOX_<KEY>``),
+then command-line options. One table, :data:`SETTINGS`, drives validation, ``config show``
+and the README's key table.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from ldn_inbox.errors import ConfigError
+
+APP_NAME = "ldn-inbox"
+ENV_PREFIX = "LDN_INBOX_"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration key: its section ('' for top level), type, default and help."""
+
+    section: str
+    key: str
+    type: type
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+    secret: bool = False
+    check: Callable[[Any], str | None] | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.section}.{self.key}" if self.section else self.key
+
+    @property
+    def env(self) -> str:
+        parts = [self.section, self.key] if self.section else [self.key]
+        return ENV_PREFIX + "_".join(p.upper() for p in parts)
+
+
+def _positive(value: Any) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def _after(value: Any) -> str | None:
+    if value in ("none", "seen") or (value.startswith("move:") and len(value) > 5):
+        return None
+    return "must be none, seen or move:FOLDER (e.g. move:Processed)"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("", "db", str, "sqlite:///ldn-inbox.sqlite",
+            "SQLAlchemy URL of the database (sqlite:///path or postgresql+psycopg://...)"),
+    Setting("imap", "account", str, "default",
+            "A name for this mailbox in the fetch ledger (keep it stable)"),
+    Setting("imap", "host", str, "", "IMAP server host name"),
+    Setting("imap", "port", int, 0, "IMAP port; 0 means 993 for implicit TLS, else 143",
+            check=lambda v: None if 0 <= v < 65536 else "must be a TCP port (1-65535) or 0"),
+    Setting("imap", "tls", str, "implicit",
+            "implicit (IMAPS), starttls, or none (only allowed for a loopback host)",
+            choices=("implicit", "starttls", "none")),
+    Setting("imap", "ca_file", str, "",
+            "Extra CA bundle (PEM) trusted besides the system store; verification stays on"),
+    Setting("imap", "username", str, "", "Login name"),
+    Setting("imap", "password", str, "", "Password (prefer the environment or password_file)",
+            secret=True),
+    Setting("imap", "password_file", str, "", "File whose first line is the password"),
+    Setting("imap", "password_command", str, "",
+            "Command whose first line of output is the password"),
+    Setting("imap", "keyring", bool, False,
+            "Read the password from the system keyring (service ldn-inbox, the username)"),
+    Setting("imap", "auth", str, "password", "password or xoauth2",
+            choices=("password", "xoauth2")),
+    Setting("imap", "token_command", str, "",
+            "With auth = xoauth2: command printing a fresh OAuth2 access token"),
+    Setting("imap", "folder", str, "INBOX", "Folder to read (non-ASCII names are fine)"),
+    Setting("imap", "after", str, "none",
+            "What to do with a fetched message: none (leave the mailbox as it is), seen, "
+            "or move:FOLDER", check=_after),
+    Setting("imap", "batch_size", int, 100, "Messages per UID FETCH", check=_positive),
+    Setting("imap", "max_message_bytes", int, 50_000_000,
+            "Larger messages are stored as headers plus an error, never dropped",
+            check=_positive),
+    Setting("imap", "timeout", float, 60.0, "Socket timeout in seconds", check=_positive),
+    Setting("privacy", "key_file", str, "",
+            "Key for respondent pseudonyms (HMAC); created with mode 0600 on first use. "
+            "Default: ldn-inbox.key in the user data dir"),
+    Setting("run", "lock_file", str, "",
+            "Lock file that stops overlapping runs; default: next to a SQLite database, "
+            "else in the user cache dir"),
+    Setting("run", "convert_timeout", float, 10.0,
+            "Seconds allowed to turn one HTML body or attachment into text", check=_positive),
+)
+
+SETTING_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+SECTIONS: tuple[str, ...] = tuple(sorted({s.section for s in SETTINGS if s.section}))
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective configuration: a validated, read-only mapping of name -> value."""
+
+    values: Mapping[str, Any]
+    origins: Mapping[str, str]
+    path: Path | None
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def redacted(self) -> dict[str, dict[str, Any]]:
+        """Section -> key -> value, secrets masked: what ``config show`` prints."""
+        out: dict[str, dict[str, Any]] = {}
+        for setting in SETTINGS:
+            value = self.values[setting.name]
+            if setting.secret and value:
+                value = "********"
+            out.setdefault(setting.section or "general", {})[setting.key] = value
+        return out
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Config:
+        values = dict(self.values)
+        origins = dict(self.origins)
+        for name, raw in overrides.items():
+            if raw is None:
+                continue
+            setting = _lookup(name, "command line")
+            values[name] = _coerce(setting, raw, "command line")
+            origins[name] = "command line"
+        return Config(values, origins, self.path)
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def _lookup(name: str, origin: str) -> Setting:
+    setting = SETTING_BY_NAME.get(name)
+    if setting is None:
+        known = ", ".join(SETTING_BY_NAME)
+        raise ConfigError(f"{origin}: unknown key {name!r}. Known keys: {known}")
+    return setting
+
+
+def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
+    where = f"{origin}: {setting.name}"
+    try:
+        if setting.type is bool:
+            if isinstance(raw, bool):
+                value: Any = raw
+            elif str(raw).strip().lower() in ("1", "true", "yes", "on"):
+                value = True
+            elif str(raw).strip().lower() in ("0", "false", "no", "off", ""):
+                value = False
+            else:
+                raise ValueError(raw)
+        elif setting.type is int:
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            value = int(raw)
+        elif setting.type is float:
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            value = float(raw)
+        else:
+            if not isinstance(raw, str):
+                raise ValueError(raw)
+            value = raw
+    except (TypeError, ValueError):
+        kind = {bool: "true or false", int: "a whole number", float: "a number"}.get(
+            setting.type, "a string"
+        )
+        raise ConfigError(f"{where} = {raw!r} is not valid: it must be {kind}") from None
+    if setting.choices and value not in setting.choices:
+        raise ConfigError(
+            f"{where} = {value!r} is not valid: allowed values are {', '.join(setting.choices)}"
+        )
+    if setting.check is not None:
+        problem = setting.check(value)
+        if problem:
+            raise ConfigError(f"{where} = {value!r} is not valid: it {problem}")
+    return value
+
+
+def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read defaults, the config file and the environment into a validated :class:`Config`.
+
+    A config file named explicitly must exist; the default one is optional.
+    """
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    origins: dict[str, str] = {s.name: "default" for s in SETTINGS}
+    explicit = path or env.get(ENV_PREFIX + "CONFIG")
+    file_path = Path(explicit) if explicit else default_config_path()
+    if explicit and not file_path.is_file():
+        raise ConfigError(
+            f"config file {file_path} does not exist; create it or drop --config / "
+            f"{ENV_PREFIX}CONFIG"
+        )
+    used_path: Path | None = None
+    if file_path.is_file():
+        used_path = file_path
+        try:
+            data = tomllib.loads(file_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{file_path}: not valid TOML: {exc}") from None
+        origin = str(file_path)
+        for key, raw in data.items():
+            if isinstance(raw, dict):
+                if key not in SECTIONS:
+                    raise ConfigError(
+                        f"{origin}: unknown section [{key}]; sections are "
+                        f"{', '.join(SECTIONS)}"
+                    )
+                for sub, subraw in raw.items():
+                    setting = _lookup(f"{key}.{sub}", origin)
+                    values[setting.name] = _coerce(setting, subraw, origin)
+                    origins[setting.name] = origin
+            else:
+                setting = _lookup(key, origin)
+                values[setting.name] = _coerce(setting, raw, origin)
+                origins[setting.name] = origin
+    for setting in SETTINGS:
+        if setting.env in env:
+            values[setting.name] = _coerce(setting, env[setting.env], f"${setting.env}")
+            origins[setting.name] = "environment"
+    return Config(values, origins, used_path)
+
+
+def user_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME))

@@ -1,0 +1,140 @@
+"""Engine and session factory; the schema is brought to Alembic's head by every command."""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from ldn_inbox.errors import DatabaseError
+
+#: How long a SQLite writer waits for another one (review during fetch) before giving up.
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Autocommit mode while setting pragmas: journal_mode cannot change inside a transaction.
+    previous = dbapi_conn.isolation_level
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+    cursor.close()
+    dbapi_conn.isolation_level = previous
+
+
+def _on_sqlite_begin(conn: sa.Connection) -> None:
+    # pysqlite starts transactions lazily; BEGIN IMMEDIATE takes the write lock up front so two
+    # writers queue on busy_timeout instead of failing with "database is locked" mid-way.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine for a SQLAlchemy URL; SQLite files get WAL, foreign keys and a busy timeout."""
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError:
+        raise DatabaseError(
+            f"database URL {url!r} is not a SQLAlchemy URL; use sqlite:///path/to/file.sqlite "
+            "or postgresql+psycopg://user@host/dbname"
+        ) from None
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            parent = Path(database).expanduser().resolve().parent
+            if not parent.is_dir():
+                raise DatabaseError(f"database directory {parent} does not exist")
+        engine = sa.create_engine(
+            parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "isolation_level": None}
+        )
+        sa.event.listen(engine, "connect", _on_sqlite_connect)
+        sa.event.listen(engine, "begin", _on_sqlite_begin)
+        return engine
+    try:
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    except ModuleNotFoundError as exc:
+        raise DatabaseError(
+            f"no driver for {parsed.get_backend_name()}: {exc.name} is not installed "
+            "(for PostgreSQL: pip install 'ldn-inbox[postgres]')"
+        ) from None
+
+
+def _alembic_config() -> AlembicConfig:
+    cfg = AlembicConfig()
+    location = importlib.resources.files("ldn_inbox.migrations")
+    cfg.set_main_option("script_location", str(location))
+    return cfg
+
+
+def head_revision() -> str:
+    heads = ScriptDirectory.from_config(_alembic_config()).get_heads()
+    return heads[0]
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except sa.exc.OperationalError as exc:
+        raise DatabaseError(f"cannot open the database: {exc.orig}") from None
+
+
+def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` (default: the newest)."""
+    cfg = _alembic_config()
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    except sa.exc.OperationalError as exc:
+        raise DatabaseError(f"cannot migrate the database: {exc.orig}") from None
+
+
+def downgrade(engine: sa.Engine, revision: str) -> None:
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
+def open_database(url: str, *, migrate: bool = True) -> sa.Engine:
+    """Engine for ``url`` with the schema at head (migrating an older one in place)."""
+    engine = make_engine(url)
+    current = current_revision(engine)
+    head = head_revision()
+    if current != head:
+        if not migrate:
+            raise DatabaseError(
+                f"database schema is at {current or 'nothing'}, not {head}: "
+                "run `ldn-inbox db upgrade`"
+            )
+        upgrade(engine)
+    return engine
+
+
+def session_factory(engine: sa.Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(engine: sa.Engine) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    with session_factory(engine)() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

@@ -1,0 +1,381 @@
+"""MIME parsing: raw bytes to a :class:`ParsedMessage` (headers, body text, attachments).
+
+mail-parser does the parse; where it fails the standard library's lenient parser takes over
+and the record says so (``parser = "stdlib"``). Body text is decoded part by part with the
+declared charset, falling back to UTF-8 and then Windows-1252 (the usual truth behind a
+wrong declaration), with RFC 3676 format=flowed undone and HTML-only mail converted to text.
+"""
+
+from __future__ import annotations
+
+import codecs
+import email
+import email.utils
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.header import decode_header, make_header
+from email.message import Message
+from email.policy import compat32
+from typing import Any
+
+from ldn_inbox.htmltext import html_to_text
+from ldn_inbox.limits import TimeLimitExceeded, time_limit
+from ldn_inbox.rawstore import normalize_message_id, synthetic_message_id
+
+#: Attachments larger than this are listed but not turned into text.
+MAX_ATTACHMENT_TEXT_BYTES = 10_000_000
+#: A zip-based document (docx, odt) whose members unpack to more than this is refused.
+MAX_UNZIPPED_BYTES = 50_000_000
+#: HTML larger than this is cut before conversion.
+MAX_HTML_CHARS = 2_000_000
+#: MIME parts beyond this count are not visited (a bomb of nested multiparts).
+MAX_PARTS = 500
+
+#: Headers kept for classification and review (lower-case names).
+KEPT_HEADERS = (
+    "from", "to", "subject", "date", "message-id", "in-reply-to", "references",
+    "auto-submitted", "x-autoreply", "x-autorespond", "x-auto-response-suppress",
+    "precedence", "return-path", "content-type", "content-language", "x-failed-recipients",
+    "x-ms-exchange-message-is-ndr", "x-mailer", "user-agent", "list-id", "list-unsubscribe",
+    "x-original-to", "delivered-to",
+)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """An attached file: its name, MIME type, decoded size and, for text-like ones, text."""
+
+    filename: str
+    content_type: str
+    size: int
+    text: str | None = None
+    error: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {"filename": self.filename, "content_type": self.content_type,
+                "size": self.size, "has_text": self.text is not None, "error": self.error}
+
+
+@dataclass
+class ParsedMessage:
+    """What the rest of the pipeline needs from one message.
+
+    :ivar text: the body as plain text (text/plain preferred, else converted HTML),
+        with quoted lines still in it; reply.py separates them.
+    :ivar report_text: text of delivery-status parts (bounces), not part of ``text``.
+    :ivar parser: ``mail-parser`` or ``stdlib`` (fallback).
+    :ivar problems: what went wrong but did not stop the parse (defects, fallbacks, limits).
+    """
+
+    message_id: str
+    subject: str = ""
+    from_address: str = ""
+    from_name: str = ""
+    date: datetime | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "text/plain"
+    text: str = ""
+    html_text: str = ""
+    report_text: str = ""
+    report_type: str = ""
+    attachments: list[Attachment] = field(default_factory=list)
+    failed_recipients: list[str] = field(default_factory=list)
+    returned_message_id: str | None = None
+    parser: str = "mail-parser"
+    problems: list[str] = field(default_factory=list)
+    has_headers: bool = True
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), "")
+
+
+def _decode_header_value(value: Any) -> str:
+    if value is None:
+        return ""
+    text = str(value)
+    try:
+        decoded = str(make_header(decode_header(text)))
+    except Exception:  # unknown charset or broken encoded-word: keep it as it came
+        decoded = text
+    return " ".join(decoded.replace("\x00", "").split())
+
+
+def _codec(name: str | None) -> str | None:
+    if not name:
+        return None
+    name = name.strip().strip('"').lower()
+    # Mail declared as Latin-1 is in practice Windows-1252 (curly quotes, euro, ellipsis).
+    if name in ("iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii", "iso_8859-1"):
+        name = "windows-1252" if name.startswith(("iso", "latin")) else "ascii"
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def decode_bytes(payload: bytes, charset: str | None) -> tuple[str, str | None]:
+    """Decode ``payload``; returns the text and a problem description or None."""
+    codec = _codec(charset)
+    problem = None
+    if charset and codec is None:
+        problem = f"unknown charset {charset!r}"
+    candidates = [c for c in (codec, "utf-8", "windows-1252") if c]
+    for candidate in candidates:
+        try:
+            text = payload.decode(candidate)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        if candidate != (codec or "utf-8") and codec is not None:
+            problem = f"declared {charset} but decoded as {candidate}"
+        return text.replace("\x00", "").replace("\ufeff", ""), problem
+    return payload.decode("utf-8", "replace").replace("\x00", ""), "undecodable bytes replaced"
+
+
+def unflow(text: str, delsp: bool) -> str:
+    """Undo RFC 3676 format=flowed: join soft-broken lines (ending in a space)."""
+    out: list[str] = []
+    buffer = ""
+    buffer_depth = -1
+    for raw_line in text.split("\n"):
+        line = raw_line.rstrip("\r")
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        if content.startswith(" "):
+            content = content[1:]  # space-stuffing
+        flowed = content.endswith(" ") and content != "-- "
+        if buffer_depth >= 0 and depth != buffer_depth:
+            out.append(">" * buffer_depth + (" " if buffer_depth else "") + buffer)
+            buffer, buffer_depth = "", -1
+        piece = content[:-1] if (flowed and delsp) else content
+        buffer = buffer + piece if buffer_depth >= 0 else piece
+        buffer_depth = depth
+        if not flowed:
+            out.append(">" * depth + (" " if depth and buffer else "") + buffer)
+            buffer, buffer_depth = "", -1
+    if buffer_depth >= 0:
+        out.append(">" * buffer_depth + (" " if buffer_depth else "") + buffer)
+    return "\n".join(out)
+
+
+def _part_text(part: Message, problems: list[str]) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        raw = part.get_payload()
+        payload = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+    text, problem = decode_bytes(payload, part.get_content_charset())
+    if problem:
+        problems.append(problem)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if part.get_param("format", "").lower() == "flowed":  # type: ignore[union-attr]
+        text = unflow(text, str(part.get_param("delsp", "no")).lower() == "yes")
+    return text
+
+
+def _zip_is_safe(data: bytes) -> str | None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            total = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        return f"not a valid document: {exc}"
+    if total > MAX_UNZIPPED_BYTES:
+        return f"unpacks to {total} bytes: refused as a possible zip bomb"
+    return None
+
+
+def _docx_text(data: bytes) -> str:
+    import docx  # imported here: only needed for the rare .docx answer
+
+    document = docx.Document(io.BytesIO(data))
+    return "\n".join(paragraph.text for paragraph in document.paragraphs)
+
+
+def _odt_text(data: bytes) -> str:
+    from odf import teletype, text
+    from odf.opendocument import load
+
+    document = load(io.BytesIO(data))
+    return "\n".join(teletype.extractText(p) for p in document.getElementsByType(text.P))
+
+
+def _pdf_text(data: bytes) -> str:
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data))
+    return "\n".join((page.extract_text() or "") for page in reader.pages[:50])
+
+
+def attachment_text(filename: str, content_type: str, data: bytes, charset: str | None,
+                    seconds: float) -> tuple[str | None, str | None]:
+    """Text of a text-like attachment (.txt, .docx, .odt, .pdf), or (None, error)."""
+    name = filename.lower()
+    if len(data) > MAX_ATTACHMENT_TEXT_BYTES:
+        return None, "too large to read as text"
+    try:
+        with time_limit(seconds):
+            if content_type == "text/plain" or name.endswith(".txt"):
+                text, _ = decode_bytes(data, charset)
+                return text.replace("\r\n", "\n"), None
+            if name.endswith(".docx") or content_type.endswith("wordprocessingml.document"):
+                problem = _zip_is_safe(data)
+                return (None, problem) if problem else (_docx_text(data), None)
+            if name.endswith(".odt") or content_type == "application/vnd.oasis.opendocument.text":
+                problem = _zip_is_safe(data)
+                return (None, problem) if problem else (_odt_text(data), None)
+            if name.endswith(".pdf") or content_type == "application/pdf":
+                return _pdf_text(data), None
+    except TimeLimitExceeded as exc:
+        return None, f"text extraction {exc}"
+    except Exception as exc:  # a broken document is listed with its error, never fatal
+        return None, f"cannot read as text: {type(exc).__name__}: {str(exc)[:200]}"
+    return None, None
+
+
+def _parse_date(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+_ADDRESS_IN_TEXT = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def _failed_recipients(part_text: str) -> list[str]:
+    found: list[str] = []
+    for line in part_text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in ("final-recipient", "original-recipient"):
+            match = _ADDRESS_IN_TEXT.search(value)
+            if match and match.group(0) not in found:
+                found.append(match.group(0))
+    return found
+
+
+def _walk(message: Message, parsed: ParsedMessage, convert_timeout: float) -> None:
+    plain: list[str] = []
+    html: list[str] = []
+    count = 0
+    stack: list[tuple[Message, bool]] = [(message, False)]
+    while stack:
+        part, inside_returned = stack.pop(0)
+        count += 1
+        if count > MAX_PARTS:
+            parsed.problems.append(f"more than {MAX_PARTS} MIME parts: the rest not read")
+            break
+        ctype = part.get_content_type()
+        if ctype in ("message/rfc822", "message/global"):
+            # A returned or forwarded message: its id helps pair a bounce with what bounced.
+            # The text of a message returned in a bounce is not the writer's: not read.
+            inner = part.get_payload()
+            if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+                if parsed.report_type:
+                    parsed.returned_message_id = normalize_message_id(
+                        inner[0].get("Message-ID"))
+                    continue
+                stack[0:0] = [(inner[0], inside_returned)]
+            continue
+        if ctype == "text/rfc822-headers":
+            continue
+        if ctype in ("message/delivery-status", "message/global-delivery-status"):
+            inner = part.get_payload()
+            if isinstance(inner, list):
+                text = "\n".join(str(p) for p in inner)
+            else:
+                text = _part_text(part, parsed.problems)
+            parsed.report_text += text + "\n"
+            parsed.failed_recipients += [
+                r for r in _failed_recipients(text) if r not in parsed.failed_recipients
+            ]
+            continue
+        if part.is_multipart():
+            if ctype == "multipart/report":
+                parsed.report_type = str(part.get_param("report-type", "")).lower()
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                stack[0:0] = [(p, inside_returned) for p in payload if isinstance(p, Message)]
+            continue
+        disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+        filename = _decode_header_value(part.get_filename()) if part.get_filename() else ""
+        if disposition == "attachment" or filename or not ctype.startswith("text/"):
+            data = part.get_payload(decode=True)
+            data = data if isinstance(data, bytes) else b""
+            text, error = attachment_text(filename, ctype, data, part.get_content_charset(),
+                                          convert_timeout)
+            parsed.attachments.append(
+                Attachment(filename or "(unnamed)", ctype, len(data), text, error)
+            )
+            continue
+        if ctype == "text/html":
+            html.append(_part_text(part, parsed.problems))
+        else:
+            plain.append(_part_text(part, parsed.problems))
+    if html:
+        source = "\n".join(html)
+        if len(source) > MAX_HTML_CHARS:
+            parsed.problems.append("HTML body cut before conversion (too large)")
+            source = source[:MAX_HTML_CHARS]
+        try:
+            with time_limit(convert_timeout):
+                parsed.html_text = html_to_text(source)
+        except TimeLimitExceeded as exc:
+            parsed.problems.append(f"HTML conversion {exc}")
+    parsed.text = "\n".join(t.strip("\n") for t in plain if t.strip()) or parsed.html_text
+
+
+def _fill_headers(message: Message, parsed: ParsedMessage) -> None:
+    for name in KEPT_HEADERS:
+        values = message.get_all(name)
+        if values:
+            parsed.headers[name] = _decode_header_value(values[0])[:2000]
+    parsed.subject = parsed.headers.get("subject", "")
+    name, address = email.utils.parseaddr(parsed.headers.get("from", ""))
+    parsed.from_name = name.strip()
+    parsed.from_address = address.strip().lower()
+    parsed.date = _parse_date(parsed.headers.get("date", ""))
+    parsed.content_type = message.get_content_type()
+    parsed.has_headers = len(message.keys()) > 0 and any(
+        message.get(h) for h in ("from", "date", "subject", "message-id", "content-type",
+                                 "to", "received", "return-path")
+    )
+    xfailed = message.get_all("X-Failed-Recipients") or []
+    for value in xfailed:
+        for _, addr in email.utils.getaddresses([str(value)]):
+            if addr and addr not in parsed.failed_recipients:
+                parsed.failed_recipients.append(addr)
+
+
+def parse(data: bytes, *, convert_timeout: float = 10.0) -> ParsedMessage:
+    """Parse one message. Never raises on bad input: problems are recorded instead."""
+    import mailparser  # heavy import kept off the CLI's start-up path
+
+    parsed = ParsedMessage(message_id=synthetic_message_id(data))
+    message: Message | None = None
+    try:
+        mail = mailparser.MailParser.from_bytes(data)
+        message = mail.message
+        parsed.problems += [str(d) for d in (mail.defects_categories or [])]
+    except Exception as exc:  # mail-parser gave up: the stdlib parser is more lenient
+        parsed.parser = "stdlib"
+        parsed.problems.append(f"mail-parser failed ({type(exc).__name__}: {str(exc)[:200]}); "
+                               "parsed with the standard library")
+        message = email.message_from_bytes(data, policy=compat32)
+    assert message is not None
+    mid = normalize_message_id(message.get("Message-ID"))
+    if mid:
+        parsed.message_id = mid
+    _fill_headers(message, parsed)
+    _walk(message, parsed, convert_timeout)
+    return parsed

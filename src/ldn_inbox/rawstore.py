@@ -1,0 +1,126 @@
+"""The raw store: every message's exact bytes, kept before anything is parsed.
+
+Dedupe is on the bytes' sha256: the same bytes from a second source add a source row, not a
+second message. Different bytes with the same Message-ID are both kept (the coded record is
+per Message-ID, see pipeline.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ldn_inbox.models import RawMessage, RawSource, Tombstone
+from ldn_inbox.sources.base import RawItem
+
+#: Longest Message-ID kept verbatim; longer (hostile) ones are cut and suffixed with a hash so
+#: they still fit a unique index on every backend.
+MAX_MESSAGE_ID = 500
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+#: Header bytes scanned for the Message-ID; a 100,000-line header is not read to the end.
+_HEADER_SCAN_BYTES = 256 * 1024
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def synthetic_message_id(data: bytes) -> str:
+    """The codebook's id for a message without a Message-ID."""
+    return "missing-" + sha256_hex(data)[:16]
+
+
+def hash_message_id(message_id: str) -> str:
+    return hashlib.sha256(message_id.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def normalize_message_id(value: str | None) -> str | None:
+    """Strip brackets and white space from a Message-ID header value; None if empty."""
+    if value is None:
+        return None
+    text = " ".join(str(value).split()).strip()
+    match = re.search(r"<([^<>]*)>", text)
+    if match:
+        text = match.group(1).strip()
+    text = text.strip("<> ")
+    if not text:
+        return None
+    if len(text) > MAX_MESSAGE_ID:
+        text = text[: MAX_MESSAGE_ID - 17] + "#" + hash_message_id(text)[:16]
+    return text
+
+
+def message_id_of(data: bytes) -> str:
+    """Message-ID (brackets stripped) read from the header only, or the synthetic id."""
+    head = data[:_HEADER_SCAN_BYTES]
+    match = _HEADER_END.search(head)
+    if match:
+        head = head[: match.start()]
+    try:
+        headers = BytesHeaderParser(policy=compat32).parsebytes(head)
+        value = headers.get("Message-ID")
+    except Exception:  # a header the parser chokes on is no reason to lose the message
+        value = None
+    mid = normalize_message_id(str(value) if value is not None else None)
+    return mid or synthetic_message_id(data)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Outcome of storing one raw item.
+
+    :ivar status: ``new`` (bytes stored now), ``known`` (same bytes were stored before) or
+        ``forgotten`` (erased earlier on request: not stored again).
+    """
+
+    raw_id: int | None
+    status: str
+    message_id: str
+    sha256: str
+
+
+def _source_hash(item: RawItem) -> str:
+    return sha256_hex(f"{item.source_type}|{item.location}|{item.key}".encode("utf-8",
+                                                                               "surrogateescape"))
+
+
+def add_source(session: Session, raw_id: int, item: RawItem) -> None:
+    source_hash = _source_hash(item)
+    exists = session.scalar(
+        sa.select(RawSource.id).where(RawSource.raw_id == raw_id,
+                                      RawSource.source_hash == source_hash)
+    )
+    if exists is None:
+        session.add(RawSource(raw_id=raw_id, source_type=item.source_type,
+                              location=item.location, key=item.key, source_hash=source_hash))
+
+
+def store(session: Session, item: RawItem) -> Stored:
+    """Add ``item`` to the raw store (flushes; the caller commits)."""
+    digest = sha256_hex(item.data)
+    existing = session.scalar(sa.select(RawMessage).where(RawMessage.sha256 == digest))
+    if existing is not None:
+        add_source(session, existing.id, item)
+        return Stored(existing.id, "known", existing.message_id, digest)
+    message_id = message_id_of(item.data)
+    forgotten = session.scalar(
+        sa.select(Tombstone.id).where(
+            sa.or_(Tombstone.sha256 == digest,
+                   Tombstone.message_id_hash == hash_message_id(message_id))
+        ).limit(1)
+    )
+    if forgotten is not None:
+        return Stored(None, "forgotten", message_id, digest)
+    raw = RawMessage(sha256=digest, size=len(item.data), data=item.data,
+                     message_id=message_id, store_error=item.store_error)
+    session.add(raw)
+    session.flush()
+    add_source(session, raw.id, item)
+    session.flush()
+    return Stored(raw.id, "new", message_id, digest)
