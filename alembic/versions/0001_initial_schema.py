@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 15:39:08.127136
+Create Date: 2026-11-26 15:44:33.006483
 """
 
 from collections.abc import Sequence
@@ -176,6 +176,7 @@ def upgrade() -> None:
         sa.Column("message_pk", sa.Integer(), nullable=False),
         sa.Column("field", sa.String(length=64), nullable=False),
         sa.Column("value", sa.JSON(), nullable=False),
+        sa.Column("extracted_value", sa.JSON(), nullable=True),
         sa.Column("reviewer", sa.String(length=200), nullable=False),
         sa.Column("corrected_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

@@ -292,7 +292,11 @@ class Coding:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Coding:
-        return cls(**{k: data.get(k) for k in CODED_FIELDS if k in data})
+        coding = cls()
+        for name in CODED_FIELDS:
+            if name in data:
+                setattr(coding, name, data[name])
+        return coding
 
 
 @dataclass

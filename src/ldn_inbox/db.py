@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from alembic import command
 from ldn_inbox.errors import DatabaseError
 
 #: How long a SQLite writer waits for another one (review during fetch) before giving up.

@@ -308,14 +308,15 @@ def _walk(message: Message, parsed: ParsedMessage, convert_timeout: float) -> No
                 stack[0:0] = [(p, inside_returned) for p in payload if isinstance(p, Message)]
             continue
         disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
-        filename = _decode_header_value(part.get_filename()) if part.get_filename() else ""
+        raw_name = part.get_filename()
+        filename = _decode_header_value(raw_name) if raw_name else ""
         if disposition == "attachment" or filename or not ctype.startswith("text/"):
-            data = part.get_payload(decode=True)
-            data = data if isinstance(data, bytes) else b""
-            text, error = attachment_text(filename, ctype, data, part.get_content_charset(),
-                                          convert_timeout)
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
+            extracted, error = attachment_text(filename, ctype, data,
+                                               part.get_content_charset(), convert_timeout)
             parsed.attachments.append(
-                Attachment(filename or "(unnamed)", ctype, len(data), text, error)
+                Attachment(filename or "(unnamed)", ctype, len(data), extracted, error)
             )
             continue
         if ctype == "text/html":

@@ -19,7 +19,7 @@ Data path and tables::
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -60,7 +60,9 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: sa.JSON, list[Any]: sa.JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(), dict[str, Any]: sa.JSON, list[Any]: sa.JSON,
+    }
 
 
 class RawMessage(Base):
@@ -192,6 +194,9 @@ class Correction(Base):
     field: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     #: {"v": value} so that a human null is distinguishable from no correction
     value: Mapped[dict[str, Any]]
+    #: {"v": value} the extractor had given when the human corrected it: a later extraction
+    #: that differs from both is a conflict to show, never an overwrite
+    extracted_value: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     reviewer: Mapped[str] = mapped_column(sa.String(200))
     corrected_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -1,0 +1,140 @@
+"""Message kind (reply / auto_reply / bounce / not_survey) and language of the writer's text.
+
+Kind comes from headers first (RFC 3834 ``Auto-Submitted``, ``X-Autoreply``,
+``X-Autorespond``, ``Precedence: auto_reply``; ``multipart/report`` delivery status,
+mailer-daemon senders, Exchange NDRs), then subjects and short bodies in nl/fr/en/de. A
+bounce is a bounce even when it also carries ``Auto-Submitted``. Whether a human message is
+a ``reply`` or ``not_survey`` depends on whether it answers a question: the pipeline
+decides that after extraction (:func:`finalize_kind`).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections import Counter
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from ldn_inbox.codebook import Kind, Language
+from ldn_inbox.mime import ParsedMessage
+from ldn_inbox.sheet import fold, words
+
+_BOUNCE_SENDER = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon|maildaemon|"
+                            r"mail delivery (?:system|subsystem)|microsoftexchange\w*)\b")
+_BOUNCE_SUBJECT = re.compile(
+    r"\b(?:undeliverable|undelivered mail|undeliverable mail|delivery status notification"
+    r"|delivery (?:has )?failed|delivery failure|mail delivery failed|returned mail|failure notice"
+    r"|non remis|non distribuable|echec de (?:la )?(?:remise|distribution)|unzustellbar"
+    r"|nicht zustellbar|onbestelbaar|niet (?:afgeleverd|bezorgd)|kan niet worden bezorgd"
+    r"|mail system error|could not be delivered|permanent error)\b"
+)
+_AUTO_SUBJECT = re.compile(
+    r"^(?:(?:re|aw|antw|tr|fw|fwd)\s*:\s*)*(?:"
+    r"automatisch antwoord|automatisch bericht|autoreply|auto-reply|auto reply|automatic reply"
+    r"|out of (?:the )?office|out-of-office|afwezig|afwezigheid|niet aanwezig|met verlof"
+    r"|reponse automatique|absence|absent|abwesenheit|abwesenheitsnotiz|automatische antwort"
+    r"|office closed|vakantie|en conge|on leave|away from)\b"
+)
+_AUTO_BODY = re.compile(
+    r"\b(?:ik ben (?:momenteel |tijdelijk )?(?:afwezig|niet aanwezig|met verlof|op vakantie)"
+    r"|ben (?:ik )?(?:momenteel )?afwezig|afwezig (?:tot|van|vanaf)|niet (?:op )?kantoor"
+    r"|out of (?:the )?office|i am (?:currently )?(?:away|out|on leave|on holiday)"
+    r"|je suis (?:actuellement )?absente?|je serai absente?|absente? jusqu|en conge jusqu"
+    r"|ich bin (?:derzeit |zurzeit )?(?:nicht im buro|abwesend|im urlaub)|abwesend bis"
+    r"|this is an automatic|dit is een automatisch|ceci est une reponse automatique"
+    r"|dies ist eine automatische)\b"
+)
+_DELIVERY_TEXT = re.compile(
+    r"\b(?:could not be delivered|delivery has failed|undeliverable|user unknown|mailbox "
+    r"(?:unavailable|full)|recipient address rejected|no such user|550[ -]5\.\d\.\d"
+    r"|kon niet worden bezorgd|niet worden afgeleverd|n'a pas pu etre remis"
+    r"|konnte nicht zugestellt)\b"
+)
+
+
+def _header_auto(parsed: ParsedMessage) -> bool:
+    auto = fold(parsed.header("auto-submitted"))
+    if auto and not auto.startswith("no"):
+        return True
+    if parsed.header("x-autoreply") or parsed.header("x-autorespond"):
+        return True
+    return fold(parsed.header("precedence")).strip() == "auto_reply"
+
+
+def detect_kind(parsed: ParsedMessage, own_text: str) -> Kind | None:
+    """``bounce`` or ``auto_reply`` when the message says so, else None (a human wrote it)."""
+    sender = fold(parsed.from_address + " " + parsed.from_name).strip()
+    local = fold(parsed.from_address.split("@", 1)[0])
+    subject = fold(parsed.subject)
+    if parsed.content_type == "multipart/report" and parsed.report_type in (
+        "delivery-status", "global-delivery-status"
+    ):
+        return Kind.BOUNCE
+    if parsed.report_type in ("delivery-status", "global-delivery-status"):
+        return Kind.BOUNCE
+    if parsed.header("x-ms-exchange-message-is-ndr") or parsed.header("x-failed-recipients"):
+        return Kind.BOUNCE
+    if _BOUNCE_SENDER.match(local) or _BOUNCE_SENDER.match(sender):
+        if _BOUNCE_SUBJECT.search(subject) or _DELIVERY_TEXT.search(fold(parsed.text)):
+            return Kind.BOUNCE
+    if _BOUNCE_SUBJECT.search(subject) and (
+        _DELIVERY_TEXT.search(fold(parsed.text)) or not parsed.header("return-path").strip("<> ")
+    ):
+        return Kind.BOUNCE
+    if _header_auto(parsed):
+        return Kind.AUTO_REPLY
+    if _AUTO_SUBJECT.search(subject):
+        return Kind.AUTO_REPLY
+    folded = fold(own_text)
+    if len(folded) < 600 and _AUTO_BODY.search(folded):
+        return Kind.AUTO_REPLY
+    return None
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> dict[str, frozenset[str]]:
+    data: dict[str, Any] = tomllib.loads(
+        resources.files("ldn_inbox").joinpath("data/languages.toml").read_text("utf-8")
+    )
+    return {lang: frozenset(fold(w) for w in spec["words"]) for lang, spec in data.items()}
+
+
+@lru_cache(maxsize=1)
+def _identifier() -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    # The four survey languages plus those most often met in Belgium; all but four map to other.
+    identifier.set_languages(["nl", "fr", "en", "de", "es", "it", "pt", "pl", "tr", "ro", "ar"])
+    return identifier
+
+
+_ANCHOR = re.compile(r"\[Q[1-4]\]")
+
+
+def detect_language(text: str) -> tuple[Language, float]:
+    """Language of ``text`` and a confidence (0..1); short texts lean on function words."""
+    clean = _ANCHOR.sub(" ", text)
+    tokens = words(clean)
+    if not tokens:
+        return Language.OTHER, 0.0
+    votes: Counter[str] = Counter()
+    for lang, vocabulary in _stopwords().items():
+        votes[lang] = sum(1 for token in tokens if token in vocabulary)
+    label, probability = _identifier().classify(clean)
+    ranked = votes.most_common(2)
+    top_lang, top_votes = ranked[0]
+    second_votes = ranked[1][1] if len(ranked) > 1 else 0
+    clear_votes = top_votes >= 2 and top_votes >= 2 * second_votes
+    if label in ("nl", "fr", "en", "de"):
+        if probability >= 0.9 and (len(tokens) >= 8 or not clear_votes or top_lang == label):
+            return Language(label), float(probability)
+        if clear_votes:
+            return Language(top_lang), 0.8 if top_lang == label else 0.6
+        return Language(label), float(probability) * 0.8
+    # langid says another language: trust it only when the function words do not disagree
+    if clear_votes and top_votes >= 3 and top_votes / len(tokens) > 0.25:
+        return Language(top_lang), 0.6
+    return Language.OTHER, float(probability)

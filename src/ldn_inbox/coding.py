@@ -1,0 +1,116 @@
+"""One parsed message to its codebook record: own text, kind, language, answers.
+
+Pure: no database, network or clock. The pipeline stores what this returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ldn_inbox.classify import detect_kind, detect_language
+from ldn_inbox.codebook import ANSWER_FIELDS, Kind, Language, LdnUse, Span
+from ldn_inbox.extract import EXTRACTOR_VERSION, Extraction, extract
+from ldn_inbox.mime import ParsedMessage
+from ldn_inbox.reply import OwnText, isolate
+from ldn_inbox.sheet import fold
+
+#: Below this language-identification confidence the language field is flagged.
+LANGUAGE_REVIEW_BELOW = 0.5
+#: Below this field confidence the field is flagged for review.
+REVIEW_BELOW = 0.7
+
+_ATTACHMENT_HINT = ("bijlage", "attachment", "piece jointe", "pièce jointe", "anhang",
+                    "bijgevoegd", "ci-joint", "attached", "angehängt", "in bijlage")
+
+
+@dataclass
+class Coded:
+    """The record of one message, ready to store.
+
+    :ivar values: every coded field (kind, language and the answer fields) by codebook name.
+    :ivar evidence: field -> spans in ``own_text``.
+    """
+
+    own_text: str
+    quoted_text: str
+    values: dict[str, Any]
+    confidence: dict[str, float]
+    evidence: dict[str, list[dict[str, Any]]]
+    review_fields: list[str]
+    extractor_version: str = EXTRACTOR_VERSION
+    notes: list[str] = field(default_factory=list)
+
+
+def own_text_of(parsed: ParsedMessage) -> OwnText:
+    """Reply isolation on the body, plus the answers in text attachments."""
+    own = isolate(parsed.text, sender=parsed.from_address, sender_name=parsed.from_name)
+    texts = [a for a in parsed.attachments if a.text and a.text.strip()]
+    if texts and (len(own.text) < 400 or any(h in fold(own.text) for h in _ATTACHMENT_HINT)):
+        parts = [own.text] if own.text.strip() else []
+        quoted = [own.quoted] if own.quoted else []
+        anchors = list(own.anchors)
+        for attachment in texts[:5]:
+            assert attachment.text is not None
+            inner = isolate(attachment.text, sender=parsed.from_address,
+                            sender_name=parsed.from_name)
+            if inner.text.strip():
+                parts.append(inner.text)
+                anchors += inner.anchors
+            if inner.quoted:
+                quoted.append(inner.quoted)
+        return OwnText("\n\n".join(parts), "\n".join(quoted), anchors, own.quoted_sheet)
+    return own
+
+
+def _spans(spans: list[Span]) -> list[dict[str, Any]]:
+    return [{"start": s.start, "end": s.end, "text": s.text} for s in spans]
+
+
+def code(parsed: ParsedMessage) -> Coded:
+    """The codebook record of ``parsed``."""
+    own = own_text_of(parsed)
+    auto_kind = detect_kind(parsed, own.text)
+    language_text = own.text
+    if auto_kind is Kind.BOUNCE:
+        language_text = parsed.text or parsed.report_text
+    language, language_confidence = detect_language(language_text)
+    values: dict[str, Any] = {"kind": None, "language": language.value}
+    confidence: dict[str, float] = {"language": round(language_confidence, 3)}
+    evidence: dict[str, list[dict[str, Any]]] = {}
+    review: list[str] = []
+    notes: list[str] = []
+    if language_confidence < LANGUAGE_REVIEW_BELOW:
+        review.append("language")
+    if auto_kind is not None:
+        values["kind"] = auto_kind.value
+        confidence["kind"] = 0.95
+        values.update(dict.fromkeys(ANSWER_FIELDS))
+        return Coded(own.text, own.quoted, values, confidence, evidence, review, notes=notes)
+    result: Extraction = extract(own.text, language.value)
+    notes += result.notes
+    if not result.answered:
+        values["kind"] = Kind.NOT_SURVEY.value
+        confidence["kind"] = 0.6 if own.text.strip() else 0.4
+        values.update(dict.fromkeys(ANSWER_FIELDS))
+        if not own.text.strip() or own.quoted_sheet:
+            review.append("kind")
+        return Coded(own.text, own.quoted, values, confidence, evidence, review, notes=notes)
+    values["kind"] = Kind.REPLY.value
+    confidence["kind"] = 0.9
+    for name in ANSWER_FIELDS:
+        field_result = result.fields.get(name)
+        if field_result is None:
+            values[name] = [] if name in ("benefits", "side_effect_codes") else None
+            continue
+        values[name] = field_result.value
+        confidence[name] = field_result.confidence
+        if field_result.evidence:
+            evidence[name] = _spans(field_result.evidence)
+    review += [f for f in result.review_fields if f not in review]
+    if language is Language.OTHER:
+        review += [f for f in ("ldn_use", "prescriber", "experience", "side_effects")
+                   if f not in review]
+    if values.get("ldn_use") == LdnUse.NEVER:
+        review = [f for f in review if f in ("kind", "language", "ldn_use")]
+    return Coded(own.text, own.quoted, values, confidence, evidence, review, notes=notes)

@@ -1,0 +1,42 @@
+"""Coding the writer's own words into the codebook's answer fields.
+
+Pure functions only: text in, :class:`Extraction` out; no database, network, clock or files
+(lexicons are package data, loaded once). One module per question (``use``,
+``prescriber``, ``experience``, ``side_effects``, ``dose``), on top of ``segment`` (which
+answer belongs to which question) and ``_text`` (tokens, clauses, fuzzy lexicon matching,
+negation scope).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ldn_inbox.codebook import FieldResult, Span, Value
+
+EXTRACTOR_VERSION = "0.1.0"
+
+
+@dataclass
+class Extraction:
+    """The answer fields of one reply with evidence, confidence and review flags."""
+
+    fields: dict[str, FieldResult] = field(default_factory=dict)
+    #: whether at least one question was answered (a reply, not not_survey)
+    answered: bool = False
+    review_fields: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def value(self, name: str) -> Value:
+        result = self.fields.get(name)
+        return None if result is None else result.value
+
+    def set(self, name: str, value: Value, confidence: float,
+            evidence: list[Span] | None = None) -> None:
+        self.fields[name] = FieldResult(value, round(confidence, 3), evidence or [])
+
+
+def extract(own_text: str, language: str) -> Extraction:
+    """Code ``own_text`` (the output of reply isolation) into the answer fields."""
+    from ldn_inbox.extract.engine import run
+
+    return run(own_text, language)
