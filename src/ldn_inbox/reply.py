@@ -85,6 +85,7 @@ _CONTACT_LINE = re.compile(
 )
 _ADDRESS_LINE = re.compile(
     r"^\s*(?:\d{4}\s+[A-ZÀ-Ý][\w'-]+(?:[ -][\w'-]+)?"
+    r"|[A-ZÀ-Ý][\w'.-]+(?: [\w'.-]+){0,3} \d+[a-z]?(?:\s*(?:bus|bte)\s*\w+)?,?\s+\d{4}\s+\S+.*"
     r"|[\w'. -]*(?:straat|laan|weg|plein|dreef|steenweg|lei|baan|dijk|kaai|markt|hof|rue|avenue"
     r"|chaussée|chaussee|boulevard|place|straße|strasse|gasse)\s*\d+\s*\w{0,4}(?:\s*(?:bus|bte)"
     r"\s*\w+)?)\s*,?\s*$",
@@ -97,7 +98,10 @@ _DISCLAIMER = re.compile(
     r"(?:et ses pi[eè]ces jointes )?(?:est|sont) (?:confidentiel|destin)|diese e-?mail "
     r"(?:enth[äa]lt|ist) (?:vertrauliche|nur)|privileged and confidential|"
     r"gelieve (?:dit bericht )?te verwijderen|please (?:notify|delete)|"
-    r"think before you print|denk aan het milieu|pensez à l'environnement)",
+    r"think before you print|denk aan het milieu|pensez à l'environnement|"
+    r"(?:is|zijn) vertrouwelijk en|uitsluitend bestemd voor|per vergissing ontvangen|"
+    r"bestemd voor de geadresseerde|intended (?:solely )?for the (?:addressee|recipient)|"
+    r"destiné exclusivement|par erreur|irrtümlich erhalten|nicht der richtige adressat)",
     re.IGNORECASE,
 )
 
@@ -148,10 +152,13 @@ def _library_header_regex() -> re.Pattern[str] | None:
     return pattern
 
 
-def _header_block_at(lines: list[_Line], index: int) -> int:
-    """Number of lines of an Outlook-style header block starting at ``index`` (0 if none)."""
+def _header_block_at(lines: list[_Line], index: int, *, any_first: bool = False) -> int:
+    """Number of lines of an Outlook-style header block starting at ``index`` (0 if none).
+
+    A block starts with From/Van/De/Von, or with any header field right after a separator
+    (Thunderbird's forward starts with the subject)."""
     first = _HEADER_FIELD.match(fold(lines[index].body))
-    if not first or first.group(1) not in _HEADER_FROM:
+    if not first or (first.group(1) not in _HEADER_FROM and not any_first):
         return 0
     fields = 1
     end = index + 1
@@ -212,7 +219,8 @@ def _mark_structure(lines: list[_Line], sender: str, sender_name: str, sheet: Sh
             block_start = index + 1
             while block_start < len(lines) and not lines[block_start].body.strip():
                 block_start += 1
-            block = _header_block_at(lines, block_start) if block_start < len(lines) else 0
+            block = (_header_block_at(lines, block_start, any_first=True)
+                     if block_start < len(lines) else 0)
             if block == 0 and not separator:
                 line.role = "own" if region == "own" else "quote"
                 if _RULE.match(body):

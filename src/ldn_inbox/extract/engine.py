@@ -1,10 +1,97 @@
-"""Placeholder engine, replaced by the full extractor."""
+"""Runs the question modules over one own text and assembles the :class:`Extraction`."""
 
 from __future__ import annotations
 
+import re
+
+from ldn_inbox.codebook import LdnUse, Prescriber, SideEffects, Span
 from ldn_inbox.extract import Extraction
+from ldn_inbox.extract._common import Reading, sentence_span
+from ldn_inbox.extract._mentions import mentions
+from ldn_inbox.extract._text import Doc, available_languages, build_doc
+from ldn_inbox.extract.dose import code_dose
+from ldn_inbox.extract.experience import code_benefits, code_experience
+from ldn_inbox.extract.prescriber import code_prescriber
+from ldn_inbox.extract.segment import segment
+from ldn_inbox.extract.side_effects import code_side_effects
+from ldn_inbox.extract.use import code_use
+
+#: A field below this confidence is listed in review_fields.
+REVIEW_BELOW = 0.7
+_ANCHOR_LINE = re.compile(r"^\[Q[1-4]\][ \t]*$", re.MULTILINE)
+
+
+def _evidence(doc: Doc, reading: Reading) -> list[Span]:
+    spans: list[Span] = []
+    for hit in reading.hits:
+        piece = sentence_span(doc, hit)
+        if piece not in spans:
+            spans.append(piece)
+    return spans
 
 
 def run(own_text: str, language: str) -> Extraction:
     result = Extraction()
+    if not _ANCHOR_LINE.sub("", own_text).strip():
+        result.notes.append("no own text")
+        return result
+    doc = build_doc(own_text, language)
+    segs = segment(doc)
+    proxy = bool(doc.hits_of("context", "proxy"))
+    use = code_use(doc, segs, proxy=proxy)
+    use_value = LdnUse(str(use.value))
+    prescriber, specialty = code_prescriber(doc, segs, proxy=proxy)
+    found = mentions(doc, segs, proxy=proxy)
+    benefits = code_benefits(doc, segs, found)
+    side_effects, codes = code_side_effects(doc, segs, found, use=use_value, proxy=proxy)
+    stop_for_side_effects = False
+    experience = code_experience(
+        doc, segs, use=use_value, benefits=list(benefits.value or []),  # type: ignore[call-overload]
+        side_effect_mentions=found, stop_for_side_effects=stop_for_side_effects, proxy=proxy)
+    dose, dose_span = code_dose(doc, use=use_value)
+
+    never = use_value is LdnUse.NEVER
+    result.set("ldn_use", use_value.value, use.confidence, _evidence(doc, use))
+    if never:
+        for name in ("prescriber", "prescriber_specialty", "experience", "side_effects",
+                     "dose_mg"):
+            result.set(name, None, 0.9)
+        result.set("benefits", [], 0.9)
+        result.set("side_effect_codes", [], 0.9)
+    else:
+        prescriber_value = Prescriber(str(prescriber.value))
+        result.set("prescriber", prescriber_value.value, prescriber.confidence,
+                   _evidence(doc, prescriber))
+        specialty_value = specialty.value if prescriber_value is Prescriber.SPECIALIST else None
+        result.set("prescriber_specialty",
+                   None if specialty_value is None else str(specialty_value),
+                   specialty.confidence if specialty_value else 0.9,
+                   _evidence(doc, specialty) if specialty_value else [])
+        result.set("experience", None if experience.value is None else str(experience.value),
+                   experience.confidence, _evidence(doc, experience))
+        result.set("benefits", list(benefits.value or []),  # type: ignore[call-overload]
+                   benefits.confidence, _evidence(doc, benefits))
+        se_value = SideEffects(str(side_effects.value))
+        result.set("side_effects", se_value.value, side_effects.confidence,
+                   _evidence(doc, side_effects))
+        code_list = list(codes.value or []) if se_value is SideEffects.YES else []  # type: ignore[call-overload]
+        result.set("side_effect_codes", code_list, codes.confidence, _evidence(doc, codes))
+        result.set("dose_mg", dose.value, dose.confidence,
+                   [dose_span] if dose_span is not None and dose.value is not None else [])
+
+    answered = (
+        use_value is not LdnUse.UNKNOWN
+        or bool(prescriber.hits)
+        or (experience.value not in (None, "unknown"))
+        or bool(benefits.value)
+        or side_effects.value not in (None, "unknown")
+        or bool(codes.value)
+        or dose.value is not None
+    )
+    result.answered = answered
+    for name, field_result in result.fields.items():
+        if field_result.confidence < REVIEW_BELOW:
+            result.review_fields.append(name)
+    if language not in available_languages():
+        result.notes.append(f"language {language} has no lexicon")
     return result

@@ -1,0 +1,109 @@
+"""Symptom mentions and which way they went: the shared ground of benefits (question 3)
+and side effects (question 4).
+
+"minder pijn" is pain getting better; "meer energie" is fatigue getting better; "slecht
+slapen" is a sleep disturbance; "nachtmerries" is an adverse effect by itself. A mention is
+kept with its direction, whether it is negated, and whether it speaks of another drug,
+another person, a fear, or the illness as background.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ldn_inbox.extract._common import usable
+from ldn_inbox.extract._text import Doc, Hit, in_context, negated
+from ldn_inbox.extract.segment import Segments
+
+#: Tokens around a symptom word searched for a direction word (same clause only).
+DIRECTION_WINDOW = 5
+
+
+@dataclass(frozen=True)
+class Mention:
+    hit: Hit
+    benefit: str | None
+    side_effect: str | None
+    #: inherent: a side-effect term ("nachtmerries") rather than a neutral symptom word
+    inherent: bool
+    direction: str | None  # improve, worsen or None
+    direction_hit: Hit | None
+    negated: bool
+    question: int
+    other_drug: bool
+    background: bool
+    unsure: bool
+
+
+def _direction(doc: Doc, hit: Hit, polarity: str) -> tuple[str | None, Hit | None]:
+    clause = doc.clause_of(hit.first)
+    if clause is None:
+        return None, None
+    found: list[tuple[int, str, Hit]] = []
+    for other in doc.hits_in(clause.first, clause.last, "direction"):
+        distance = other.first - hit.last if other.first >= hit.last else hit.first - other.last
+        overlap = other.first < hit.last and hit.first < other.last
+        if not overlap and distance > DIRECTION_WINDOW:
+            continue
+        key = other.key
+        if key == "less":
+            key = "improve" if polarity == "bad" else "worsen"
+        elif key == "more":
+            key = "worsen" if polarity == "bad" else "improve"
+        found.append((0 if overlap else max(distance, 0) + 1, key, other))
+    if not found:
+        return None, None
+    found.sort(key=lambda f: (f[0], f[1] != "improve"))
+    return found[0][1], found[0][2]
+
+
+def mentions(doc: Doc, segs: Segments, *, proxy: bool) -> list[Mention]:
+    """Every usable symptom / side-effect mention in the writer's text, in order."""
+    out: list[Mention] = []
+    symptom_specs: dict[str, dict[str, object]] = {}
+    for lexicon in doc.lexicons:
+        for name, spec in lexicon.symptoms.items():
+            symptom_specs.setdefault(name, spec)
+    side_effect_spans = {(h.first, h.last) for h in doc.hits if h.section == "side_effect"}
+    for hit in doc.hits:
+        if hit.section not in ("symptom", "side_effect") or hit.key == "generic":
+            continue
+        if not usable(doc, hit, proxy=proxy):
+            continue
+        if hit.section == "symptom":
+            spec = symptom_specs.get(hit.key, {})
+            polarity = str(spec.get("polarity", "bad"))
+            benefit = spec.get("benefit")
+            side = spec.get("side_effect")
+            inherent = False
+            if (hit.first, hit.last) in side_effect_spans:
+                continue  # the side-effect reading of the same words is kept instead
+        else:
+            polarity = "bad"
+            benefit = None
+            side = hit.key
+            inherent = True
+            spec_name = {"headache": "headache", "fatigue": "fatigue",
+                         "sleep_disturbance": "sleep"}.get(hit.key)
+            if spec_name and spec_name in symptom_specs:
+                benefit = symptom_specs[spec_name].get("benefit")
+                polarity = "bad"
+        direction, direction_hit = _direction(doc, hit, polarity)
+        if inherent and hit.key == "sleep_disturbance" and direction == "improve":
+            benefit = "sleep"  # "minder slapeloosheid", "minder vaak wakker"
+        out.append(Mention(
+            hit=hit,
+            benefit=str(benefit) if benefit else None,
+            side_effect=str(side) if side else None,
+            inherent=inherent,
+            direction=direction,
+            direction_hit=direction_hit,
+            negated=negated(doc, hit) or (direction_hit is not None
+                                          and negated(doc, direction_hit)),
+            question=segs.question_of(hit.start),
+            other_drug=in_context(doc, hit, "other_drug", scope="clause") is not None
+            or in_context(doc, hit, "other_drug") is not None,
+            background=in_context(doc, hit, "background") is not None,
+            unsure=in_context(doc, hit, "unsure") is not None,
+        ))
+    return out

@@ -1,0 +1,353 @@
+"""Text machinery for the extractor: tokens, sentences and clauses, fuzzy lexicon matching,
+and ConText-style negation.
+
+A :class:`Doc` is built once per message; every question module reads the same hits.
+Lexicons live in ``ldn_inbox/data/lexicon/<lang>.toml`` (see docs/extraction.md); each is
+loaded and indexed once per process.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from ldn_inbox.sheet import fold
+
+LANGUAGES = ("nl", "fr", "en", "de")
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]+(?:['’][^\W\d_]+)?|[/]", re.UNICODE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+|(?<=[.!?])$")
+_CLAUSE_PUNCT = re.compile(r"[,;:()]|\s[-–—]\s|\.\.\.|…")
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+    norm: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Term:
+    """One lexicon entry: its concept (``section.key``), folded words, and prefix flags."""
+
+    concept: str
+    words: tuple[str, ...]
+    prefix: tuple[bool, ...]
+    text: str
+
+
+@dataclass
+class Lexicon:
+    """A language's lexicon, indexed by first word for matching."""
+
+    language: str
+    data: dict[str, Any]
+    terms: list[Term] = field(default_factory=list)
+    by_first: dict[str, list[Term]] = field(default_factory=lambda: defaultdict(list))
+    prefix_terms: list[Term] = field(default_factory=list)
+    vocabulary: list[str] = field(default_factory=list)
+    symptoms: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def words(self, section: str, key: str) -> list[str]:
+        value = self.data.get(section, {}).get(key, [])
+        return list(value) if isinstance(value, list) else []
+
+
+def _add_terms(lexicon: Lexicon, concept: str, entries: list[str]) -> None:
+    for entry in entries:
+        parts = [p for p in fold(entry).replace("’", "'").split() if p]
+        words: list[str] = []
+        prefix: list[bool] = []
+        for part in parts:
+            is_prefix = part.endswith("*")
+            part = part.rstrip("*")
+            tokens = [t.group(0) for t in _TOKEN.finditer(part)]
+            if not tokens:
+                continue
+            words.extend(tokens)
+            prefix.extend([False] * (len(tokens) - 1) + [is_prefix])
+        if not words:
+            continue
+        term = Term(concept, tuple(words), tuple(prefix), entry)
+        lexicon.terms.append(term)
+        if prefix[0]:
+            lexicon.prefix_terms.append(term)
+        else:
+            lexicon.by_first[words[0]].append(term)
+
+
+_SUBJECT_KEYS = ("self", "proxy_self", "drug")
+
+
+@lru_cache(maxsize=8)
+def load_lexicon(language: str) -> Lexicon:
+    """The lexicon of ``language`` (nl, fr, en, de), parsed and indexed once."""
+    path = resources.files("ldn_inbox").joinpath(f"data/lexicon/{language}.toml")
+    data = tomllib.loads(path.read_text("utf-8"))
+    lexicon = Lexicon(language, data)
+    for section, table in data.items():
+        if section == "symptom":
+            for name, spec in table.items():
+                lexicon.symptoms[name] = spec
+                _add_terms(lexicon, f"symptom.{name}", list(spec.get("terms", [])))
+            continue
+        for key, entries in table.items():
+            if isinstance(entries, list):
+                # who and what a use statement is about: their own section, so a longer
+                # use hit ("ik pak") does not swallow its subject ("ik")
+                target = "subject" if section == "use" and key in _SUBJECT_KEYS else section
+                _add_terms(lexicon, f"{target}.{key}", [str(e) for e in entries])
+    lexicon.vocabulary = sorted({w for w in lexicon.by_first if len(w) >= 5})
+    return lexicon
+
+
+def available_languages() -> tuple[str, ...]:
+    base = resources.files("ldn_inbox").joinpath("data/lexicon")
+    return tuple(lang for lang in LANGUAGES if base.joinpath(f"{lang}.toml").is_file())
+
+
+def _fuzzy_cutoff(word: str) -> float:
+    return 83.0 if len(word) <= 7 else 80.0
+
+
+@lru_cache(maxsize=65536)
+def _fuzzy_first(language: str, norm: str) -> str | None:
+    """The lexicon word closest to ``norm`` (a typo of it), if close enough."""
+    lexicon = load_lexicon(language)
+    if len(norm) < 5 or norm.isdigit():
+        return None
+    candidates = [w for w in lexicon.vocabulary if abs(len(w) - len(norm)) <= 2]
+    best = process.extractOne(norm, candidates, scorer=fuzz.ratio,
+                              score_cutoff=_fuzzy_cutoff(norm))
+    return None if best is None else str(best[0])
+
+
+def _word_matches(token: str, word: str, is_prefix: bool) -> bool:
+    if token == word:
+        return True
+    if is_prefix:
+        return token.startswith(word)
+    if len(word) >= 5 and len(token) >= 5 and abs(len(word) - len(token)) <= 2:
+        return fuzz.ratio(token, word) >= _fuzzy_cutoff(word)
+    return False
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A lexicon term found in the text: token range [first, last) and character span."""
+
+    concept: str
+    first: int
+    last: int
+    start: int
+    end: int
+    term: str
+
+    @property
+    def section(self) -> str:
+        return self.concept.split(".", 1)[0]
+
+    @property
+    def key(self) -> str:
+        return self.concept.split(".", 1)[1]
+
+
+@dataclass
+class Clause:
+    start: int
+    end: int
+    first: int  # token index range [first, last)
+    last: int
+    sentence: int
+    segment: int = 0
+    is_question: bool = False
+
+
+@dataclass
+class Doc:
+    """A message's own text with tokens, clauses and lexicon hits."""
+
+    text: str
+    language: str
+    tokens: list[Token]
+    clauses: list[Clause]
+    hits: list[Hit]
+    sentence_spans: list[tuple[int, int]]
+    lexicons: list[Lexicon]
+
+    def clause_of(self, token_index: int) -> Clause | None:
+        for clause in self.clauses:
+            if clause.first <= token_index < clause.last:
+                return clause
+        return None
+
+    def hits_of(self, section: str, key: str | None = None) -> list[Hit]:
+        return [h for h in self.hits
+                if h.section == section and (key is None or h.key == key)]
+
+    def hits_in(self, first: int, last: int, section: str,
+                key: str | None = None) -> list[Hit]:
+        return [h for h in self.hits if h.first >= first and h.last <= last
+                and h.section == section and (key is None or h.key == key)]
+
+    def words(self, section: str, key: str) -> set[str]:
+        out: set[str] = set()
+        for lexicon in self.lexicons:
+            out.update(fold(w) for w in lexicon.words(section, key))
+        return out
+
+
+def tokenize(text: str) -> list[Token]:
+    return [Token(m.group(0), fold(m.group(0)).replace("’", "'"), m.start(), m.end())
+            for m in _TOKEN.finditer(text)]
+
+
+def _match_all(tokens: list[Token], lexicon: Lexicon) -> list[Hit]:
+    hits: list[Hit] = []
+    for index, token in enumerate(tokens):
+        candidates = list(lexicon.by_first.get(token.norm, ()))
+        if not candidates:
+            near = _fuzzy_first(lexicon.language, token.norm)
+            if near is not None:
+                candidates = list(lexicon.by_first.get(near, ()))
+        candidates += [t for t in lexicon.prefix_terms if token.norm.startswith(t.words[0])]
+        for term in candidates:
+            end = index + len(term.words)
+            if end > len(tokens):
+                continue
+            if all(_word_matches(tokens[index + k].norm, term.words[k], term.prefix[k])
+                   for k in range(1, len(term.words))):
+                hits.append(Hit(term.concept, index, end, token.start, tokens[end - 1].end,
+                                term.text))
+    return hits
+
+
+def _clauses(text: str, tokens: list[Token], terminators: set[str]) -> tuple[
+        list[Clause], list[tuple[int, int]]]:
+    sentences: list[tuple[int, int]] = []
+    position = 0
+    for match in _SENTENCE_END.finditer(text):
+        if match.start() > position:
+            sentences.append((position, match.start()))
+        position = match.end()
+    if position < len(text):
+        sentences.append((position, len(text)))
+    clauses: list[Clause] = []
+    token_index = 0
+    for number, (s_start, s_end) in enumerate(sentences):
+        piece = text[s_start:s_end]
+        is_question = piece.rstrip().endswith("?")
+        bounds = [s_start] + [s_start + m.start() for m in _CLAUSE_PUNCT.finditer(piece)] \
+            + [s_end]
+        # conjunctions that end a negation's scope also start a new clause
+        sentence_tokens = [i for i, t in enumerate(tokens) if s_start <= t.start < s_end]
+        for i in sentence_tokens:
+            if tokens[i].norm in terminators and tokens[i].start > s_start:
+                bounds.append(tokens[i].start)
+        bounds = sorted(set(bounds))
+        for c_start, c_end in zip(bounds, bounds[1:], strict=False):
+            first = token_index
+            while token_index < len(tokens) and tokens[token_index].start < c_end:
+                token_index += 1
+            if token_index > first:
+                clauses.append(Clause(c_start, c_end, first, token_index, number,
+                                      is_question=is_question))
+    return clauses, sentences
+
+
+def build_doc(text: str, language: str) -> Doc:
+    """Tokens, clauses and lexicon hits of ``text``.
+
+    The lexicon of ``language`` is used, plus English (widely mixed in); an uncovered
+    language gets every lexicon.
+    """
+    available = available_languages()
+    if language in available:
+        languages = [language] + (["en"] if language != "en" and "en" in available else [])
+    else:
+        languages = list(available)
+    lexicons = [load_lexicon(lang) for lang in languages]
+    tokens = tokenize(text)
+    terminators: set[str] = set()
+    for lexicon in lexicons[:1] if language in available else lexicons:
+        terminators.update(fold(w) for w in lexicon.words("negation", "terminators")
+                           if " " not in w)
+    clauses, sentences = _clauses(text, tokens, terminators)
+    hits: list[Hit] = []
+    for lexicon in lexicons:
+        hits.extend(_match_all(tokens, lexicon))
+    hits = _prefer_longest(hits)
+    return Doc(text, language, tokens, clauses, hits, sentences, lexicons)
+
+
+def _prefer_longest(hits: list[Hit]) -> list[Hit]:
+    """Within one section, a hit inside a longer hit of the same section is dropped
+    ("onrustig slapen" is sleep disturbance, not also restlessness)."""
+    by_section: dict[str, list[Hit]] = defaultdict(list)
+    for hit in hits:
+        by_section[hit.section].append(hit)
+    kept: list[Hit] = []
+    for section_hits in by_section.values():
+        section_hits.sort(key=lambda h: (-(h.last - h.first), h.first))
+        taken: list[Hit] = []
+        for hit in section_hits:
+            if any(h.first <= hit.first and hit.last <= h.last and h is not hit
+                   and (h.last - h.first) > (hit.last - hit.first) for h in taken):
+                continue
+            if any(h.first == hit.first and h.last == hit.last and h.concept == hit.concept
+                   for h in taken):
+                continue
+            taken.append(hit)
+        kept.extend(taken)
+    kept.sort(key=lambda h: (h.first, -(h.last - h.first)))
+    return kept
+
+
+def negated(doc: Doc, hit: Hit, *, window: int = 6) -> bool:
+    """ConText-style: is ``hit`` inside the scope of a negation trigger in its clause?
+
+    Pre-triggers negate up to ``window`` tokens after them, post-triggers up to ``window``
+    tokens before; pseudo-triggers ("geen verschil", "niet meer") negate nothing, and a
+    terminator ("maar", "wel", "but") ends the scope (clauses are already cut there).
+    """
+    clause = doc.clause_of(hit.first)
+    if clause is None:
+        return False
+    pseudo_tokens: set[int] = set()
+    for pseudo in doc.hits_in(clause.first, clause.last, "negation", "pseudo"):
+        if pseudo.first <= hit.first < pseudo.last and pseudo.concept == hit.concept:
+            continue
+        pseudo_tokens.update(range(pseudo.first, pseudo.last))
+    for trigger in doc.hits_in(clause.first, clause.last, "negation", "pre"):
+        if trigger.first in pseudo_tokens or trigger.first >= hit.first:
+            continue
+        if hit.first - trigger.last <= window:
+            return True
+    for trigger in doc.hits_in(clause.first, clause.last, "negation", "post"):
+        if trigger.first in pseudo_tokens or trigger.first < hit.last:
+            continue
+        if trigger.first - hit.last <= window:
+            return True
+    return False
+
+
+def in_context(doc: Doc, hit: Hit, key: str, *, scope: str = "sentence") -> Hit | None:
+    """A ``context.<key>`` hit in the same sentence (or clause) as ``hit``, if any."""
+    clause = doc.clause_of(hit.first)
+    if clause is None:
+        return None
+    if scope == "clause":
+        first, last = clause.first, clause.last
+    else:
+        same = [c for c in doc.clauses if c.sentence == clause.sentence]
+        first, last = same[0].first, same[-1].last
+    found = doc.hits_in(first, last, "context", key)
+    return found[0] if found else None

@@ -1,0 +1,103 @@
+"""The daily dose in mg (``dose_mg``).
+
+"4,5 mg", "4.5mg", "2 x 1,5 mg" (3), "1,5 mg opgebouwd tot 4,5" (4.5 now): the current dose
+is the last one stated that is not a plan ("het plan is 4,5 mg", "wordt opgedreven naar");
+for a past user, the last one taken. Numbers without mg are doses only right after a build-up
+word in a sentence that has mg in it; dates, ages, durations and times never are.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ldn_inbox.codebook import LdnUse, Span
+from ldn_inbox.extract._common import Reading
+from ldn_inbox.extract._text import Doc, Hit, in_context
+
+_NUMBER = r"(\d{1,3}(?:[.,]\d{1,2})?)"
+_UNIT = r"\s*(?:mg|milligram(?:me)?s?|mgr|mg\.)(?![a-z])"
+_TIMES = re.compile(
+    r"(\d)\s*(?:x|keer|maal|×|fois|times|mal|capsules?|caps|pillen|tabletten|comprimés?"
+    r"|gélules?|gelules?|tablets?|kapseln?)\s*(?:van|de|à|a|of|zu|von|x)?\s*" + _NUMBER + _UNIT,
+    re.IGNORECASE,
+)
+_DOSE = re.compile(_NUMBER + _UNIT, re.IGNORECASE)
+_BARE_AFTER = re.compile(
+    r"\b(?:tot|naar|to|up to|à|a|jusqu'à|auf|bis|op)\s+" + _NUMBER + r"(?![\d.,]*\s*(?:%|jaar|"
+    r"maand|week|weken|dagen|uur|u\b|h\b|ans|mois|years|months|weeks|jahre|monate))",
+    re.IGNORECASE,
+)
+#: Plausible daily doses (mg): low dose is 0.5-10, the alcohol dose 50.
+_RANGE = (0.1, 150.0)
+
+
+def _value(text: str) -> float:
+    return float(text.replace(",", "."))
+
+
+def _in_plan(doc: Doc, start: int) -> bool:
+    token = next((i for i, t in enumerate(doc.tokens) if t.start >= start), None)
+    if token is None:
+        return False
+    clause = doc.clause_of(token)
+    if clause is None:
+        return False
+    for hit in doc.hits_in(clause.first, clause.last, "context", "plan"):
+        if hit.first <= token + 1:
+            return True
+    return False
+
+
+def _excluded(doc: Doc, start: int) -> bool:
+    token = next((i for i, t in enumerate(doc.tokens) if t.start >= start), None)
+    if token is None:
+        return True
+    clause = doc.clause_of(token)
+    if clause is None or clause.is_question:
+        return True
+    probe = Hit("dose.value", token, token + 1, start, start + 1, "")
+    if in_context(doc, probe, "other_drug", scope="clause") is not None:
+        return True
+    return in_context(doc, probe, "other_person") is not None
+
+
+def code_dose(doc: Doc, *, use: LdnUse) -> tuple[Reading, Span | None]:
+    """The dose reading and the words it was read from."""
+    if use is LdnUse.NEVER:
+        return Reading(None, 0.9), None
+    text = doc.text
+    found: list[tuple[int, float, Span]] = []
+    covered: list[tuple[int, int]] = []
+    for match in _TIMES.finditer(text):
+        value = int(match.group(1)) * _value(match.group(2))
+        found.append((match.start(), value, Span(match.start(), match.end(), match.group(0))))
+        covered.append((match.start(), match.end()))
+    for match in _DOSE.finditer(text):
+        if any(s <= match.start() < e for s, e in covered):
+            continue
+        found.append((match.start(), _value(match.group(1)),
+                      Span(match.start(), match.end(), match.group(0))))
+    with_unit = {i for i, (s, e) in enumerate(doc.sentence_spans)
+                 if any(s <= f[0] < e for f in found)}
+    for match in _BARE_AFTER.finditer(text):
+        sentence = next((i for i, (s, e) in enumerate(doc.sentence_spans)
+                         if s <= match.start() < e), None)
+        if sentence not in with_unit or any(s <= match.start(1) < e for s, e in covered):
+            continue
+        if any(f[0] == match.start(1) for f in found):
+            continue
+        value = _value(match.group(1))
+        if "," in match.group(1) or "." in match.group(1) or value <= 10:
+            found.append((match.start(1), value,
+                          Span(match.start(1), match.end(1), match.group(1))))
+    doses = [(pos, value, span) for pos, value, span in found
+             if _RANGE[0] <= value <= _RANGE[1] and not _excluded(doc, pos)]
+    if not doses:
+        return Reading(None, 0.85), None
+    taken = [d for d in doses if not _in_plan(doc, d[0])]
+    if not taken:
+        return Reading(None, 0.75), doses[-1][2]
+    taken.sort(key=lambda d: d[0])
+    _, value, span = taken[-1]
+    confidence = 0.9 if len({d[1] for d in taken}) == 1 else 0.75
+    return Reading(round(value, 2), confidence), span

@@ -1,0 +1,85 @@
+"""Question 3: was the experience positive (``experience``), and what improved
+(``benefits``).
+
+A benefit is a symptom mention that got better ("minder pijn", "slaap beter", "meer
+energie") and is not negated ("van minder pijn heb ik niets gemerkt"), not another person's
+and not another drug's. The experience then follows the codebook: too early -> unknown;
+a benefit that faded, or weighed against a drawback -> mixed; a benefit -> positive;
+worse, or stopped for side effects without a benefit -> negative; no difference -> no_effect.
+"""
+
+from __future__ import annotations
+
+from ldn_inbox.codebook import Experience, LdnUse
+from ldn_inbox.extract._common import Reading, answer_word, first_hit_of_answer, usable
+from ldn_inbox.extract._mentions import Mention
+from ldn_inbox.extract._text import Doc, Hit, negated
+from ldn_inbox.extract.segment import Segments
+
+_WEAK_POSITIVE_MAX_LEN = 5
+
+
+def code_benefits(doc: Doc, segs: Segments, found: list[Mention]) -> Reading:
+    codes: dict[str, Hit] = {}
+    for mention in found:
+        if mention.benefit is None or mention.direction != "improve" or mention.negated:
+            continue
+        if mention.other_drug:
+            continue
+        if mention.question == 4 and mention.inherent:
+            continue
+        codes.setdefault(mention.benefit, mention.hit)
+    confidence = 0.85 if codes else 0.8
+    return Reading(sorted(codes), confidence, tuple(codes.values()))
+
+
+def _cues(doc: Doc, key: str, *, proxy: bool) -> list[Hit]:
+    return [h for h in doc.hits_of("experience", key)
+            if usable(doc, h, proxy=proxy) and not negated(doc, h)]
+
+
+def code_experience(doc: Doc, segs: Segments, *, use: LdnUse, benefits: list[str],
+                    side_effect_mentions: list[Mention], stop_for_side_effects: bool,
+                    proxy: bool) -> Reading:
+    if use is LdnUse.NEVER:
+        return Reading(None, 0.9)
+    too_early = _cues(doc, "too_early", proxy=proxy)
+    mixed = _cues(doc, "mixed", proxy=proxy)
+    faded = _cues(doc, "faded", proxy=proxy)
+    negative = _cues(doc, "negative", proxy=proxy)
+    no_effect = _cues(doc, "no_effect", proxy=proxy)
+    stopped = _cues(doc, "stopped_because", proxy=proxy) or stop_for_side_effects
+    positive = [h for h in _cues(doc, "positive", proxy=proxy)
+                if segs.question_of(h.start) == 3 or " " in h.term
+                or len(h.term) > _WEAK_POSITIVE_MAX_LEN]
+    answer = answer_word(doc, segs, 3)
+    opening = first_hit_of_answer(doc, segs, 3)
+    opening_hits: tuple[Hit, ...] = (opening,) if opening else ()
+    if too_early and not benefits:
+        return Reading(Experience.UNKNOWN, 0.8, tuple(too_early[:1]))
+    if benefits and (mixed or faded):
+        return Reading(Experience.MIXED, 0.8, tuple((mixed or faded)[:2]))
+    if mixed and (positive or answer == "yes"):
+        return Reading(Experience.MIXED, 0.75, tuple(mixed[:1]))
+    if benefits and stopped:
+        return Reading(Experience.MIXED, 0.65, ())
+    if benefits or positive or answer == "yes":
+        contradiction = bool(no_effect or negative)
+        confidence = 0.88 if benefits or positive else 0.8
+        if contradiction:
+            confidence = 0.6
+        if too_early:
+            return Reading(Experience.UNKNOWN, 0.6, tuple(too_early[:1]))
+        return Reading(Experience.POSITIVE, confidence,
+                       tuple(positive[:1]) or opening_hits)
+    if too_early:
+        return Reading(Experience.UNKNOWN, 0.8, tuple(too_early[:1]))
+    if negative or stopped:
+        return Reading(Experience.NEGATIVE, 0.78, tuple(negative[:1]))
+    if no_effect or answer == "no":
+        return Reading(Experience.NO_EFFECT, 0.85 if no_effect else 0.72,
+                       tuple(no_effect[:1]) or opening_hits)
+    if mixed:
+        return Reading(Experience.MIXED, 0.6, tuple(mixed[:1]))
+    said = segs.has(3)
+    return Reading(Experience.UNKNOWN, 0.55 if said else 0.75)

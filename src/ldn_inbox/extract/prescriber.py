@@ -1,0 +1,99 @@
+"""Question 2: who prescribed it (``prescriber``, ``prescriber_specialty``).
+
+Every doctor or other source named in the writer's text is a candidate. Candidates gain
+weight in the answer to question 2 and next to a prescribing verb ("voorgeschreven door",
+"prescrit par"); they lose it next to a refusal ("wou het niet voorschrijven") or when they
+only recommended it while someone else prescribed. "Mijn dokter" is ``unknown``; a named
+specialty beats a specialist of unstated kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ldn_inbox.codebook import Prescriber, Specialty
+from ldn_inbox.extract._common import Reading, usable
+from ldn_inbox.extract._text import Doc, Hit, negated
+from ldn_inbox.extract.segment import Segments
+
+
+@dataclass
+class _Candidate:
+    hit: Hit
+    prescriber: Prescriber
+    specialty: Specialty | None
+    score: float
+
+
+def _candidate(hit: Hit) -> tuple[Prescriber, Specialty | None] | None:
+    if hit.section == "prescriber":
+        return {"gp": (Prescriber.GP, None), "unknown": (Prescriber.UNKNOWN, None),
+                "other": (Prescriber.OTHER, None)}.get(hit.key)
+    if hit.section == "specialty":
+        try:
+            return Prescriber.SPECIALIST, Specialty(hit.key)
+        except ValueError:
+            return None
+    return None
+
+
+def _near(doc: Doc, hit: Hit, section: str, key: str, window: int) -> Hit | None:
+    clause = doc.clause_of(hit.first)
+    if clause is None:
+        return None
+    sentence = [c for c in doc.clauses if c.sentence == clause.sentence]
+    first, last = sentence[0].first, sentence[-1].last
+    best: Hit | None = None
+    for other in doc.hits_in(first, last, section, key):
+        distance = min(abs(other.first - hit.last), abs(hit.first - other.last))
+        if distance <= window and (best is None or distance < abs(best.first - hit.first)):
+            best = other
+    return best
+
+
+def code_prescriber(doc: Doc, segs: Segments, *, proxy: bool) -> tuple[Reading, Reading]:
+    """(prescriber, prescriber_specialty) readings."""
+    candidates: list[_Candidate] = []
+    for hit in doc.hits:
+        kind = _candidate(hit)
+        if kind is None or not usable(doc, hit, proxy=proxy):
+            continue
+        prescriber, specialty = kind
+        score = 1.0
+        if segs.question_of(hit.start) == 2:
+            score += 3.0
+        elif segs.layout != "narrative" and segs.question_of(hit.start) not in (0, 2):
+            score -= 0.5
+        verb = _near(doc, hit, "prescribe", "verb", 6)
+        if verb is not None and not negated(doc, verb):
+            score += 2.0
+        if _near(doc, hit, "prescribe", "refuse", 8) is not None or negated(doc, hit):
+            score -= 4.0
+        if _near(doc, hit, "prescribe", "recommend", 6) is not None:
+            score -= 1.5
+        if prescriber is Prescriber.UNKNOWN or specialty is Specialty.UNKNOWN:
+            score -= 0.6
+        candidates.append(_Candidate(hit, prescriber, specialty, score))
+    candidates = [c for c in candidates if c.score > 0]
+    if not candidates:
+        confidence = 0.6 if segs.has(2) else 0.8
+        return Reading(Prescriber.UNKNOWN, confidence), Reading(None, confidence)
+    candidates.sort(key=lambda c: (c.score, c.hit.first))
+    best = candidates[-1]
+    rivals = [c for c in candidates if c.prescriber is not best.prescriber
+              and c.prescriber is not Prescriber.UNKNOWN and c.score >= best.score - 1.0]
+    confidence = 0.9 if best.score >= 3 else 0.78
+    if rivals:
+        confidence = 0.6
+    specialty = best.specialty
+    if best.prescriber is Prescriber.SPECIALIST and specialty is Specialty.UNKNOWN:
+        # "een specialist in het UZ: reumatologie" names the kind nearby
+        named = [c for c in candidates if c.specialty not in (None, Specialty.UNKNOWN)
+                 and abs(c.hit.first - best.hit.first) <= 12]
+        if named:
+            specialty = named[-1].specialty
+    if best.prescriber is Prescriber.UNKNOWN:
+        confidence = min(confidence, 0.8)
+    hits = (best.hit,)
+    return (Reading(best.prescriber, confidence, hits),
+            Reading(specialty, confidence if specialty else 0.9, hits))

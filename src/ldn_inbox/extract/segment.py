@@ -1,0 +1,110 @@
+"""Which part of the own text answers which question.
+
+Layouts, tried in this order:
+
+* anchors: ``[Qn]`` lines put by reply isolation where a published question stood;
+* a numbered list: "1." "1)" "1-" "Vraag 1:" "V1" ... (at least two of 1-4, in order);
+* labels: "Bijwerkingen: geen", "Ervaring: positief" (from the lexicons' [labels]);
+* otherwise a narrative: no part is tied to a question (segment 0).
+
+A segment runs from its marker to the next marker; a blank line followed by text that is
+not a continuation (a new paragraph after the list) returns to the narrative.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ldn_inbox.extract._text import Doc
+from ldn_inbox.sheet import fold
+
+_ANCHOR = re.compile(r"^\[Q([1-4])\][ \t]*", re.MULTILINE)
+_NUMBERED = re.compile(
+    r"^[ \t]*(?:(?:vraag|vr|v|q|question|frage|antwoord|antw|a|ad|réponse|reponse)\.?[ \t]*)?"
+    r"([1-4])[ \t]*(?:[.):\-–/]|(?=[ \t]+\S))[ \t]*",
+    re.MULTILINE | re.IGNORECASE,
+)
+
+
+@dataclass
+class Segments:
+    """Character spans per question (1-4); ``layout`` says how they were found."""
+
+    layout: str = "narrative"
+    spans: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    #: questions whose marker stood there but nothing was written under it
+    blank: set[int] = field(default_factory=set)
+
+    def question_of(self, position: int) -> int:
+        for number, spans in self.spans.items():
+            for start, end in spans:
+                if start <= position < end:
+                    return number
+        return 0
+
+    def text(self, doc_text: str, number: int) -> str:
+        return "\n".join(doc_text[s:e] for s, e in self.spans.get(number, []))
+
+    def has(self, number: int) -> bool:
+        return number in self.spans and number not in self.blank
+
+
+def _from_markers(text: str, markers: list[tuple[int, int, int]], layout: str) -> Segments:
+    """Segments from (question, marker_start, content_start) markers in text order."""
+    segments = Segments(layout=layout)
+    for index, (number, _, content_start) in enumerate(markers):
+        limit = markers[index + 1][1] if index + 1 < len(markers) else len(text)
+        end = content_start
+        # the answer runs on over continuation lines, up to a blank line followed by a
+        # paragraph that is not part of it (for lists); anchors run to the next anchor
+        if layout == "anchors":
+            end = limit
+        else:
+            lines_end = content_start
+            for match in re.finditer(r"[^\n]*(?:\n|$)", text[content_start:limit]):
+                chunk = match.group(0)
+                if not chunk:
+                    break
+                if not chunk.strip() and lines_end > content_start:
+                    rest = text[content_start + match.end():limit]
+                    if rest.strip():
+                        break
+                lines_end = content_start + match.end()
+            end = lines_end
+        segments.spans.setdefault(number, []).append((content_start, end))
+        if not text[content_start:end].strip():
+            segments.blank.add(number)
+    for number, spans in segments.spans.items():
+        if any(text[s:e].strip() for s, e in spans):
+            segments.blank.discard(number)
+    return segments
+
+
+def _labels(doc: Doc) -> list[tuple[int, int, int]]:
+    markers: list[tuple[int, int, int]] = []
+    labels = {n: doc.words("labels", f"q{n}") for n in range(1, 5)}
+    for match in re.finditer(r"^[ \t]*([^\n:]{2,40}?)[ \t]*:[ \t]*", doc.text, re.MULTILINE):
+        label = fold(match.group(1)).strip(" -*•")
+        for number, words in labels.items():
+            if label in words:
+                markers.append((number, match.start(), match.end()))
+                break
+    return markers
+
+
+def segment(doc: Doc) -> Segments:
+    """Split ``doc.text`` into answers per question."""
+    text = doc.text
+    anchors = [(int(m.group(1)), m.start(), m.end()) for m in _ANCHOR.finditer(text)]
+    if anchors:
+        return _from_markers(text, anchors, "anchors")
+    numbered = [(int(m.group(1)), m.start(), m.end()) for m in _NUMBERED.finditer(text)]
+    numbers = [n for n, _, _ in numbered]
+    if len(set(numbers)) >= 2 and numbers == sorted(numbers) and numbers[0] <= 2:
+        return _from_markers(text, numbered, "numbered")
+    labels = _labels(doc)
+    if labels:
+        labels.sort(key=lambda m: m[1])
+        return _from_markers(text, labels, "labels")
+    return Segments()

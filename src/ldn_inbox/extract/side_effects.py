@@ -1,0 +1,87 @@
+"""Question 4: side effects (``side_effects``, ``side_effect_codes``).
+
+An adverse-effect term ("nachtmerries", "misselijk") counts wherever the writer speaks of
+their own use, unless negated ("geen hoofdpijn, wel misselijk": only nausea), about another
+drug, another person, a fear, or the illness as background. A neutral symptom word ("moe")
+counts in the answer to question 4, or elsewhere when it got worse. "Geen", "niet dat ik
+weet", "tot nu toe niets" is ``no``; an effect the writer will not attribute to LDN is
+``unknown``; nothing said is ``unknown``.
+"""
+
+from __future__ import annotations
+
+from ldn_inbox.codebook import LdnUse, SideEffects
+from ldn_inbox.extract._common import Reading, answer_word, first_hit_of_answer, usable
+from ldn_inbox.extract._mentions import Mention
+from ldn_inbox.extract._text import Doc, Hit, in_context, negated
+from ldn_inbox.extract.segment import Segments
+
+
+def _accepted(mention: Mention) -> bool:
+    if mention.side_effect is None or mention.negated or mention.other_drug:
+        return False
+    if mention.direction == "improve":
+        return False
+    if mention.inherent:
+        return not (mention.background and mention.question != 4)
+    if mention.question == 4:
+        return True
+    return mention.direction == "worsen" and not mention.background
+
+
+def code_side_effects(doc: Doc, segs: Segments, found: list[Mention], *, use: LdnUse,
+                      proxy: bool) -> tuple[Reading, Reading]:
+    """(side_effects, side_effect_codes) readings."""
+    if use is LdnUse.NEVER:
+        return Reading(None, 0.9), Reading([], 0.9)
+    codes: dict[str, Hit] = {}
+    unsure: list[Hit] = []
+    for mention in found:
+        if not _accepted(mention):
+            continue
+        if mention.unsure:
+            unsure.append(mention.hit)
+            continue
+        assert mention.side_effect is not None
+        codes.setdefault(mention.side_effect, mention.hit)
+    said_no: list[Hit] = []
+    said_yes: list[Hit] = []
+    for hit in doc.hits_of("side_effect", "generic"):
+        if not usable(doc, hit, proxy=proxy) or in_context(doc, hit, "other_drug"):
+            continue
+        if in_context(doc, hit, "unsure") is not None:
+            unsure.append(hit)
+        elif negated(doc, hit):
+            said_no.append(hit)
+        elif hit.term.lower().startswith(("bijwerk", "neven", "effet", "side", "neben")):
+            said_yes.append(hit)
+    answer = answer_word(doc, segs, 4)
+    opening = first_hit_of_answer(doc, segs, 4)
+    if answer == "no" and opening is not None:
+        said_no.append(opening)
+    elif answer == "yes" and opening is not None:
+        said_yes.append(opening)
+    if segs.has(4):
+        start = segs.spans[4][0][0]
+        end = segs.spans[4][-1][1]
+        for hit in doc.hits_of("context", "unsure"):
+            if start <= hit.start < end:
+                unsure.append(hit)
+        for hit in doc.hits_of("context", "so_far"):
+            if start <= hit.start < end and not codes:
+                said_no.append(hit)
+    code_list = sorted(codes)
+    if code_list:
+        confidence = 0.88 if not said_no else 0.78
+        hits = tuple(codes.values())
+        return (Reading(SideEffects.YES, confidence, hits),
+                Reading(code_list, confidence, hits))
+    if unsure:
+        return Reading(SideEffects.UNKNOWN, 0.7, tuple(unsure[:1])), Reading([], 0.7)
+    if said_no:
+        return Reading(SideEffects.NO, 0.88, tuple(said_no[:1])), Reading([], 0.88)
+    if said_yes:
+        return Reading(SideEffects.YES, 0.62, tuple(said_yes[:1])), Reading([], 0.55)
+    if segs.has(4):
+        return Reading(SideEffects.UNKNOWN, 0.5), Reading([], 0.5)
+    return Reading(SideEffects.UNKNOWN, 0.78), Reading([], 0.78)

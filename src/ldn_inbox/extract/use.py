@@ -1,0 +1,101 @@
+"""Question 1: does the writer use naltrexone, did they, or never (``ldn_use``).
+
+Statements are read in order and the later, more specific one wins ("1. ja ... PS: in de
+zomer gestopt" is past; stopped and restarted is current). A negated statement of use is
+one of no use ("ik gebruik het (nog) niet"); a bare yes/no opening the answer to question 1
+counts as a statement there.
+"""
+
+from __future__ import annotations
+
+from ldn_inbox.codebook import LdnUse
+from ldn_inbox.extract._common import Reading, answer_word, first_hit_of_answer, usable
+from ldn_inbox.extract._text import Doc, Hit, negated
+from ldn_inbox.extract.segment import Segments
+
+_STRONG = {"current": LdnUse.CURRENT, "past": LdnUse.PAST, "past_generic": LdnUse.PAST,
+           "never": LdnUse.NEVER, "restart": LdnUse.CURRENT}
+_FLIP_WINDOW = 3
+_WEAK = {"current_weak": LdnUse.CURRENT, "past_weak": LdnUse.PAST}
+
+
+def _flip(label: LdnUse) -> LdnUse | None:
+    if label is LdnUse.CURRENT:
+        return LdnUse.NEVER
+    if label is LdnUse.PAST:
+        return LdnUse.CURRENT
+    return None
+
+
+def _about_use(doc: Doc, hit: Hit, *, proxy: bool) -> bool:
+    """Whether a use statement outside the answer to question 1 is about taking the drug:
+    its clause names the writer (or, answering for a patient, the patient) or the drug.
+    "daarna niet meer" after a side effect, or "dat is gestopt" of a symptom, is not."""
+    clause = doc.clause_of(hit.first)
+    if clause is None:
+        return False
+    keys = ("self", "drug", "proxy_self") if proxy else ("self", "drug")
+    if hit.key == "past_generic":
+        # "niet meer" alone says nothing of the drug: "kon niet meer gaan winkelen"
+        keys = ("drug",)
+        if doc.hits_in(clause.first, clause.last, "use", "current"):
+            return True
+    return any(doc.hits_in(clause.first, clause.last, "subject", key) for key in keys)
+
+
+def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
+    strong: list[tuple[int, LdnUse, Hit, float]] = []
+    weak: list[tuple[int, LdnUse, Hit]] = []
+    restart: list[Hit] = []
+    answer = answer_word(doc, segs, 1)
+    opening = first_hit_of_answer(doc, segs, 1)
+    if answer is not None and opening is not None:
+        label = LdnUse.CURRENT if answer == "yes" else LdnUse.NEVER
+        strong.append((opening.first, label, opening, 1.0))
+    for hit in doc.hits:
+        if hit.section != "use" or not usable(doc, hit, proxy=proxy):
+            continue
+        in_q1 = segs.question_of(hit.start) == 1
+        if not in_q1 and not _about_use(doc, hit, proxy=proxy):
+            continue
+        if hit.key in _STRONG:
+            label = _STRONG[hit.key]
+            # only a negation right before a statement turns it round ("niet gestopt");
+            # "nee, nie meer" is still past
+            if hit.key != "past_generic" and negated(doc, hit, window=_FLIP_WINDOW):
+                flipped = _flip(label) if hit.key != "restart" else None
+                if flipped is None:
+                    continue
+                label = flipped
+            elif hit.key == "restart":
+                restart.append(hit)
+            strong.append((hit.first, label, hit, 1.0 if in_q1 else 0.8))
+        elif hit.key in _WEAK and not negated(doc, hit):
+            weak.append((hit.first, _WEAK[hit.key], hit))
+    if restart:
+        return Reading(LdnUse.CURRENT, 0.85, tuple(restart))
+    if strong:
+        strong.sort(key=lambda s: s[0])
+        # a bare "ja/neen" opening is overruled by any later specific statement
+        last_position, label, hit, weight = strong[-1]
+        labels = {s[1] for s in strong}
+        if (label is LdnUse.NEVER and LdnUse.PAST in labels
+                and any(s[1] is LdnUse.PAST and s[0] > last_position - 12 for s in strong)):
+            label = LdnUse.PAST
+        confidence = 0.92 if len(labels) == 1 else 0.72
+        if weight < 1.0 and len(labels) == 1 and answer is None:
+            confidence = 0.85
+        if label is LdnUse.CURRENT and not any(s[1] is LdnUse.CURRENT for s in strong[:-1]) \
+                and LdnUse.PAST in labels:
+            confidence = min(confidence, 0.7)
+        deciding = tuple(s[2] for s in strong if s[1] is label)[-2:]
+        return Reading(label, confidence, deciding)
+    if weak:
+        labels = {w[1] for w in weak}
+        weak.sort(key=lambda w: w[0])
+        label = weak[-1][1] if len(labels) > 1 else next(iter(labels))
+        if len(labels) > 1 and LdnUse.CURRENT in labels:
+            label = LdnUse.CURRENT if weak[-1][1] is LdnUse.CURRENT else LdnUse.PAST
+        return Reading(label, 0.75 if len(labels) == 1 else 0.6,
+                       tuple(w[2] for w in weak if w[1] is label)[-2:])
+    return Reading(LdnUse.UNKNOWN, 0.8 if segs.blank and 1 in segs.blank else 0.65)
