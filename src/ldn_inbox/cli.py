@@ -161,11 +161,150 @@ def import_command(
                        ExitCode.QUARANTINED)
 
 
+# --------------------------------------------------------------------------- check / fetch
+def _imap_help(key: str) -> str:
+    from ldn_inbox.config import SETTING_BY_NAME
+
+    return SETTING_BY_NAME[f"imap.{key}"].help + f" [imap] {key}, $LDN_INBOX_IMAP_{key.upper()}."
+
+
+# Every [imap] key but the password is also an option of `check` and `fetch`; secrets come
+# from the environment, a file, a command or the keyring, never from the command line.
+AccountOpt = Annotated[str | None, typer.Option(help=_imap_help("account"), show_default=False)]
+HostOpt = Annotated[str | None, typer.Option(help=_imap_help("host"), show_default=False)]
+PortOpt = Annotated[int | None, typer.Option(help=_imap_help("port"), show_default=False)]
+TlsOpt = Annotated[str | None, typer.Option(help=_imap_help("tls"), show_default=False)]
+CaFileOpt = Annotated[str | None, typer.Option(help=_imap_help("ca_file"), show_default=False)]
+UsernameOpt = Annotated[str | None, typer.Option(help=_imap_help("username"),
+                                                 show_default=False)]
+PasswordFileOpt = Annotated[str | None, typer.Option(help=_imap_help("password_file"),
+                                                     show_default=False)]
+PasswordCommandOpt = Annotated[str | None, typer.Option(help=_imap_help("password_command"),
+                                                        show_default=False)]
+KeyringOpt = Annotated[bool | None, typer.Option("--keyring/--no-keyring",
+                                                 help=_imap_help("keyring"),
+                                                 show_default=False)]
+AuthOpt = Annotated[str | None, typer.Option(help=_imap_help("auth"), show_default=False)]
+TokenCommandOpt = Annotated[str | None, typer.Option(help=_imap_help("token_command"),
+                                                     show_default=False)]
+FolderOpt = Annotated[str | None, typer.Option(help=_imap_help("folder"), show_default=False)]
+AfterOpt = Annotated[str | None, typer.Option(help=_imap_help("after"), show_default=False)]
+BatchSizeOpt = Annotated[int | None, typer.Option(help=_imap_help("batch_size"),
+                                                  show_default=False)]
+MaxMessageBytesOpt = Annotated[int | None, typer.Option(help=_imap_help("max_message_bytes"),
+                                                        show_default=False)]
+TimeoutOpt = Annotated[float | None, typer.Option(help=_imap_help("timeout"),
+                                                  show_default=False)]
+
+
+def _imap_context(options: dict[str, Any]) -> Context:
+    """The context with the command line's [imap] options applied over file and env."""
+    ctx = STATE.context()
+    ctx.config = ctx.config.with_overrides(
+        {f"imap.{key}": value for key, value in options.items() if value is not None})
+    return ctx
+
+
+@contextmanager
+def _fetch_progress() -> Iterator[Any]:
+    """A progress bar on a terminal; nothing under cron."""
+    if not _is_tty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("fetching"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task("fetching", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+@app.command("check")
+def check_command(
+    account: AccountOpt = None, host: HostOpt = None, port: PortOpt = None, tls: TlsOpt = None,
+    ca_file: CaFileOpt = None, username: UsernameOpt = None,
+    password_file: PasswordFileOpt = None, password_command: PasswordCommandOpt = None,
+    keyring: KeyringOpt = None, auth: AuthOpt = None, token_command: TokenCommandOpt = None,
+    folder: FolderOpt = None, after: AfterOpt = None, batch_size: BatchSizeOpt = None,
+    max_message_bytes: MaxMessageBytesOpt = None, timeout: TimeoutOpt = None,
+) -> None:
+    """Connect to the IMAP server, log in and open the folder; say what is wrong.
+
+    Nothing is fetched and nothing changes, on the server or in the database. Exit 3 for a
+    configuration problem, 4 when the server cannot be reached, the certificate is not
+    trusted, the login is refused or the folder does not exist.
+
+    Examples:
+      LDN_INBOX_IMAP_PASSWORD=... ldn-inbox check --host imap.example.org --username info@example.org
+      ldn-inbox --config /etc/ldn-inbox.toml check --folder Enquête
+    """
+    from ldn_inbox.fetch import check
+
+    with handled():
+        ctx = _imap_context(dict(
+            account=account, host=host, port=port, tls=tls, ca_file=ca_file,
+            username=username, password_file=password_file,
+            password_command=password_command, keyring=keyring, auth=auth,
+            token_command=token_command, folder=folder, after=after, batch_size=batch_size,
+            max_message_bytes=max_message_bytes, timeout=timeout))
+        for line in check(ctx).lines():
+            typer.echo(line)
+
+
+@app.command("fetch")
+def fetch_command(
+    account: AccountOpt = None, host: HostOpt = None, port: PortOpt = None, tls: TlsOpt = None,
+    ca_file: CaFileOpt = None, username: UsernameOpt = None,
+    password_file: PasswordFileOpt = None, password_command: PasswordCommandOpt = None,
+    keyring: KeyringOpt = None, auth: AuthOpt = None, token_command: TokenCommandOpt = None,
+    folder: FolderOpt = None, after: AfterOpt = None, batch_size: BatchSizeOpt = None,
+    max_message_bytes: MaxMessageBytesOpt = None, timeout: TimeoutOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v",
+                       help="Log progress and print a one-line summary.")] = False,
+) -> None:
+    """Fetch new messages from the IMAP folder into the raw store and code them.
+
+    Each message is stored exactly once, even when a run is killed or the connection drops;
+    the next run picks up where the last one stopped. Silent when not on a terminal (cron)
+    unless something failed; --verbose prints a one-line summary. Exit codes: 0 ok, 3
+    configuration, 4 server/TLS/login/folder, 5 database, 6 some messages quarantined, too big
+    or not delivered by the server, 7 another run holds the lock.
+
+    Examples:
+      LDN_INBOX_IMAP_PASSWORD=... ldn-inbox fetch --host imap.example.org --username info@example.org
+      ldn-inbox fetch --after move:Verwerkt --verbose
+    """
+    from ldn_inbox.fetch import fetch
+
+    verbose = verbose or STATE.verbose
+    if verbose:
+        logging.getLogger().setLevel(logging.INFO)
+    with handled():
+        ctx = _imap_context(dict(
+            account=account, host=host, port=port, tls=tls, ca_file=ca_file,
+            username=username, password_file=password_file,
+            password_command=password_command, keyring=keyring, auth=auth,
+            token_command=token_command, folder=folder, after=after, batch_size=batch_size,
+            max_message_bytes=max_message_bytes, timeout=timeout))
+        with _fetch_progress() as on_progress:
+            summary = fetch(ctx, progress=on_progress)
+        if verbose or summary.problems or _is_tty():
+            typer.echo(summary.line())
+        if summary.problems:
+            parts = [f"{count} {what}" for count, what in (
+                (summary.quarantined, "quarantined (could not be parsed or coded)"),
+                (summary.too_big, "too big (only the header was stored)"),
+                (summary.failed, "not delivered by the server (retried by the next run)"),
+            ) if count]
+            raise fail(f"{'; '.join(parts)}: see `ldn-inbox errors`", ExitCode.QUARANTINED)
+
+
 # --------------------------------------------------------------------------- export
 @app.command("export")
 def export_command(
-    format: Annotated[str, typer.Option("--format", "-f", help="jsonl, csv or xlsx.")]
-    = "jsonl",
+    format: Annotated[str, typer.Option(
+        "--format", "-f", help="jsonl, csv or xlsx; dta (Stata) or sav (SPSS) with the "
+        "stats extra.")] = "jsonl",
     output: Annotated[Path | None, typer.Option("--output", "-o",
                       help="File to write (default: standard output).")] = None,
     kind: Annotated[str | None, typer.Option(help="Only messages of this kind.")] = None,
@@ -173,37 +312,61 @@ def export_command(
                              help="Only records a reviewer accepted.")] = False,
     delimiter: Annotated[str, typer.Option(help="CSV delimiter (';' for Belgian Excel).")]
     = ",",
+    view: Annotated[str | None, typer.Option(
+        "--view", help="Export an analyst view instead (survey_responses, respondents, "
+        "benefits_long, side_effects_long, review_queue, codebook_values); dta and sav "
+        "always do, survey_responses by default.", show_default=False)] = None,
 ) -> None:
-    """Export one row per message with the codebook's fields (human corrections applied).
+    """Export one row per message with the codebook's fields (human corrections applied),
+    or an analyst view (docs/analysts.md). CSV files start with a UTF-8 BOM for Excel.
 
     Examples:
       ldn-inbox export --format jsonl --output out.jsonl
       ldn-inbox export --format csv --delimiter ';' --kind reply -o antwoorden.csv
+      ldn-inbox export --view respondents --format xlsx --reviewed-only -o respondents.xlsx
+      ldn-inbox export --format sav -o survey.sav
     """
-    from ldn_inbox import export
+    from ldn_inbox import export, views
     from ldn_inbox.codebook import FIELD_BY_NAME
 
     with handled():
-        if format not in ("jsonl", "csv", "xlsx"):
-            raise ValidationError("--format must be jsonl, csv or xlsx")
+        if format not in ("jsonl", "csv", "xlsx", "dta", "sav"):
+            raise ValidationError("--format must be jsonl, csv, xlsx, dta or sav")
         if kind is not None and kind not in FIELD_BY_NAME["kind"].codes:
             raise ValidationError(f"--kind must be one of {', '.join(FIELD_BY_NAME['kind'].codes)}")
         if len(delimiter) != 1:
             raise ValidationError("--delimiter must be one character")
+        if format in ("xlsx", "dta", "sav") and output is None:
+            raise ValidationError(f"{format} needs --output FILE")
+        if format in ("dta", "sav"):
+            view = view or "survey_responses"
+        if view is not None:
+            views.check_view(view)
+            if kind is not None:
+                raise ValidationError("--kind selects messages; it does not apply to --view")
         ctx = STATE.context()
         with ctx.sessions() as session:
-            rows = export.iter_rows(session, kind=kind, reviewed_only=reviewed_only)
-            if format == "xlsx":
-                if output is None:
-                    raise ValidationError("xlsx needs --output FILE")
-                count = export.write_xlsx(rows, output)
+            if view is not None:
+                columns, rows = views.read_view(session, view, reviewed_only=reviewed_only)
+            else:
+                columns = list(export.EXPORT_COLUMNS)
+                rows = export.iter_rows(session, kind=kind, reviewed_only=reviewed_only)
+            if format in ("dta", "sav"):
+                assert output is not None
+                count = views.write_stats_file(columns, rows, output, format)
+            elif format == "xlsx":
+                assert output is not None
+                count = export.write_xlsx(rows, output, columns=columns,
+                                          sheet_name=view or "responses")
             elif output is None:
                 count = (export.write_jsonl(rows, sys.stdout) if format == "jsonl"
-                         else export.write_csv(rows, sys.stdout, delimiter=delimiter))
+                         else export.write_csv(rows, sys.stdout, delimiter=delimiter,
+                                               columns=columns))
             else:
                 with output.open("w", encoding="utf-8", newline="") as handle:
                     count = (export.write_jsonl(rows, handle) if format == "jsonl"
-                             else export.write_csv(rows, handle, delimiter=delimiter))
+                             else export.write_csv(rows, handle, delimiter=delimiter,
+                                                   columns=columns))
         if output is not None:
             typer.echo(f"{count} rows written to {output}", err=True)
 
@@ -334,6 +497,435 @@ def config_show() -> None:
             for key, value in values.items():
                 name = key if section == "general" else f"{section}.{key}"
                 typer.echo(f"{key} = {json.dumps(value)}  # {cfg.origins[name]}")
+
+
+# --------------------------------------------------------------------------- review
+review_app = typer.Typer(
+    help="Check and correct the coded records; without a subcommand, open the review screen.",
+    invoke_without_command=True,
+)
+app.add_typer(review_app, name="review")
+
+ReviewerOption = Annotated[str | None, typer.Option(
+    "--reviewer", help="Who makes the change (else $LDN_INBOX_REVIEWER, else the OS user).",
+    show_default=False)]
+
+
+@review_app.callback()
+def review_main(ctx: typer.Context, reviewer: ReviewerOption = None) -> None:
+    """Open the review screen over the queue (keys: ? in the screen), or run a subcommand.
+
+    Examples:
+      ldn-inbox review                                   # the review screen
+      ldn-inbox review list --needs-review
+      ldn-inbox review set 'CAPV...@mail.gmail.com' prescriber specialist
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from ldn_inbox.review import default_reviewer
+    from ldn_inbox.review_tui import run_review
+
+    with handled():
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise ValidationError("the review screen needs a terminal; in scripts use "
+                                  "`ldn-inbox review list`, `show`, `set` and `accept`")
+        context = STATE.context()
+        run_review(context.sessions, default_reviewer(reviewer), context.db_url)
+
+
+@review_app.command("list")
+def review_list(
+    needs_review: Annotated[bool, typer.Option(
+        "--needs-review", help="Only records the coder flagged for checking.")] = False,
+    field: Annotated[str | None, typer.Option(
+        "--field", help="Only records where this field is flagged or in conflict.",
+        show_default=False)] = None,
+    conflicts: Annotated[bool, typer.Option(
+        "--conflicts", help="Only records where a re-coding disagrees with a human value.")]
+    = False,
+    all_records: Annotated[bool, typer.Option(
+        "--all", help="Include accepted records.")] = False,
+    format: Annotated[str, typer.Option("--format", help="table or jsonl.")] = "table",
+) -> None:
+    """List the review queue: conflicts first, then flagged records (lowest confidence
+    first), then the other records nobody accepted yet.
+
+    Examples:
+      ldn-inbox review list --needs-review --field prescriber
+      ldn-inbox review list --conflicts --format jsonl
+    """
+    from ldn_inbox import review
+
+    with handled():
+        if format not in ("table", "jsonl"):
+            raise ValidationError("--format must be table or jsonl")
+        with STATE.context().sessions() as session:
+            items = review.queue(session, needs_review=needs_review, field_name=field,
+                                 conflicts=conflicts, include_reviewed=all_records)
+        if format == "jsonl":
+            for item in items:
+                typer.echo(json.dumps(item.as_dict(), ensure_ascii=False))
+        else:
+            typer.echo(review.format_queue(items))
+
+
+@review_app.command("show")
+def review_show(
+    message_id: Annotated[str, typer.Argument(help="Message-ID (or its unique beginning).")],
+    format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """Show a message: own text, quoted text, evidence, the sender's other messages and
+    every field (effective value, the coder's value, the human value).
+
+    Example:
+      ldn-inbox review show 'CAPV...@mail.gmail.com'
+    """
+    from ldn_inbox import review
+
+    with handled():
+        if format not in ("text", "json"):
+            raise ValidationError("--format must be text or json")
+        with STATE.context().sessions() as session:
+            view = review.show(session, message_id)
+        if format == "json":
+            typer.echo(json.dumps(view.as_dict(), ensure_ascii=False, indent=2))
+        else:
+            typer.echo(review.format_view(view))
+
+
+@review_app.command("set")
+def review_set(
+    message_id: Annotated[str, typer.Argument(help="Message-ID (or its unique beginning).")],
+    field: Annotated[str, typer.Argument(help="A codebook field, e.g. prescriber.")],
+    value: Annotated[str, typer.Argument(
+        help="A codebook value; lists as a,b,c or [] for none; null where allowed.")],
+    note: Annotated[str | None, typer.Option("--note", help="Why (kept in the history).",
+                                             show_default=False)] = None,
+    reviewer: ReviewerOption = None,
+) -> None:
+    """Correct one field. Fields that depend on it follow (e.g. kind auto_reply empties
+    the answers); a value the codebook does not allow is refused with the allowed ones.
+
+    Examples:
+      ldn-inbox review set 'CAPV...@mail.gmail.com' prescriber specialist
+      ldn-inbox review set 'CAPV...@mail.gmail.com' benefits pain,sleep --note "see PS"
+      ldn-inbox review set 'CAPV...@mail.gmail.com' side_effect_codes []
+    """
+    from ldn_inbox import review
+
+    with handled():
+        name = review.default_reviewer(reviewer)
+        with STATE.context().sessions() as session:
+            outcome = review.set_field(session, message_id, field, value, reviewer=name,
+                                       note=note)
+        if not outcome.changes:
+            typer.echo(f"{field} already {value}: nothing changed")
+        for change in outcome.changes:
+            typer.echo(f"{change.field}: {review.format_value(change.old)} -> "
+                       f"{review.format_value(change.new)}"
+                       + (f" (follows {field})" if change.follows else ""))
+        for warning in outcome.warnings:
+            typer.echo(f"warning: {warning}", err=True)
+
+
+@review_app.command("accept")
+def review_accept(
+    message_id: Annotated[str, typer.Argument(help="Message-ID (or its unique beginning).")],
+    note: Annotated[str | None, typer.Option("--note", help="A remark for the history.",
+                                             show_default=False)] = None,
+    reviewer: ReviewerOption = None,
+) -> None:
+    """Mark a record reviewed: its values are confirmed and survive any re-coding.
+
+    Example:
+      ldn-inbox review accept 'CAPV...@mail.gmail.com' --reviewer anne
+    """
+    from ldn_inbox import review
+
+    with handled():
+        name = review.default_reviewer(reviewer)
+        with STATE.context().sessions() as session:
+            outcome = review.accept(session, message_id, reviewer=name, note=note)
+        typer.echo(f"accepted {outcome.message_id} (by {name})")
+        if outcome.detail:
+            typer.echo(outcome.detail)
+
+
+@review_app.command("undo")
+def review_undo(
+    message_id: Annotated[str, typer.Argument(help="Message-ID (or its unique beginning).")],
+    reviewer: ReviewerOption = None,
+) -> None:
+    """Undo your last change (set or accept) on a message; run again to go further back.
+
+    Example:
+      ldn-inbox review undo 'CAPV...@mail.gmail.com'
+    """
+    from ldn_inbox import review
+
+    with handled():
+        name = review.default_reviewer(reviewer)
+        with STATE.context().sessions() as session:
+            outcome = review.undo(session, message_id, reviewer=name)
+        for change in outcome.changes:
+            typer.echo(f"{change.field}: {review.format_value(change.old)} -> "
+                       f"{review.format_value(change.new)} (undone)")
+        if outcome.detail:
+            typer.echo(outcome.detail)
+
+
+@review_app.command("note")
+def review_note(
+    message_id: Annotated[str, typer.Argument(help="Message-ID (or its unique beginning).")],
+    text: Annotated[str, typer.Argument(help="The note.")],
+    field: Annotated[str | None, typer.Option("--field", help="The field it is about.",
+                                              show_default=False)] = None,
+    reviewer: ReviewerOption = None,
+) -> None:
+    """Add a note to a message (shown by `review show` and in the history).
+
+    Example:
+      ldn-inbox review note 'CAPV...@mail.gmail.com' "asks for a call back" --field kind
+    """
+    from ldn_inbox import review
+
+    with handled():
+        name = review.default_reviewer(reviewer)
+        with STATE.context().sessions() as session:
+            review.add_note(session, message_id, text, reviewer=name, field_name=field)
+        typer.echo("note added")
+
+
+@review_app.command("history")
+def review_history(
+    message_id: Annotated[str | None, typer.Argument(
+        help="Message-ID (or its unique beginning); all messages when left out.",
+        show_default=False)] = None,
+    format: Annotated[str, typer.Option("--format", help="table or jsonl.")] = "table",
+) -> None:
+    """Show who changed what and when (UTC): corrections, undos, acceptances, notes,
+    re-codings.
+
+    Examples:
+      ldn-inbox review history
+      ldn-inbox review history 'CAPV...@mail.gmail.com' --format jsonl
+    """
+    from ldn_inbox import review
+
+    with handled():
+        if format not in ("table", "jsonl"):
+            raise ValidationError("--format must be table or jsonl")
+        with STATE.context().sessions() as session:
+            entries = review.history(session, message_id)
+        if format == "jsonl":
+            for entry in entries:
+                typer.echo(json.dumps(entry.as_dict(), ensure_ascii=False))
+        else:
+            typer.echo(review.format_history(entries))
+
+
+@app.command("reparse")
+def reparse_command(
+    message_ids: Annotated[list[str] | None, typer.Argument(
+        help="Message-IDs to re-code.", show_default=False)] = None,
+    all_messages: Annotated[bool, typer.Option("--all", help="Re-code every message.")]
+    = False,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="Re-code messages received on or after this date (YYYY-MM-DD).",
+        show_default=False)] = None,
+    reviewer: ReviewerOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
+) -> None:
+    """Re-code stored messages with the current extractor. Human values are never
+    overwritten: where the new coding disagrees with one, the record is listed by
+    `ldn-inbox review list --conflicts`.
+
+    Examples:
+      ldn-inbox reparse --all
+      ldn-inbox reparse --since 2024-03-01
+      ldn-inbox reparse 'CAPV...@mail.gmail.com'
+    """
+    from datetime import UTC, datetime
+
+    from ldn_inbox import review
+
+    with handled():
+        since_at: datetime | None = None
+        if since is not None:
+            try:
+                since_at = datetime.fromisoformat(since)
+            except ValueError:
+                raise ValidationError(f"--since {since!r} is not a date like 2024-03-01") \
+                    from None
+            if since_at.tzinfo is None:
+                since_at = since_at.replace(tzinfo=UTC)
+        name = review.default_reviewer(reviewer)
+        ctx = STATE.context()
+        settings = ctx.pipeline_settings()
+        with ctx.sessions() as session:
+            pks = review.select_messages(session, all_messages=all_messages, since=since_at,
+                                         idents=message_ids or ())
+        summary = review.reparse(ctx.sessions, pks, settings, reviewer=name)
+        for message_id, error in summary.failed[:20]:
+            typer.echo(f"warning: {message_id}: {error}", err=True)
+        if not quiet:
+            typer.echo(summary.line())
+        if summary.failed:
+            raise fail(f"{len(summary.failed)} message(s) could not be re-coded; their old "
+                       "coding is kept", ExitCode.BUG)
+
+
+# --------------------------------------------------------------------------- analysts
+@app.command("codebook")
+def codebook_command(
+    format: Annotated[str, typer.Option("--format", "-f", help="md, csv or json.")] = "md",
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                      help="File to write (default: standard output).")] = None,
+    delimiter: Annotated[str, typer.Option(help="CSV delimiter (';' for Belgian Excel).")]
+    = ",",
+) -> None:
+    """Write the data dictionary: each field with its Dutch and English label, type,
+    allowed values with their labels, and coding rule.
+
+    Examples:
+      ldn-inbox codebook > codebook.md
+      ldn-inbox codebook --format csv --delimiter ';' -o codebook.csv
+    """
+    from ldn_inbox import datadict
+
+    with handled():
+        if len(delimiter) != 1:
+            raise ValidationError("--delimiter must be one character")
+        text = datadict.render(format, delimiter=delimiter)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            output.write_text(text, encoding="utf-8", newline="")
+            typer.echo(f"data dictionary written to {output}", err=True)
+
+
+UnitOption = Annotated[str, typer.Option(
+    "--unit", help="Count respondents (their replies combined) or single replies.")]
+LangOption = Annotated[str, typer.Option("--lang", help="Labels in en or nl.")]
+
+
+@app.command("stats")
+def stats_command(unit: UnitOption = "respondents", lang: LangOption = "en") -> None:
+    """Print the report's numbers as text tables: counts per question, language,
+    prescriber, benefits, side effects, dose, review progress and date range.
+
+    Examples:
+      ldn-inbox stats
+      ldn-inbox stats --unit replies --lang nl
+    """
+    from ldn_inbox.report import stats_text
+
+    with handled():
+        with STATE.context().sessions() as session:
+            typer.echo(stats_text(session, unit=unit, lang=lang), nl=False)
+
+
+@app.command("report")
+def report_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")]
+    = Path("report.html"),
+    unit: UnitOption = "respondents",
+    lang: LangOption = "en",
+) -> None:
+    """Write one self-contained HTML page (inline SVG charts, no scripts, nothing loaded
+    from the network) with the same numbers as `ldn-inbox stats`.
+
+    Examples:
+      ldn-inbox report --output report.html
+      ldn-inbox report --lang nl --unit replies -o verslag.html
+    """
+    from datetime import UTC, datetime
+
+    from ldn_inbox.report import report_html
+
+    with handled():
+        generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        with STATE.context().sessions() as session:
+            page = report_html(session, unit=unit, lang=lang, generated=generated)
+        output.write_text(page, encoding="utf-8")
+        typer.echo(f"report written to {output}", err=True)
+
+
+# --------------------------------------------------------------------------- privacy
+@app.command("forget")
+def forget_command(
+    address: Annotated[str, typer.Argument(
+        help="The respondent's e-mail address; '-' reads it from standard input.",
+        show_default=False)],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+    = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would go.")]
+    = False,
+    reviewer: ReviewerOption = None,
+) -> None:
+    """Erase everything held about one respondent (right to erasure): raw messages,
+    messages, codings, corrections, contact, ledger links; audit rows are kept but blanked.
+    Hashes of the erased messages are kept so a later import does not add them again.
+    Prints counts only.
+
+    Examples:
+      ldn-inbox forget --dry-run jan.peeters@example.org
+      echo jan.peeters@example.org | ldn-inbox forget --yes -
+    """
+    from ldn_inbox.erasure import forget
+    from ldn_inbox.privacy import key_path, load_key
+    from ldn_inbox.review import default_reviewer
+
+    with handled():
+        if address == "-":
+            address = sys.stdin.readline().strip()
+            if not yes and not dry_run:
+                raise ValidationError("with '-' (address on standard input) pass --yes")
+        name = default_reviewer(reviewer)
+        ctx = STATE.context()
+        key = load_key(key_path(ctx.config))
+        with ctx.sessions() as session:
+            counts = forget(session, address, key, by=name, dry_run=True)
+        if not dry_run and not yes:
+            typer.echo("\n".join(counts.lines()))
+            typer.confirm("erase all of this?", abort=True, err=True)
+        if not dry_run:
+            with ctx.sessions() as session:
+                counts = forget(session, address, key, by=name)
+                session.commit()
+        typer.echo("would erase (dry run):" if dry_run else "erased:")
+        typer.echo("\n".join(f"  {line}" for line in counts.lines()))
+
+
+@app.command("purge")
+def purge_command(
+    raw_older_than: Annotated[str, typer.Option(
+        "--raw-older-than", help="Age of the stored copy, e.g. 90d or 12w.",
+        show_default=False)],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would go.")]
+    = False,
+    reviewer: ReviewerOption = None,
+) -> None:
+    """Drop the raw bytes and the quoted text of coded messages stored longer ago than the
+    given age; the coded record, the own text and its evidence stay. Messages that could
+    not be coded keep their bytes.
+
+    Examples:
+      ldn-inbox purge --raw-older-than 90d --dry-run
+      ldn-inbox purge --raw-older-than 90d
+    """
+    from ldn_inbox.erasure import parse_age, purge
+    from ldn_inbox.review import default_reviewer
+
+    with handled():
+        age = parse_age(raw_older_than)
+        name = default_reviewer(reviewer)
+        with STATE.context().sessions() as session:
+            counts = purge(session, age, by=name, dry_run=dry_run)
+            if not dry_run:
+                session.commit()
+        typer.echo("would purge (dry run):" if dry_run else "purged:")
+        typer.echo("\n".join(f"  {line}" for line in counts.lines()))
 
 
 def main() -> None:

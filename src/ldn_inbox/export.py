@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ldn_inbox.codebook import CODED_FIELDS, LIST_FIELDS
+from ldn_inbox.codebook import CODED_FIELDS
 from ldn_inbox.models import Extraction, Message, RawSource, Response
 
 EXPORT_COLUMNS: tuple[str, ...] = (
@@ -82,7 +82,7 @@ def write_jsonl(rows: Iterator[dict[str, Any]], out: IO[str]) -> int:
 def _csv_cell(name: str, value: Any) -> Any:
     if value is None:
         return ""
-    if name in LIST_FIELDS or name == "review_fields":
+    if isinstance(value, list):  # list fields, review_fields
         return ";".join(value)
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
@@ -92,28 +92,29 @@ def _csv_cell(name: str, value: Any) -> Any:
 
 
 def write_csv(rows: Iterator[dict[str, Any]], out: IO[str], *, delimiter: str = ",",
-              bom: bool = True) -> int:
+              bom: bool = True, columns: Sequence[str] = EXPORT_COLUMNS) -> int:
     if bom:
         out.write("\ufeff")
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow(columns)
     count = 0
     for row in rows:
-        writer.writerow([_csv_cell(name, row.get(name)) for name in EXPORT_COLUMNS])
+        writer.writerow([_csv_cell(name, row.get(name)) for name in columns])
         count += 1
     return count
 
 
-def write_xlsx(rows: Iterator[dict[str, Any]], path: Path) -> int:
+def write_xlsx(rows: Iterator[dict[str, Any]], path: Path, *,
+               columns: Sequence[str] = EXPORT_COLUMNS, sheet_name: str = "responses") -> int:
     """An Excel workbook with one sheet of rows (write-only mode: streamed)."""
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("responses")
-    sheet.append(list(EXPORT_COLUMNS))
+    sheet = workbook.create_sheet(sheet_name)
+    sheet.append(list(columns))
     count = 0
     for row in rows:
-        sheet.append([_csv_cell(name, row.get(name)) for name in EXPORT_COLUMNS])
+        sheet.append([_csv_cell(name, row.get(name)) for name in columns])
         count += 1
     workbook.save(path)
     return count

@@ -116,10 +116,13 @@ class ImapLedger(Base):
     raw_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("raw_messages.id", ondelete="SET NULL"), index=True
     )
-    #: stored, duplicate, too_big, failed, forgotten
+    #: stored, duplicate, too_big, failed, forgotten, vanished
     status: Mapped[str] = mapped_column(sa.String(16))
     error: Mapped[str | None] = mapped_column(sa.Text)
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: imap.after still to apply on the server ("seen" or "move:FOLDER"), NULL once done: a run
+    #: killed between the commit and the STORE/MOVE finishes the job on the next run
+    pending_action: Mapped[str | None] = mapped_column(sa.String(1000), index=True)
 
 
 class Contact(Base):

@@ -39,3 +39,19 @@ def summary_text(session: Session) -> str:
     lines.append(f"needs review: {flagged}")
     _ = FIELD_BY_NAME
     return "\n".join(lines)
+
+
+def stats_text(session: Session, *, unit: str = "respondents", lang: str = "en") -> str:
+    """The HTML report's numbers as text tables (``ldn-inbox stats``), from the views."""
+    from ldn_inbox.summary import collect, format_text
+
+    return format_text(collect(session, unit=unit, lang=lang))
+
+
+def report_html(session: Session, *, unit: str = "respondents", lang: str = "en",
+                generated: str | None = None) -> str:
+    """The self-contained HTML report (``ldn-inbox report``); see htmlreport.py."""
+    from ldn_inbox.htmlreport import render
+    from ldn_inbox.summary import collect
+
+    return render(collect(session, unit=unit, lang=lang), generated=generated)

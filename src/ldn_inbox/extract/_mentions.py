@@ -35,15 +35,34 @@ class Mention:
     unsure: bool
 
 
-def _direction(doc: Doc, hit: Hit, polarity: str) -> tuple[str | None, Hit | None]:
+def _gap(a: Hit, b: Hit) -> int:
+    if a.first < b.last and b.first < a.last:
+        return 0
+    return (b.first - a.last if b.first >= a.last else a.first - b.last) + 1
+
+
+def _direction(doc: Doc, hit: Hit, polarity: str,
+               symptoms: list[Hit]) -> tuple[str | None, Hit | None]:
     clause = doc.clause_of(hit.first)
     if clause is None:
         return None, None
+    last = clause.last
+    # "de pijn is niet weg, maar wel draaglijker": the next clause of the sentence speaks of
+    # the same symptom when it names none of its own
+    following = [c for c in doc.clauses if c.sentence == clause.sentence
+                 and c.first == clause.last]
+    if following and not any(s.first >= following[0].first and s.last <= following[0].last
+                             for s in symptoms):
+        last = following[0].last
     found: list[tuple[int, str, Hit]] = []
-    for other in doc.hits_in(clause.first, clause.last, "direction"):
-        distance = other.first - hit.last if other.first >= hit.last else hit.first - other.last
-        overlap = other.first < hit.last and hit.first < other.last
+    for other in doc.hits_in(clause.first, last, "direction"):
+        distance = _gap(hit, other) - 1
+        overlap = distance < 0
         if not overlap and distance > DIRECTION_WINDOW:
+            continue
+        # a direction word belongs to the symptom nearest to it ("minder pijn en ik slaap")
+        if not overlap and any(_gap(s, other) - 1 < distance for s in symptoms
+                               if s is not hit and not (s.first == hit.first)):
             continue
         key = other.key
         if key == "less":
@@ -65,6 +84,8 @@ def mentions(doc: Doc, segs: Segments, *, proxy: bool) -> list[Mention]:
         for name, spec in lexicon.symptoms.items():
             symptom_specs.setdefault(name, spec)
     side_effect_spans = {(h.first, h.last) for h in doc.hits if h.section == "side_effect"}
+    symptom_hits = [h for h in doc.hits if h.section in ("symptom", "side_effect")
+                    and h.key != "generic"]
     for hit in doc.hits:
         if hit.section not in ("symptom", "side_effect") or hit.key == "generic":
             continue
@@ -88,7 +109,7 @@ def mentions(doc: Doc, segs: Segments, *, proxy: bool) -> list[Mention]:
             if spec_name and spec_name in symptom_specs:
                 benefit = symptom_specs[spec_name].get("benefit")
                 polarity = "bad"
-        direction, direction_hit = _direction(doc, hit, polarity)
+        direction, direction_hit = _direction(doc, hit, polarity, symptom_hits)
         if inherent and hit.key == "sleep_disturbance" and direction == "improve":
             benefit = "sleep"  # "minder slapeloosheid", "minder vaak wakker"
         out.append(Mention(

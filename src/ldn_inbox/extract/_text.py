@@ -22,7 +22,9 @@ from ldn_inbox.sheet import fold
 
 LANGUAGES = ("nl", "fr", "en", "de")
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]+(?:['’][^\W\d_]+)?|[/]", re.UNICODE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+|(?<=[.!?])$")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n\s*|(?<=[.!?])$")
+#: A single line break ends a sentence unless it wraps a long line into a lower-case one.
+_WRAP_WIDTH = 60
 _CLAUSE_PUNCT = re.compile(r"[,;:()]|\s[-–—]\s|\.\.\.|…")
 
 
@@ -53,6 +55,8 @@ class Lexicon:
     terms: list[Term] = field(default_factory=list)
     by_first: dict[str, list[Term]] = field(default_factory=lambda: defaultdict(list))
     prefix_terms: list[Term] = field(default_factory=list)
+    #: one-word terms written "*word": match any token ending in it ("*pijn": rugpijn)
+    suffix_terms: list[Term] = field(default_factory=list)
     vocabulary: list[str] = field(default_factory=list)
     symptoms: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -63,6 +67,11 @@ class Lexicon:
 
 def _add_terms(lexicon: Lexicon, concept: str, entries: list[str]) -> None:
     for entry in entries:
+        if entry.startswith("*") and " " not in entry.strip():
+            word = fold(entry.strip("* "))
+            if word:
+                lexicon.suffix_terms.append(Term(concept, (word,), (False,), entry))
+            continue
         parts = [p for p in fold(entry).replace("’", "'").split() if p]
         words: list[str] = []
         prefix: list[bool] = []
@@ -105,7 +114,7 @@ def load_lexicon(language: str) -> Lexicon:
                 # use hit ("ik pak") does not swallow its subject ("ik")
                 target = "subject" if section == "use" and key in _SUBJECT_KEYS else section
                 _add_terms(lexicon, f"{target}.{key}", [str(e) for e in entries])
-    lexicon.vocabulary = sorted({w for w in lexicon.by_first if len(w) >= 5})
+    lexicon.vocabulary = sorted({w for w in lexicon.by_first if len(w) >= FUZZY_MIN_LEN})
     return lexicon
 
 
@@ -114,15 +123,20 @@ def available_languages() -> tuple[str, ...]:
     return tuple(lang for lang in LANGUAGES if base.joinpath(f"{lang}.toml").is_file())
 
 
+#: Words shorter than this must match exactly (or by a prefix term): "wekker" is no
+#: "wakker", "raken" no "braken".
+FUZZY_MIN_LEN = 7
+
+
 def _fuzzy_cutoff(word: str) -> float:
-    return 83.0 if len(word) <= 7 else 80.0
+    return 85.0 if len(word) <= 8 else 80.0
 
 
 @lru_cache(maxsize=65536)
 def _fuzzy_first(language: str, norm: str) -> str | None:
     """The lexicon word closest to ``norm`` (a typo of it), if close enough."""
     lexicon = load_lexicon(language)
-    if len(norm) < 5 or norm.isdigit():
+    if len(norm) < FUZZY_MIN_LEN or norm.isdigit():
         return None
     candidates = [w for w in lexicon.vocabulary if abs(len(w) - len(norm)) <= 2]
     best = process.extractOne(norm, candidates, scorer=fuzz.ratio,
@@ -135,7 +149,8 @@ def _word_matches(token: str, word: str, is_prefix: bool) -> bool:
         return True
     if is_prefix:
         return token.startswith(word)
-    if len(word) >= 5 and len(token) >= 5 and abs(len(word) - len(token)) <= 2:
+    if len(word) >= FUZZY_MIN_LEN and len(token) >= FUZZY_MIN_LEN \
+            and abs(len(word) - len(token)) <= 2:
         return fuzz.ratio(token, word) >= _fuzzy_cutoff(word)
     return False
 
@@ -219,6 +234,10 @@ def _match_all(tokens: list[Token], lexicon: Lexicon) -> list[Hit]:
             if near is not None:
                 candidates = list(lexicon.by_first.get(near, ()))
         candidates += [t for t in lexicon.prefix_terms if token.norm.startswith(t.words[0])]
+        for term in lexicon.suffix_terms:
+            if token.norm.endswith(term.words[0]) and len(token.norm) > len(term.words[0]):
+                hits.append(Hit(term.concept, index, index + 1, token.start, token.end,
+                                term.text))
         for term in candidates:
             end = index + len(term.words)
             if end > len(tokens):
@@ -232,12 +251,21 @@ def _match_all(tokens: list[Token], lexicon: Lexicon) -> list[Hit]:
 
 def _clauses(text: str, tokens: list[Token], terminators: set[str]) -> tuple[
         list[Clause], list[tuple[int, int]]]:
+    breaks = [(m.start(), m.end()) for m in _SENTENCE_END.finditer(text)]
+    for line_break in re.finditer(r"\n", text):
+        line_start = text.rfind("\n", 0, line_break.start()) + 1
+        line = text[line_start:line_break.start()]
+        following = text[line_break.end():line_break.end() + 1]
+        if not (len(line) >= _WRAP_WIDTH and following.islower()):
+            breaks.append((line_break.start(), line_break.end()))
     sentences: list[tuple[int, int]] = []
     position = 0
-    for match in _SENTENCE_END.finditer(text):
-        if match.start() > position:
-            sentences.append((position, match.start()))
-        position = match.end()
+    for b_start, b_end in sorted(breaks):
+        if b_start < position:
+            continue
+        if b_start > position:
+            sentences.append((position, b_start))
+        position = b_end
     if position < len(text):
         sentences.append((position, len(text)))
     clauses: list[Clause] = []

@@ -10,7 +10,11 @@ from ldn_inbox.extract._common import Reading, sentence_span
 from ldn_inbox.extract._mentions import mentions
 from ldn_inbox.extract._text import Doc, available_languages, build_doc
 from ldn_inbox.extract.dose import code_dose
-from ldn_inbox.extract.experience import code_benefits, code_experience
+from ldn_inbox.extract.experience import (
+    code_benefits,
+    code_experience,
+    stopped_for_side_effects,
+)
 from ldn_inbox.extract.prescriber import code_prescriber
 from ldn_inbox.extract.segment import segment
 from ldn_inbox.extract.side_effects import code_side_effects
@@ -44,10 +48,11 @@ def run(own_text: str, language: str) -> Extraction:
     found = mentions(doc, segs, proxy=proxy)
     benefits = code_benefits(doc, segs, found)
     side_effects, codes = code_side_effects(doc, segs, found, use=use_value, proxy=proxy)
-    stop_for_side_effects = False
+    accepted = [m for m in found if m.side_effect in (codes.value or [])]  # type: ignore[operator]
+    stop_for_side_effects = stopped_for_side_effects(doc, accepted)
     experience = code_experience(
         doc, segs, use=use_value, benefits=list(benefits.value or []),  # type: ignore[call-overload]
-        side_effect_mentions=found, stop_for_side_effects=stop_for_side_effects, proxy=proxy)
+        side_effect_mentions=accepted, stop_for_side_effects=stop_for_side_effects, proxy=proxy)
     dose, dose_span = code_dose(doc, use=use_value)
 
     never = use_value is LdnUse.NEVER

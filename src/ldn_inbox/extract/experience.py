@@ -33,6 +33,42 @@ def code_benefits(doc: Doc, segs: Segments, found: list[Mention]) -> Reading:
     return Reading(sorted(codes), confidence, tuple(codes.values()))
 
 
+def _effect_in_clause(doc: Doc, hit: Hit) -> bool:
+    clause = doc.clause_of(hit.first)
+    return clause is not None and bool(
+        doc.hits_in(clause.first, clause.last, "experience", "effect_word"))
+
+
+def stopped_for_side_effects(doc: Doc, accepted: list[Mention]) -> bool:
+    """Whether the writer says side effects made them stop: a stop statement in a sentence
+    with a side effect, or referring back to one ("om die reden ben ik gestopt")."""
+    stops = doc.hits_of("experience", "stopped_because") + doc.hits_of("use", "past")
+    if not stops or not accepted:
+        return False
+    generic = [h for h in doc.hits_of("side_effect", "generic") if not negated(doc, h)]
+    for stop in stops:
+        clause = doc.clause_of(stop.first)
+        if clause is None:
+            continue
+        sentence = clause.sentence
+        here = [m for m in accepted if _sentence(doc, m.hit) == sentence]
+        here_generic = [g for g in generic if _sentence(doc, g) == sentence]
+        if stop.key == "stopped_because" and (here or here_generic or any(
+                _sentence(doc, m.hit) == sentence - 1 for m in accepted)):
+            return True
+        refers_back = any(_sentence(doc, h) == sentence
+                          for h in doc.hits_of("experience", "because_ref"))
+        if refers_back and (here or here_generic or any(
+                _sentence(doc, m.hit) == sentence - 1 for m in accepted)):
+            return True
+    return False
+
+
+def _sentence(doc: Doc, hit: Hit) -> int:
+    clause = doc.clause_of(hit.first)
+    return -1 if clause is None else clause.sentence
+
+
 def _cues(doc: Doc, key: str, *, proxy: bool) -> list[Hit]:
     return [h for h in doc.hits_of("experience", key)
             if usable(doc, h, proxy=proxy) and not negated(doc, h)]
@@ -45,10 +81,15 @@ def code_experience(doc: Doc, segs: Segments, *, use: LdnUse, benefits: list[str
         return Reading(None, 0.9)
     too_early = _cues(doc, "too_early", proxy=proxy)
     mixed = _cues(doc, "mixed", proxy=proxy)
-    faded = _cues(doc, "faded", proxy=proxy)
+    faded = _cues(doc, "faded", proxy=proxy) + [
+        h for h in _cues(doc, "faded_weak", proxy=proxy) if _effect_in_clause(doc, h)]
     negative = _cues(doc, "negative", proxy=proxy)
-    no_effect = _cues(doc, "no_effect", proxy=proxy)
-    stopped = _cues(doc, "stopped_because", proxy=proxy) or stop_for_side_effects
+    no_effect = _cues(doc, "no_effect", proxy=proxy) + [
+        # "niet beter", "niks beter gevoeld": a negated benefit is no effect
+        h for h in doc.hits_of("experience", "positive")
+        if usable(doc, h, proxy=proxy) and negated(doc, h)]
+    severe = [h for h in doc.hits_of("experience", "severe") if usable(doc, h, proxy=proxy)]
+    stopped = stop_for_side_effects
     positive = [h for h in _cues(doc, "positive", proxy=proxy)
                 if segs.question_of(h.start) == 3 or " " in h.term
                 or len(h.term) > _WEAK_POSITIVE_MAX_LEN]
@@ -76,6 +117,9 @@ def code_experience(doc: Doc, segs: Segments, *, use: LdnUse, benefits: list[str
         return Reading(Experience.UNKNOWN, 0.8, tuple(too_early[:1]))
     if negative or stopped:
         return Reading(Experience.NEGATIVE, 0.78, tuple(negative[:1]))
+    if use is LdnUse.PAST and side_effect_mentions and severe:
+        # stopped, side effects, no benefit, reason unsaid: severe ones make it negative
+        return Reading(Experience.NEGATIVE, 0.65, tuple(severe[:1]))
     if no_effect or answer == "no":
         return Reading(Experience.NO_EFFECT, 0.85 if no_effect else 0.72,
                        tuple(no_effect[:1]) or opening_hits)

@@ -70,6 +70,11 @@ def code_side_effects(doc: Doc, segs: Segments, found: list[Mention], *, use: Ld
         for hit in doc.hits_of("context", "so_far"):
             if start <= hit.start < end and not codes:
                 said_no.append(hit)
+        # a short answer made of a "no" word: "Tot op heden geen.", "neen, niets"
+        inside = [t for t in doc.tokens if start <= t.start < end]
+        if len(inside) <= 8 and not codes:
+            said_no += [h for h in doc.hits_of("answer", "no")
+                        if start <= h.start < end and h.term not in ("/",)]
     code_list = sorted(codes)
     if code_list:
         confidence = 0.88 if not said_no else 0.78
