@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ldn_inbox.codebook import Span
 from ldn_inbox.extract._text import Doc, Hit, in_context, negated
@@ -13,7 +14,7 @@ from ldn_inbox.extract.segment import Segments
 class Reading:
     """What a question module concluded, with the hits that decided it."""
 
-    value: object
+    value: Any
     confidence: float
     hits: tuple[Hit, ...] = ()
 

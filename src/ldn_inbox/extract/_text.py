@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from itertools import pairwise
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -281,7 +282,7 @@ def _clauses(text: str, tokens: list[Token], terminators: set[str]) -> tuple[
             if tokens[i].norm in terminators and tokens[i].start > s_start:
                 bounds.append(tokens[i].start)
         bounds = sorted(set(bounds))
-        for c_start, c_end in zip(bounds, bounds[1:], strict=False):
+        for c_start, c_end in pairwise(bounds):
             first = token_index
             while token_index < len(tokens) and tokens[token_index].start < c_end:
                 token_index += 1

@@ -48,10 +48,10 @@ def run(own_text: str, language: str) -> Extraction:
     found = mentions(doc, segs, proxy=proxy)
     benefits = code_benefits(doc, segs, found)
     side_effects, codes = code_side_effects(doc, segs, found, use=use_value, proxy=proxy)
-    accepted = [m for m in found if m.side_effect in (codes.value or [])]  # type: ignore[operator]
+    accepted = [m for m in found if m.side_effect in (codes.value or [])]
     stop_for_side_effects = stopped_for_side_effects(doc, accepted)
     experience = code_experience(
-        doc, segs, use=use_value, benefits=list(benefits.value or []),  # type: ignore[call-overload]
+        doc, segs, use=use_value, benefits=list(benefits.value or []),
         side_effect_mentions=accepted, stop_for_side_effects=stop_for_side_effects, proxy=proxy)
     dose, dose_span = code_dose(doc, use=use_value)
 
@@ -74,12 +74,12 @@ def run(own_text: str, language: str) -> Extraction:
                    _evidence(doc, specialty) if specialty_value else [])
         result.set("experience", None if experience.value is None else str(experience.value),
                    experience.confidence, _evidence(doc, experience))
-        result.set("benefits", list(benefits.value or []),  # type: ignore[call-overload]
+        result.set("benefits", list(benefits.value or []),
                    benefits.confidence, _evidence(doc, benefits))
         se_value = SideEffects(str(side_effects.value))
         result.set("side_effects", se_value.value, side_effects.confidence,
                    _evidence(doc, side_effects))
-        code_list = list(codes.value or []) if se_value is SideEffects.YES else []  # type: ignore[call-overload]
+        code_list = list(codes.value or []) if se_value is SideEffects.YES else []
         result.set("side_effect_codes", code_list, codes.confidence, _evidence(doc, codes))
         result.set("dose_mg", dose.value, dose.confidence,
                    [dose_span] if dose_span is not None and dose.value is not None else [])

@@ -34,7 +34,7 @@ def _about_use(doc: Doc, hit: Hit, *, proxy: bool) -> bool:
     clause = doc.clause_of(hit.first)
     if clause is None:
         return False
-    keys = ("self", "drug", "proxy_self") if proxy else ("self", "drug")
+    keys: tuple[str, ...] = ("self", "drug", "proxy_self") if proxy else ("self", "drug")
     if hit.key in ("never", "past", "restart") and len(hit.term.split()) >= 2:
         return True  # "nooit gebruikt", "ermee gestopt" say what they are about
     if hit.key == "past_generic":
