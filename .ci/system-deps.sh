@@ -5,6 +5,7 @@
 #   postgresql     initdb/pg_ctl for tests/servers.py (PostgresServer)
 #   isync          mbsync, used by a benchmark
 #   openssl        test CA and certificates
+#   python3-venv   the virtualenv the scripts create (not in a minimal Debian 12)
 #
 # Works as root (Debian 12 containers, no init system) or as a user with sudo.
 # The tests start their own servers on free ports; the system Dovecot and
@@ -13,7 +14,7 @@
 # Set STOP_SYSTEM_SERVICES=1 to stop already-running system instances too.
 set -euo pipefail
 
-PACKAGES=(dovecot-imapd postgresql isync openssl)
+PACKAGES=(python3-venv dovecot-imapd postgresql isync openssl)
 export DEBIAN_FRONTEND=noninteractive
 
 log() { printf '[system-deps] %s\n' "$*"; }

@@ -138,3 +138,10 @@ def detect_language(text: str) -> tuple[Language, float]:
     if clear_votes and top_votes >= 3 and top_votes / len(tokens) > 0.25:
         return Language(top_lang), 0.6
     return Language.OTHER, float(probability)
+
+
+def is_bulk(parsed: ParsedMessage) -> bool:
+    """Mailing-list, newsletter or bulk mail (List-Id, List-Unsubscribe, Precedence bulk)."""
+    precedence = fold(parsed.header("precedence")).strip()
+    return bool(parsed.header("list-id") or parsed.header("list-unsubscribe")
+                or precedence in ("bulk", "list", "junk"))

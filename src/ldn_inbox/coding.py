@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ldn_inbox.classify import detect_kind, detect_language
+from ldn_inbox.classify import detect_kind, detect_language, is_bulk
 from ldn_inbox.codebook import ANSWER_FIELDS, Kind, Language, LdnUse, Span
 from ldn_inbox.extract import EXTRACTOR_VERSION, Extraction, extract
 from ldn_inbox.mime import ParsedMessage
@@ -89,7 +89,23 @@ def code(parsed: ParsedMessage) -> Coded:
         return Coded(own.text, own.quoted, values, confidence, evidence, review, notes=notes)
     result: Extraction = extract(own.text, language.value)
     notes += result.notes
-    if not result.answered:
+    bulk_without_answers = is_bulk(parsed) and not own.anchors
+    uncovered_reply = (
+        not result.answered and language is Language.OTHER and bool(own.text.strip())
+        and (own.quoted_sheet or bool(parsed.header("in-reply-to")))
+    )
+    if uncovered_reply:
+        # a reply to the mailing in a language without a lexicon: a person must read it
+        values["kind"] = Kind.REPLY.value
+        confidence["kind"] = 0.5
+        values.update({name: None for name in ANSWER_FIELDS})
+        values.update(ldn_use=LdnUse.UNKNOWN.value, prescriber="unknown", experience="unknown",
+                      side_effects="unknown", benefits=[], side_effect_codes=[])
+        review += ["kind", "ldn_use", "prescriber", "experience", "side_effects", "benefits",
+                   "side_effect_codes"]
+        return Coded(own.text, own.quoted, values, confidence, evidence,
+                     list(dict.fromkeys(review)), notes=notes)
+    if not result.answered or bulk_without_answers:
         values["kind"] = Kind.NOT_SURVEY.value
         confidence["kind"] = 0.6 if own.text.strip() else 0.4
         values.update(dict.fromkeys(ANSWER_FIELDS))

@@ -84,14 +84,16 @@ def run(own_text: str, language: str) -> Extraction:
         result.set("dose_mg", dose.value, dose.confidence,
                    [dose_span] if dose_span is not None and dose.value is not None else [])
 
+    layout_answers = segs.layout != "narrative" and any(
+        number not in segs.blank for number in segs.spans)
+    prescribed = prescriber.confidence >= 0.85 and bool(prescriber.hits)
     answered = (
         use_value is not LdnUse.UNKNOWN
-        or bool(prescriber.hits)
-        or (experience.value not in (None, "unknown"))
-        or bool(benefits.value)
-        or side_effects.value not in (None, "unknown")
-        or bool(codes.value)
-        or dose.value is not None
+        or layout_answers
+        or prescribed
+        or (experience.value not in (None, "unknown") and bool(doc.hits_of("subject")))
+        or (bool(benefits.value) and bool(doc.hits_of("subject", "drug")))
+        or (bool(codes.value) and bool(doc.hits_of("subject", "drug")))
     )
     result.answered = answered
     for name, field_result in result.fields.items():

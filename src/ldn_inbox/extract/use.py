@@ -92,7 +92,9 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
             confidence = min(confidence, 0.7)
         deciding = tuple(s[2] for s in strong if s[1] is label)[-2:]
         return Reading(label, confidence, deciding)
-    if weak:
+    about_drug = bool(doc.hits_of("subject", "drug")) or segs.layout != "narrative"
+    if weak and about_drug:
+        # hints ("sinds", "nog") only in a text that speaks of the drug at all
         labels = {w[1] for w in weak}
         weak.sort(key=lambda w: w[0])
         label = weak[-1][1] if len(labels) > 1 else next(iter(labels))
