@@ -12,12 +12,14 @@ import codecs
 import email
 import email.utils
 import io
+import logging
 import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.message import Message
+from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
 
@@ -92,6 +94,9 @@ class ParsedMessage:
         return self.headers.get(name.lower(), "")
 
 
+_HEADER_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def _decode_header_value(value: Any) -> str:
     if value is None:
         return ""
@@ -100,7 +105,9 @@ def _decode_header_value(value: Any) -> str:
         decoded = str(make_header(decode_header(text)))
     except Exception:  # unknown charset or broken encoded-word: keep it as it came
         decoded = text
-    return " ".join(decoded.replace("\x00", "").split())
+    # Control characters (NUL, ESC sequences, DEL, C1) are dropped: a subject is printed
+    # on terminals and stored in text columns.
+    return " ".join(_HEADER_CONTROL.sub("", decoded).split())
 
 
 def _codec(name: str | None) -> str | None:
@@ -362,8 +369,11 @@ def parse(data: bytes, *, convert_timeout: float = 10.0) -> ParsedMessage:
     """Parse one message. Never raises on bad input: problems are recorded instead."""
     import mailparser  # heavy import kept off the CLI's start-up path
 
+    logging.getLogger("mailparser").setLevel(logging.ERROR)
+
     parsed = ParsedMessage(message_id=synthetic_message_id(data))
     message: Message | None = None
+    body_readable = True
     try:
         mail = mailparser.MailParser.from_bytes(data)
         message = mail.message
@@ -372,11 +382,18 @@ def parse(data: bytes, *, convert_timeout: float = 10.0) -> ParsedMessage:
         parsed.parser = "stdlib"
         parsed.problems.append(f"mail-parser failed ({type(exc).__name__}: {str(exc)[:200]}); "
                                "parsed with the standard library")
-        message = email.message_from_bytes(data, policy=compat32)
+        try:
+            message = email.message_from_bytes(data, policy=compat32)
+        except RecursionError:
+            # MIME parts nested deeper than Python's recursion limit: keep the header only.
+            parsed.problems.append("MIME parts nested too deep to parse: body not read")
+            message = BytesHeaderParser(policy=compat32).parsebytes(data)
+            body_readable = False
     assert message is not None
     mid = normalize_message_id(message.get("Message-ID"))
     if mid:
         parsed.message_id = mid
     _fill_headers(message, parsed)
-    _walk(message, parsed, convert_timeout)
+    if body_readable:
+        _walk(message, parsed, convert_timeout)
     return parsed

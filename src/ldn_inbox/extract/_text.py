@@ -56,6 +56,7 @@ class Lexicon:
     terms: list[Term] = field(default_factory=list)
     by_first: dict[str, list[Term]] = field(default_factory=lambda: defaultdict(list))
     prefix_terms: list[Term] = field(default_factory=list)
+    prefix_by_head: dict[str, list[Term]] = field(default_factory=lambda: defaultdict(list))
     #: one-word terms written "*word": match any token ending in it ("*pijn": rugpijn)
     suffix_terms: list[Term] = field(default_factory=list)
     vocabulary: list[str] = field(default_factory=list)
@@ -90,6 +91,7 @@ def _add_terms(lexicon: Lexicon, concept: str, entries: list[str]) -> None:
         lexicon.terms.append(term)
         if prefix[0]:
             lexicon.prefix_terms.append(term)
+            lexicon.prefix_by_head[words[0][:3]].append(term)
         else:
             lexicon.by_first[words[0]].append(term)
 
@@ -166,14 +168,13 @@ class Hit:
     start: int
     end: int
     term: str
+    section: str = field(init=False, compare=False)
+    key: str = field(init=False, compare=False)
 
-    @property
-    def section(self) -> str:
-        return self.concept.split(".", 1)[0]
-
-    @property
-    def key(self) -> str:
-        return self.concept.split(".", 1)[1]
+    def __post_init__(self) -> None:
+        section, _, key = self.concept.partition(".")
+        object.__setattr__(self, "section", section)
+        object.__setattr__(self, "key", key)
 
 
 @dataclass
@@ -198,6 +199,11 @@ class Doc:
     hits: list[Hit]
     sentence_spans: list[tuple[int, int]]
     lexicons: list[Lexicon]
+    by_section: dict[str, list[Hit]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for hit in self.hits:
+            self.by_section.setdefault(hit.section, []).append(hit)
 
     def clause_of(self, token_index: int) -> Clause | None:
         for clause in self.clauses:
@@ -206,13 +212,13 @@ class Doc:
         return None
 
     def hits_of(self, section: str, key: str | None = None) -> list[Hit]:
-        return [h for h in self.hits
-                if h.section == section and (key is None or h.key == key)]
+        return [h for h in self.by_section.get(section, ())
+                if key is None or h.key == key]
 
     def hits_in(self, first: int, last: int, section: str,
                 key: str | None = None) -> list[Hit]:
-        return [h for h in self.hits if h.first >= first and h.last <= last
-                and h.section == section and (key is None or h.key == key)]
+        return [h for h in self.by_section.get(section, ())
+                if h.first >= first and h.last <= last and (key is None or h.key == key)]
 
     def words(self, section: str, key: str) -> set[str]:
         out: set[str] = set()
@@ -234,7 +240,8 @@ def _match_all(tokens: list[Token], lexicon: Lexicon) -> list[Hit]:
             near = _fuzzy_first(lexicon.language, token.norm)
             if near is not None:
                 candidates = list(lexicon.by_first.get(near, ()))
-        candidates += [t for t in lexicon.prefix_terms if token.norm.startswith(t.words[0])]
+        candidates += [t for t in lexicon.prefix_by_head.get(token.norm[:3], ())
+                       if token.norm.startswith(t.words[0])]
         for term in lexicon.suffix_terms:
             if token.norm.endswith(term.words[0]) and len(token.norm) > len(term.words[0]):
                 hits.append(Hit(term.concept, index, index + 1, token.start, token.end,
