@@ -197,7 +197,7 @@ TimeoutOpt = Annotated[float | None, typer.Option(help=_imap_help("timeout"),
                                                   show_default=False)]
 
 
-def _imap_context(options: dict[str, Any]) -> Context:
+def _imap_context(**options: Any) -> Context:
     """The context with the command line's [imap] options applied over file and env."""
     ctx = STATE.context()
     ctx.config = ctx.config.with_overrides(
@@ -235,18 +235,19 @@ def check_command(
     trusted, the login is refused or the folder does not exist.
 
     Examples:
-      LDN_INBOX_IMAP_PASSWORD=... ldn-inbox check --host imap.example.org --username info@example.org
+      export LDN_INBOX_IMAP_PASSWORD=...
+      ldn-inbox check --host imap.example.org --username info@example.org
       ldn-inbox --config /etc/ldn-inbox.toml check --folder Enquête
     """
     from ldn_inbox.fetch import check
 
     with handled():
-        ctx = _imap_context(dict(
+        ctx = _imap_context(
             account=account, host=host, port=port, tls=tls, ca_file=ca_file,
             username=username, password_file=password_file,
             password_command=password_command, keyring=keyring, auth=auth,
             token_command=token_command, folder=folder, after=after, batch_size=batch_size,
-            max_message_bytes=max_message_bytes, timeout=timeout))
+            max_message_bytes=max_message_bytes, timeout=timeout)
         for line in check(ctx).lines():
             typer.echo(line)
 
@@ -271,7 +272,8 @@ def fetch_command(
     or not delivered by the server, 7 another run holds the lock.
 
     Examples:
-      LDN_INBOX_IMAP_PASSWORD=... ldn-inbox fetch --host imap.example.org --username info@example.org
+      export LDN_INBOX_IMAP_PASSWORD=...
+      ldn-inbox fetch --host imap.example.org --username info@example.org
       ldn-inbox fetch --after move:Verwerkt --verbose
     """
     from ldn_inbox.fetch import fetch
@@ -280,12 +282,12 @@ def fetch_command(
     if verbose:
         logging.getLogger().setLevel(logging.INFO)
     with handled():
-        ctx = _imap_context(dict(
+        ctx = _imap_context(
             account=account, host=host, port=port, tls=tls, ca_file=ca_file,
             username=username, password_file=password_file,
             password_command=password_command, keyring=keyring, auth=auth,
             token_command=token_command, folder=folder, after=after, batch_size=batch_size,
-            max_message_bytes=max_message_bytes, timeout=timeout))
+            max_message_bytes=max_message_bytes, timeout=timeout)
         with _fetch_progress() as on_progress:
             summary = fetch(ctx, progress=on_progress)
         if verbose or summary.problems or _is_tty():

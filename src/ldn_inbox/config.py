@@ -123,6 +123,8 @@ class Config:
             value = self.values[setting.name]
             if setting.secret and value:
                 value = "********"
+            elif setting.name == "db" and value:
+                value = _hide_url_password(value)
             out.setdefault(setting.section or "general", {})[setting.key] = value
         return out
 
@@ -136,6 +138,17 @@ class Config:
             values[name] = _coerce(setting, raw, "command line")
             origins[name] = "command line"
         return Config(values, origins, self.path)
+
+
+def _hide_url_password(url: str) -> str:
+    """A database URL with its password masked (a PostgreSQL URL may carry one)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
 
 
 def default_config_path() -> Path:

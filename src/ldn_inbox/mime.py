@@ -17,7 +17,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.header import decode_header, make_header
+from email.header import Header, decode_header, make_header
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -100,6 +100,11 @@ _HEADER_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 def _decode_header_value(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, Header):
+        # Raw 8-bit bytes in a header (no encoded-word): UTF-8, else Windows-1252, as bodies.
+        raw = b"".join(p if isinstance(p, bytes) else p.encode("utf-8", "surrogateescape")
+                       for p, _ in decode_header(value))
+        value = decode_bytes(raw, None)[0]
     text = str(value)
     try:
         decoded = str(make_header(decode_header(text)))

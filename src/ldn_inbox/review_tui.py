@@ -325,8 +325,10 @@ class ReviewScreen(Screen[None]):
     DEFAULT_CSS = """
     #title { height: 1; background: $primary; color: $text; padding: 0 1; }
     #main { height: 1fr; }
-    #text { width: 1fr; padding: 0 1; }
-    #fields { width: 44; height: 1fr; border-left: vkey $primary; }
+    #text { width: 1fr; padding: 0 1; scrollbar-size-vertical: 1; }
+    #fields, #fields:focus {
+        width: 40; height: 1fr; border: none; border-left: vkey $primary; padding: 0;
+    }
     #detail { height: 1; padding: 0 1; background: $boost; }
     #status { height: 1; padding: 0 1; }
     """
@@ -354,8 +356,9 @@ class ReviewScreen(Screen[None]):
         self.visited: list[str] = []
         self.show_quoted = False
         self.remaining = 0
-        #: the left pane's content, kept for tests and screenshots
+        #: the left pane's content and the status line, kept for tests
         self.message_text = Text()
+        self.status_text = Text()
 
     def compose(self) -> ComposeResult:
         yield Static(id="title")
@@ -442,8 +445,9 @@ class ReviewScreen(Screen[None]):
             field_detail(selected) if selected else Text())
 
     def _say(self, text: str, *, error: bool = False) -> None:
-        line = Text(text, STYLE_CONFLICT if error else "", no_wrap=True, overflow="ellipsis")
-        self.query_one("#status", Static).update(line)
+        self.status_text = Text(text, STYLE_CONFLICT if error else "", no_wrap=True,
+                                overflow="ellipsis")
+        self.query_one("#status", Static).update(self.status_text)
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         self._render_text()

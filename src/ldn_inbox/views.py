@@ -142,6 +142,9 @@ def write_stats_file(columns: list[str], rows: Iterator[dict[str, Any]], path: P
             frame[column] = pd.to_numeric(frame[column]).astype("float64")
     labels: list[str | None] = [column_label(column) for column in columns]
     if fmt == "dta":
+        # Stata names a value-label set after its variable, in at most 31 characters:
+        # side_effect_anxiety_irritability (32) keeps its 0/1 without labels there.
+        value_labels = {k: v for k, v in value_labels.items() if len(k) <= 31}
         pyreadstat.write_dta(frame, str(path), column_labels=labels,
                              variable_value_labels=value_labels, version=15)
     elif fmt == "sav":

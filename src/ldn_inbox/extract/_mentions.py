@@ -16,7 +16,9 @@ from ldn_inbox.extract._text import Doc, Hit, in_context, negated
 from ldn_inbox.extract.segment import Segments
 
 #: Tokens around a symptom word searched for a direction word (same clause only).
-DIRECTION_WINDOW = 5
+DIRECTION_WINDOW = 6
+#: An adverse-effect term counts as improved only with the direction word right next to it.
+INHERENT_IMPROVE_WINDOW = 3
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,10 @@ def _direction(doc: Doc, hit: Hit, polarity: str,
     if following and not any(s.first >= following[0].first and s.last <= following[0].last
                              for s in symptoms):
         last = following[0].last
+    # a symptom word that is its own direction ("opgewekter") competes for no other word
+    directions = doc.hits_of("direction")
+    self_directed = {s for s in symptoms
+                     if any(d.first < s.last and s.first < d.last for d in directions)}
     found: list[tuple[int, str, Hit]] = []
     for other in doc.hits_in(clause.first, last, "direction"):
         distance = _gap(hit, other) - 1
@@ -62,7 +68,8 @@ def _direction(doc: Doc, hit: Hit, polarity: str,
             continue
         # a direction word belongs to the symptom nearest to it ("minder pijn en ik slaap")
         if not overlap and any(_gap(s, other) - 1 < distance for s in symptoms
-                               if s is not hit and not (s.first == hit.first)):
+                               if s is not hit and s.first != hit.first
+                               and s not in self_directed):
             continue
         key = other.key
         if key == "less":
@@ -110,6 +117,10 @@ def mentions(doc: Doc, segs: Segments, *, proxy: bool) -> list[Mention]:
                 benefit = symptom_specs[spec_name].get("benefit")
                 polarity = "bad"
         direction, direction_hit = _direction(doc, hit, polarity, symptom_hits)
+        if inherent and direction == "improve" and direction_hit is not None \
+                and _gap(hit, direction_hit) > INHERENT_IMPROVE_WINDOW:
+            # "minder nachtmerries" is better; "terug gaan fietsen ... droom zot" is not
+            direction, direction_hit = None, None
         if inherent and hit.key == "sleep_disturbance" and direction == "improve":
             benefit = "sleep"  # "minder slapeloosheid", "minder vaak wakker"
         out.append(Mention(

@@ -107,6 +107,9 @@ def code_experience(doc: Doc, segs: Segments, *, use: LdnUse, benefits: list[str
     if benefits or positive or answer == "yes":
         contradiction = bool(no_effect or negative)
         confidence = 0.88 if benefits or positive else 0.8
+        if side_effect_mentions:
+            # positive or mixed hangs on how much the side effects weigh: worth a look
+            confidence = 0.6 if severe else 0.74
         if contradiction:
             confidence = 0.6
         if too_early:

@@ -29,6 +29,14 @@ def _accepted(mention: Mention) -> bool:
     return mention.direction == "worsen" and not mention.background
 
 
+def _near_generic(doc: Doc, hit: Hit) -> bool:
+    clause = doc.clause_of(hit.first)
+    if clause is None:
+        return False
+    sentence = [c for c in doc.clauses if c.sentence == clause.sentence]
+    return bool(doc.hits_in(sentence[0].first, sentence[-1].last, "side_effect", "generic"))
+
+
 def code_side_effects(doc: Doc, segs: Segments, found: list[Mention], *, use: LdnUse,
                       proxy: bool) -> tuple[Reading, Reading]:
     """(side_effects, side_effect_codes) readings."""
@@ -77,7 +85,12 @@ def code_side_effects(doc: Doc, segs: Segments, found: list[Mention], *, use: Ld
                         if start <= h.start < end and h.term not in ("/",)]
     code_list = sorted(codes)
     if code_list:
-        confidence = 0.88 if not said_no else 0.78
+        # named under question 4 or next to "bijwerking": sure; read from a story: less so
+        direct = any(segs.question_of(h.start) == 4 or _near_generic(doc, h)
+                     for h in codes.values())
+        confidence = 0.88 if direct else 0.72
+        if said_no:
+            confidence -= 0.1
         hits = tuple(codes.values())
         return (Reading(SideEffects.YES, confidence, hits),
                 Reading(code_list, confidence, hits))

@@ -84,7 +84,7 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
         if (label is LdnUse.NEVER and LdnUse.PAST in labels
                 and any(s[1] is LdnUse.PAST and s[0] > last_position - 12 for s in strong)):
             label = LdnUse.PAST
-        confidence = 0.92 if len(labels) == 1 else 0.72
+        confidence = 0.92 if len(labels) == 1 else 0.62
         if weight < 1.0 and len(labels) == 1 and answer is None:
             confidence = 0.85
         if label is LdnUse.CURRENT and not any(s[1] is LdnUse.CURRENT for s in strong[:-1]) \

@@ -414,8 +414,11 @@ class ImapMailbox:
         except socket.gaierror as exc:
             raise SourceError(f"cannot resolve {settings.host!r}: {exc.strerror}") from None
         except TimeoutError:
+            hint = ("" if settings.tls == "implicit" else
+                    "; a port that expects TLS at once (IMAPS, usually 993) stays silent too: "
+                    "then set imap.tls = implicit")
             raise SourceError(f"no answer from {server} within {settings.timeout:g} s "
-                              "(imap.timeout)") from None
+                              f"(imap.timeout){hint}") from None
         except OSError as exc:
             raise SourceError(f"cannot connect to {server}: {exc.strerror or exc}") from None
         except IMAPClientError as exc:
