@@ -46,9 +46,12 @@ def usable(doc: Doc, hit: Hit, *, proxy: bool) -> bool:
     clause = doc.clause_of(hit.first)
     if clause is None or clause.is_question:
         return False
-    if not proxy and in_context(doc, hit, "other_person") is not None:
+    if not proxy and in_context(doc, hit, "other_person", scope="clause") is not None:
         return False
-    return in_context(doc, hit, "fear") is None
+    if not proxy and in_context(doc, hit, "other_person") is not None \
+            and not doc.hits_in(clause.first, clause.last, "subject", "self"):
+        return False  # "mijn zus nam het, en had nachtmerries": still the sister
+    return in_context(doc, hit, "fear", scope="clause") is None
 
 
 def answer_word(doc: Doc, segs: Segments, question: int) -> str | None:

@@ -51,8 +51,32 @@ def _near(doc: Doc, hit: Hit, section: str, key: str, window: int) -> Hit | None
     return best
 
 
+def _refused(doc: Doc, entities: list[Hit]) -> set[Hit]:
+    """The doctors a refusal is about: for each refusal ("wou het niet voorschrijven"), the
+    nearest doctor in its sentence, preferring one named before it."""
+    out: set[Hit] = set()
+    for refusal in doc.hits_of("prescribe", "refuse"):
+        clause = doc.clause_of(refusal.first)
+        if clause is None:
+            continue
+        same = [e for e in entities
+                if (c := doc.clause_of(e.first)) is not None and c.sentence == clause.sentence]
+        if not same:
+            continue
+
+        def distance(entity: Hit, refusal: Hit = refusal) -> tuple[int, int]:
+            before = entity.last <= refusal.first
+            gap = refusal.first - entity.last if before else entity.first - refusal.last
+            return (gap + (0 if before else 3), entity.first)
+
+        out.add(min(same, key=distance))
+    return out
+
+
 def code_prescriber(doc: Doc, segs: Segments, *, proxy: bool) -> tuple[Reading, Reading]:
     """(prescriber, prescriber_specialty) readings."""
+    entity_hits = [h for h in doc.hits if _candidate(h) is not None]
+    refused = _refused(doc, entity_hits)
     candidates: list[_Candidate] = []
     for hit in doc.hits:
         kind = _candidate(hit)
@@ -67,7 +91,7 @@ def code_prescriber(doc: Doc, segs: Segments, *, proxy: bool) -> tuple[Reading, 
         verb = _near(doc, hit, "prescribe", "verb", 6)
         if verb is not None and not negated(doc, verb):
             score += 2.0
-        if _near(doc, hit, "prescribe", "refuse", 8) is not None or negated(doc, hit):
+        if hit in refused or negated(doc, hit):
             score -= 4.0
         if _near(doc, hit, "prescribe", "recommend", 6) is not None:
             score -= 1.5

@@ -54,6 +54,12 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
     if answer is not None and opening is not None:
         label = LdnUse.CURRENT if answer == "yes" else LdnUse.NEVER
         strong.append((opening.first, label, opening, 1.0))
+    elif segs.layout == "narrative":
+        # a story that opens with "Ja," or "Neen," answers question 1 first
+        first = next((h for h in doc.hits_of("answer") if h.first == 0), None)
+        if first is not None and first.term.strip() not in ("/", "n", "niet", "geen"):
+            label = LdnUse.CURRENT if first.key == "yes" else LdnUse.NEVER
+            strong.append((first.first, label, first, 0.8))
     for hit in doc.hits:
         if hit.section != "use" or not usable(doc, hit, proxy=proxy):
             continue

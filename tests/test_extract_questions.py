@@ -1,0 +1,154 @@
+"""Table-driven cases per question: own text in, field value out (codebook values).
+
+The texts are short and written for these tests; each row names the rule it checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ldn_inbox.extract import extract
+from ldn_inbox.reply import isolate
+
+
+def coded(text: str, language: str = "nl") -> dict[str, Any]:
+    result = extract(isolate(text).text, language)
+    values = {name: r.value for name, r in result.fields.items()}
+    values["answered"] = result.answered
+    values["review_fields"] = result.review_fields
+    return values
+
+
+USE = [
+    ("Ja, al een jaar.", "current", "bare yes answers the present-tense question"),
+    ("1. ja\n2. huisarts\n3. ja\n4. nee", "current", "numbered yes"),
+    ("Neen, nooit gebruikt.", "never", "never used"),
+    ("Ik gebruik het (nog) niet, ik wil eerst mijn arts spreken.", "never", "negated use"),
+    ("Ik heb een voorschrift maar ben er nog niet mee begonnen.", "never",
+     "prescription not started"),
+    ("Ik heb het een half jaar genomen en ben er in december mee gestopt.", "past", "stopped"),
+    ("ik pak da nie meer sinds de zomer", "past", "Flemish 'nie meer' next to the use verb"),
+    ("Ik neem het sinds maart, 4,5 mg. Vroeger kon ik niet meer gaan wandelen.", "current",
+     "'niet meer' about walking is not past use"),
+    ("Ik ben vorig jaar gestopt maar sinds januari terug begonnen.", "current",
+     "stopped and restarted is current"),
+    ("1. ja\n2. reumatoloog\nPS: ik ben er deze zomer mee gestopt.", "past",
+     "the later, more specific statement wins"),
+    ("Mijn zus neemt het al jaren.", "unknown", "someone else's use"),
+]
+
+
+@pytest.mark.parametrize(("text", "want", "rule"), USE, ids=[r for _, _, r in USE])
+def test_use(text: str, want: str, rule: str) -> None:
+    assert coded(text)["ldn_use"] == want, rule
+
+
+PRESCRIBER = [
+    ("Ik neem het sinds een jaar, voorgeschreven door mijn huisarts.", "gp", None),
+    ("Ik neem het, de huisdokter heeft het voorgeschreve.", "gp", None),
+    ("Ik gebruik het sinds mei. Mijn reumatholoog schreef het voor.", "specialist",
+     "rheumatology"),
+    ("Ik neem het al een jaar, via de pijnkliniek in Gent.", "specialist", "pain_medicine"),
+    ("1. ja\n2. de fysisch geneesheer\n3. ja\n4. neen", "specialist", "physical_medicine"),
+    ("Ik neem LDN, voorgeschreven door een specialist in het ziekenhuis.", "specialist",
+     "unknown"),
+    ("Ik neem het sinds vorig jaar, mijn dokter heeft het voorgeschreven.", "unknown", None),
+    ("Ik neem het. Mijn huisarts wou het niet voorschrijven, dus heb ik het zelf besteld "
+     "via een website.", "other", None),
+    ("Mijn osteopaat raadde het aan en mijn huisarts heeft het voorgeschreven. Ik neem het "
+     "nu drie maanden.", "gp", None),
+    ("1. ja\n2. mijn gynaecoloog\n3. ja\n4. neen", "specialist", "other"),
+]
+
+
+@pytest.mark.parametrize(("text", "want", "specialty"), PRESCRIBER,
+                         ids=[t[:40] for t, _, _ in PRESCRIBER])
+def test_prescriber(text: str, want: str, specialty: str | None) -> None:
+    values = coded(text)
+    assert values["prescriber"] == want
+    assert values["prescriber_specialty"] == specialty
+
+
+EXPERIENCE = [
+    ("Ik neem het een jaar. Veel minder pijn en ik slaap beter.", "positive",
+     ["pain", "sleep"]),
+    ("Ik neem het al drie maanden maar ik merk geen verschil.", "no_effect", []),
+    ("Ik neem het, het is nog te vroeg om iets te zeggen.", "unknown", []),
+    ("Ik neem het een jaar. De eerste maanden minder moe, maar dat effect is weggeëbd.",
+     "mixed", ["fatigue"]),
+    ("Ik heb het geprobeerd maar van minder pijn heb ik niets gemerkt. Gestopt.", "no_effect",
+     []),
+    ("Ik nam het twee maanden, werd er ziek van en ben gestopt omdat ik constant misselijk "
+     "was. Geen verbetering.", "negative", []),
+    ("Ik neem het sinds mei: meer energie, minder stijf en mijn hoofd is helderder.",
+     "positive", ["cognition", "fatigue", "stiffness"]),
+    ("Ik neem het. Mijn zus had er minder pijn door; bij mij merk ik geen verschil.",
+     "no_effect", []),
+]
+
+
+@pytest.mark.parametrize(("text", "want", "benefits"), EXPERIENCE,
+                         ids=[t[:40] for t, _, _ in EXPERIENCE])
+def test_experience(text: str, want: str, benefits: list[str]) -> None:
+    values = coded(text)
+    assert values["experience"] == want
+    assert values["benefits"] == benefits
+
+
+SIDE_EFFECTS = [
+    ("1. ja\n2. huisarts\n3. ja\n4. neen", "no", []),
+    ("Ik neem het. Geen hoofdpijn, wel misselijk in het begin.", "yes", ["nausea"]),
+    ("Ik neem het. Geen noemenswaardige bijwerkingen, wel wat levendige dromen.", "yes",
+     ["vivid_dreams"]),
+    ("Ik neem het. Bijwerkingen heb ik tot nu toe niet gemerkt.", "no", []),
+    ("Ik neem het sinds mei. Van Lyrica was ik vroeger duizelig.", "unknown", []),
+    ("Ik neem het. Ik was bang voor nachtmerries, maar bijwerkingen heb ik niet gehad.", "no",
+     []),
+    ("Ik neem LDN. De eerste weken sliep ik slecht en had ik hoofdpijn.", "yes",
+     ["headache", "sleep_disturbance"]),
+    ("Ik neem het. Ik ben wat moe, maar of dat van de LDN komt weet ik niet.", "unknown", []),
+]
+
+
+@pytest.mark.parametrize(("text", "want", "codes"), SIDE_EFFECTS,
+                         ids=[t[:40] for t, _, _ in SIDE_EFFECTS])
+def test_side_effects(text: str, want: str, codes: list[str]) -> None:
+    values = coded(text)
+    assert values["side_effects"] == want
+    assert values["side_effect_codes"] == codes
+
+
+DOSES = [
+    ("Ik neem 4,5 mg per dag.", 4.5),
+    ("Ik neem 4.5mg.", 4.5),
+    ("Ik neem 2 x 1,5 mg.", 3.0),
+    ("Ik ben gestart met 1,5 mg en opgebouwd tot 4,5.", 4.5),
+    ("Ik zit nu op 1,5 mg, het plan is om naar 4,5 mg te gaan.", 1.5),
+    ("Ik neem elke avond één capsule.", None),
+    ("Ik neem het sinds 2022, ik ben 54 jaar en neem het om 22u.", None),
+    ("Ik nam vroeger naltrexone 50 mg tegen het drinken.", 50.0),
+]
+
+
+@pytest.mark.parametrize(("text", "want"), DOSES, ids=[t[:40] for t, _ in DOSES])
+def test_dose(text: str, want: float | None) -> None:
+    assert coded(text)["dose_mg"] == want
+
+
+def test_never_nulls_everything() -> None:
+    values = coded("Nee, ik gebruik het niet. Mijn huisarts wou het niet voorschrijven en ik "
+                   "ben bang voor nachtmerries.")
+    assert values["ldn_use"] == "never"
+    assert values["prescriber"] is None and values["experience"] is None
+    assert values["side_effects"] is None and values["benefits"] == []
+
+
+def test_a_question_is_not_an_answer() -> None:
+    values = coded("Moet ik daarvoor naar een specialist of kan de huisarts het voorschrijven?")
+    assert values["answered"] is False
+
+
+def test_empty_text_answers_nothing() -> None:
+    assert extract("", "nl").answered is False
