@@ -61,7 +61,12 @@ def _direction(doc: Doc, hit: Hit, polarity: str,
     self_directed = {s for s in symptoms
                      if any(d.first < s.last and s.first < d.last for d in directions)}
     found: list[tuple[int, str, Hit]] = []
+    pseudo = doc.hits_of("negation", "pseudo")
     for other in doc.hits_in(clause.first, last, "direction"):
+        if any(p.first <= other.first and other.last <= p.last for p in pseudo):
+            continue  # the "meer" of "niet meer" says no more, not more
+        if other.first >= clause.last and other.key == "worsen":
+            continue  # only "..., maar wel draaglijker" reaches into the next clause
         distance = _gap(hit, other) - 1
         overlap = distance < 0
         if not overlap and distance > DIRECTION_WINDOW:
@@ -93,6 +98,9 @@ def mentions(doc: Doc, segs: Segments, *, proxy: bool) -> list[Mention]:
     side_effect_spans = {(h.first, h.last) for h in doc.hits if h.section == "side_effect"}
     symptom_hits = [h for h in doc.hits if h.section in ("symptom", "side_effect")
                     and h.key != "generic"]
+    directions = doc.hits_of("direction")
+    self_directed = {s for s in symptom_hits
+                     if any(d.first < s.last and s.first < d.last for d in directions)}
     for hit in doc.hits:
         if hit.section not in ("symptom", "side_effect") or hit.key == "generic":
             continue
@@ -116,6 +124,12 @@ def mentions(doc: Doc, segs: Segments, *, proxy: bool) -> list[Mention]:
             if spec_name and spec_name in symptom_specs:
                 benefit = symptom_specs[spec_name].get("benefit")
                 polarity = "bad"
+        if hit in self_directed and any(
+                other is not hit and other not in self_directed
+                and 0 <= hit.first - other.last <= 3
+                and doc.clause_of(other.first) is doc.clause_of(hit.first)
+                for other in symptom_hits):
+            continue  # "mijn darmen waren rustiger": says how the bowels are, not the mood
         direction, direction_hit = _direction(doc, hit, polarity, symptom_hits)
         if inherent and direction == "improve" and direction_hit is not None \
                 and _gap(hit, direction_hit) > INHERENT_IMPROVE_WINDOW:
@@ -130,8 +144,9 @@ def mentions(doc: Doc, segs: Segments, *, proxy: bool) -> list[Mention]:
             inherent=inherent,
             direction=direction,
             direction_hit=direction_hit,
-            negated=negated(doc, hit) or (direction_hit is not None
-                                          and negated(doc, direction_hit)),
+            negated=negated(doc, hit) or (
+                direction_hit is not None and doc.clause_of(direction_hit.first)
+                is doc.clause_of(hit.first) and negated(doc, direction_hit)),
             question=segs.question_of(hit.start),
             other_drug=in_context(doc, hit, "other_drug", scope="clause") is not None
             or in_context(doc, hit, "other_drug") is not None,

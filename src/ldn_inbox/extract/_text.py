@@ -347,6 +347,11 @@ def _prefer_longest(hits: list[Hit]) -> list[Hit]:
     return kept
 
 
+#: A one-word post-trigger looks back only this far: "werd er zo moe van dat ik bijna niet"
+#: is not a negated fatigue; "niet gemerkt", "niet gehad" reach as far as pre-triggers.
+POST_WINDOW = 3
+
+
 def negated(doc: Doc, hit: Hit, *, window: int = 6) -> bool:
     """ConText-style: is ``hit`` inside the scope of a negation trigger in its clause?
 
@@ -370,7 +375,8 @@ def negated(doc: Doc, hit: Hit, *, window: int = 6) -> bool:
     for trigger in doc.hits_in(clause.first, clause.last, "negation", "post"):
         if trigger.first in pseudo_tokens or trigger.first < hit.last:
             continue
-        if trigger.first - hit.last <= window:
+        reach = window if trigger.last - trigger.first > 1 else min(window, POST_WINDOW)
+        if trigger.first - hit.last <= reach:
             return True
     return False
 

@@ -42,7 +42,18 @@ def _about_use(doc: Doc, hit: Hit, *, proxy: bool) -> bool:
         keys = ("drug",)
         if doc.hits_in(clause.first, clause.last, "use", "current"):
             return True
-    return any(doc.hits_in(clause.first, clause.last, "subject", key) for key in keys)
+    if any(doc.hits_in(clause.first, clause.last, "subject", key) for key in keys):
+        return True
+    if hit.key == "past_generic":
+        return False
+    # "ik heb het gebruikt, maar na 2 maand gestopt": the subject stands earlier in the
+    # sentence; a clause about a symptom ("dat is na een week gestopt") is not about use
+    if any(doc.hits_in(clause.first, clause.last, section) for section in
+           ("symptom", "side_effect")):
+        return False
+    sentence = [c for c in doc.clauses if c.sentence == clause.sentence]
+    first, last = sentence[0].first, sentence[-1].last
+    return any(doc.hits_in(first, last, "subject", key) for key in keys)
 
 
 def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
