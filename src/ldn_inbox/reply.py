@@ -266,6 +266,8 @@ def _mark_structure(lines: list[_Line], sender: str, sender_name: str, sheet: Sh
             continue
         if line.depth:
             line.role = "sheet" if sheet.is_fragment(body) else "quote"
+        elif region == "own" and len(body) <= 45 and _CLOSING.match(body):
+            line.role = "own"  # the writer's "Met vriendelijke groeten," (also sheet text)
         elif sheet.covers(body):
             line.role = "sheet"
             if region == "original" and inline_zone and "vertrouwelijk" in folded:

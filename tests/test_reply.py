@@ -1,0 +1,140 @@
+"""Reply isolation: which lines are the writer's own words. Table-driven, nl/fr/en/de."""
+
+from __future__ import annotations
+
+import pytest
+
+from ldn_inbox.reply import isolate
+from ldn_inbox.sheet import match_question
+
+SHEET_Q = [
+    "1. Gebruikt U Naltrexone of heeft U het gebruikt?",
+    "2. Wie schreef U de Naltrexone voor? (bv. de huisarts, geneesheer specialist "
+    "(welke specialisatie?), andere)",
+    "3. Was Uw ervaring positief? (bv. minder pijn)",
+    "4. Had U bepaalde bijwerkingen?",
+]
+QUOTED_SHEET = "\n".join(
+    ["> Beste lid,", ">", "> Mogelijke bijwerkingen zijn levendige dromen, slaapproblemen, "
+     "hoofdpijn", "> en misselijkheid, meestal enkel in de eerste weken.", ">"]
+    + [f"> {q}" for q in SHEET_Q]
+    + [">", "> Met vriendelijke groeten,", ">", "> Het bestuur van FibroRes vzw"]
+)
+
+
+def own(text: str, **kwargs: str) -> str:
+    return isolate(text, **kwargs).text
+
+
+@pytest.mark.parametrize("attribution", [
+    "Op wo 6 mrt 2024 om 20:15 schreef FibroRes vzw <info@fibrores.org>:",
+    "Op 6 mrt. 2024 om 20:15 heeft FibroRes vzw <info@fibrores.org> het volgende geschreven:",
+    "Le mer. 6 mars 2024 à 20:15, FibroRes vzw <info@fibrores.org> a écrit :",
+    "On Wed, 6 Mar 2024 at 20:15, FibroRes vzw <info@fibrores.org> wrote:",
+    "Am Mi., 6. März 2024 um 20:15 Uhr schrieb FibroRes vzw <info@fibrores.org>:",
+    "Op 6/03/2024 om 20:15 schreef FibroRes vzw:",
+    "Op wo 6 mrt 2024 om 20:15 schreef FibroRes vzw <\ninfo@fibrores.org>:",
+])
+def test_top_posted_reply_above_attribution(attribution: str) -> None:
+    text = f"Ja, ik neem het sinds mei.\n\n{attribution}\n\n{QUOTED_SHEET}\n"
+    result = own(text)
+    assert result == "Ja, ik neem het sinds mei."
+
+
+def test_inline_answers_under_quoted_questions_are_anchored() -> None:
+    text = "\n".join([
+        "> 1. Gebruikt U Naltrexone of heeft U het gebruikt?", "Ja",
+        "> 2. Wie schreef U de Naltrexone voor? (bv. de huisarts, geneesheer",
+        "> specialist (welke specialisatie?), andere)", "De reumatoloog",
+        "> 3. Was Uw ervaring positief? (bv. minder pijn)", "Ja, minder pijn",
+        "> 4. Had U bepaalde bijwerkingen?", "Nee hoor",
+    ])
+    result = isolate(text)
+    assert result.anchors == [1, 2, 3, 4]
+    assert result.text.splitlines() == ["[Q1]", "Ja", "[Q2]", "De reumatoloog", "[Q3]",
+                                        "Ja, minder pijn", "[Q4]", "Nee hoor"]
+    assert "huisarts" not in result.text  # the question's examples are never answers
+
+
+@pytest.mark.parametrize(("header", "lang"), [
+    ("Van: FibroRes vzw <info@fibrores.org>\nVerzonden: dinsdag 5 maart 2024 09:12\n"
+     "Aan: lid@example.org\nOnderwerp: Naltrexone (LDN): uw ervaring gevraagd", "nl"),
+    ("De : FibroRes vzw <info@fibrores.org>\nEnvoyé : mardi 5 mars 2024 09:12\n"
+     "À : lid@example.org\nObjet : Naltrexone (LDN): uw ervaring gevraagd", "fr"),
+    ("From: FibroRes vzw <info@fibrores.org>\nSent: Tuesday, March 5, 2024 9:12 AM\n"
+     "To: lid@example.org\nSubject: Naltrexone (LDN): uw ervaring gevraagd", "en"),
+    ("Von: FibroRes vzw <info@fibrores.org>\nGesendet: Dienstag, 5. März 2024 09:12\n"
+     "An: lid@example.org\nBetreff: Naltrexone (LDN): uw ervaring gevraagd", "de"),
+    ("-----Oorspronkelijk bericht-----\nVan: FibroRes vzw <info@fibrores.org>\n"
+     "Verzonden: dinsdag 5 maart 2024 09:12\nOnderwerp: Naltrexone", "nl"),
+])
+def test_outlook_header_block_then_unprefixed_original(header: str, lang: str) -> None:
+    sheet = "\n".join(line[2:] for line in QUOTED_SHEET.splitlines())
+    text = f"Mijn antwoord: ja, via de huisarts.\n\n{header}\n\n{sheet}\n"
+    assert own(text) == "Mijn antwoord: ja, via de huisarts."
+
+
+def test_answers_typed_inside_an_unprefixed_original_are_kept() -> None:
+    text = "\n".join([
+        "Zie mijn antwoorden hieronder.", "",
+        "Van: FibroRes vzw <info@fibrores.org>", "Verzonden: dinsdag 5 maart 2024 09:12",
+        "Onderwerp: Naltrexone (LDN): uw ervaring gevraagd", "",
+        "Beste lid,", "", SHEET_Q[0], "JA, sinds vorig jaar", SHEET_Q[1], "Neuroloog",
+        SHEET_Q[2], "Minder pijn", SHEET_Q[3], "Soms misselijk", "",
+        "Uw antwoorden worden vertrouwelijk en anoniem verwerkt.",
+    ])
+    result = isolate(text)
+    assert "[Q1]\nJA, sinds vorig jaar" in result.text
+    assert "[Q4]\nSoms misselijk" in result.text
+    assert "vertrouwelijk" not in result.text
+
+
+def test_questions_pasted_with_answers_on_the_same_line() -> None:
+    text = "\n".join(f"{q} {a}" for q, a in zip(SHEET_Q, ["Ja", "Reumatoloog", "Ja", "Nee"],
+                                                   strict=True))
+    assert own(text).splitlines() == ["[Q1] Ja", "[Q2] Reumatoloog", "[Q3] Ja", "[Q4] Nee"]
+
+
+def test_own_forward_is_kept_and_a_stranger_forward_is_not() -> None:
+    body = "1. Ja\n2. Huisarts\n3. Ja\n4. Nee"
+    forward = ("Hieronder mijn antwoorden.\n\n---------- Doorgestuurd bericht ---------\n"
+               "Van: An Peeters <an@example.org>\nDate: wo 6 mrt 2024 om 19:02\n"
+               "Subject: antwoorden\nTo: <info@example.org>\n\n" + body)
+    assert "2. Huisarts" in own(forward, sender="an@example.org")
+    assert "2. Huisarts" not in own(forward, sender="someone.else@example.org")
+
+
+@pytest.mark.parametrize("signature", [
+    "-- \nJan Peeters\nTel. 0475 12 34 56",
+    "Met vriendelijke groeten,\nJan Peeters\nKerkstraat 12\n9000 Gent",
+    "Verzonden vanaf mijn iPhone",
+    "Envoyé de mon iPhone",
+    "Dit e-mailbericht en eventuele bijlagen zijn vertrouwelijk en uitsluitend bestemd voor "
+    "de geadresseerde.",
+])
+def test_signatures_and_disclaimers_are_not_own_words(signature: str) -> None:
+    assert own(f"Ja, ik neem het.\n\n{signature}") == "Ja, ik neem het."
+
+
+def test_greeting_is_not_a_closing() -> None:
+    assert own("Beste,\n\nZie bijlage voor mijn antwoorden.") == \
+        "Beste,\n\nZie bijlage voor mijn antwoorden."
+
+
+def test_answers_at_top_and_empty_quoted_questions_leave_no_anchors() -> None:
+    result = isolate("1. ja\n2. huisarts\n\nOp di schreef FibroRes vzw:\n" + QUOTED_SHEET)
+    assert result.anchors == []
+    assert result.text == "1. ja\n2. huisarts"
+
+
+@pytest.mark.parametrize(("line", "number"), [
+    ("> 1. Gebruikt U Naltrexone of heeft U het gebruikt?", None),  # caller strips ">"
+    ("1. Gebruikt U Naltrexone of heeft U het gebruikt?", 1),
+    ("Vraag 2: Wie schreef u de naltrexone voor?", 2),
+    ("3) was uw ervaring positief", 3),
+    ("had u bepaalde bijwerkinge?", 4),
+    ("Ja, minder pijn", None),
+])
+def test_question_anchor_matching(line: str, number: int | None) -> None:
+    match = match_question(line)
+    assert (match.number if match else None) == number
