@@ -147,12 +147,12 @@ def _fuzzy_first(language: str, norm: str) -> str | None:
     return None if best is None else str(best[0])
 
 
-def _word_matches(token: str, word: str, is_prefix: bool) -> bool:
+def _word_matches(token: str, word: str, is_prefix: bool, fuzzy: bool = True) -> bool:
     if token == word:
         return True
     if is_prefix:
         return token.startswith(word)
-    if len(word) >= FUZZY_MIN_LEN and len(token) >= FUZZY_MIN_LEN \
+    if fuzzy and len(word) >= FUZZY_MIN_LEN and len(token) >= FUZZY_MIN_LEN \
             and abs(len(word) - len(token)) <= 2:
         return fuzz.ratio(token, word) >= _fuzzy_cutoff(word)
     return False
@@ -232,11 +232,11 @@ def tokenize(text: str) -> list[Token]:
             for m in _TOKEN.finditer(text)]
 
 
-def _match_all(tokens: list[Token], lexicon: Lexicon) -> list[Hit]:
+def _match_all(tokens: list[Token], lexicon: Lexicon, *, fuzzy: bool = True) -> list[Hit]:
     hits: list[Hit] = []
     for index, token in enumerate(tokens):
         candidates = list(lexicon.by_first.get(token.norm, ()))
-        if not candidates:
+        if not candidates and fuzzy:
             near = _fuzzy_first(lexicon.language, token.norm)
             if near is not None:
                 candidates = list(lexicon.by_first.get(near, ()))
@@ -250,7 +250,7 @@ def _match_all(tokens: list[Token], lexicon: Lexicon) -> list[Hit]:
             end = index + len(term.words)
             if end > len(tokens):
                 continue
-            if all(_word_matches(tokens[index + k].norm, term.words[k], term.prefix[k])
+            if all(_word_matches(tokens[index + k].norm, term.words[k], term.prefix[k], fuzzy)
                    for k in range(1, len(term.words))):
                 hits.append(Hit(term.concept, index, end, token.start, tokens[end - 1].end,
                                 term.text))
@@ -318,8 +318,10 @@ def build_doc(text: str, language: str) -> Doc:
                            if " " not in w)
     clauses, sentences = _clauses(text, tokens, terminators)
     hits: list[Hit] = []
-    for lexicon in lexicons:
-        hits.extend(_match_all(tokens, lexicon))
+    for position, lexicon in enumerate(lexicons):
+        # typos are forgiven in the message's own language only: English "stopped" is no
+        # misspelt Dutch "stoppen"
+        hits.extend(_match_all(tokens, lexicon, fuzzy=position == 0))
     hits = _prefer_longest(hits)
     return Doc(text, language, tokens, clauses, hits, sentences, lexicons)
 
