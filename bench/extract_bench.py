@@ -1,0 +1,73 @@
+"""Coding speed: parse to codebook record, per message, on one core.
+
+Run: .venv/bin/python bench/extract_bench.py [--repeat 5]
+Reads the project's golden messages (fixtures/emails/*.eml), warms the lexicons and the
+language model once, then times parse + own text + classification + extraction for every
+message, several rounds, and prints the median, 90th percentile and the slowest message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from ldn_inbox.coding import code  # noqa: E402
+from ldn_inbox.extract import EXTRACTOR_VERSION  # noqa: E402
+from ldn_inbox.mime import parse  # noqa: E402
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kb / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"{os.cpu_count()} cores, {cpu}{memory}, Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    files = sorted((ROOT / "fixtures" / "emails").glob("*.eml"))
+    messages = [(f.name, f.read_bytes()) for f in files]
+    started = time.perf_counter()
+    code(parse(messages[0][1]))
+    warm = time.perf_counter() - started
+    for _, data in messages:
+        code(parse(data))
+    timings: list[tuple[float, str]] = []
+    for _ in range(args.repeat):
+        for name, data in messages:
+            t0 = time.perf_counter()
+            code(parse(data))
+            timings.append(((time.perf_counter() - t0) * 1000, name))
+    values = sorted(t for t, _ in timings)
+    slowest = max(timings)
+    print(f"date: {datetime.now(UTC).date()}  machine: {machine()}")
+    print(f"extractor {EXTRACTOR_VERSION}; {len(messages)} messages x {args.repeat} rounds")
+    print(f"first message incl. loading lexicons and language model: {warm * 1000:.0f} ms")
+    print(f"median {statistics.median(values):.2f} ms, p90 {values[int(len(values) * 0.9)]:.2f} ms, "
+          f"max {slowest[0]:.1f} ms ({slowest[1]})")
+
+
+if __name__ == "__main__":
+    main()
