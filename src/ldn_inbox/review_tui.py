@@ -41,7 +41,7 @@ STYLE_EVIDENCE = "underline"
 STYLE_EVIDENCE_SELECTED = "bold reverse"
 
 HELP = """\
-Keys
+Keys (Esc, q or ? closes this help)
   up / down     choose a field (its evidence lights up in the text)
   enter or c    change the chosen field: pick a value, Enter saves,
                 Esc cancels; lists: space ticks a value, Enter saves
@@ -52,18 +52,14 @@ Keys
   n             add a note to this record
   z             show or hide the quoted part of the message
   PgUp / PgDn   scroll the message text
-  ?             this help          q   quit (you resume here)
-
+  q             quit; the next time you start where you stopped
 Marks before the fields
   ?  yellow     the computer is unsure: please check this field
   !  red        a newer coding disagrees with a person's value
   ✎  green      changed by a person
   ✓  green      confirmed by a person (accepted)
-
 In the text, underlined words are the evidence for a field; the
-chosen field's evidence is shown in reverse.
-
-Press Esc, q or ? to close this help."""
+chosen field's evidence is shown in reverse."""
 
 
 # --------------------------------------------------------------------------- position
@@ -120,13 +116,20 @@ def _mark(view: review.FieldView) -> tuple[str, str]:
     return " ", ""
 
 
+#: Room for a value in the field list; the line below the panes shows it whole.
+VALUE_WIDTH = 20
+
+
 def field_row(view: review.FieldView) -> Text:
     """One line of the field list: mark, name, effective value."""
     mark, style = _mark(view)
+    value = review.format_value(view.effective)
+    if len(value) > VALUE_WIDTH:
+        value = value[:VALUE_WIDTH - 1] + "…"
     row = Text(no_wrap=True, overflow="ellipsis")
     row.append(mark + " ", style)
     row.append(view.name.ljust(21))
-    row.append(review.format_value(view.effective), style)
+    row.append(value, style)
     return row
 
 
@@ -327,7 +330,7 @@ class ReviewScreen(Screen[None]):
     #main { height: 1fr; }
     #text { width: 1fr; padding: 0 1; scrollbar-size-vertical: 1; }
     #fields, #fields:focus {
-        width: 40; height: 1fr; border: none; border-left: vkey $primary; padding: 0;
+        width: 45; height: 1fr; border: none; border-left: vkey $primary; padding: 0;
     }
     #detail { height: 1; padding: 0 1; background: $boost; }
     #status { height: 1; padding: 0 1; }
@@ -392,9 +395,11 @@ class ReviewScreen(Screen[None]):
                 not self.visited or self.visited[-1] != message_id):
             self.visited.append(message_id)
         self.show_quoted = False
-        self._reload()
+        self._reload(first_open=True)
+        self.query_one("#text", VerticalScroll).scroll_home(animate=False)
 
-    def _reload(self) -> None:
+    def _reload(self, *, first_open: bool = False) -> None:
+        """Read the record again; a record just opened starts at its first field to check."""
         fields = self.query_one("#fields", OptionList)
         keep = fields.highlighted
         message_id = self.position.current
@@ -413,7 +418,11 @@ class ReviewScreen(Screen[None]):
             self.query_one("#detail", Static).update(Text())
             return
         fields.add_options([Option(field_row(f), id=f.name) for f in self.view.fields])
-        fields.highlighted = keep if keep is not None else 0
+        if first_open or keep is None:
+            marked = [i for i, f in enumerate(self.view.fields)
+                      if f.conflict or (f.flagged and not f.corrected)]
+            keep = marked[0] if marked else 0
+        fields.highlighted = keep
         self._render_text()
         self._render_title()
 
