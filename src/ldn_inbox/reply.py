@@ -56,8 +56,9 @@ _SEPARATOR = re.compile(
 _FORWARD_WORDS = ("doorgestuurd", "forwarded", "transfere", "reexpedie", "weitergeleitet")
 _RULE = re.compile(r"^\s*[_-]{10,}\s*$")
 _HEADER_FIELD = re.compile(
-    r"^\s*\*?(van|from|de|von|verzonden|sent|envoye|gesendet|aan|to|a|an|onderwerp|subject"
-    r"|objet|betreff|datum|date|cc|bcc|kopie|copie|verstuurd|envoi)\s*\*?\s*:\s*(.*)$"
+    r"^\s*\*?(van|from|de|von|verzonden|sent|envoye|envoye le|gesendet|aan|to|a|an|onderwerp"
+    r"|subject|objet|sujet|pour|betreff|datum|date|cc|bcc|kopie|copie|verstuurd|envoi"
+    r"|expediteur|destinataire|reply-to|antwoord aan)\s*\*?\s*:\s*(.*)$"
 )
 _HEADER_FROM = {"van", "from", "de", "von"}
 _SENT_FROM = re.compile(

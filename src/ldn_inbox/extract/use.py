@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ldn_inbox.codebook import LdnUse
 from ldn_inbox.extract._common import Reading, answer_word, first_hit_of_answer, usable
-from ldn_inbox.extract._text import Doc, Hit, negated
+from ldn_inbox.extract._text import Doc, Hit, in_context, negated
 from ldn_inbox.extract.segment import Segments
 
 _STRONG = {"current": LdnUse.CURRENT, "past": LdnUse.PAST, "past_generic": LdnUse.PAST,
@@ -77,6 +77,8 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
         in_q1 = segs.question_of(hit.start) == 1
         if not in_q1 and not _about_use(doc, hit, proxy=proxy):
             continue
+        if hit.key in ("restart", "current") and in_context(doc, hit, "plan", scope="clause"):
+            continue  # "ik ga herbeginnen nadien" is a plan, not use
         if hit.key in _STRONG:
             label = _STRONG[hit.key]
             # only a negation right before a statement turns it round ("niet gestopt");
