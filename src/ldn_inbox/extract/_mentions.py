@@ -18,7 +18,7 @@ from ldn_inbox.extract.segment import Segments
 #: Tokens around a symptom word searched for a direction word (same clause only).
 DIRECTION_WINDOW = 6
 #: An adverse-effect term counts as improved only with the direction word right next to it.
-INHERENT_IMPROVE_WINDOW = 3
+INHERENT_IMPROVE_WINDOW = 4
 
 
 @dataclass(frozen=True)

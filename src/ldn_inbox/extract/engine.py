@@ -52,6 +52,7 @@ def run(own_text: str, language: str) -> Extraction:
     stop_for_side_effects = stopped_for_side_effects(doc, accepted)
     experience = code_experience(
         doc, segs, use=use_value, benefits=list(benefits.value or []),
+        benefit_hits=list(benefits.hits),
         side_effect_mentions=accepted, stop_for_side_effects=stop_for_side_effects, proxy=proxy)
     dose, dose_span = code_dose(doc, use=use_value)
 

@@ -33,6 +33,20 @@ def code_benefits(doc: Doc, segs: Segments, found: list[Mention]) -> Reading:
     return Reading(sorted(codes), confidence, tuple(codes.values()))
 
 
+def _after_first_benefit(doc: Doc, hit: Hit, benefit_hits: list[Hit]) -> bool:
+    """"In het begin sliep ik beter, maar nu is dat weer weg": in one sentence, a time
+    marker for the start, a benefit, a contrast, then the benefit gone."""
+    sentence = _sentence(doc, hit)
+    starts = [h for h in doc.hits_of("experience", "at_first") if _sentence(doc, h) == sentence]
+    contrasts = [h for h in doc.hits_of("negation", "terminators")
+                 if _sentence(doc, h) == sentence and h.first < hit.first]
+    return any(
+        s.first <= b.first < c.first
+        for s in starts for b in benefit_hits for c in contrasts
+        if _sentence(doc, b) == sentence
+    )
+
+
 def _effect_in_clause(doc: Doc, hit: Hit) -> bool:
     clause = doc.clause_of(hit.first)
     return clause is not None and bool(
@@ -75,6 +89,7 @@ def _cues(doc: Doc, key: str, *, proxy: bool) -> list[Hit]:
 
 
 def code_experience(doc: Doc, segs: Segments, *, use: LdnUse, benefits: list[str],
+                    benefit_hits: list[Hit],
                     side_effect_mentions: list[Mention], stop_for_side_effects: bool,
                     proxy: bool) -> Reading:
     if use is LdnUse.NEVER:
@@ -82,7 +97,8 @@ def code_experience(doc: Doc, segs: Segments, *, use: LdnUse, benefits: list[str
     too_early = _cues(doc, "too_early", proxy=proxy)
     mixed = _cues(doc, "mixed", proxy=proxy)
     faded = _cues(doc, "faded", proxy=proxy) + [
-        h for h in _cues(doc, "faded_weak", proxy=proxy) if _effect_in_clause(doc, h)]
+        h for h in _cues(doc, "faded_weak", proxy=proxy)
+        if _effect_in_clause(doc, h) or _after_first_benefit(doc, h, benefit_hits)]
     negative = _cues(doc, "negative", proxy=proxy)
     no_effect = _cues(doc, "no_effect", proxy=proxy) + [
         # "niet beter", "niks beter gevoeld": a negated benefit is no effect

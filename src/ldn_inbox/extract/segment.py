@@ -101,11 +101,11 @@ def segment(doc: Doc) -> Segments:
         segments = _from_markers(text, anchors, "anchors")
         answered = [n for n in segments.spans if n not in segments.blank]
         last = anchors[-1][0]
-        if len(anchors) >= 2 and answered == [last]:
-            # every question left empty but the last, with the whole reply under it:
-            # a bottom-posted answer below the quoted questions, not an answer to one
-            return Segments()
-        return segments
+        if not (len(anchors) >= 2 and answered == [last]):
+            return segments
+        # every question left empty but the last, with the whole reply under it: a
+        # bottom-posted answer below the quoted questions; read it for its own layout
+    numbered = [(int(m.group(1)), m.start(), m.end()) for m in _NUMBERED.finditer(text)]
     numbered = [(int(m.group(1)), m.start(), m.end()) for m in _NUMBERED.finditer(text)]
     numbers = [n for n, _, _ in numbered]
     if len(set(numbers)) >= 2 and numbers == sorted(numbers) and numbers[0] <= 2:

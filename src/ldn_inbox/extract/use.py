@@ -79,6 +79,8 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
             continue
         if hit.key in ("restart", "current") and in_context(doc, hit, "plan", scope="clause"):
             continue  # "ik ga herbeginnen nadien" is a plan, not use
+        if in_context(doc, hit, "other_drug", scope="clause"):
+            continue  # "omdat ik ook opioïden neem" is about another drug
         if hit.key in _STRONG:
             label = _STRONG[hit.key]
             # only a negation right before a statement turns it round ("niet gestopt");
@@ -111,7 +113,8 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
             confidence = min(confidence, 0.7)
         deciding = tuple(s[2] for s in strong if s[1] is label)[-2:]
         return Reading(label, confidence, deciding)
-    about_drug = bool(doc.hits_of("subject", "drug")) or segs.layout != "narrative"
+    about_drug = (bool(doc.hits_of("subject", "drug")) or segs.layout != "narrative"
+                  or bool(doc.hits_of("prescribe", "verb")))
     if weak and about_drug:
         # hints ("sinds", "nog") only in a text that speaks of the drug at all
         labels = {w[1] for w in weak}
