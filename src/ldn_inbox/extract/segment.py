@@ -4,6 +4,7 @@ Layouts, tried in this order:
 
 * anchors: ``[Qn]`` lines put by reply isolation where a published question stood;
 * a numbered list: "1." "1)" "1-" "Vraag 1:" "V1" ... (at least two of 1-4, in order);
+* exactly four bulleted items ("- ja", "- huisarts", ...): one per question, in order;
 * labels: "Bijwerkingen: geen", "Ervaring: positief" (from the lexicons' [labels]);
 * otherwise a narrative: no part is tied to a question (segment 0).
 
@@ -25,6 +26,9 @@ _NUMBERED = re.compile(
     r"([1-4])[ \t]*(?:[.):\-–/]|(?=[ \t]+\S))[ \t]*",
     re.MULTILINE | re.IGNORECASE,
 )
+
+
+_BULLET = re.compile(r"^[ \t]*[-–•*][ \t]+", re.MULTILINE)
 
 
 @dataclass
@@ -110,6 +114,11 @@ def segment(doc: Doc) -> Segments:
     numbers = [n for n, _, _ in numbered]
     if len(set(numbers)) >= 2 and numbers == sorted(numbers) and numbers[0] <= 2:
         return _from_markers(text, numbered, "numbered")
+    bullets = [(m.start(), m.end()) for m in _BULLET.finditer(text)]
+    if len(bullets) == 4:
+        # four dashed items in a row, one per question
+        return _from_markers(text, [(n + 1, s, e) for n, (s, e) in enumerate(bullets)],
+                             "bullets")
     labels = _labels(doc)
     if labels:
         labels.sort(key=lambda m: m[1])
