@@ -16,8 +16,12 @@ from ldn_inbox.extract._text import Doc, Hit, in_context
 
 _NUMBER = r"(\d{1,3}(?:[.,]\d{1,2})?)"
 _UNIT = r"\s*(?:mg|milligram(?:me)?s?|mgr|mg\.)(?![a-z])"
+_COUNT_WORDS = {"een": 1, "één": 1, "twee": 2, "drie": 3, "vier": 4, "un": 1, "une": 1,
+                "deux": 2, "trois": 3, "quatre": 4, "one": 1, "two": 2, "three": 3, "four": 4,
+                "eine": 1, "zwei": 2, "drei": 3}
 _TIMES = re.compile(
-    r"(\d)\s*(?:x|keer|maal|×|fois|times|mal|capsules?|caps|pillen|tabletten|comprimés?"
+    r"\b(\d|" + "|".join(sorted(_COUNT_WORDS, key=len, reverse=True))
+    + r")\s*(?:x|keer|maal|×|fois|times|mal|capsules?|caps|pillen|tabletten|comprimés?"
     r"|gélules?|gelules?|tablets?|kapseln?)\s*(?:van|de|à|a|of|zu|von|x)?\s*" + _NUMBER + _UNIT,
     re.IGNORECASE,
 )
@@ -69,7 +73,8 @@ def code_dose(doc: Doc, *, use: LdnUse) -> tuple[Reading, Span | None]:
     found: list[tuple[int, float, Span]] = []
     covered: list[tuple[int, int]] = []
     for match in _TIMES.finditer(text):
-        value = int(match.group(1)) * _value(match.group(2))
+        count = match.group(1).lower()
+        value = (int(count) if count.isdigit() else _COUNT_WORDS[count]) * _value(match.group(2))
         found.append((match.start(), value, Span(match.start(), match.end(), match.group(0))))
         covered.append((match.start(), match.end()))
     for match in _DOSE.finditer(text):
