@@ -88,6 +88,11 @@ def _direction(doc: Doc, hit: Hit, polarity: str,
     return found[0][1], found[0][2]
 
 
+def _clause_range(doc: Doc, hit: Hit) -> tuple[int, int]:
+    clause = doc.clause_of(hit.first)
+    return (hit.first, hit.last) if clause is None else (clause.first, clause.last)
+
+
 def mentions(doc: Doc, segs: Segments, *, proxy: bool) -> list[Mention]:
     """Every usable symptom / side-effect mention in the writer's text, in order."""
     out: list[Mention] = []
@@ -149,7 +154,8 @@ def mentions(doc: Doc, segs: Segments, *, proxy: bool) -> list[Mention]:
                 is doc.clause_of(hit.first) and negated(doc, direction_hit)),
             question=segs.question_of(hit.start),
             other_drug=in_context(doc, hit, "other_drug", scope="clause") is not None
-            or in_context(doc, hit, "other_drug") is not None,
+            or (in_context(doc, hit, "other_drug") is not None
+                and not doc.hits_in(*_clause_range(doc, hit), "subject", "drug")),
             background=in_context(doc, hit, "background") is not None,
             unsure=in_context(doc, hit, "unsure") is not None,
         ))

@@ -62,8 +62,8 @@ def stopped_for_side_effects(doc: Doc, accepted: list[Mention]) -> bool:
     generic = [h for h in doc.hits_of("side_effect", "generic") if not negated(doc, h)]
     for stop in stops:
         clause = doc.clause_of(stop.first)
-        if clause is None:
-            continue
+        if clause is None or negated(doc, stop):
+            continue  # "that's not why he stopped"
         sentence = clause.sentence
         here = [m for m in accepted if _sentence(doc, m.hit) == sentence]
         here_generic = [g for g in generic if _sentence(doc, g) == sentence]

@@ -55,7 +55,8 @@ def code_side_effects(doc: Doc, segs: Segments, found: list[Mention], *, use: Ld
     said_no: list[Hit] = []
     said_yes: list[Hit] = []
     for hit in doc.hits_of("side_effect", "generic"):
-        if not usable(doc, hit, proxy=proxy) or in_context(doc, hit, "other_drug"):
+        if not usable(doc, hit, proxy=proxy) or in_context(doc, hit, "other_drug",
+                                                            scope="clause"):
             continue
         if in_context(doc, hit, "unsure") is not None:
             unsure.append(hit)

@@ -68,7 +68,10 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
     elif segs.layout == "narrative":
         # a story that opens with "Ja," or "Neen," answers question 1 first
         first = next((h for h in doc.hits_of("answer") if h.first == 0), None)
-        if first is not None and first.term.strip() not in ("/", "n", "niet", "geen"):
+        # only a yes/no standing alone ("Ja, ...", "Neen.") answers; "No side effects" not
+        followed = doc.text[first.end:first.end + 1] if first is not None else ""
+        if first is not None and followed in (",", ".", "!", ";", "\n", "") \
+                and first.term.strip() not in ("/", "n", "niet", "geen"):
             label = LdnUse.CURRENT if first.key == "yes" else LdnUse.NEVER
             strong.append((first.first, label, first, 0.8))
     for hit in doc.hits:
@@ -94,7 +97,10 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
                 restart.append(hit)
             strong.append((hit.first, label, hit, 1.0 if in_q1 else 0.8))
         elif hit.key in _WEAK and not negated(doc, hit):
-            weak.append((hit.first, _WEAK[hit.key], hit))
+            # a hint inside the answer to another question ("since I started" under
+            # question 3) does not answer question 1
+            if segs.layout == "narrative" or in_q1:
+                weak.append((hit.first, _WEAK[hit.key], hit))
     if restart:
         return Reading(LdnUse.CURRENT, 0.85, tuple(restart))
     if strong:
