@@ -8,6 +8,7 @@ second run is skipped with the reason, except under CI (``CI=true``), where it f
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "emails"
 SHARED = ROOT.parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# `python -m pytest` puts the working directory first on sys.path; from the project root its
+# alembic/ (the migrations package) would shadow the alembic library.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT]
 
 
 def _unavailable(reason: str) -> None:
@@ -86,7 +91,7 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """../shared from the project root (survey dev set, real-world corpus)."""
     if not SHARED.is_dir():
@@ -95,3 +100,8 @@ def shared_dir() -> Path:
             "developers' and CI machines"
         )
     return SHARED
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-known-errors", action="store_true", default=False,
+                     help="rewrite fixtures/emails/KNOWN_ERRORS.json from this run")

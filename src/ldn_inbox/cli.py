@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -261,7 +262,8 @@ def fetch_command(
     folder: FolderOpt = None, after: AfterOpt = None, batch_size: BatchSizeOpt = None,
     max_message_bytes: MaxMessageBytesOpt = None, timeout: TimeoutOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v",
-                       help="Log progress and print a one-line summary.")] = False,
+                       help="Print a one-line summary (`ldn-inbox -v fetch` also logs).")]
+    = False,
 ) -> None:
     """Fetch new messages from the IMAP folder into the raw store and code them.
 
@@ -279,8 +281,6 @@ def fetch_command(
     from ldn_inbox.fetch import fetch
 
     verbose = verbose or STATE.verbose
-    if verbose:
-        logging.getLogger().setLevel(logging.INFO)
     with handled():
         ctx = _imap_context(
             account=account, host=host, port=port, tls=tls, ca_file=ca_file,
@@ -502,10 +502,8 @@ def config_show() -> None:
 
 
 # --------------------------------------------------------------------------- review
-review_app = typer.Typer(
-    help="Check and correct the coded records; without a subcommand, open the review screen.",
-    invoke_without_command=True,
-)
+# No help= here: it would hide the callback's docstring and its examples from `review --help`.
+review_app = typer.Typer(invoke_without_command=True)
 app.add_typer(review_app, name="review")
 
 ReviewerOption = Annotated[str | None, typer.Option(
@@ -514,7 +512,12 @@ ReviewerOption = Annotated[str | None, typer.Option(
 
 
 @review_app.callback()
-def review_main(ctx: typer.Context, reviewer: ReviewerOption = None) -> None:
+def review_main(
+    ctx: typer.Context,
+    reviewer: Annotated[str | None, typer.Option(
+        "--reviewer", help="Who reviews in the screen (else $LDN_INBOX_REVIEWER, else the OS "
+        "user); subcommands take their own --reviewer.", show_default=False)] = None,
+) -> None:
     """Open the review screen over the queue (keys: ? in the screen), or run a subcommand.
 
     Examples:
@@ -928,6 +931,24 @@ def purge_command(
                 session.commit()
         typer.echo("would purge (dry run):" if dry_run else "purged:")
         typer.echo("\n".join(f"  {line}" for line in counts.lines()))
+
+
+def _examples_verbatim(group: typer.Typer) -> None:
+    """Keep each docstring's "Examples:" block as written in --help: click rewraps a
+    paragraph (running the examples into one line) unless it starts with a \\b line."""
+    callbacks = [info.callback for info in group.registered_commands]
+    if group.registered_callback is not None:
+        callbacks.append(group.registered_callback.callback)
+    for callback in callbacks:
+        if callback is not None and callback.__doc__ and "\b" not in callback.__doc__:
+            callback.__doc__ = re.sub(r"\n([ \t]*)(Examples?:)", "\n\\1\b\n\\1\\2",
+                                      callback.__doc__, count=1)
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _examples_verbatim(sub.typer_instance)
+
+
+_examples_verbatim(app)
 
 
 def main() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.resources
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -71,10 +70,21 @@ def make_engine(url: str) -> sa.Engine:
         ) from None
 
 
+def migrations_dir() -> Path:
+    """Where the Alembic scripts are: inside the installed package (a wheel ships the
+    repository's top-level ``alembic/`` as ``ldn_inbox/migrations``), else the checkout's
+    ``alembic/`` (editable install, running from source)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "migrations", here.parent.parent / "alembic"):
+        if (candidate / "env.py").is_file() and (candidate / "versions").is_dir():
+            return candidate
+    raise DatabaseError("the schema migrations are missing from this installation: "
+                        "reinstall ldn-inbox")
+
+
 def _alembic_config() -> AlembicConfig:
     cfg = AlembicConfig()
-    location = importlib.resources.files("ldn_inbox.migrations")
-    cfg.set_main_option("script_location", str(location))
+    cfg.set_main_option("script_location", str(migrations_dir()))
     return cfg
 
 

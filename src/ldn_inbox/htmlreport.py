@@ -13,7 +13,7 @@ from ldn_inbox.summary import TEXT, Summary, Table, overview_lines
 
 #: Chart geometry in SVG user units (the SVG scales to the page width).
 _WIDTH = 720
-_LABEL_WIDTH = 260
+_LABEL_WIDTH = 300
 _BAR_HEIGHT = 20
 _GAP = 6
 _COUNT_WIDTH = 90
@@ -68,7 +68,7 @@ def bar_chart(table: Table, *, title: str) -> str:
     return "\n".join(parts)
 
 
-def _shorten(label: str, limit: int = 38) -> str:
+def _shorten(label: str, limit: int = 40) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 

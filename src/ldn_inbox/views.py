@@ -26,7 +26,7 @@ VIEW_NAMES: tuple[str, ...] = (
 #: Column prefix of the 0/1 columns of each list field.
 FLAG_PREFIX: dict[str, str] = {"benefits": "benefit_", "side_effect_codes": "side_effect_"}
 #: Stable row order per view (the views themselves have none).
-_ORDER: dict[str, str] = {
+ORDER_BY: dict[str, str] = {
     "survey_responses": "response_id",
     "respondents": "respondent_id",
     "benefits_long": "response_id, benefit",
@@ -74,7 +74,7 @@ def read_view(session: Session, name: str, *,
     """
     columns = view_columns(session, name)
     where = " WHERE reviewed = 1" if reviewed_only and "reviewed" in columns else ""
-    result = session.execute(sa.text(f"SELECT * FROM {name}{where} ORDER BY {_ORDER[name]}"))
+    result = session.execute(sa.text(f"SELECT * FROM {name}{where} ORDER BY {ORDER_BY[name]}"))
 
     def rows() -> Iterator[dict[str, Any]]:
         for row in result.mappings():
