@@ -1,0 +1,73 @@
+"""Golden files: fixtures/emails/NNN-*.eml with NNN-*.expected.json (the codebook record).
+
+``code_file`` runs the pure part of the pipeline (parse, own text, classify, extract) on one
+message; the golden tests compare it field by field with the expected record.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ldn_inbox.coding import code
+from ldn_inbox.mime import parse
+from ldn_inbox.rawstore import synthetic_message_id
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures" / "emails"
+KNOWN_ERRORS = FIXTURES / "KNOWN_ERRORS.json"
+COMPARED = ("kind", "language", "ldn_use", "prescriber", "prescriber_specialty", "experience",
+            "benefits", "side_effects", "side_effect_codes", "dose_mg")
+
+
+def cases() -> list[Path]:
+    return sorted(FIXTURES.glob("*.expected.json"))
+
+
+def expected_record(path: Path) -> dict[str, Any]:
+    record: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    eml = path.with_name(path.name.replace(".expected.json", ".eml"))
+    if record.get("message_id") is None:
+        record["message_id"] = synthetic_message_id(eml.read_bytes())
+    return record
+
+
+def code_file(eml: Path) -> dict[str, Any]:
+    parsed = parse(eml.read_bytes())
+    coded = code(parsed)
+    return {"message_id": parsed.message_id, **coded.values,
+            "review_fields": coded.review_fields}
+
+
+def differences(got: dict[str, Any], want: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    out: dict[str, tuple[Any, Any]] = {}
+    for name in COMPARED:
+        a, b = got.get(name), want.get(name)
+        if name == "dose_mg" and a is not None and b is not None:
+            if abs(float(a) - float(b)) < 1e-6:
+                continue
+        elif isinstance(a, list) and isinstance(b, list):
+            if sorted(a) == sorted(b):
+                continue
+        elif a == b:
+            continue
+        out[name] = (b, a)
+    return out
+
+
+def load_known() -> dict[str, list[str]]:
+    if not KNOWN_ERRORS.is_file():
+        return {}
+    data: dict[str, list[str]] = json.loads(KNOWN_ERRORS.read_text("utf-8"))["errors"]
+    return data
+
+
+def write_known(errors: dict[str, list[str]]) -> None:
+    KNOWN_ERRORS.write_text(json.dumps({
+        "about": "Fields the extractor still codes wrong in these golden files. The golden "
+                 "test fails on any other difference, and asks to remove an entry once the "
+                 "field comes out right. Regenerate with: pytest tests/test_extract_golden.py "
+                 "--update-known-errors",
+        "errors": {k: sorted(v) for k, v in sorted(errors.items()) if v},
+    }, indent=1, ensure_ascii=False) + "\n", "utf-8")
