@@ -141,7 +141,10 @@ def detect_language(text: str) -> tuple[Language, float]:
 
 
 def is_bulk(parsed: ParsedMessage) -> bool:
-    """Mailing-list, newsletter or bulk mail (List-Id, List-Unsubscribe, Precedence bulk)."""
+    """Mailing-list, newsletter, bulk or spam-flagged mail (List-Id, List-Unsubscribe,
+    Precedence bulk, X-Spam-Flag)."""
     precedence = fold(parsed.header("precedence")).strip()
+    spam = fold(parsed.header("x-spam-flag")).startswith("yes") or fold(
+        parsed.header("x-spam-status")).startswith("yes")
     return bool(parsed.header("list-id") or parsed.header("list-unsubscribe")
-                or precedence in ("bulk", "list", "junk"))
+                or precedence in ("bulk", "list", "junk") or spam)

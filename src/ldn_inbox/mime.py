@@ -42,7 +42,7 @@ KEPT_HEADERS = (
     "auto-submitted", "x-autoreply", "x-autorespond", "x-auto-response-suppress",
     "precedence", "return-path", "content-type", "content-language", "x-failed-recipients",
     "x-ms-exchange-message-is-ndr", "x-mailer", "user-agent", "list-id", "list-unsubscribe",
-    "x-original-to", "delivered-to",
+    "x-original-to", "delivered-to", "x-spam-flag", "x-spam-status",
 )
 
 

@@ -121,6 +121,9 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
         return Reading(label, confidence, deciding)
     about_drug = (bool(doc.hits_of("subject", "drug")) or segs.layout != "narrative"
                   or bool(doc.hits_of("prescribe", "verb")))
+    # hints count in a text that speaks of the drug and of the writer (or the patient)
+    about_drug = about_drug and (segs.layout != "narrative" or bool(
+        doc.hits_of("subject", "self") or (proxy and doc.hits_of("subject", "proxy_self"))))
     if weak and about_drug:
         # hints ("sinds", "nog") only in a text that speaks of the drug at all
         labels = {w[1] for w in weak}
