@@ -298,7 +298,8 @@ def fetch_command(
                 (summary.too_big, "too big (only the header was stored)"),
                 (summary.failed, "not delivered by the server (retried by the next run)"),
             ) if count]
-            raise fail(f"{'; '.join(parts)}: see `ldn-inbox errors`", ExitCode.QUARANTINED)
+            where = ": see `ldn-inbox errors`" if summary.quarantined or summary.too_big else ""
+            raise fail("; ".join(parts) + where, ExitCode.QUARANTINED)
 
 
 # --------------------------------------------------------------------------- export

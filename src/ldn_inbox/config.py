@@ -176,7 +176,8 @@ def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
             else:
                 raise ValueError(raw)
         elif setting.type is int:
-            if isinstance(raw, bool):
+            # int(993.5) would quietly give 993
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
                 raise ValueError(raw)
             value = int(raw)
         elif setting.type is float:

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ldn_inbox.app import Context
-from ldn_inbox.errors import DatabaseError, LockedError
+from ldn_inbox.errors import DatabaseError, LockedError, SourceError
 from ldn_inbox.models import ImapLedger, Message, RawMessage, utcnow
 from ldn_inbox.pipeline import RunSummary, Settings, ingest, process_raw
 from ldn_inbox.sources.base import RawItem
@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 
 #: UIDs per STORE / MOVE command when applying ``imap.after``.
 ACTION_CHUNK = 500
+#: UIDVALIDITY changes tolerated within one run (each restarts the folder from UID 1).
+MAX_FOLDER_RESETS = 3
 _LEDGER_STATUS = {"new": "stored", "known": "duplicate", "forgotten": "forgotten"}
 
 Progress = Callable[[int, int], None]
@@ -172,13 +174,16 @@ def _fetch_locked(ctx: Context, settings: ImapSettings, progress: Progress | Non
         state = mailbox.open()
         if settings.move_target is not None:
             mailbox.require_folder(settings.move_target)
-        while True:
+        for attempt in range(1, MAX_FOLDER_RESETS + 2):
             try:
                 _fetch_folder(mailbox, state.uidvalidity, sessions, settings,
                               pipeline_settings, summary, counts, progress)
                 break
             except FolderReset as exc:
-                log.warning("%s; reading the folder again", exc)
+                if attempt > MAX_FOLDER_RESETS:
+                    raise SourceError(f"{exc}, and kept changing during the run; try again "
+                                      "later") from None
+                log.info("%s during the run", exc)
                 assert mailbox.state is not None
                 state = mailbox.state
                 counts.uidvalidity_changed = True
@@ -310,6 +315,7 @@ def _fetch_folder(mailbox: ImapMailbox, uidvalidity: int, sessions: Callable[[],
 
     new_uids = mailbox.uids_after(int(last_uid or 0))
     todo = retry + new_uids
+    retried = set(retry)
     log.info("folder %r: %d new message(s), %d to retry", settings.folder, len(new_uids),
              len(retry))
     total = len(todo)
@@ -325,10 +331,15 @@ def _fetch_folder(mailbox: ImapMailbox, uidvalidity: int, sessions: Callable[[],
         uid = int(item.key.rsplit("/", 1)[1])
         complete = item.store_error is None
         pending = settings.after if settings.after != "none" and complete else None
-        session.merge(ImapLedger(
+        row = ImapLedger(
             account=settings.account, folder=settings.folder, uidvalidity=uidvalidity,
             uid=uid, raw_id=raw_id, status=_LEDGER_STATUS[status] if complete else "too_big",
-            error=item.store_error, fetched_at=utcnow(), pending_action=pending))
+            error=item.store_error, fetched_at=utcnow(), pending_action=pending)
+        # Only a retried UID has a row already (status failed); the others are new.
+        if uid in retried:
+            session.merge(row)
+        else:
+            session.add(row)
 
     def items() -> Iterator[RawItem]:
         for batch in _chunks(todo, settings.batch_size):
