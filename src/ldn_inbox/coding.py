@@ -98,7 +98,7 @@ def code(parsed: ParsedMessage) -> Coded:
         # a reply to the mailing in a language without a lexicon: a person must read it
         values["kind"] = Kind.REPLY.value
         confidence["kind"] = 0.5
-        values.update({name: None for name in ANSWER_FIELDS})
+        values.update(dict.fromkeys(ANSWER_FIELDS))
         values.update(ldn_use=LdnUse.UNKNOWN.value, prescriber="unknown", experience="unknown",
                       side_effects="unknown", benefits=[], side_effect_codes=[])
         review += ["kind", "ldn_use", "prescriber", "experience", "side_effects", "benefits",
