@@ -65,7 +65,8 @@ def main() -> None:
     print(f"date: {datetime.now(UTC).date()}  machine: {machine()}")
     print(f"extractor {EXTRACTOR_VERSION}; {len(messages)} messages x {args.repeat} rounds")
     print(f"first message incl. loading lexicons and language model: {warm * 1000:.0f} ms")
-    print(f"median {statistics.median(values):.2f} ms, p90 {values[int(len(values) * 0.9)]:.2f} ms, "
+    p90 = values[int(len(values) * 0.9)]
+    print(f"median {statistics.median(values):.2f} ms, p90 {p90:.2f} ms, "
           f"max {slowest[0]:.1f} ms ({slowest[1]})")
 
 

@@ -141,8 +141,10 @@ def test_never_nulls_everything() -> None:
     values = coded("Nee, ik gebruik het niet. Mijn huisarts wou het niet voorschrijven en ik "
                    "ben bang voor nachtmerries.")
     assert values["ldn_use"] == "never"
-    assert values["prescriber"] is None and values["experience"] is None
-    assert values["side_effects"] is None and values["benefits"] == []
+    assert values["prescriber"] is None
+    assert values["experience"] is None
+    assert values["side_effects"] is None
+    assert values["benefits"] == []
 
 
 def test_a_question_is_not_an_answer() -> None:
