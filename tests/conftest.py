@@ -8,7 +8,6 @@ second run is skipped with the reason, except under CI (``CI=true``), where it f
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,10 +20,6 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "emails"
 SHARED = ROOT.parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-# `python -m pytest` puts the working directory first on sys.path; from the project root its
-# alembic/ (the migrations package) would shadow the alembic library.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT]
 
 
 def _unavailable(reason: str) -> None:

@@ -40,11 +40,15 @@ def hash_message_id(message_id: str) -> str:
     return hashlib.sha256(message_id.encode("utf-8", "surrogateescape")).hexdigest()
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def normalize_message_id(value: str | None) -> str | None:
     """Strip brackets and white space from a Message-ID header value; None if empty."""
     if value is None:
         return None
-    text = " ".join(str(value).split()).strip()
+    # NUL and other control characters cannot be stored in a PostgreSQL text column.
+    text = " ".join(_CONTROL.sub("", str(value)).split()).strip()
     match = re.search(r"<([^<>]*)>", text)
     if match:
         text = match.group(1).strip()
