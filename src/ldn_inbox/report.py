@@ -16,7 +16,8 @@ def _counts(session: Session, column: Any,
     query = sa.select(column, sa.func.count()).group_by(column).order_by(sa.func.count().desc())
     if where is not None:
         query = query.where(where)
-    return [(str(value), int(count)) for value, count in session.execute(query)]
+    return [("null" if value is None else str(value), int(count))
+            for value, count in session.execute(query)]
 
 
 def summary_text(session: Session) -> str:
