@@ -236,24 +236,35 @@ def tokenize(text: str) -> list[Token]:
 
 def _match_all(tokens: list[Token], lexicon: Lexicon, *, fuzzy: bool = True) -> list[Hit]:
     hits: list[Hit] = []
-    for index, token in enumerate(tokens):
-        candidates = list(lexicon.by_first.get(token.norm, ()))
+    norms = [t.norm for t in tokens]
+    count = len(norms)
+    by_first = lexicon.by_first
+    for index, norm in enumerate(norms):
+        candidates: list[Term] = list(by_first.get(norm, ()))
         if not candidates and fuzzy:
-            near = _fuzzy_first(lexicon.language, token.norm)
+            near = _fuzzy_first(lexicon.language, norm)
             if near is not None:
-                candidates = list(lexicon.by_first.get(near, ()))
-        candidates += [t for t in lexicon.prefix_by_head.get(token.norm[:3], ())
-                       if token.norm.startswith(t.words[0])]
+                candidates = list(by_first.get(near, ()))
+        candidates += [t for t in lexicon.prefix_by_head.get(norm[:3], ())
+                       if norm.startswith(t.words[0])]
+        token = tokens[index]
         for term in lexicon.suffix_terms:
-            if token.norm.endswith(term.words[0]) and len(token.norm) > len(term.words[0]):
+            if norm.endswith(term.words[0]) and len(norm) > len(term.words[0]):
                 hits.append(Hit(term.concept, index, index + 1, token.start, token.end,
                                 term.text))
         for term in candidates:
-            end = index + len(term.words)
-            if end > len(tokens):
+            words = term.words
+            end = index + len(words)
+            if end > count:
                 continue
-            if all(_word_matches(tokens[index + k].norm, term.words[k], term.prefix[k], fuzzy)
-                   for k in range(1, len(term.words))):
+            matched = True
+            for k in range(1, len(words)):
+                # exact first: the common case, and most candidates fail on their 2nd word
+                if norms[index + k] != words[k] and not _word_matches(
+                        norms[index + k], words[k], term.prefix[k], fuzzy):
+                    matched = False
+                    break
+            if matched:
                 hits.append(Hit(term.concept, index, end, token.start, tokens[end - 1].end,
                                 term.text))
     return hits
