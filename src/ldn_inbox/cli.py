@@ -9,7 +9,7 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -98,6 +98,15 @@ def handled() -> Iterator[None]:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+
+def _emit(items: Sequence[Any], format: str, as_table: Callable[[Any], str]) -> None:
+    """Print review items as JSON lines or as the core's table text."""
+    if format == "jsonl":
+        for item in items:
+            typer.echo(json.dumps(item.as_dict(), ensure_ascii=False))
+    else:
+        typer.echo(as_table(items))
 
 
 def _is_tty() -> bool:
@@ -568,11 +577,7 @@ def review_list(
         with STATE.context().sessions() as session:
             items = review.queue(session, needs_review=needs_review, field_name=field,
                                  conflicts=conflicts, include_reviewed=all_records)
-        if format == "jsonl":
-            for item in items:
-                typer.echo(json.dumps(item.as_dict(), ensure_ascii=False))
-        else:
-            typer.echo(review.format_queue(items))
+        _emit(items, format, review.format_queue)
 
 
 @review_app.command("show")
@@ -723,11 +728,7 @@ def review_history(
             raise ValidationError("--format must be table or jsonl")
         with STATE.context().sessions() as session:
             entries = review.history(session, message_id)
-        if format == "jsonl":
-            for entry in entries:
-                typer.echo(json.dumps(entry.as_dict(), ensure_ascii=False))
-        else:
-            typer.echo(review.format_history(entries))
+        _emit(entries, format, review.format_history)
 
 
 @app.command("reparse")
