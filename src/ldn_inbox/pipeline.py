@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ldn_inbox.coding import code
+from ldn_inbox.coding import Coded, code
 from ldn_inbox.errors import DatabaseError
 from ldn_inbox.mime import ParsedMessage, parse
 from ldn_inbox.models import Contact, Message, RawMessage, utcnow
@@ -81,36 +81,72 @@ def _contact(session: Session, parsed: ParsedMessage, settings: Settings) -> str
     return pseudonym
 
 
-def code_message(session: Session, message: Message, data: bytes, settings: Settings) -> None:
-    """Parse and code ``data`` into ``message`` (flushes; the caller commits)."""
-    parsed = parse(data, convert_timeout=settings.convert_timeout)
-    message.subject = parsed.subject or None
-    message.received_at = parsed.date or message.received_at
-    message.parser = parsed.parser
-    message.attachments = [a.summary() for a in parsed.attachments]
-    message.failed_recipient = ", ".join(parsed.failed_recipients)[:998] or None
-    message.respondent_id = _contact(session, parsed, settings)
-    if not parsed.has_headers:
+@dataclass
+class _Outcome:
+    """A message parsed and coded in memory, before anything is written."""
+
+    parsed: ParsedMessage | None = None
+    coded: Coded | None = None
+    error: str | None = None
+    exception: Exception | None = None
+
+
+def _parse_and_code(data: bytes, settings: Settings) -> _Outcome:
+    try:
+        parsed = parse(data, convert_timeout=settings.convert_timeout)
+        if not parsed.has_headers:
+            return _Outcome(parsed, None, "no header fields: not an e-mail message")
+        return _Outcome(parsed, code(parsed))
+    except Exception as exc:  # one bad message must never stop the run
+        return _Outcome(error=_error_text(exc), exception=exc)
+
+
+def _write(session: Session, message: Message, outcome: _Outcome, settings: Settings, *,
+           fresh: bool = False) -> None:
+    parsed, coded = outcome.parsed, outcome.coded
+    message.parsed_at = utcnow()
+    if parsed is not None:
+        message.subject = parsed.subject or None
+        message.received_at = parsed.date or message.received_at
+        message.parser = parsed.parser
+        message.attachments = [a.summary() for a in parsed.attachments]
+        message.failed_recipient = ", ".join(parsed.failed_recipients)[:998] or None
+        message.respondent_id = _contact(session, parsed, settings)
+    if coded is None or parsed is None:
         message.parse_status = "parse_error"
-        message.parse_error = "no header fields: not an e-mail message"
-        message.parsed_at = utcnow()
+        message.parse_error = outcome.error
         return
-    coded = code(parsed)
     message.own_text = coded.own_text
     message.quoted_text = coded.quoted_text
     message.parse_status = "fallback" if parsed.parser != "mail-parser" else "ok"
     message.parse_error = "; ".join(dict.fromkeys(parsed.problems))[:2000] or None
-    message.parsed_at = utcnow()
     session.flush()
-    save_extraction(session, message, coded)
+    save_extraction(session, message, coded, fresh=fresh)
+
+
+def code_message(session: Session, message: Message, data: bytes, settings: Settings) -> None:
+    """Parse and code ``data`` into ``message`` (flushes; the caller commits).
+
+    Raises what parsing or coding raised, leaving ``message`` as it was (re-coding keeps
+    the old record when the new extractor fails)."""
+    outcome = _parse_and_code(data, settings)
+    if outcome.exception is not None:
+        raise outcome.exception
+    with session.no_autoflush:
+        _write(session, message, outcome, settings)
 
 
 def process_raw(session: Session, raw: RawMessage, settings: Settings) -> str:
-    """Parse and code a stored raw message; returns ``coded``, ``duplicate_id`` or
-    ``quarantined``. Commits."""
+    """Parse and code a stored raw message; returns ``coded:<kind>``, ``duplicate_id`` or
+    ``quarantined``. Commits.
+
+    The parsing and coding run in memory first, so the database sees one short write.
+    """
     message = session.scalar(sa.select(Message).where(Message.message_id == raw.message_id))
     if message is not None and message.raw_id not in (None, raw.id):
         return "duplicate_id"
+    outcome = _parse_and_code(raw.data or b"", settings)
+    fresh = message is None
     if message is None:
         message = Message(message_id=raw.message_id, raw_id=raw.id,
                           received_at=raw.first_seen_at)
@@ -118,16 +154,18 @@ def process_raw(session: Session, raw: RawMessage, settings: Settings) -> str:
         session.flush()
     message_pk = message.id
     try:
-        with session.begin_nested():
-            code_message(session, message, raw.data or b"", settings)
-    except Exception as exc:  # one bad message must never stop the run
+        with session.begin_nested(), session.no_autoflush:
+            _write(session, message, outcome, settings, fresh=fresh)
+    except Exception as exc:  # a write that fails for one message is kept as its error
         log.warning("message %s quarantined: %s", message_pk, type(exc).__name__)
         message = session.get(Message, message_pk) or message
         message.parse_status = "parse_error"
         message.parse_error = _error_text(exc)
         message.parsed_at = utcnow()
     session.commit()
-    return "quarantined" if message.parse_status == "parse_error" else "coded"
+    if message.parse_status == "parse_error":
+        return "quarantined"
+    return "coded:" + str(outcome.coded.values.get("kind") if outcome.coded else "")
 
 
 def ingest(
@@ -157,9 +195,9 @@ def ingest(
                         summary.new += 1
                     else:
                         summary.known += 1
-                    raw = session.get(RawMessage, stored.raw_id)
+                    raw = stored.raw or session.get(RawMessage, stored.raw_id)
                     assert raw is not None
-                    already = session.scalar(
+                    already = None if stored.status == "new" else session.scalar(
                         sa.select(Message.id).where(Message.raw_id == raw.id)
                     )
                     if stored.status == "new" or already is None:
@@ -170,11 +208,7 @@ def ingest(
                             summary.quarantined += 1
                         else:
                             summary.coded += 1
-                            kind = session.scalar(
-                                sa.text("SELECT kind FROM responses r JOIN messages m "
-                                        "ON m.id = r.message_pk WHERE m.raw_id = :raw"),
-                                {"raw": raw.id},
-                            )
+                            kind = outcome.partition(":")[2]
                             if kind:
                                 summary.kinds[kind] = summary.kinds.get(kind, 0) + 1
         except sa.exc.OperationalError as exc:

@@ -87,6 +87,8 @@ class Stored:
     status: str
     message_id: str
     sha256: str
+    #: the row itself when it was stored now
+    raw: RawMessage | None = None
 
 
 def _source_hash(item: RawItem) -> str:
@@ -94,9 +96,11 @@ def _source_hash(item: RawItem) -> str:
                                                                                "surrogateescape"))
 
 
-def add_source(session: Session, raw_id: int, item: RawItem) -> None:
+def add_source(session: Session, raw_id: int, item: RawItem, *, new: bool = False) -> None:
+    """Record where ``raw_id`` was seen (once per place; ``new``: the raw row was just made,
+    so it has no sources yet)."""
     source_hash = _source_hash(item)
-    exists = session.scalar(
+    exists = None if new else session.scalar(
         sa.select(RawSource.id).where(RawSource.raw_id == raw_id,
                                       RawSource.source_hash == source_hash)
     )
@@ -125,6 +129,6 @@ def store(session: Session, item: RawItem) -> Stored:
                      message_id=message_id, store_error=item.store_error)
     session.add(raw)
     session.flush()
-    add_source(session, raw.id, item)
+    add_source(session, raw.id, item, new=True)
     session.flush()
-    return Stored(raw.id, "new", message_id, digest)
+    return Stored(raw.id, "new", message_id, digest, raw)
