@@ -84,6 +84,8 @@ EXPERIENCE = [
      "was. Geen verbetering.", "negative", []),
     ("Ik neem het sinds mei: meer energie, minder stijf en mijn hoofd is helderder.",
      "positive", ["cognition", "fatigue", "stiffness"]),
+    ("Ik neem het sinds mei. De pijn is niet weg, maar wel draaglijker.", "positive",
+     ["pain"]),
     ("Ik neem het. Mijn zus had er minder pijn door; bij mij merk ik geen verschil.",
      "no_effect", []),
 ]

@@ -51,10 +51,13 @@ def _direction(doc: Doc, hit: Hit, polarity: str,
     last = clause.last
     # "de pijn is niet weg, maar wel draaglijker": the next clause of the sentence speaks of
     # the same symptom when it names none of its own
-    following = [c for c in doc.clauses if c.sentence == clause.sentence
-                 and c.first == clause.last]
-    if following and not any(s.first >= following[0].first and s.last <= following[0].last
-                             for s in symptoms):
+    # (over a clause made only of "maar" or "wel")
+    for _ in range(2):
+        following = [c for c in doc.clauses if c.sentence == clause.sentence
+                     and c.first == last]
+        if not following or any(s.first >= following[0].first and s.last <= following[0].last
+                                for s in symptoms):
+            break
         last = following[0].last
     # a symptom word that is its own direction ("opgewekter") competes for no other word
     directions = doc.hits_of("direction")
@@ -85,7 +88,13 @@ def _direction(doc: Doc, hit: Hit, polarity: str,
     if not found:
         return None, None
     found.sort(key=lambda f: (f[0], f[1] != "improve"))
-    return found[0][1], found[0][2]
+    first = found[0]
+    if first[2].first < clause.last and negated(doc, first[2]):
+        # "de pijn is niet weg, maar wel draaglijker": the contrast clause says how it went
+        later = [f for f in found if f[2].first >= clause.last]
+        if later:
+            return later[0][1], later[0][2]
+    return first[1], first[2]
 
 
 def _clause_range(doc: Doc, hit: Hit) -> tuple[int, int]:
@@ -140,6 +149,10 @@ def mentions(doc: Doc, segs: Segments, *, proxy: bool) -> list[Mention]:
                 and _gap(hit, direction_hit) > INHERENT_IMPROVE_WINDOW:
             # "minder nachtmerries" is better; "terug gaan fietsen ... droom zot" is not
             direction, direction_hit = None, None
+        own_clause = doc.clause_of(hit.first)
+        # the direction came from the contrast clause: "niet weg, maar wel draaglijker"
+        contrast = (direction_hit is not None and own_clause is not None
+                    and direction_hit.first >= own_clause.last)
         if inherent and hit.key == "sleep_disturbance" and direction == "improve":
             benefit = "sleep"  # "minder slapeloosheid", "minder vaak wakker"
         out.append(Mention(
@@ -149,7 +162,7 @@ def mentions(doc: Doc, segs: Segments, *, proxy: bool) -> list[Mention]:
             inherent=inherent,
             direction=direction,
             direction_hit=direction_hit,
-            negated=negated(doc, hit) or (
+            negated=(negated(doc, hit) and not contrast) or (
                 direction_hit is not None and doc.clause_of(direction_hit.first)
                 is doc.clause_of(hit.first) and negated(doc, direction_hit)),
             question=segs.question_of(hit.start),
