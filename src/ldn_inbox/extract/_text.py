@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -202,16 +203,29 @@ class Doc:
     sentence_spans: list[tuple[int, int]]
     lexicons: list[Lexicon]
     by_section: dict[str, list[Hit]] = field(default_factory=dict)
+    #: clause of each token, and token range of each sentence (lookups are hot)
+    _token_clause: list[Clause | None] = field(default_factory=list)
+    _sentence_range: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for hit in self.hits:
             self.by_section.setdefault(hit.section, []).append(hit)
+        self._token_clause = [None] * len(self.tokens)
+        for clause in self.clauses:
+            for index in range(clause.first, clause.last):
+                self._token_clause[index] = clause
+            first, last = self._sentence_range.get(clause.sentence, (clause.first, clause.last))
+            self._sentence_range[clause.sentence] = (min(first, clause.first),
+                                                     max(last, clause.last))
 
     def clause_of(self, token_index: int) -> Clause | None:
-        for clause in self.clauses:
-            if clause.first <= token_index < clause.last:
-                return clause
+        if 0 <= token_index < len(self._token_clause):
+            return self._token_clause[token_index]
         return None
+
+    def sentence_range(self, sentence: int) -> tuple[int, int]:
+        """Token range [first, last) of sentence number ``sentence``."""
+        return self._sentence_range[sentence]
 
     def hits_of(self, section: str, key: str | None = None) -> list[Hit]:
         return [h for h in self.by_section.get(section, ())
@@ -291,13 +305,15 @@ def _clauses(text: str, tokens: list[Token], terminators: set[str]) -> tuple[
         sentences.append((position, len(text)))
     clauses: list[Clause] = []
     token_index = 0
+    starts = [t.start for t in tokens]
     for number, (s_start, s_end) in enumerate(sentences):
         piece = text[s_start:s_end]
         is_question = piece.rstrip().endswith("?")
         bounds = [s_start] + [s_start + m.start() for m in _CLAUSE_PUNCT.finditer(piece)] \
             + [s_end]
         # conjunctions that end a negation's scope also start a new clause
-        sentence_tokens = [i for i, t in enumerate(tokens) if s_start <= t.start < s_end]
+        # tokens are in text order: bisect, not a scan per sentence (quadratic on long texts)
+        sentence_tokens = range(bisect_left(starts, s_start), bisect_left(starts, s_end))
         for i in sentence_tokens:
             if tokens[i].norm in terminators and tokens[i].start > s_start:
                 bounds.append(tokens[i].start)
@@ -349,14 +365,22 @@ def _prefer_longest(hits: list[Hit]) -> list[Hit]:
     for section_hits in by_section.values():
         section_hits.sort(key=lambda h: (-(h.last - h.first), h.first))
         taken: list[Hit] = []
+        # taken hits by first token: a containing hit starts at most `widest` tokens earlier
+        # (a scan of every taken hit was quadratic on long texts)
+        by_first: dict[int, list[Hit]] = defaultdict(list)
+        widest = 0
         for hit in section_hits:
+            near = [h for start in range(hit.first - widest, hit.first + 1)
+                    for h in by_first.get(start, ())]
             if any(h.first <= hit.first and hit.last <= h.last and h is not hit
-                   and (h.last - h.first) > (hit.last - hit.first) for h in taken):
+                   and (h.last - h.first) > (hit.last - hit.first) for h in near):
                 continue
             if any(h.first == hit.first and h.last == hit.last and h.concept == hit.concept
-                   for h in taken):
+                   for h in near):
                 continue
             taken.append(hit)
+            by_first[hit.first].append(hit)
+            widest = max(widest, hit.last - hit.first)
         kept.extend(taken)
     kept.sort(key=lambda h: (h.first, -(h.last - h.first)))
     return kept
@@ -404,7 +428,6 @@ def in_context(doc: Doc, hit: Hit, key: str, *, scope: str = "sentence") -> Hit 
     if scope == "clause":
         first, last = clause.first, clause.last
     else:
-        same = [c for c in doc.clauses if c.sentence == clause.sentence]
-        first, last = same[0].first, same[-1].last
+        first, last = doc.sentence_range(clause.sentence)
     found = doc.hits_in(first, last, "context", key)
     return found[0] if found else None

@@ -41,8 +41,7 @@ def _near(doc: Doc, hit: Hit, section: str, key: str, window: int) -> Hit | None
     clause = doc.clause_of(hit.first)
     if clause is None:
         return None
-    sentence = [c for c in doc.clauses if c.sentence == clause.sentence]
-    first, last = sentence[0].first, sentence[-1].last
+    first, last = doc.sentence_range(clause.sentence)
     best: Hit | None = None
     for other in doc.hits_in(first, last, section, key):
         distance = min(abs(other.first - hit.last), abs(hit.first - other.last))

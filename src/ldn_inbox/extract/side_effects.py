@@ -33,8 +33,8 @@ def _near_generic(doc: Doc, hit: Hit) -> bool:
     clause = doc.clause_of(hit.first)
     if clause is None:
         return False
-    sentence = [c for c in doc.clauses if c.sentence == clause.sentence]
-    return bool(doc.hits_in(sentence[0].first, sentence[-1].last, "side_effect", "generic"))
+    first, last = doc.sentence_range(clause.sentence)
+    return bool(doc.hits_in(first, last, "side_effect", "generic"))
 
 
 def code_side_effects(doc: Doc, segs: Segments, found: list[Mention], *, use: LdnUse,

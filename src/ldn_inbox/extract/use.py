@@ -51,8 +51,7 @@ def _about_use(doc: Doc, hit: Hit, *, proxy: bool) -> bool:
     if any(doc.hits_in(clause.first, clause.last, section) for section in
            ("symptom", "side_effect")):
         return False
-    sentence = [c for c in doc.clauses if c.sentence == clause.sentence]
-    first, last = sentence[0].first, sentence[-1].last
+    first, last = doc.sentence_range(clause.sentence)
     return any(doc.hits_in(first, last, "subject", key) for key in keys)
 
 
