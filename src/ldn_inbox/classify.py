@@ -21,15 +21,25 @@ from ldn_inbox.codebook import Kind, Language
 from ldn_inbox.mime import ParsedMessage
 from ldn_inbox.sheet import fold, words
 
-_BOUNCE_SENDER = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon|maildaemon|"
-                            r"mail delivery (?:system|subsystem)|microsoftexchange\w*)\b")
+_BOUNCE_SENDER = re.compile(r"^(?:mailer-daemon|postmaster|post_master|mail-daemon|maildaemon|"
+                            r"mdaemon|mail delivery (?:system|subsystem)|microsoftexchange\w*)\b")
+#: Senders that are mail software, never a person: what they send is a delivery report.
+_DAEMON_SENDER = re.compile(r"^(?:mailer-daemon|mail-daemon|maildaemon|mdaemon"
+                            r"|mail delivery (?:system|subsystem))\b")
 _BOUNCE_SUBJECT = re.compile(
     r"\b(?:undeliverable|undelivered mail|undeliverable mail|delivery status notification"
     r"|delivery (?:has )?failed|delivery failure|mail delivery failed|returned mail|failure notice"
     r"|non remis|non distribuable|echec de (?:la )?(?:remise|distribution)|unzustellbar"
     r"|nicht zustellbar|onbestelbaar|niet (?:afgeleverd|bezorgd)|kan niet worden bezorgd"
-    r"|mail system error|could not be delivered|permanent error)\b"
+    r"|mail system error|could not be delivered|permanent error"
+    r"|mail error|delivery (?:report|status|problem|notification)|delivery failure"
+    r"|(?:permanent|temporary) delivery failure|failure delivery|not (?:yet )?been delivered"
+    r"|mail failed|returning (?:message )?to sender|returned to sender|bounce notification"
+    r"|nondeliverable|non-delivery|automatically rejected|delivery warning|failed mail)\b"
 )
+#: Fields of a message/delivery-status part (RFC 3464) that only a DSN carries.
+_DSN_FIELDS = re.compile(r"(?im)^(?:action:\s*(?:failed|delayed|relayed|expanded)"
+                         r"|status:\s*[245]\.\d{1,3}\.\d{1,3}|final-recipient:)")
 _AUTO_SUBJECT = re.compile(
     r"^(?:(?:re|aw|antw|tr|fw|fwd)\s*:\s*)*(?:"
     r"automatisch antwoord|automatisch bericht|autoreply|auto-reply|auto reply|automatic reply"
@@ -50,7 +60,10 @@ _DELIVERY_TEXT = re.compile(
     r"\b(?:could not be delivered|delivery has failed|undeliverable|user unknown|mailbox "
     r"(?:unavailable|full)|recipient address rejected|no such user|550[ -]5\.\d\.\d"
     r"|kon niet worden bezorgd|niet worden afgeleverd|n'a pas pu etre remis"
-    r"|konnte nicht zugestellt)\b"
+    r"|konnte nicht zugestellt|(?:was|were|has|have) not (?:yet )?been delivered"
+    r"|(?:message|mail) (?:is |was |has been )?delayed|delivery to the following"
+    r"|permanent(?:ly)? (?:fatal )?error|returned mail|failed mail|can ?not be delivered"
+    r"|invalid (?:user|recipient) address|full mailbox|mailbox is full)\b"
 )
 
 
@@ -76,12 +89,23 @@ def detect_kind(parsed: ParsedMessage, own_text: str) -> Kind | None:
         return Kind.BOUNCE
     if parsed.header("x-ms-exchange-message-is-ndr") or parsed.header("x-failed-recipients"):
         return Kind.BOUNCE
+    # a message/delivery-status part anywhere (some MTAs put it in multipart/mixed)
+    if _DSN_FIELDS.search(parsed.report_text):
+        return Kind.BOUNCE
+    null_sender = fold(parsed.header("return-path")).strip("<> ") in ("", "mailer-daemon") \
+        or fold(parsed.header("return-path")).strip("<> ").startswith("mailer-daemon@")
+    # a null reverse-path (Return-Path: <>) is what RFC 5321 reserves for delivery reports
+    if "return-path" in parsed.headers and null_sender and _DELIVERY_TEXT.search(
+            fold(parsed.text)):
+        return Kind.BOUNCE
+    if _DAEMON_SENDER.match(local) or _DAEMON_SENDER.match(fold(parsed.from_name).strip()):
+        return Kind.BOUNCE
     if _BOUNCE_SENDER.match(local) or _BOUNCE_SENDER.match(sender):
-        if _BOUNCE_SUBJECT.search(subject) or _DELIVERY_TEXT.search(fold(parsed.text)):
+        if (_BOUNCE_SUBJECT.search(subject) or _DELIVERY_TEXT.search(fold(parsed.text))
+                or ("return-path" in parsed.headers and null_sender)):
             return Kind.BOUNCE
-    if _BOUNCE_SUBJECT.search(subject) and (
-        _DELIVERY_TEXT.search(fold(parsed.text)) or not parsed.header("return-path").strip("<> ")
-    ):
+    if _BOUNCE_SUBJECT.search(subject) and (_DELIVERY_TEXT.search(fold(parsed.text))
+                                            or null_sender):
         return Kind.BOUNCE
     if _header_auto(parsed):
         return Kind.AUTO_REPLY

@@ -410,6 +410,46 @@ def errors_command(
             typer.echo(f"{row['message_id']}\t{row['stored_at']}\t{row['error']}")
 
 
+# --------------------------------------------------------------------------- raw
+@app.command("raw")
+def raw_command(
+    message_id: Annotated[str, typer.Argument(
+        help="The Message-ID (with or without <>), or a missing-... id.", show_default=False)],
+    sha256: Annotated[str | None, typer.Option(
+        "--sha256", help="Pick one raw copy by its sha256 (or a unique prefix) when several "
+        "are stored for the Message-ID.", show_default=False)] = None,
+) -> None:
+    """Write a stored message's exact bytes to standard output.
+
+    When several raw copies share the Message-ID (same id, different bytes) the candidates
+    are listed on stderr (exit 2): pick one with --sha256. Exit 8 when the message is
+    unknown or its bytes were purged.
+
+    Examples:
+      ldn-inbox raw '<20240101.1234@example.org>' > message.eml
+      ldn-inbox raw 20240101.1234@example.org --sha256 3f5a9c01
+    """
+    from ldn_inbox.queries import AmbiguousRaw, raw_message
+
+    with handled():
+        with STATE.context().sessions() as session:
+            try:
+                raw = raw_message(session, message_id, sha256)
+            except AmbiguousRaw as exc:
+                typer.echo(f"error: {exc}", err=True)
+                for copy in exc.candidates:
+                    state = "purged" if copy.data is None else f"{copy.size} bytes"
+                    typer.echo(f"  {copy.sha256}  {copy.first_seen_at.isoformat()}  {state}",
+                               err=True)
+                raise typer.Exit(int(ExitCode.USAGE)) from None
+            data = raw.data or b""
+            if raw.store_error:
+                typer.echo(f"warning: stored incomplete: {raw.store_error}", err=True)
+        out = sys.stdout.buffer
+        out.write(data)
+        out.flush()
+
+
 # --------------------------------------------------------------------------- eval
 @app.command("eval")
 def eval_command(

@@ -319,7 +319,7 @@ def _walk(message: Message, parsed: ParsedMessage, convert_timeout: float) -> No
             if isinstance(payload, list):
                 stack[0:0] = [(p, inside_returned) for p in payload if isinstance(p, Message)]
             continue
-        disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+        disposition = str(part.get("Content-Disposition") or "").split(";")[0].strip().lower()
         raw_name = part.get_filename()
         filename = _decode_header_value(raw_name) if raw_name else ""
         if disposition == "attachment" or filename or not ctype.startswith("text/"):
