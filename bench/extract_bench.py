@@ -9,8 +9,6 @@ message, several rounds, and prints the median, 90th percentile and the slowest 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import time
@@ -19,6 +17,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from machine import describe  # noqa: E402
 
 from ldn_inbox.coding import code  # noqa: E402
 from ldn_inbox.extract import EXTRACTOR_VERSION  # noqa: E402
@@ -26,21 +27,9 @@ from ldn_inbox.mime import parse  # noqa: E402
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = ""
-    try:
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f", {kb / 1024 / 1024:.0f} GiB RAM"
-    except (OSError, ValueError, IndexError):
-        pass
-    return f"{os.cpu_count()} cores, {cpu}{memory}, Python {platform.python_version()}"
+    info = describe()
+    return (f"{info['nproc']} cores, {info['cpu']}, {info['ram']} RAM, "
+            f"Python {info['python']}, load {info['load']}")
 
 
 def main() -> None:

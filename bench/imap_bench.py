@@ -22,10 +22,8 @@ Prints a Markdown report (machine, versions, figures) and writes JSON to
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import random
 import re
 import subprocess
@@ -37,7 +35,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from machine import describe  # noqa: E402
 from servers import DovecotServer  # noqa: E402
 
 USER, PASSWORD = "alice", "alice-pw"
@@ -145,16 +145,10 @@ def own_seconds(verbose_line: str) -> float | None:
 
 
 def machine() -> dict[str, str]:
-    cpu = "unknown"
-    with open("/proc/cpuinfo", encoding="utf-8") as handle:
-        for line in handle:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo", encoding="utf-8") as handle:
-        kib = int(next(line for line in handle if line.startswith("MemTotal")).split()[1])
-    from ldn_inbox import __version__
-    from ldn_inbox.extract import EXTRACTOR_VERSION
+    info = describe()
+    info["load_before"] = info.pop("load")
+    info["extractor_version"] = info.pop("extractor")
+    info["date"] = info["date"][:10]
 
     def version(args: list[str]) -> str:
         try:
@@ -163,14 +157,8 @@ def machine() -> dict[str, str]:
             return "absent"
         return (out.stdout or out.stderr).strip().splitlines()[0]
 
-    return {
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d"),
-        "nproc": str(os.cpu_count()), "cpu": cpu, "ram": f"{kib / 1024 / 1024:.1f} GiB",
-        "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "python": platform.python_version(), "ldn_inbox": __version__,
-        "extractor_version": EXTRACTOR_VERSION,
-        "dovecot": version(["dovecot", "--version"]), "mbsync": version(["mbsync", "--version"]),
-    }
+    return {**info, "dovecot": version(["dovecot", "--version"]),
+            "mbsync": version(["mbsync", "--version"])}
 
 
 def load_folder(server: DovecotServer, count: int, seed: int) -> tuple[str, int]:

@@ -21,7 +21,6 @@ import datetime as dt
 import io
 import mailbox
 import os
-import platform
 import random
 import sqlite3
 import subprocess
@@ -32,6 +31,10 @@ import time
 from dataclasses import dataclass, field
 from email.utils import format_datetime
 from pathlib import Path
+from pathlib import Path as _Path
+
+sys.path.insert(0, str(_Path(__file__).resolve().parent))
+from machine import describe
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -280,22 +283,7 @@ def import_run(source: str, path: Path, messages: int, work: Path,
 
 
 def machine() -> dict[str, str]:
-    cpu = "unknown"
-    with open("/proc/cpuinfo", encoding="utf-8") as handle:
-        for line in handle:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo", encoding="utf-8") as handle:
-        kib = int(next(line for line in handle if line.startswith("MemTotal")).split()[1])
-    from ldn_inbox import __version__
-    from ldn_inbox.extract import EXTRACTOR_VERSION
-
-    return {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "nproc": str(os.cpu_count()), "cpu": cpu, "ram": f"{kib / 2**20:.1f} GiB",
-            "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
-            "ldn_inbox": __version__, "extractor": EXTRACTOR_VERSION}
+    return {**describe(), "sqlite": sqlite3.sqlite_version}
 
 
 # --------------------------------------------------------------------------- report
