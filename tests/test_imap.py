@@ -574,10 +574,13 @@ def test_message_expunged_by_someone_else_mid_run(dovecot, imap_env, sqlite_url)
     uids = dovecot.uids(ALICE, folder)
     victims = [uids[16], uids[24]]  # in later batches than the first
 
+    expunged: list[int] = []
+
     def progress(done: int, total: int) -> None:
-        if done == 1:
+        if done and not expunged:  # after the first batch is stored
             for uid in victims:
                 dovecot.expunge(ALICE, folder, uid)
+            expunged.extend(victims)
 
     result = run_fetch(sqlite_url, dovecot, folder, progress=progress, batch_size=5)
     assert (result.vanished, result.failed, result.new) == (2, 0, 28)

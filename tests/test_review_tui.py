@@ -216,7 +216,7 @@ def test_screenshots(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     with sessions() as session:
         review.set_field(session, M1, "benefits", "pain,sleep,stiffness", reviewer="anne")
         pks = review.select_messages(session, idents=[M1])
-    monkeypatch.setattr("ldn_inbox.pipeline.code", fake_coder(CODER_V2, "2.0.0"))
+    monkeypatch.setattr("ldn_inbox.coding.code", fake_coder(CODER_V2, "2.0.0"))
     review.reparse(sessions, pks, Settings(pseudonym_key=b"k" * 32), reviewer="anne")
     engine.dispose()
     assert view(db, M1).field("ldn_use").conflict

@@ -48,7 +48,9 @@ class Context:
 
     def pipeline_settings(self) -> Settings:
         return Settings(pseudonym_key=load_key(key_path(self.config)),
-                        convert_timeout=float(self.config["run.convert_timeout"]))
+                        convert_timeout=float(self.config["run.convert_timeout"]),
+                        message_timeout=float(self.config["run.message_timeout"]),
+                        workers=int(self.config["run.workers"]))
 
     def lock_path(self) -> Path:
         configured = self.config["run.lock_file"]

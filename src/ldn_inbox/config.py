@@ -47,6 +47,10 @@ class Setting:
         return ENV_PREFIX + "_".join(p.upper() for p in parts)
 
 
+def _not_negative(value: Any) -> str | None:
+    return None if value >= 0 else "must be 0 or more"
+
+
 def _positive(value: Any) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
@@ -99,6 +103,12 @@ SETTINGS: tuple[Setting, ...] = (
             "else in the user cache dir"),
     Setting("run", "convert_timeout", float, 10.0,
             "Seconds allowed to turn one HTML body or attachment into text", check=_positive),
+    Setting("run", "message_timeout", float, 120.0,
+            "Seconds allowed to parse and code one message; a slower one is quarantined "
+            "with that error", check=_positive),
+    Setting("run", "workers", int, 0,
+            "Processes that parse and code in a large run (0: one per CPU, at most 4; "
+            "1: none besides the run itself)", check=_not_negative),
 )
 
 SETTING_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -14,7 +14,9 @@ Exactly once, whatever stops a run (SIGKILL, a lost connection, a server restart
 * A new UIDVALIDITY voids the old UIDs: the folder is read again from the start. Known bytes
   are recognised by sha256 (ledger status ``duplicate``, no second raw row); the same
   Message-ID with other bytes is kept raw but gets no second coded record.
-* A message stored by a run that died before coding it is coded by the next run.
+* Each UID FETCH batch is stored in one transaction with its ledger rows; coding follows
+  in worker processes (``run.workers``) while the next batch downloads. A message stored by
+  a run that died before coding it is coded by the next run.
 * Messages the server fails to deliver are recorded as ``failed`` with the error and retried
   by every later run; the run goes on and ends with exit code 6.
 
@@ -34,8 +36,8 @@ from sqlalchemy.orm import Session
 
 from ldn_inbox.app import Context
 from ldn_inbox.errors import DatabaseError, LockedError, SourceError
-from ldn_inbox.models import ImapLedger, Message, RawMessage, utcnow
-from ldn_inbox.pipeline import RunSummary, Settings, ingest, process_raw
+from ldn_inbox.models import ImapLedger, utcnow
+from ldn_inbox.pipeline import Ingest, RunSummary, Settings, batches, code_uncoded
 from ldn_inbox.sources.base import RawItem
 from ldn_inbox.sources.imap import (
     BACKOFF_S,
@@ -169,7 +171,7 @@ def _fetch_locked(ctx: Context, settings: ImapSettings, progress: Progress | Non
     pipeline_settings = ctx.pipeline_settings()
     summary = RunSummary()
     counts = _Counts()
-    counts.recovered = _code_leftovers(sessions, settings.account, pipeline_settings, summary)
+    counts.recovered = code_uncoded(sessions, pipeline_settings, summary)
     with ImapMailbox(settings, credential, backoff=backoff) as mailbox:
         state = mailbox.open()
         if settings.move_target is not None:
@@ -196,29 +198,6 @@ def _fetch_locked(ctx: Context, settings: ImapSettings, progress: Progress | Non
             recovered=counts.recovered, uidvalidity_changed=counts.uidvalidity_changed,
             reconnects=mailbox.reconnects, seconds=time.monotonic() - started,
             imap_seconds=mailbox.io_seconds, after=settings.after)
-
-
-def _code_leftovers(sessions: Callable[[], Session], account: str, settings: Settings,
-                    summary: RunSummary) -> int:
-    """Code messages an interrupted run stored but did not code; returns how many."""
-    query = (
-        sa.select(RawMessage.id).distinct()
-        .join(ImapLedger, ImapLedger.raw_id == RawMessage.id)
-        .outerjoin(Message, Message.message_id == RawMessage.message_id)
-        .where(ImapLedger.account == account, Message.id.is_(None),
-               RawMessage.data.is_not(None))
-    )
-    with sessions() as session:
-        raw_ids = list(session.scalars(query))
-        for raw_id in raw_ids:
-            raw = session.get(RawMessage, raw_id)
-            assert raw is not None
-            outcome = process_raw(session, raw, settings)
-            if outcome == "quarantined":
-                summary.quarantined += 1
-    if raw_ids:
-        log.info("coded %d message(s) stored by an interrupted run", len(raw_ids))
-    return len(raw_ids)
 
 
 def _ledger_key(settings: ImapSettings, uidvalidity: int) -> list[sa.ColumnElement[bool]]:
@@ -319,13 +298,15 @@ def _fetch_folder(mailbox: ImapMailbox, uidvalidity: int, sessions: Callable[[],
     log.info("folder %r: %d new message(s), %d to retry", settings.folder, len(new_uids),
              len(retry))
     total = len(todo)
-    base_done = summary.seen + counts.failed + counts.vanished
     if progress is not None:
         progress(0, total)
 
-    def report(_summary: RunSummary) -> None:
+    downloaded = 0
+
+    def report() -> None:
+        # per message downloaded (or failed); storing and coding follow batch by batch
         if progress is not None:
-            progress(summary.seen + counts.failed + counts.vanished - base_done, total)
+            progress(downloaded, total)
 
     def on_stored(session: Session, item: RawItem, raw_id: int | None, status: str) -> None:
         uid = int(item.key.rsplit("/", 1)[1])
@@ -341,10 +322,12 @@ def _fetch_folder(mailbox: ImapMailbox, uidvalidity: int, sessions: Callable[[],
         else:
             session.add(row)
 
-    def items() -> Iterator[RawItem]:
+    with Ingest(sessions, pipeline_settings, summary=summary, on_stored=on_stored) as run:
         for batch in _chunks(todo, settings.batch_size):
+            items: list[RawItem] = []
             done: list[int] = []
             for result in mailbox.fetch(batch):
+                downloaded += 1
                 if isinstance(result, FetchFailure):
                     _record_failure(sessions, settings, uidvalidity, result)
                     if result.vanished:
@@ -353,7 +336,7 @@ def _fetch_folder(mailbox: ImapMailbox, uidvalidity: int, sessions: Callable[[],
                         counts.failed += 1
                         log.warning("message UID %d not fetched: %s", result.uid,
                                     result.error)
-                    report(summary)
+                    report()
                     continue
                 store_error = None
                 if result.truncated:
@@ -361,17 +344,18 @@ def _fetch_folder(mailbox: ImapMailbox, uidvalidity: int, sessions: Callable[[],
                     store_error = (f"message of {result.size} bytes is larger than "
                                    f"imap.max_message_bytes = {settings.max_message_bytes}: "
                                    "only its header was stored")
-                yield RawItem(result.data, "imap", settings.location,
-                              f"{uidvalidity}/{result.uid}", result.received_at, store_error)
-                # ingest asks for the next item only after committing this one
+                items.append(RawItem(result.data, "imap", settings.location,
+                                     f"{uidvalidity}/{result.uid}", result.received_at,
+                                     store_error))
                 if store_error is None:
                     done.append(result.uid)
+                report()
+            # the batch's bytes and ledger rows are committed here, before imap.after
+            for part in batches(items, pipeline_settings):
+                run.add(part)
             if settings.after != "none" and done:
                 counts.applied += _apply_after(mailbox, sessions, settings, uidvalidity,
                                                settings.after, done)
-
-    ingest(sessions, items(), pipeline_settings, summary=summary, on_item=report,
-           on_stored=on_stored)
 
 
 __all__ = ["FetchSummary", "check", "fetch"]

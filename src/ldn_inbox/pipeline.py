@@ -1,26 +1,27 @@
 """The ingest pipeline: source items -> raw store (committed first) -> parse -> code -> store.
 
-Each message is its own transaction: the raw bytes are committed before anything is
-parsed, so a crash or a bad message never loses one; a message that cannot be parsed or
-coded is kept with ``parse_status = parse_error`` and its error, and the run goes on.
+Raw bytes are committed in batches before anything is parsed, so a crash or a bad message
+never loses one; parsing and coding run apart (:mod:`ldn_inbox.coder`, in worker processes
+for large runs) and their records are written in batches too. A message that cannot be
+parsed or coded is kept with ``parse_status = parse_error`` and its error, and the run goes
+on.
 """
 
 from __future__ import annotations
 
 import logging
-import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ldn_inbox.coding import Coded, code
+from ldn_inbox.coder import Coder, Facts, Outcome, Pending, error_text, parse_and_code
 from ldn_inbox.errors import DatabaseError
-from ldn_inbox.mime import ParsedMessage, parse
 from ldn_inbox.models import Contact, Message, RawMessage, utcnow
 from ldn_inbox.privacy import respondent_id
-from ldn_inbox.rawstore import store
+from ldn_inbox.rawstore import store_many
 from ldn_inbox.records import save_extraction
 from ldn_inbox.sources.base import RawItem, Skipped
 
@@ -56,72 +57,73 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class Settings:
-    """What the pipeline needs from the configuration."""
+    """What the pipeline needs from the configuration.
+
+    :ivar workers: processes that parse and code (1: the run's own; 0: one per CPU).
+    :ivar batch_messages: raw messages stored per transaction (and coded per batch).
+    """
 
     pseudonym_key: bytes
     convert_timeout: float = 10.0
+    message_timeout: float = 120.0
+    workers: int = 1
+    batch_messages: int = 100
+    batch_bytes: int = 16 * 1024 * 1024
+
+    def coder(self) -> Coder:
+        return Coder(workers=self.workers, convert_timeout=self.convert_timeout,
+                     message_timeout=self.message_timeout)
 
 
-def _error_text(exc: BaseException) -> str:
-    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-    where = f" at {last[0].filename.rsplit('/', 1)[-1]}:{last[0].lineno}" if last else ""
-    return f"{type(exc).__name__}: {str(exc)[:500]}{where}"
-
-
-def _contact(session: Session, parsed: ParsedMessage, settings: Settings) -> str | None:
-    if not parsed.from_address:
+def _contact(session: Session, facts: Facts, settings: Settings,
+             contacts: dict[str, Contact | None] | None = None) -> str | None:
+    """The sender's pseudonym, adding or completing their contact row. ``contacts``: rows
+    of this batch read (or added) already, by pseudonym."""
+    if not facts.from_address:
         return None
-    pseudonym = respondent_id(parsed.from_address, settings.pseudonym_key)
-    contact = session.get(Contact, pseudonym)
+    pseudonym = respondent_id(facts.from_address, settings.pseudonym_key)
+    if contacts is not None and pseudonym in contacts:
+        contact = contacts[pseudonym]
+    else:
+        contact = session.get(Contact, pseudonym)
     if contact is None:
-        session.add(Contact(respondent_id=pseudonym, address=parsed.from_address,
-                            display_name=parsed.from_name or None))
-    elif parsed.from_name and not contact.display_name:
-        contact.display_name = parsed.from_name
+        contact = Contact(respondent_id=pseudonym, address=facts.from_address,
+                          display_name=facts.from_name or None)
+        session.add(contact)
+    elif facts.from_name and not contact.display_name:
+        contact.display_name = facts.from_name
+    if contacts is not None:
+        contacts[pseudonym] = contact
     return pseudonym
 
 
-@dataclass
-class _Outcome:
-    """A message parsed and coded in memory, before anything is written."""
-
-    parsed: ParsedMessage | None = None
-    coded: Coded | None = None
-    error: str | None = None
-    exception: Exception | None = None
-
-
-def _parse_and_code(data: bytes, settings: Settings) -> _Outcome:
-    try:
-        parsed = parse(data, convert_timeout=settings.convert_timeout)
-        if not parsed.has_headers:
-            return _Outcome(parsed, None, "no header fields: not an e-mail message")
-        return _Outcome(parsed, code(parsed))
-    except Exception as exc:  # one bad message must never stop the run
-        return _Outcome(error=_error_text(exc), exception=exc)
-
-
-def _write(session: Session, message: Message, outcome: _Outcome, settings: Settings, *,
-           fresh: bool = False) -> None:
-    parsed, coded = outcome.parsed, outcome.coded
+def _write(session: Session, message: Message, outcome: Outcome, settings: Settings, *,
+           fresh: bool = False, contacts: dict[str, Contact | None] | None = None) -> None:
+    facts, coded = outcome.facts, outcome.coded
     message.parsed_at = utcnow()
-    if parsed is not None:
-        message.subject = parsed.subject or None
-        message.received_at = parsed.date or message.received_at
-        message.parser = parsed.parser
-        message.attachments = [a.summary() for a in parsed.attachments]
-        message.failed_recipient = ", ".join(parsed.failed_recipients)[:998] or None
-        message.respondent_id = _contact(session, parsed, settings)
-    if coded is None or parsed is None:
+    if facts is not None:
+        message.subject = facts.subject or None
+        message.received_at = facts.date or message.received_at
+        message.parser = facts.parser
+        message.attachments = facts.attachments
+        message.failed_recipient = ", ".join(facts.failed_recipients)[:998] or None
+        message.respondent_id = _contact(session, facts, settings, contacts)
+    if coded is None or facts is None:
         message.parse_status = "parse_error"
         message.parse_error = outcome.error
         return
     message.own_text = coded.own_text
     message.quoted_text = coded.quoted_text
-    message.parse_status = "fallback" if parsed.parser != "mail-parser" else "ok"
-    message.parse_error = "; ".join(dict.fromkeys(parsed.problems))[:2000] or None
-    session.flush()
+    message.parse_status = "fallback" if facts.parser != "mail-parser" else "ok"
+    message.parse_error = "; ".join(dict.fromkeys(facts.problems))[:2000] or None
+    if not fresh:
+        session.flush()
     save_extraction(session, message, coded, fresh=fresh)
+
+
+def _outcome(data: bytes, settings: Settings) -> Outcome:
+    return parse_and_code(data, convert_timeout=settings.convert_timeout,
+                          message_timeout=settings.message_timeout)
 
 
 def code_message(session: Session, message: Message, data: bytes, settings: Settings) -> None:
@@ -129,29 +131,29 @@ def code_message(session: Session, message: Message, data: bytes, settings: Sett
 
     Raises what parsing or coding raised, leaving ``message`` as it was (re-coding keeps
     the old record when the new extractor fails)."""
-    outcome = _parse_and_code(data, settings)
+    outcome = _outcome(data, settings)
     if outcome.exception is not None:
         raise outcome.exception
+    if outcome.error is not None and outcome.facts is None:
+        raise RuntimeError(outcome.error)
     with session.no_autoflush:
         _write(session, message, outcome, settings)
 
 
-def process_raw(session: Session, raw: RawMessage, settings: Settings) -> str:
-    """Parse and code a stored raw message; returns ``coded:<kind>``, ``duplicate_id`` or
-    ``quarantined``. Commits.
-
-    The parsing and coding run in memory first, so the database sees one short write.
-    """
-    message = session.scalar(sa.select(Message).where(Message.message_id == raw.message_id))
-    if message is not None and message.raw_id not in (None, raw.id):
-        return "duplicate_id"
-    outcome = _parse_and_code(raw.data or b"", settings)
+def _apply(session: Session, raw_id: int, message_id: str, received_at: datetime | None,
+           outcome: Outcome, settings: Settings) -> str:
+    """Write one coded outcome (inside the caller's transaction); returns ``coded:<kind>``,
+    ``duplicate_id``, ``quarantined`` or ``already`` (coded before)."""
+    message = session.scalar(sa.select(Message).where(Message.message_id == message_id))
     fresh = message is None
     if message is None:
-        message = Message(message_id=raw.message_id, raw_id=raw.id,
-                          received_at=raw.first_seen_at)
+        message = Message(message_id=message_id, raw_id=raw_id, received_at=received_at)
         session.add(message)
         session.flush()
+    elif message.raw_id is None:  # its raw copy was deleted: these bytes take its place
+        message.raw_id = raw_id
+    else:
+        return "already" if message.raw_id == raw_id else "duplicate_id"
     message_pk = message.id
     try:
         with session.begin_nested(), session.no_autoflush:
@@ -160,12 +162,224 @@ def process_raw(session: Session, raw: RawMessage, settings: Settings) -> str:
         log.warning("message %s quarantined: %s", message_pk, type(exc).__name__)
         message = session.get(Message, message_pk) or message
         message.parse_status = "parse_error"
-        message.parse_error = _error_text(exc)
+        message.parse_error = error_text(exc)
         message.parsed_at = utcnow()
-    session.commit()
     if message.parse_status == "parse_error":
         return "quarantined"
     return "coded:" + str(outcome.coded.values.get("kind") if outcome.coded else "")
+
+
+def _write_batch(session: Session, jobs: Sequence[_Job], outcomes: Sequence[Outcome],
+                 settings: Settings) -> list[str]:
+    """Write a batch of fresh records with a few multi-row statements (:func:`_apply`'s
+    results, in order). Raises when any message cannot be written: the caller then rolls
+    back and writes them one at a time."""
+    ids = sorted({job.message_id for job in jobs})
+    existing: dict[str, Message] = {}
+    for start in range(0, len(ids), 500):
+        existing.update((m.message_id, m) for m in session.scalars(
+            sa.select(Message).where(Message.message_id.in_(ids[start:start + 500]))))
+    results: list[str] = []
+    fresh: list[tuple[Message, Outcome]] = []
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        found = existing.get(job.message_id)
+        if found is not None:
+            if found.raw_id is None:
+                results.append(_apply(session, job.raw_id, job.message_id, job.received_at,
+                                      outcome, settings))
+            else:
+                results.append("already" if found.raw_id == job.raw_id else "duplicate_id")
+            continue
+        message = Message(message_id=job.message_id, raw_id=job.raw_id,
+                          received_at=job.received_at)
+        session.add(message)
+        existing[job.message_id] = message
+        fresh.append((message, outcome))
+        results.append("")
+    session.flush()  # ids for the new messages, in one multi-row INSERT
+    senders = sorted({respondent_id(o.facts.from_address, settings.pseudonym_key)
+                      for _, o in fresh if o.facts is not None and o.facts.from_address})
+    contacts: dict[str, Contact | None] = dict.fromkeys(senders)
+    for start in range(0, len(senders), 500):
+        contacts.update((c.respondent_id, c) for c in session.scalars(
+            sa.select(Contact).where(Contact.respondent_id.in_(senders[start:start + 500]))))
+    written = iter(fresh)
+    with session.no_autoflush:
+        for index, result in enumerate(results):
+            if result:
+                continue
+            message, outcome = next(written)
+            _write(session, message, outcome, settings, fresh=True, contacts=contacts)
+            results[index] = ("quarantined" if message.parse_status == "parse_error" else
+                              "coded:" + str(outcome.coded.values.get("kind")
+                                             if outcome.coded else ""))
+    session.flush()
+    return results
+
+
+def process_raw(session: Session, raw: RawMessage, settings: Settings) -> str:
+    """Parse and code a stored raw message that has no record yet; returns ``coded:<kind>``,
+    ``duplicate_id``, ``quarantined`` or ``already``. Commits."""
+    outcome = _outcome(raw.data or b"", settings)
+    result = _apply(session, raw.id, raw.message_id, raw.first_seen_at, outcome, settings)
+    session.commit()
+    return result
+
+
+@dataclass(frozen=True)
+class _Job:
+    raw_id: int
+    message_id: str
+    received_at: datetime | None
+
+
+class Ingest:
+    """Stores batches of raw items, then codes what they added.
+
+    Each batch is one transaction: the raw bytes (and, through ``on_stored``, the IMAP
+    ledger rows) are committed before anything is parsed. Coding runs in
+    :class:`~ldn_inbox.coder.Coder` workers while the next batch is read and stored; its
+    records are written one batch per transaction. A run that stops between the two leaves
+    raw messages without a record: :func:`code_uncoded` codes them in the next run.
+    """
+
+    def __init__(self, sessions: Callable[[], Session], settings: Settings, *,
+                 summary: RunSummary | None = None,
+                 on_item: Callable[[RunSummary], None] | None = None,
+                 on_stored: Callable[[Session, RawItem, int | None, str], None] | None = None,
+                 ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.summary = summary or RunSummary()
+        self.on_item = on_item
+        self.on_stored = on_stored
+        self._coder = settings.coder()
+        self._queue: list[tuple[list[_Job], Pending]] = []
+
+    def __enter__(self) -> Ingest:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        try:
+            if exc_type is None:
+                self.finish()
+        finally:
+            self._coder.close()
+
+    def add(self, items: Sequence[RawItem]) -> None:
+        """Store ``items`` in one transaction (committed on return) and start coding them."""
+        if not items:
+            return
+        summary = self.summary
+        jobs: list[_Job] = []
+        payloads: list[bytes] = []
+        try:
+            with self.sessions() as session:
+                for item, stored in zip(items, store_many(session, items), strict=True):
+                    if self.on_stored is not None:
+                        self.on_stored(session, item, stored.raw_id, stored.status)
+                    summary.seen += 1
+                    if stored.status == "forgotten":
+                        summary.forgotten += 1
+                        continue
+                    assert stored.raw_id is not None
+                    if stored.status == "new":
+                        summary.new += 1
+                    else:
+                        summary.known += 1
+                    jobs.append(_Job(stored.raw_id, stored.message_id, item.received_at))
+                    payloads.append(item.data)
+                session.commit()
+                jobs, payloads = self._to_code(session, jobs, payloads)
+        except sa.exc.OperationalError as exc:
+            raise DatabaseError(f"database error while storing: {exc.orig}") from None
+        if self.on_item is not None:
+            self.on_item(summary)
+        self.queue_coding(jobs, payloads)
+
+    def queue_coding(self, jobs: list[_Job], payloads: list[bytes]) -> None:
+        """Start coding stored messages; writes the records of the batches before them."""
+        if jobs:
+            self._queue.append((jobs, self._coder.submit(payloads)))
+        # keep one batch coding while the next is read; write the ones before it
+        while len(self._queue) > 1:
+            self._write_next()
+
+    def _to_code(self, session: Session, jobs: list[_Job],
+                 payloads: list[bytes]) -> tuple[list[_Job], list[bytes]]:
+        """Leave out raw messages that have a record already (known bytes, coded before)."""
+        ids = list({job.message_id for job in jobs})
+        coded: set[tuple[str, int | None]] = set()
+        for start in range(0, len(ids), 500):
+            coded.update((message_id, raw_id) for message_id, raw_id in session.execute(
+                sa.select(Message.message_id, Message.raw_id)
+                .where(Message.message_id.in_(ids[start:start + 500]))))
+        # a record without raw bytes (SET NULL) takes these ones: _apply re-codes it
+        coded_ids = {message_id for message_id, raw_id in coded if raw_id is not None}
+        keep = [(job, data) for job, data in zip(jobs, payloads, strict=True)
+                if job.message_id not in coded_ids]
+        for job in jobs:
+            if job.message_id in coded_ids and (job.message_id, job.raw_id) not in coded:
+                self.summary.duplicate_id += 1
+        return [job for job, _ in keep], [data for _, data in keep]
+
+    def _write_next(self) -> None:
+        jobs, pending = self._queue.pop(0)
+        outcomes = pending.results()
+        try:
+            try:
+                with self.sessions() as session:
+                    results = _write_batch(session, jobs, outcomes, self.settings)
+                    session.commit()
+            except sa.exc.OperationalError:
+                raise
+            except Exception as exc:  # one message spoils the batch: write one by one
+                log.info("writing a batch failed (%s); writing its messages one by one",
+                         type(exc).__name__)
+                results = []
+                with self.sessions() as session:
+                    for job, outcome in zip(jobs, outcomes, strict=True):
+                        results.append(_apply(session, job.raw_id, job.message_id,
+                                              job.received_at, outcome, self.settings))
+                        session.commit()
+        except sa.exc.OperationalError as exc:
+            raise DatabaseError(f"database error while storing: {exc.orig}") from None
+        for result in results:
+            _count(self.summary, result)
+        if self.on_item is not None:
+            self.on_item(self.summary)
+
+    def finish(self) -> RunSummary:
+        """Wait for the coding still under way and write it."""
+        while self._queue:
+            self._write_next()
+        return self.summary
+
+
+def _count(summary: RunSummary, result: str) -> None:
+    if result == "duplicate_id":
+        summary.duplicate_id += 1
+    elif result == "quarantined":
+        summary.quarantined += 1
+    elif result.startswith("coded:"):
+        summary.coded += 1
+        kind = result.partition(":")[2]
+        if kind:
+            summary.kinds[kind] = summary.kinds.get(kind, 0) + 1
+
+
+def batches(items: Iterable[RawItem], settings: Settings) -> Iterator[list[RawItem]]:
+    """``items`` in lists of at most ``batch_messages`` items and about ``batch_bytes``."""
+    batch: list[RawItem] = []
+    size = 0
+    for item in items:
+        batch.append(item)
+        size += len(item.data)
+        if len(batch) >= settings.batch_messages or size >= settings.batch_bytes:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def ingest(
@@ -177,42 +391,40 @@ def ingest(
     on_item: Callable[[RunSummary], None] | None = None,
     on_stored: Callable[[Session, RawItem, int | None, str], None] | None = None,
 ) -> RunSummary:
-    """Store and code every item. ``on_stored`` runs inside the raw store's transaction (the
-    IMAP ledger uses it to commit its row together with the bytes)."""
+    """Store and code every item, in batches (see :class:`Ingest`). ``on_stored`` runs inside
+    the raw store's transaction (the IMAP ledger uses it to commit its row with the bytes)."""
+    with Ingest(session_factory, settings, summary=summary, on_item=on_item,
+                on_stored=on_stored) as run:
+        for batch in batches(items, settings):
+            run.add(batch)
+    return run.summary
+
+
+def code_uncoded(sessions: Callable[[], Session], settings: Settings,
+                 summary: RunSummary | None = None) -> int:
+    """Code the raw messages an interrupted run stored but did not code; returns how many.
+
+    A raw message needs coding when no record has its Message-ID (the same Message-ID with
+    other bytes has one: that copy stays raw only)."""
+    query = (
+        sa.select(RawMessage.id, RawMessage.message_id, RawMessage.first_seen_at)
+        .outerjoin(Message, Message.message_id == RawMessage.message_id)
+        .where(Message.id.is_(None), RawMessage.data.is_not(None))
+        .order_by(RawMessage.id)
+    )
+    with sessions() as session:
+        rows = session.execute(query).all()
+    if not rows:
+        return 0
     summary = summary or RunSummary()
-    for item in items:
-        summary.seen += 1
-        try:
-            with session_factory() as session:
-                stored = store(session, item)
-                if on_stored is not None:
-                    on_stored(session, item, stored.raw_id, stored.status)
-                session.commit()
-                if stored.status == "forgotten":
-                    summary.forgotten += 1
-                elif stored.raw_id is not None:
-                    if stored.status == "new":
-                        summary.new += 1
-                    else:
-                        summary.known += 1
-                    raw = stored.raw or session.get(RawMessage, stored.raw_id)
-                    assert raw is not None
-                    already = None if stored.status == "new" else session.scalar(
-                        sa.select(Message.id).where(Message.raw_id == raw.id)
-                    )
-                    if stored.status == "new" or already is None:
-                        outcome = process_raw(session, raw, settings)
-                        if outcome == "duplicate_id":
-                            summary.duplicate_id += 1
-                        elif outcome == "quarantined":
-                            summary.quarantined += 1
-                        else:
-                            summary.coded += 1
-                            kind = outcome.partition(":")[2]
-                            if kind:
-                                summary.kinds[kind] = summary.kinds.get(kind, 0) + 1
-        except sa.exc.OperationalError as exc:
-            raise DatabaseError(f"database error while storing: {exc.orig}") from None
-        if on_item is not None:
-            on_item(summary)
-    return summary
+    with Ingest(sessions, settings, summary=summary) as run:
+        for start in range(0, len(rows), settings.batch_messages):
+            chunk = rows[start:start + settings.batch_messages]
+            with sessions() as session:
+                data = {found.id: found.data for found in session.execute(
+                    sa.select(RawMessage.id, RawMessage.data)
+                    .where(RawMessage.id.in_([row.id for row in chunk])))}
+            run.queue_coding([_Job(row.id, row.message_id, row.first_seen_at) for row in chunk],
+                             [data.get(row.id) or b"" for row in chunk])
+    log.info("coded %d message(s) stored by an interrupted run", len(rows))
+    return len(rows)

@@ -39,7 +39,8 @@ def save_extraction(session: Session, message: Message, coded: Coded, *,
     """Store (or replace) the extractor's record of ``message`` and refresh the effective one.
 
     ``fresh``: the message row was made in this transaction, so it has no extraction,
-    corrections or effective record yet (four queries saved per imported message)."""
+    corrections or effective record yet: nothing is read and nothing is flushed (the
+    caller flushes a whole batch at once)."""
     extraction = None if fresh else session.get(Extraction, message.id)
     if extraction is None:
         extraction = Extraction(message_pk=message.id)
@@ -50,7 +51,8 @@ def save_extraction(session: Session, message: Message, coded: Coded, *,
     extraction.evidence = dict(coded.evidence)
     extraction.review_fields = list(coded.review_fields)
     extraction.coded_at = utcnow()
-    session.flush()
+    if not fresh:
+        session.flush()
     refresh_response(session, message, fresh=fresh, extraction=extraction)
 
 
@@ -109,5 +111,6 @@ def refresh_response(session: Session, message: Message, *, fresh: bool = False,
     for name in LIST_FIELDS:
         for code_value in sorted(set(values.get(name) or [])):
             session.add(ResponseItem(message_pk=message.id, field=name, code=code_value))
-    session.flush()
+    if not fresh:
+        session.flush()
     return response

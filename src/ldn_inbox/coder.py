@@ -1,0 +1,203 @@
+"""Parse and code raw messages, in worker processes when there is enough to do.
+
+Parsing and coding (MIME, reply isolation, extraction) take most of an import's time and
+touch no database, so a large run spreads them over ``run.workers`` processes while the main
+process downloads and writes. Each message runs under ``run.message_timeout``: a message
+that takes longer is quarantined with that error and the run goes on.
+
+What a worker sends back (:class:`Outcome`) is small and picklable: the facts the database
+keeps about the message and its coded record, never the parsed body.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import multiprocessing
+import os
+import signal
+import traceback
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ldn_inbox.limits import TimeLimitExceeded, time_limit
+
+if TYPE_CHECKING:
+    from ldn_inbox.coding import Coded
+    from ldn_inbox.mime import ParsedMessage
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+#: Below this many messages to code, a run codes them itself: starting workers costs more.
+POOL_THRESHOLD = 24
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the database keeps from a parsed message besides its coded record."""
+
+    subject: str
+    date: datetime | None
+    parser: str
+    attachments: list[dict[str, Any]]
+    failed_recipients: list[str]
+    from_address: str
+    from_name: str
+    problems: list[str]
+
+    @classmethod
+    def of(cls, parsed: ParsedMessage) -> Facts:
+        return cls(subject=parsed.subject, date=parsed.date, parser=parsed.parser,
+                   attachments=[a.summary() for a in parsed.attachments],
+                   failed_recipients=list(parsed.failed_recipients),
+                   from_address=parsed.from_address, from_name=parsed.from_name,
+                   problems=list(parsed.problems))
+
+
+@dataclass
+class Outcome:
+    """A message parsed and coded in memory, before anything is written.
+
+    ``error`` is set when parsing or coding failed (``coded`` is then None); ``exception``
+    is kept only in the process that ran the coding (it may not pickle)."""
+
+    facts: Facts | None = None
+    coded: Coded | None = None
+    error: str | None = None
+    exception: Exception | None = field(default=None, compare=False)
+
+
+def error_text(exc: BaseException) -> str:
+    """One line naming the exception and where it was raised (no message content)."""
+    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" at {last[0].filename.rsplit('/', 1)[-1]}:{last[0].lineno}" if last else ""
+    return f"{type(exc).__name__}: {str(exc)[:500]}{where}"
+
+
+def parse_and_code(data: bytes, *, convert_timeout: float = 10.0,
+                   message_timeout: float = 0.0) -> Outcome:
+    """Parse and code one message; never raises (the error is in the outcome)."""
+    # imported here: a run with nothing to code (a no-op fetch) never loads the extractor
+    from ldn_inbox.coding import code
+    from ldn_inbox.mime import parse
+
+    try:
+        with time_limit(message_timeout):
+            parsed = parse(data, convert_timeout=convert_timeout)
+            facts = Facts.of(parsed)
+            if not parsed.has_headers:
+                return Outcome(facts, None, "no header fields: not an e-mail message")
+            return Outcome(facts, code(parsed))
+    except TimeLimitExceeded:
+        return Outcome(error=f"TimeLimitExceeded: parsing and coding took longer than "
+                             f"run.message_timeout = {message_timeout:g} s")
+    except Exception as exc:  # one bad message must never stop the run
+        return Outcome(error=error_text(exc), exception=exc)
+
+
+def _in_worker(data: bytes, convert_timeout: float, message_timeout: float) -> Outcome:
+    outcome = parse_and_code(data, convert_timeout=convert_timeout,
+                             message_timeout=message_timeout)
+    outcome.exception = None  # the text says it; exceptions do not always pickle
+    return outcome
+
+
+def _warm_up() -> None:
+    # Load the lexicons and the language model before the first message is timed.
+    parse_and_code(b"From: a@example.org\r\nSubject: warm-up\r\n\r\nIk gebruik LDN.\r\n")
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker start: end when the run ends, however it ends (a SIGKILLed run must not leave
+    workers holding its pipes), and leave Ctrl-C to the run."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+    if os.getppid() != parent:  # the run died before prctl took effect
+        os._exit(1)
+
+
+def default_workers() -> int:
+    """One worker per CPU this process may use, at most four."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 4))
+
+
+class Pending:
+    """Outcomes on their way, in the order the messages were submitted."""
+
+    def __init__(self, futures: list[Future[Outcome]] | None = None,
+                 done: list[Outcome] | None = None) -> None:
+        self._futures = futures or []
+        self._done = done or []
+
+    def __len__(self) -> int:
+        return len(self._futures) + len(self._done)
+
+    def results(self) -> list[Outcome]:
+        """Wait for every outcome. A worker that died takes its messages with it: they come
+        back as errors, to be quarantined, and the run goes on."""
+        outcomes = list(self._done)
+        for future in self._futures:
+            try:
+                outcomes.append(future.result())
+            except Exception as exc:  # BrokenProcessPool: a worker was killed
+                outcomes.append(Outcome(error=f"coding worker failed: {error_text(exc)}"))
+        return outcomes
+
+
+class Coder:
+    """Codes batches of raw messages, in up to ``workers`` processes (1: in this one)."""
+
+    def __init__(self, *, workers: int = 1, convert_timeout: float = 10.0,
+                 message_timeout: float = 0.0) -> None:
+        self.workers = workers if workers > 0 else default_workers()
+        self.convert_timeout = convert_timeout
+        self.message_timeout = message_timeout
+        self._pool: ProcessPoolExecutor | None = None
+
+    def submit(self, payloads: Sequence[bytes]) -> Pending:
+        """Start coding ``payloads``; their outcomes come from :meth:`Pending.results`."""
+        if self.workers <= 1 or (self._pool is None and len(payloads) < POOL_THRESHOLD):
+            return Pending(done=[parse_and_code(data, convert_timeout=self.convert_timeout,
+                                                message_timeout=self.message_timeout)
+                                 for data in payloads])
+        pool = self._ensure_pool()
+        return Pending([pool.submit(_in_worker, data, self.convert_timeout,
+                                    self.message_timeout) for data in payloads])
+
+    def _ensure_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None or getattr(self._pool, "_broken", False):
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+            # fork: the workers start at once with what this process has loaded; they never
+            # touch the database connections they inherit.
+            _warm_up()  # loaded once here, shared by the forked workers
+            context = multiprocessing.get_context("fork")
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context,
+                                             initializer=_die_with_parent,
+                                             initargs=(os.getpid(),))
+            log.debug("coding in %d worker processes", self.workers)
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> Coder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,190 @@
+"""Batched storing and coding (pipeline.Ingest, coder.Coder) on real SQLite files and
+PostgreSQL: worker processes give the same records as coding in the run itself, a batch
+keeps the raw store's rules, a message over ``run.message_timeout`` is quarantined with the
+run going on, and messages stored by an interrupted run are coded by the next one.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from ldn_inbox.coder import Coder, parse_and_code
+from ldn_inbox.db import open_database, session_factory
+from ldn_inbox.limits import TimeLimitExceeded, time_limit
+from ldn_inbox.models import Message, RawMessage, RawSource, Response, Tombstone
+from ldn_inbox.pipeline import Settings, code_uncoded, ingest
+from ldn_inbox.rawstore import sha256_hex, store_many
+from ldn_inbox.sources.base import RawItem
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = sorted((ROOT / "fixtures" / "emails").glob("*.eml"))
+KEY = b"batch-tests-pseudonym-key-0123456"
+
+
+def items_of(paths: list[Path]) -> list[RawItem]:
+    return [RawItem(p.read_bytes(), "file", str(p)) for p in paths]
+
+
+def records(url: str) -> dict[str, dict[str, Any]]:
+    """Every effective record by Message-ID (what exports and views read)."""
+    engine = open_database(url)
+    try:
+        with session_factory(engine)() as session:
+            rows = session.execute(
+                sa.select(Message.message_id, Message.parse_status, Message.own_text,
+                          Message.respondent_id, Response)
+                .join(Response, Response.message_pk == Message.id)).all()
+            return {
+                mid: {"status": status, "own": own, "who": who,
+                      **{c.key: getattr(resp, c.key) for c in Response.__table__.columns
+                         if c.key not in ("message_pk", "updated_at")}}
+                for mid, status, own, who, resp in rows}
+    finally:
+        engine.dispose()
+
+
+def slow_message(n: int) -> bytes:
+    """A genuine message whose coding takes far longer than a normal one (about 400 KB
+    of varied sentences in the writer's own words)."""
+    rng = random.Random(n)
+    words = ("ik gebruik LDN sinds lang de huisarts schreef het voor minder pijn beter slapen "
+             "soms hoofdpijn in het begin de reumatoloog wist er niets van en toch").split()
+    body = "\r\n".join(" ".join(rng.choices(words, k=14)) + "." for _ in range(5000))
+    return (f"From: Slow {n} <slow{n}@example.org>\r\nSubject: Re: LDN\r\n"
+            f"Message-ID: <slow-{n}@example.org>\r\n\r\n{body}\r\n").encode()
+
+
+def test_workers_give_the_same_records_as_one_process(db_url: str, tmp_path: Path) -> None:
+    serial = f"sqlite:///{tmp_path / 'serial.sqlite'}"
+    engine = open_database(serial)
+    ingest(session_factory(engine), items_of(GOLDEN), Settings(pseudonym_key=KEY, workers=1))
+    engine.dispose()
+
+    engine = open_database(db_url)
+    summary = ingest(session_factory(engine), items_of(GOLDEN),
+                     Settings(pseudonym_key=KEY, workers=2, batch_messages=30))
+    engine.dispose()
+    assert summary.new == len(GOLDEN)
+    assert summary.coded + summary.quarantined == len(GOLDEN)
+    one, two = records(serial), records(db_url)
+    assert len(one) == len(GOLDEN)
+    assert one == two
+
+
+def test_a_batch_keeps_the_raw_store_rules(db_url: str) -> None:
+    first = b"From: a@example.org\r\nMessage-ID: <same@x>\r\nSubject: LDN\r\n\r\nJa.\r\n"
+    other = b"From: a@example.org\r\nMessage-ID: <same@x>\r\nSubject: LDN\r\n\r\nNee.\r\n"
+    erased = b"From: e@example.org\r\nMessage-ID: <erased@x>\r\n\r\nIk gebruik LDN.\r\n"
+    engine = open_database(db_url)
+    sessions = session_factory(engine)
+    with sessions() as session:
+        session.add(Tombstone(sha256=sha256_hex(erased)))
+        session.commit()
+    batch = [RawItem(first, "file", "/a.eml"), RawItem(first, "file", "/copy.eml"),
+             RawItem(other, "file", "/b.eml"), RawItem(erased, "file", "/e.eml"),
+             RawItem(first, "file", "/a.eml")]
+    with sessions() as session:
+        stored = store_many(session, batch)
+        session.commit()
+    assert [s.status for s in stored] == ["new", "known", "new", "forgotten", "known"]
+    assert stored[0].raw_id == stored[1].raw_id == stored[4].raw_id != stored[2].raw_id
+    assert stored[3].raw_id is None
+    with sessions() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(RawMessage)) == 2
+        places = session.execute(sa.select(RawSource.raw_id, RawSource.location)
+                                 .order_by(RawSource.location)).all()
+        assert [p.location for p in places] == ["/a.eml", "/b.eml", "/copy.eml"]
+        # coding: one record per Message-ID, the other bytes stay raw
+    summary = ingest(sessions, batch, Settings(pseudonym_key=KEY))
+    assert (summary.known, summary.forgotten, summary.coded) == (4, 1, 1)
+    assert summary.duplicate_id >= 1
+    with sessions() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Message)) == 1
+    engine.dispose()
+
+
+def test_time_limits_nest() -> None:
+    started = time.monotonic()
+    with pytest.raises(TimeLimitExceeded), time_limit(0.3), time_limit(10):
+        time.sleep(3)
+    assert time.monotonic() - started < 2, "the inner limit extended the outer one"
+    with time_limit(10):
+        with pytest.raises(TimeLimitExceeded), time_limit(0.1):
+            time.sleep(3)
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 5 < left <= 10, "the outer limit was not re-armed"
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_a_message_over_the_time_limit_is_quarantined() -> None:
+    outcome = parse_and_code(slow_message(1), message_timeout=0.05)
+    assert outcome.coded is None
+    assert outcome.error is not None
+    assert "run.message_timeout" in outcome.error
+    fine = parse_and_code(slow_message(1)[:600], message_timeout=30)
+    assert fine.coded is not None
+    assert fine.error is None
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_slow_message_does_not_stop_the_run(sqlite_url: str, workers: int) -> None:
+    normal = items_of(GOLDEN[:40])
+    batch = [*normal[:20], RawItem(slow_message(2), "file", "/slow.eml"), *normal[20:]]
+    engine = open_database(sqlite_url)
+    sessions = session_factory(engine)
+    summary = ingest(sessions, batch, Settings(pseudonym_key=KEY, workers=workers,
+                                               message_timeout=0.05, batch_messages=25))
+    assert summary.new == 41
+    assert summary.quarantined == 1
+    assert summary.coded == 40
+    with sessions() as session:
+        slow = session.scalar(sa.select(Message).where(Message.message_id == "slow-2@example.org"))
+        assert slow is not None
+        assert slow.parse_status == "parse_error"
+        assert "run.message_timeout" in (slow.parse_error or "")
+        raw = session.get(RawMessage, slow.raw_id)
+        assert raw is not None
+        assert raw.data == slow_message(2)
+    engine.dispose()
+
+
+def test_messages_stored_but_not_coded_are_coded_next_run(db_url: str) -> None:
+    engine = open_database(db_url)
+    sessions = session_factory(engine)
+    with sessions() as session:  # what a run killed between storing and coding leaves
+        store_many(session, items_of(GOLDEN[:30]))
+        session.commit()
+    settings = Settings(pseudonym_key=KEY, workers=2, batch_messages=10)
+    assert code_uncoded(sessions, settings) == 30
+    with sessions() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Message)) == 30
+        assert session.scalar(sa.select(sa.func.count()).select_from(Response)) == 30
+    assert code_uncoded(sessions, settings) == 0
+    engine.dispose()
+
+
+def test_a_worker_killed_mid_batch_costs_its_messages_not_the_run() -> None:
+    payloads = [p.read_bytes() for p in GOLDEN[:30]] + [slow_message(3)]
+    with Coder(workers=2, message_timeout=60) as coder:
+        pending = coder.submit(payloads)
+        deadline = time.monotonic() + 30
+        while not coder._pool or not coder._pool._processes:  # type: ignore[attr-defined]
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        time.sleep(0.5)
+        for pid in list(coder._pool._processes):  # type: ignore[attr-defined]
+            os.kill(pid, signal.SIGKILL)
+        outcomes = pending.results()
+        assert len(outcomes) == len(payloads)
+        assert any(o.error and "worker" in o.error for o in outcomes)
+        # the next batch gets fresh workers
+        again = coder.submit([p.read_bytes() for p in GOLDEN[:30]]).results()
+        assert all(o.coded is not None for o in again)
