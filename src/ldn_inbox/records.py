@@ -9,13 +9,12 @@ is listed in ``responses.conflicts``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ldn_inbox.codebook import CODED_FIELDS, LIST_FIELDS
-from ldn_inbox.coding import Coded
 from ldn_inbox.models import (
     Correction,
     Extraction,
@@ -24,6 +23,9 @@ from ldn_inbox.models import (
     ResponseItem,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from ldn_inbox.coding import Coded
 
 
 def _same(a: Any, b: Any) -> bool:
