@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 from ldn_inbox.codebook import QUESTIONS
 
@@ -101,7 +101,19 @@ def default_sheet() -> Sheet:
 _NUMBER_PREFIX = re.compile(r"^\s*(?:vraag|question|frage|v|q)?\s*(\d)\s*[.):\-]?\s*", re.I)
 
 
-_LONGEST_KEY = max(len(key) for key in _QUESTION_KEYS)
+def _ratio_floor(key: str) -> float:
+    """Lowest ``fuzz.ratio(key, head)`` (head: the key's length plus 6 characters) that
+    still allows an alignment scoring QUESTION_SCORE over at least 85 % of the key.
+
+    Such a window w has 2*LCS(key, w) >= 0.88 * (len(key) + len(w)) with
+    len(w) >= 0.85 * len(key), and the head contains w, so
+    ratio(key, head) >= 2 * 0.44 * 1.85 * len(key) / (2 * len(key) + 6)."""
+    size = len(key)
+    share = QUESTION_SCORE / 100
+    return 100 * share * (1 + 0.85) * size / (2 * size + 6) - 0.5
+
+
+_RATIO_FLOOR = tuple(_ratio_floor(key) for key in _QUESTION_KEYS)
 
 
 @lru_cache(maxsize=8192)
@@ -115,14 +127,11 @@ def match_question(line: str) -> QuestionMatch | None:
     body = folded[body_start:]
     if len(body) < 12:
         return None
-    # One pass over the four keys in C first: no window of the line's head comes close to
-    # any of them for almost every line (a necessary condition of the test below).
-    if process.extractOne(body[: _LONGEST_KEY + 6], _QUESTION_KEYS, scorer=fuzz.partial_ratio,
-                          processor=None, score_cutoff=QUESTION_SCORE) is None:
-        return None
     best: QuestionMatch | None = None
     for index, key in enumerate(_QUESTION_KEYS):
         head = body[: len(key) + 6]
+        if len(head) >= len(key) and fuzz.ratio(key, head) < _RATIO_FLOOR[index]:
+            continue  # cheap and exact: no alignment below can reach the score
         alignment = fuzz.partial_ratio_alignment(key, head, score_cutoff=QUESTION_SCORE)
         if alignment is None or alignment.dest_start > 4:
             continue
