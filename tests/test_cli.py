@@ -287,3 +287,20 @@ def test_config_from_env_variable_path(env: Path, runner: CliRunner, tmp_path: P
     path.write_text('[imap]\nhost = "via-env-path.example.org"\n', encoding="utf-8")
     out = invoke(runner, "config", "show", env={"LDN_INBOX_CONFIG": str(path)}).stdout
     assert 'host = "via-env-path.example.org"' in out
+
+
+def test_control_characters_never_reach_the_terminal(env: Path, runner: CliRunner,
+                                                     sqlite_url: str, tmp_path: Path) -> None:
+    # An escape sequence that would clear the screen and retitle the window, in the subject
+    # and the body of a reply, and a NUL.
+    hostile = tmp_path / "escape.eml"
+    hostile.write_bytes(
+        b"From: A <a@example.org>\r\nSubject: Re: LDN \x1b]0;owned\x07\r\n"
+        b"Message-ID: <escape@example.org>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        b"1. Ja, ik gebruik LDN \x1b[2J\x1b[31msinds 2021\x00.\r\n2. De huisarts.\r\n")
+    invoke(runner, "--db", sqlite_url, "import", str(hostile))
+    shown = invoke(runner, "--db", sqlite_url, "review", "show", "escape@example.org").stdout
+    assert "\x1b" not in shown
+    assert "\x07" not in shown
+    assert "\\x1b[2J" in shown, "the characters are shown, not dropped"
+    assert "sinds 2021" in shown

@@ -406,8 +406,10 @@ def errors_command(
         if not rows:
             typer.echo("no quarantined messages")
             return
+        from ldn_inbox.review import printable
+
         for row in rows:
-            typer.echo(f"{row['message_id']}\t{row['stored_at']}\t{row['error']}")
+            typer.echo(printable(f"{row['message_id']}\t{row['stored_at']}\t{row['error']}"))
 
 
 # --------------------------------------------------------------------------- raw

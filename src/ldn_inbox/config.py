@@ -134,7 +134,7 @@ class Config:
             if setting.secret and value:
                 value = "********"
             elif setting.name == "db" and value:
-                value = _hide_url_password(value)
+                value = hide_url_password(value)
             out.setdefault(setting.section or "general", {})[setting.key] = value
         return out
 
@@ -150,7 +150,7 @@ class Config:
         return Config(values, origins, self.path)
 
 
-def _hide_url_password(url: str) -> str:
+def hide_url_password(url: str) -> str:
     """A database URL with its password masked (a PostgreSQL URL may carry one)."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError

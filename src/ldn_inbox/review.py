@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -820,8 +821,18 @@ def _columns(rows: Sequence[Sequence[str]]) -> list[str]:
             .rstrip() for row in rows]
 
 
+#: Control characters (C0 but tab and newline, DEL, C1): an ESC sequence in a message must not
+#: drive the reviewer's terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters shown as ``\\xNN`` instead of sent to a terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+
+
 def _quote(text: str, prefix: str = "  | ") -> list[str]:
-    return [prefix + line for line in text.splitlines()] or [prefix.rstrip()]
+    return [prefix + printable(line) for line in text.splitlines()] or [prefix.rstrip()]
 
 
 def format_queue(items: Sequence[QueueItem]) -> str:
@@ -849,7 +860,7 @@ def format_view(view: MessageView) -> str:
     lines = [
         f"message   {view.message_id}",
         f"received  {_when(view.received_at)}",
-        f"subject   {view.subject or '-'}",
+        f"subject   {printable(view.subject or '-')}",
         f"sender    {(view.respondent_id or '-')[:12]} "
         f"({len(view.others)} other message(s))",
         f"status    {status}",
@@ -876,7 +887,7 @@ def format_view(view: MessageView) -> str:
         lines += ["", "other messages from this sender"]
         for other in view.others:
             lines.append(f"  {other.message_id}  {_when(other.received_at)}  "
-                         f"{other.kind or '-'}  {other.subject or ''}".rstrip())
+                         f"{other.kind or '-'}  {printable(other.subject or '')}".rstrip())
             lines += _quote(other.own_text, "    | ")
     if view.notes:
         lines += ["", "notes"]

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ldn_inbox.app import Context
-from ldn_inbox.config import load
+from ldn_inbox.config import hide_url_password, load
 from ldn_inbox.db import open_database, session_factory
 from ldn_inbox.errors import SourceError
 from ldn_inbox.evaluate import Scores, load_gold, score
@@ -73,7 +73,8 @@ def run_demo(ctx: Context) -> str:
     summary = ingest(ctx.sessions, iter_paths([sample_mailbox()], []), ctx.pipeline_settings())
     with ctx.sessions() as session:
         text = summary_text(session)
-    return f"imported the sample mailbox into {ctx.db_url}: {summary.line()}\n\n{text}"
+    where = hide_url_password(ctx.db_url)
+    return f"imported the sample mailbox into {where}: {summary.line()}\n\n{text}"
 
 
 __all__ = ["evaluate_directory", "load", "run_demo", "sample_mailbox"]
