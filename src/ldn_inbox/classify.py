@@ -4,8 +4,8 @@ Kind comes from headers first (RFC 3834 ``Auto-Submitted``, ``X-Autoreply``,
 ``X-Autorespond``, ``Precedence: auto_reply``; ``multipart/report`` delivery status,
 mailer-daemon senders, Exchange NDRs), then subjects and short bodies in nl/fr/en/de. A
 bounce is a bounce even when it also carries ``Auto-Submitted``. Whether a human message is
-a ``reply`` or ``not_survey`` depends on whether it answers a question: the pipeline
-decides that after extraction (:func:`finalize_kind`).
+a ``reply`` or ``not_survey`` depends on whether it answers a question, which the coding
+decides after extraction, and on whether it concerns this survey (:func:`concerns_survey`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 from ldn_inbox.codebook import Kind, Language
 from ldn_inbox.mime import ParsedMessage
+from ldn_inbox.reply import OwnText
 from ldn_inbox.sheet import fold, words
 
 _BOUNCE_SENDER = re.compile(r"^(?:mailer-daemon|postmaster|post_master|mail-daemon|maildaemon|"
@@ -172,3 +173,41 @@ def is_bulk(parsed: ParsedMessage) -> bool:
         parsed.header("x-spam-status")).startswith("yes")
     return bool(parsed.header("list-id") or parsed.header("list-unsubscribe")
                 or precedence in ("bulk", "list", "junk") or spam)
+
+
+#: The drug or the survey named (folded text, nl/fr/en/de; "nal?trex" takes the usual typos).
+_SURVEY_TOPIC = re.compile(
+    r"\b(?:ldn|nal?trex\w*|naltex\w*|enquete\w*|vragenlijst\w*|bevraging\w*|rondvraag\w*"
+    r"|survey\w*|questionnaire\w*|sondage\w*|umfrage\w*|fragebogen\w*)\b"
+)
+#: Writing a prescription (nl/fr/en/de): said of a doctor, it answers question 2 about a
+#: medicine ("de neuroloog had het voorgeschreven"), not about a phone or a program.
+_PRESCRIBING = re.compile(
+    r"\b(?:voor(?:ge)?schr\w*|schre(?:ef|ven)\s+(?:\w+\s+){0,3}voor|voorschrift\w*"
+    r"|prescri\w*|perscri\w*|precri\w*|ordonnance\w*|verschr\w*|verordn\w*|rezept\w*)\b"
+)
+
+
+def concerns_survey(parsed: ParsedMessage, own: OwnText, prescriber_evidence: list[str]) -> bool:
+    """Whether a human message is about this survey, so that answers found in it make it a
+    ``reply``.
+
+    The extractor reads any text as a possible answer: "ik gebruik de nieuwe versie" is a
+    use, "it works great" a positive experience. Such words answer the survey only in a
+    message about it, and the mailbox also gets mail about anything else. A message is
+    about the survey when it
+
+    * quotes the info sheet or one of its questions (reply isolation found them), or
+    * names the drug or the survey (LDN, naltrexone, enquête, questionnaire...) in its
+      subject, its own words or what it quotes (a reply keeps "Re: Naltrexone (LDN)..."), or
+    * names who prescribed something: a prescriber in the same sentence as a prescribing
+      word ("het was mijn gynaecoloog die het voorschreef"), which only a medicine has.
+
+    Short answers under the quoted questions ("Ja / huisarts / positief / geen") pass by the
+    first rule; a story sent under a subject of its own by the second or the third.
+    """
+    if own.quoted_sheet or own.anchors:
+        return True
+    if any(_SURVEY_TOPIC.search(fold(text)) for text in (parsed.subject, own.text, own.quoted)):
+        return True
+    return any(_PRESCRIBING.search(fold(sentence)) for sentence in prescriber_evidence)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ldn_inbox.classify import detect_kind, detect_language, is_bulk
+from ldn_inbox.classify import concerns_survey, detect_kind, detect_language, is_bulk
 from ldn_inbox.codebook import ANSWER_FIELDS, Kind, Language, LdnUse, Span
 from ldn_inbox.extract import EXTRACTOR_VERSION, Extraction, extract
 from ldn_inbox.mime import ParsedMessage
@@ -90,9 +90,14 @@ def code(parsed: ParsedMessage) -> Coded:
     result: Extraction = extract(own.text, language.value)
     notes += result.notes
     bulk_without_answers = is_bulk(parsed) and not own.anchors
+    prescriber = result.fields.get("prescriber")
+    about_survey = concerns_survey(
+        parsed, own, [s.text for s in prescriber.evidence] if prescriber else [])
+    # answer-like words in a message about something else ("it works great" about a program)
+    off_topic = result.answered and not about_survey
     uncovered_reply = (
         not result.answered and language is Language.OTHER and bool(own.text.strip())
-        and (own.quoted_sheet or bool(parsed.header("in-reply-to")))
+        and (own.quoted_sheet or bool(parsed.header("in-reply-to"))) and about_survey
     )
     if uncovered_reply:
         # a reply to the mailing in a language without a lexicon: a person must read it
@@ -105,12 +110,18 @@ def code(parsed: ParsedMessage) -> Coded:
                    "side_effect_codes"]
         return Coded(own.text, own.quoted, values, confidence, evidence,
                      list(dict.fromkeys(review)), notes=notes)
-    if not result.answered or bulk_without_answers:
+    if not result.answered or bulk_without_answers or off_topic:
         values["kind"] = Kind.NOT_SURVEY.value
         confidence["kind"] = 0.6 if own.text.strip() else 0.4
         values.update(dict.fromkeys(ANSWER_FIELDS))
+        if off_topic and not bulk_without_answers:
+            # a reply sent without quote, drug name or prescriber: a person decides
+            notes.append("answer-like text, but nothing ties the message to the survey")
+            confidence["kind"] = 0.5
+            review.append("kind")
         if not own.text.strip() or own.quoted_sheet:
             review.append("kind")
+        review = list(dict.fromkeys(review))
         return Coded(own.text, own.quoted, values, confidence, evidence, review, notes=notes)
     values["kind"] = Kind.REPLY.value
     confidence["kind"] = 0.9
