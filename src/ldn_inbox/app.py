@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ldn_inbox import config as config_module
-from ldn_inbox.db import open_database, session_factory
+from ldn_inbox.db import open_database, read_session_factory, session_factory
 from ldn_inbox.pipeline import Settings
 from ldn_inbox.privacy import key_path, load_key
 
@@ -45,6 +45,11 @@ class Context:
     @property
     def sessions(self) -> Callable[[], Session]:
         return session_factory(self.engine)
+
+    @property
+    def read_sessions(self) -> Callable[[], Session]:
+        """Sessions for commands that only read (exports, reports, listings)."""
+        return read_session_factory(self.engine)
 
     def pipeline_settings(self) -> Settings:
         return Settings(pseudonym_key=load_key(key_path(self.config)),

@@ -357,7 +357,7 @@ def export_command(
             if kind is not None:
                 raise ValidationError("--kind selects messages; it does not apply to --view")
         ctx = STATE.context()
-        with ctx.sessions() as session:
+        with ctx.read_sessions() as session:
             if view is not None:
                 columns, rows = views.read_view(session, view, reviewed_only=reviewed_only)
             else:
@@ -397,7 +397,7 @@ def errors_command(
 
     with handled():
         ctx = STATE.context()
-        with ctx.sessions() as session:
+        with ctx.read_sessions() as session:
             rows = quarantined(session)
         if format == "jsonl":
             for row in rows:
@@ -434,7 +434,7 @@ def raw_command(
     from ldn_inbox.queries import AmbiguousRaw, raw_message
 
     with handled():
-        with STATE.context().sessions() as session:
+        with STATE.context().read_sessions() as session:
             try:
                 raw = raw_message(session, message_id, sha256)
             except AmbiguousRaw as exc:
@@ -616,7 +616,7 @@ def review_list(
     with handled():
         if format not in ("table", "jsonl"):
             raise ValidationError("--format must be table or jsonl")
-        with STATE.context().sessions() as session:
+        with STATE.context().read_sessions() as session:
             items = review.queue(session, needs_review=needs_review, field_name=field,
                                  conflicts=conflicts, include_reviewed=all_records)
         _emit(items, format, review.format_queue)
@@ -638,7 +638,7 @@ def review_show(
     with handled():
         if format not in ("text", "json"):
             raise ValidationError("--format must be text or json")
-        with STATE.context().sessions() as session:
+        with STATE.context().read_sessions() as session:
             view = review.show(session, message_id)
         if format == "json":
             typer.echo(json.dumps(view.as_dict(), ensure_ascii=False, indent=2))
@@ -768,7 +768,7 @@ def review_history(
     with handled():
         if format not in ("table", "jsonl"):
             raise ValidationError("--format must be table or jsonl")
-        with STATE.context().sessions() as session:
+        with STATE.context().read_sessions() as session:
             entries = review.history(session, message_id)
         _emit(entries, format, review.format_history)
 
@@ -870,7 +870,7 @@ def stats_command(unit: UnitOption = "respondents", lang: LangOption = "en") -> 
     from ldn_inbox.report import stats_text
 
     with handled():
-        with STATE.context().sessions() as session:
+        with STATE.context().read_sessions() as session:
             typer.echo(stats_text(session, unit=unit, lang=lang), nl=False)
 
 
@@ -894,7 +894,7 @@ def report_command(
 
     with handled():
         generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        with STATE.context().sessions() as session:
+        with STATE.context().read_sessions() as session:
             page = report_html(session, unit=unit, lang=lang, generated=generated)
         output.write_text(page, encoding="utf-8")
         typer.echo(f"report written to {output}", err=True)

@@ -34,10 +34,18 @@ def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = previous
 
 
+#: Execution option of read-only work (exports, reports): a plain BEGIN, no write lock.
+READ_ONLY = "ldn_inbox_read_only"
+
+
 def _on_sqlite_begin(conn: sa.Connection) -> None:
     # pysqlite starts transactions lazily; BEGIN IMMEDIATE takes the write lock up front so two
     # writers queue on busy_timeout instead of failing with "database is locked" mid-way.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Readers take no lock at all in WAL mode: a long export never holds up a fetch.
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -161,6 +169,11 @@ def open_database(url: str, *, migrate: bool = True) -> sa.Engine:
 
 def session_factory(engine: sa.Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def read_session_factory(engine: sa.Engine) -> sessionmaker[Session]:
+    """Sessions for work that only reads: on SQLite they never take the write lock."""
+    return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 @contextmanager
