@@ -270,32 +270,42 @@ class Ingest:
         """Store ``items`` in one transaction (committed on return) and start coding them."""
         if not items:
             return
-        summary = self.summary
-        jobs: list[_Job] = []
-        payloads: list[bytes] = []
         try:
-            with self.sessions() as session:
-                for item, stored in zip(items, store_many(session, items), strict=True):
-                    if self.on_stored is not None:
-                        self.on_stored(session, item, stored.raw_id, stored.status)
-                    summary.seen += 1
-                    if stored.status == "forgotten":
-                        summary.forgotten += 1
-                        continue
-                    assert stored.raw_id is not None
-                    if stored.status == "new":
-                        summary.new += 1
-                    else:
-                        summary.known += 1
-                    jobs.append(_Job(stored.raw_id, stored.message_id, item.received_at))
-                    payloads.append(item.data)
-                session.commit()
-                jobs, payloads = self._to_code(session, jobs, payloads)
+            try:
+                counts, jobs, payloads = self._store(items)
+            except sa.exc.IntegrityError:
+                # Another process (an import beside a fetch) stored some of these bytes
+                # between our lookup and our insert: look again, they are known now.
+                log.info("raw store: bytes stored concurrently by another run; retrying")
+                counts, jobs, payloads = self._store(items)
         except sa.exc.OperationalError as exc:
             raise DatabaseError(f"database error while storing: {exc.orig}") from None
+        except sa.exc.IntegrityError as exc:
+            raise DatabaseError(f"database error while storing: {exc.orig}") from None
+        summary = self.summary
+        summary.seen += len(items)
+        summary.new += counts.get("new", 0)
+        summary.known += counts.get("known", 0)
+        summary.forgotten += counts.get("forgotten", 0)
         if self.on_item is not None:
             self.on_item(summary)
         self.queue_coding(jobs, payloads)
+
+    def _store(self, items: Sequence[RawItem]) -> tuple[dict[str, int], list[_Job],
+                                                         list[bytes]]:
+        counts: dict[str, int] = {}
+        jobs: list[_Job] = []
+        payloads: list[bytes] = []
+        with self.sessions() as session:
+            for item, stored in zip(items, store_many(session, items), strict=True):
+                if self.on_stored is not None:
+                    self.on_stored(session, item, stored.raw_id, stored.status)
+                counts[stored.status] = counts.get(stored.status, 0) + 1
+                if stored.raw_id is not None:
+                    jobs.append(_Job(stored.raw_id, stored.message_id, item.received_at))
+                    payloads.append(item.data)
+            session.commit()
+            return counts, *self._to_code(session, jobs, payloads)
 
     def queue_coding(self, jobs: list[_Job], payloads: list[bytes]) -> None:
         """Start coding stored messages; writes the records of the batches before them."""

@@ -27,13 +27,15 @@ def key_path(config: Config) -> Path:
 
 
 def load_key(path: Path) -> bytes:
-    """Read the pseudonym key, creating it (mode 0600) on first use."""
+    """Read the pseudonym key, creating it (mode 0600) on first use.
+
+    Two runs starting at once (an import beside the first fetch) must agree on one key: it
+    is written whole to a private temporary file and linked into place, so a reader never
+    sees a half-written key and the loser of the race reads the winner's."""
     try:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(KEY_BYTES) + "\n")
+            _create_key(path)
         text = path.read_text("ascii").strip()
         key = bytes.fromhex(text)
     except (OSError, ValueError) as exc:
@@ -45,6 +47,22 @@ def load_key(path: Path) -> bytes:
         raise ConfigError(f"privacy.key_file {path}: key too short; delete it to make a new one "
                           "(existing pseudonyms then change)")
     return key
+
+
+def _create_key(path: Path) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(KEY_BYTES) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)  # atomic; fails when another run was first
+        except FileExistsError:
+            pass
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def respondent_id(address: str, key: bytes) -> str:
