@@ -9,6 +9,7 @@ another person, a fear, or the illness as background.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from ldn_inbox.extract._common import usable
@@ -43,8 +44,42 @@ def _gap(a: Hit, b: Hit) -> int:
     return (b.first - a.last if b.first >= a.last else a.first - b.last) + 1
 
 
+class _Index:
+    """Hits found by position with a bisection (a long story has thousands of them; scanning
+    them all for each one made coding cubic in the text's length)."""
+
+    def __init__(self, hits: list[Hit]) -> None:
+        self.ordered = sorted(hits, key=lambda h: h.first)
+        self.starts = [h.first for h in self.ordered]
+        self.widest = max((h.last - h.first for h in hits), default=0)
+
+    def near(self, first: int, last: int) -> list[Hit]:
+        """Hits that overlap or touch tokens [first, last)."""
+        out = []
+        for position in range(bisect_left(self.starts, first - self.widest),
+                              len(self.starts)):
+            hit = self.ordered[position]
+            if hit.first > last:
+                break
+            if hit.last >= first:
+                out.append(hit)
+        return out
+
+
+class _Symptoms(_Index):
+    """The symptom hits, and which of them are their own direction ("opgewekter"): those
+    compete for no other direction word."""
+
+    def __init__(self, hits: list[Hit], directions: list[Hit]) -> None:
+        super().__init__(hits)
+        index = _Index(directions)
+        self.self_directed = {
+            s for s in hits
+            if any(d.first < s.last and s.first < d.last for d in index.near(s.first, s.last))}
+
+
 def _direction(doc: Doc, hit: Hit, polarity: str,
-               symptoms: list[Hit]) -> tuple[str | None, Hit | None]:
+               symptoms: _Symptoms) -> tuple[str | None, Hit | None]:
     clause = doc.clause_of(hit.first)
     if clause is None:
         return None, None
@@ -53,19 +88,15 @@ def _direction(doc: Doc, hit: Hit, polarity: str,
     # the same symptom when it names none of its own
     # (over a clause made only of "maar" or "wel")
     for _ in range(2):
-        following = [c for c in doc.clauses if c.sentence == clause.sentence
-                     and c.first == last]
-        if not following or any(s.first >= following[0].first and s.last <= following[0].last
-                                for s in symptoms):
+        following = doc.clause_starting(clause.sentence, last)
+        if following is None or any(s.first >= following.first and s.last <= following.last
+                                    for s in symptoms.near(following.first, following.last)):
             break
-        last = following[0].last
-    # a symptom word that is its own direction ("opgewekter") competes for no other word
-    directions = doc.hits_of("direction")
-    self_directed = {s for s in symptoms
-                     if any(d.first < s.last and s.first < d.last for d in directions)}
+        last = following.last
+    self_directed = symptoms.self_directed
     found: list[tuple[int, str, Hit]] = []
-    pseudo = doc.hits_of("negation", "pseudo")
     for other in doc.hits_in(clause.first, last, "direction"):
+        pseudo = doc.hits_in(other.last - 12, other.first + 12, "negation", "pseudo")
         if any(p.first <= other.first and other.last <= p.last for p in pseudo):
             continue  # the "meer" of "niet meer" says no more, not more
         if other.first >= clause.last and other.key == "worsen":
@@ -75,7 +106,9 @@ def _direction(doc: Doc, hit: Hit, polarity: str,
         if not overlap and distance > DIRECTION_WINDOW:
             continue
         # a direction word belongs to the symptom nearest to it ("minder pijn en ik slaap")
-        if not overlap and any(_gap(s, other) - 1 < distance for s in symptoms
+        if not overlap and any(_gap(s, other) - 1 < distance
+                               for s in symptoms.near(other.first - distance - 1,
+                                                      other.last + distance + 1)
                                if s is not hit and s.first != hit.first
                                and s not in self_directed):
             continue
@@ -112,9 +145,8 @@ def mentions(doc: Doc, segs: Segments, *, proxy: bool) -> list[Mention]:
     side_effect_spans = {(h.first, h.last) for h in doc.hits if h.section == "side_effect"}
     symptom_hits = [h for h in doc.hits if h.section in ("symptom", "side_effect")
                     and h.key != "generic"]
-    directions = doc.hits_of("direction")
-    self_directed = {s for s in symptom_hits
-                     if any(d.first < s.last and s.first < d.last for d in directions)}
+    symptoms = _Symptoms(symptom_hits, doc.hits_of("direction"))
+    self_directed = symptoms.self_directed
     for hit in doc.hits:
         if hit.section not in ("symptom", "side_effect") or hit.key == "generic":
             continue
@@ -142,9 +174,9 @@ def mentions(doc: Doc, segs: Segments, *, proxy: bool) -> list[Mention]:
                 other is not hit and other not in self_directed
                 and 0 <= hit.first - other.last <= 3
                 and doc.clause_of(other.first) is doc.clause_of(hit.first)
-                for other in symptom_hits):
+                for other in symptoms.near(hit.first - 4, hit.first)):
             continue  # "mijn darmen waren rustiger": says how the bowels are, not the mood
-        direction, direction_hit = _direction(doc, hit, polarity, symptom_hits)
+        direction, direction_hit = _direction(doc, hit, polarity, symptoms)
         if inherent and direction == "improve" and direction_hit is not None \
                 and _gap(hit, direction_hit) > INHERENT_IMPROVE_WINDOW:
             # "minder nachtmerries" is better; "terug gaan fietsen ... droom zot" is not

@@ -206,6 +206,10 @@ class Doc:
     #: clause of each token, and token range of each sentence (lookups are hot)
     _token_clause: list[Clause | None] = field(default_factory=list)
     _sentence_range: dict[int, tuple[int, int]] = field(default_factory=dict)
+    #: per section: hit starts sorted, with (start, order in by_section, hit)
+    _starts: dict[str, tuple[list[int], list[tuple[int, int, Hit]]]] = field(
+        default_factory=dict)
+    _clause_at: dict[tuple[int, int], Clause] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for hit in self.hits:
@@ -217,6 +221,11 @@ class Doc:
             first, last = self._sentence_range.get(clause.sentence, (clause.first, clause.last))
             self._sentence_range[clause.sentence] = (min(first, clause.first),
                                                      max(last, clause.last))
+            self._clause_at.setdefault((clause.sentence, clause.first), clause)
+        for section, hits in self.by_section.items():
+            ordered = sorted(((h.first, i, h) for i, h in enumerate(hits)),
+                             key=lambda entry: (entry[0], entry[1]))
+            self._starts[section] = ([entry[0] for entry in ordered], ordered)
 
     def clause_of(self, token_index: int) -> Clause | None:
         if 0 <= token_index < len(self._token_clause):
@@ -233,8 +242,25 @@ class Doc:
 
     def hits_in(self, first: int, last: int, section: str,
                 key: str | None = None) -> list[Hit]:
-        return [h for h in self.by_section.get(section, ())
-                if h.first >= first and h.last <= last and (key is None or h.key == key)]
+        """Hits of ``section`` inside tokens [first, last), in ``by_section`` order
+        (a bisection on their starts: long texts call this for every hit)."""
+        index = self._starts.get(section)
+        if index is None:
+            return []
+        starts, ordered = index
+        found: list[tuple[int, Hit]] = []
+        for position in range(bisect_left(starts, first), len(starts)):
+            start, order, hit = ordered[position]
+            if start >= last:
+                break
+            if hit.last <= last and (key is None or hit.key == key):
+                found.append((order, hit))
+        found.sort(key=lambda entry: entry[0])
+        return [hit for _, hit in found]
+
+    def clause_starting(self, sentence: int, first: int) -> Clause | None:
+        """The clause of sentence ``sentence`` that starts at token ``first``."""
+        return self._clause_at.get((sentence, first))
 
     def words(self, section: str, key: str) -> set[str]:
         out: set[str] = set()
