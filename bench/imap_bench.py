@@ -189,6 +189,8 @@ def main() -> None:
         env = {k: v for k, v in env.items()
                if not k.startswith("LDN_INBOX_") or k in ("LDN_INBOX_IMAP_PASSWORD",
                                                          "LDN_INBOX_PRIVACY_KEY_FILE")}
+        # bytecode cached as in an installed package (the first run writes it)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         folder, size = load_folder(server, args.messages, args.seed)
         first = ldn_fetch(work / "bench.sqlite", server, folder, env)
         noop = ldn_fetch(work / "bench.sqlite", server, folder, env)
