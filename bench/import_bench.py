@@ -23,18 +23,15 @@ import mailbox
 import os
 import random
 import sqlite3
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from dataclasses import dataclass, field
 from email.utils import format_datetime
 from pathlib import Path
 from pathlib import Path as _Path
 
 sys.path.insert(0, str(_Path(__file__).resolve().parent))
-from machine import describe
+from machine import describe, run_sampled
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -249,29 +246,10 @@ def import_run(source: str, path: Path, messages: int, work: Path,
     database = work / f"{path.name}.sqlite"
     script = Path(sys.executable).with_name("ldn-inbox")
     command = [str(script), "--db", f"sqlite:///{database}", "import", "--quiet", str(path)]
-    samples: list[tuple[float, float]] = []
-    started = time.monotonic()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=err, cwd=work)
-        done = threading.Event()
-
-        def sample() -> None:
-            while not done.wait(0.25):
-                rss = _rss_mib(proc.pid)
-                if rss is not None:
-                    samples.append((time.monotonic() - started, rss))
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        done.set()
-        sampler.join()
-        seconds = time.monotonic() - started
-        code = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        if code != 0:
-            raise SystemExit(f"ldn-inbox import {path} exited {code}:\n"
-                             f"{err.read().decode(errors='replace')[-3000:]}")
+    run = run_sampled(command, env, _rss_mib, interval=0.25, cwd=work)
+    if run.code != 0:
+        raise SystemExit(f"ldn-inbox import {path} exited {run.code}:\n{run.errors[-3000:]}")
+    seconds, samples, usage = run.seconds, run.samples, run.usage
     half = seconds / 2
     first = max((rss for at, rss in samples if at <= half), default=0.0)
     second = max((rss for at, rss in samples if at > half), default=0.0)
