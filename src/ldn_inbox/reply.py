@@ -11,7 +11,9 @@ mail-parser-reply and its kind do, which loses every inline answer), each line g
   "Am ... schrieb ...:") or an Outlook header block (Van:/From:/De :/Von: ...), an
   unprefixed original follows: its lines are quote, except non-sheet lines typed under a
   published question (answers inside the original);
-* lines that are pieces of the published sheet are never the writer's, wherever they stand;
+* lines that are pieces of the published sheet are never the writer's, wherever they stand
+  (a short piece only where it continues the sheet line above it: a one-word answer such as
+  "huisarts" or "geen" under a question is a sheet word too, but not the question's next one);
   the four questions become anchors ``[Q1]``..``[Q4]`` in the own text, so segmentation can
   attach each answer to its question;
 * a forwarded message is the writer's own when its From is the sender.
@@ -274,7 +276,7 @@ def _mark_structure(lines: list[_Line], sender: str, sender_name: str, sheet: Sh
             if region == "original" and inline_zone and "vertrouwelijk" in folded:
                 inline_zone = False  # the sheet's closing: answers end above it
         elif region == "original":
-            short_fragment = sheet.is_fragment(body) and _neighbours_are_sheet(lines, index)
+            short_fragment = sheet.is_fragment(body) and _continues_sheet(lines, index, sheet)
             if short_fragment:
                 line.role = "sheet"
             else:
@@ -284,24 +286,35 @@ def _mark_structure(lines: list[_Line], sender: str, sender_name: str, sheet: Sh
             if cover and len(body) - cover > 0 and cover >= 15:
                 line.role = "own"
                 line.body = body[cover:].strip()
-            elif sheet.is_fragment(body) and _neighbours_are_sheet(lines, index):
+            elif sheet.is_fragment(body) and _continues_sheet(lines, index, sheet):
                 line.role = "sheet"
             else:
                 line.role = "own"
         index += 1
 
 
-def _neighbours_are_sheet(lines: list[_Line], index: int) -> bool:
-    def role_near(step: int) -> str:
-        pos = index + step
-        while 0 <= pos < len(lines):
-            if lines[pos].body.strip():
-                return lines[pos].role if step < 0 else "next"
-            pos += step
-        return "edge"
+def _continues_sheet(lines: list[_Line], index: int, sheet: Sheet) -> bool:
+    """Whether the short sheet fragment at ``index`` is the wrapped continuation of the
+    sheet line or question above it (or the first line under a header block).
 
-    before = role_near(-1)
-    return before in ("sheet", "header", "question")
+    Being a piece of the sheet is not enough: answers typed under a question are often
+    single sheet words ("huisarts", "positief", "geen", "De huisarts"). A continuation
+    is the sheet text that *follows* the line above, so the two joined must be a
+    contiguous run of the sheet."""
+    pos = index - 1
+    while pos >= 0 and not lines[pos].body.strip():
+        pos -= 1
+    if pos < 0:
+        return False
+    previous = lines[pos]
+    if previous.role == "header":
+        return True
+    if previous.role == "sheet":
+        return sheet.continues(previous.body, lines[index].body)
+    if previous.role == "question" and not previous.rest:
+        # the question matched fuzzily (typos): only its last words need to be exact
+        return sheet.continues(previous.body, lines[index].body, tail=2)
+    return False
 
 
 def _strip_signatures(lines: list[_Line]) -> None:

@@ -60,6 +60,7 @@ class Sheet:
         self.text = text
         self._joined = " " + " ".join(words(text)) + " "
         self._lines = {" ".join(words(line)) for line in text.splitlines() if line.strip()}
+        self._unnumbered = " " + " ".join(_unnumbered(words(text))) + " "
 
     def covers(self, line: str, *, min_chars: int = 25) -> bool:
         """Whether the whole line is a piece of the sheet (long enough to be sure)."""
@@ -74,6 +75,21 @@ class Sheet:
         """Whether the line is any piece of the sheet, however short."""
         norm = " ".join(words(line))
         return bool(norm) and f" {norm} " in self._joined
+
+    def continues(self, previous: str, line: str, *, tail: int = 3) -> bool:
+        """Whether ``line`` is the sheet text that comes right after ``previous`` (its last
+        ``tail`` words): the test for a wrapped continuation line. A short answer typed
+        under a question ("huisarts", "positief", "geen") is a piece of the sheet too, but
+        not the piece that follows the question. Single digits (list numbers, which HTML
+        renderings drop) are ignored on both sides; a line of list numbers only continues."""
+        tokens = words(line)
+        after = _unnumbered(tokens)
+        if tokens and not after:
+            return True
+        before = _unnumbered(words(previous))[-tail:] if tail > 0 else []
+        if not after or not before:
+            return False
+        return f" {' '.join(before + after)} " in self._unnumbered
 
     def leading_cover(self, line: str) -> int:
         """Length in characters of the longest leading part of ``line`` that is sheet text
@@ -90,6 +106,10 @@ class Sheet:
             while best < len(line) and line[best] in "?)!.:,;]":
                 best += 1
         return best
+
+
+def _unnumbered(tokens: list[str]) -> list[str]:
+    return [token for token in tokens if not (len(token) == 1 and token.isdigit())]
 
 
 @lru_cache(maxsize=1)
