@@ -14,19 +14,15 @@ from typing import Any
 
 import pytest
 
+from ldn_inbox import codebook
 from ldn_inbox.codebook import ANSWER_FIELDS
 from ldn_inbox.coding import code, own_text_of
 from ldn_inbox.extract import extract
 from ldn_inbox.mime import parse
 
 MAILING = "Naltrexone (LDN): uw ervaring gevraagd"
-QUESTIONS = [
-    "1. Gebruikt U Naltrexone of heeft U het gebruikt?",
-    "2. Wie schreef U de Naltrexone voor? (bv. de huisarts, geneesheer specialist "
-    "(welke specialisatie?), andere)",
-    "3. Was Uw ervaring positief? (bv. minder pijn)",
-    "4. Had U bepaalde bijwerkingen?",
-]
+#: the published questions, numbered as the mailing shows them
+QUESTIONS = [f"{n}. {question}" for n, question in enumerate(codebook.QUESTIONS, 1)]
 ATTRIBUTION = "Op di 5 mrt 2024 om 09:12 schreef FibroRes vzw <info@fibrores.org>:"
 
 

@@ -9,17 +9,13 @@ from importlib import resources
 
 import pytest
 
+from ldn_inbox import codebook
 from ldn_inbox.coding import code
 from ldn_inbox.mime import parse
 from ldn_inbox.reply import ANCHOR_RE, isolate
 
-QUESTIONS = [
-    "1. Gebruikt U Naltrexone of heeft U het gebruikt?",
-    "2. Wie schreef U de Naltrexone voor? (bv. de huisarts, geneesheer specialist "
-    "(welke specialisatie?), andere)",
-    "3. Was Uw ervaring positief? (bv. minder pijn)",
-    "4. Had U bepaalde bijwerkingen?",
-]
+#: the published questions, numbered as the mailing shows them
+QUESTIONS = [f"{n}. {question}" for n, question in enumerate(codebook.QUESTIONS, 1)]
 # question 2 as the mailing wraps it
 Q2_WRAPPED = ["2. Wie schreef U de Naltrexone voor? (bv. de huisarts, geneesheer",
               "specialist (welke specialisatie?), andere)"]
