@@ -217,15 +217,6 @@ def _write_batch(session: Session, jobs: Sequence[_Job], outcomes: Sequence[Outc
     return results
 
 
-def process_raw(session: Session, raw: RawMessage, settings: Settings) -> str:
-    """Parse and code a stored raw message that has no record yet; returns ``coded:<kind>``,
-    ``duplicate_id``, ``quarantined`` or ``already``. Commits."""
-    outcome = _outcome(raw.data or b"", settings)
-    result = _apply(session, raw.id, raw.message_id, raw.first_seen_at, outcome, settings)
-    session.commit()
-    return result
-
-
 @dataclass(frozen=True)
 class _Job:
     raw_id: int

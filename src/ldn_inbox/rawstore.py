@@ -97,42 +97,9 @@ def _source_hash(item: RawItem) -> str:
                                                                                "surrogateescape"))
 
 
-def add_source(session: Session, raw_id: int, item: RawItem, *, new: bool = False) -> None:
-    """Record where ``raw_id`` was seen (once per place; ``new``: the raw row was just made,
-    so it has no sources yet)."""
-    source_hash = _source_hash(item)
-    exists = None if new else session.scalar(
-        sa.select(RawSource.id).where(RawSource.raw_id == raw_id,
-                                      RawSource.source_hash == source_hash)
-    )
-    if exists is None:
-        session.add(RawSource(raw_id=raw_id, source_type=item.source_type,
-                              location=item.location, key=item.key, source_hash=source_hash))
-
-
 def store(session: Session, item: RawItem) -> Stored:
     """Add ``item`` to the raw store (flushes; the caller commits)."""
-    digest = sha256_hex(item.data)
-    existing = session.scalar(sa.select(RawMessage).where(RawMessage.sha256 == digest))
-    if existing is not None:
-        add_source(session, existing.id, item)
-        return Stored(existing.id, "known", existing.message_id, digest)
-    message_id = message_id_of(item.data)
-    forgotten = session.scalar(
-        sa.select(Tombstone.id).where(
-            sa.or_(Tombstone.sha256 == digest,
-                   Tombstone.message_id_hash == hash_message_id(message_id))
-        ).limit(1)
-    )
-    if forgotten is not None:
-        return Stored(None, "forgotten", message_id, digest)
-    raw = RawMessage(sha256=digest, size=len(item.data), data=item.data,
-                     message_id=message_id, store_error=item.store_error)
-    session.add(raw)
-    session.flush()
-    add_source(session, raw.id, item, new=True)
-    session.flush()
-    return Stored(raw.id, "new", message_id, digest, raw)
+    return store_many(session, [item])[0]
 
 
 def _in_chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
