@@ -21,7 +21,7 @@ from ldn_inbox.coder import Coder, Facts, Outcome, Pending, error_text, parse_an
 from ldn_inbox.errors import DatabaseError
 from ldn_inbox.models import Contact, Message, RawMessage, utcnow
 from ldn_inbox.privacy import respondent_id
-from ldn_inbox.rawstore import store_many
+from ldn_inbox.rawstore import in_chunks, store_many
 from ldn_inbox.records import save_extraction
 from ldn_inbox.sources.base import RawItem, Skipped
 
@@ -176,9 +176,9 @@ def _write_batch(session: Session, jobs: Sequence[_Job], outcomes: Sequence[Outc
     back and writes them one at a time."""
     ids = sorted({job.message_id for job in jobs})
     existing: dict[str, Message] = {}
-    for start in range(0, len(ids), 500):
+    for chunk in in_chunks(ids):
         existing.update((m.message_id, m) for m in session.scalars(
-            sa.select(Message).where(Message.message_id.in_(ids[start:start + 500]))))
+            sa.select(Message).where(Message.message_id.in_(chunk))))
     results: list[str] = []
     fresh: list[tuple[Message, Outcome]] = []
     for job, outcome in zip(jobs, outcomes, strict=True):
@@ -200,9 +200,9 @@ def _write_batch(session: Session, jobs: Sequence[_Job], outcomes: Sequence[Outc
     senders = sorted({respondent_id(o.facts.from_address, settings.pseudonym_key)
                       for _, o in fresh if o.facts is not None and o.facts.from_address})
     contacts: dict[str, Contact | None] = dict.fromkeys(senders)
-    for start in range(0, len(senders), 500):
+    for chunk in in_chunks(senders):
         contacts.update((c.respondent_id, c) for c in session.scalars(
-            sa.select(Contact).where(Contact.respondent_id.in_(senders[start:start + 500]))))
+            sa.select(Contact).where(Contact.respondent_id.in_(chunk))))
     written = iter(fresh)
     with session.no_autoflush:
         for index, result in enumerate(results):
@@ -311,10 +311,10 @@ class Ingest:
         """Leave out raw messages that have a record already (known bytes, coded before)."""
         ids = list({job.message_id for job in jobs})
         coded: set[tuple[str, int | None]] = set()
-        for start in range(0, len(ids), 500):
+        for chunk in in_chunks(ids):
             coded.update((message_id, raw_id) for message_id, raw_id in session.execute(
                 sa.select(Message.message_id, Message.raw_id)
-                .where(Message.message_id.in_(ids[start:start + 500]))))
+                .where(Message.message_id.in_(chunk))))
         # a record without raw bytes (SET NULL) takes these ones: _apply re-codes it
         coded_ids = {message_id for message_id, raw_id in coded if raw_id is not None}
         keep = [(job, data) for job, data in zip(jobs, payloads, strict=True)

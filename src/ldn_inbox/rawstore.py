@@ -102,7 +102,8 @@ def store(session: Session, item: RawItem) -> Stored:
     return store_many(session, [item])[0]
 
 
-def _in_chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
+def in_chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
+    """``values`` in lists short enough for one ``IN (...)`` on every backend."""
     for start in range(0, len(values), size):
         yield values[start:start + size]
 
@@ -114,7 +115,7 @@ def store_many(session: Session, items: Sequence[RawItem]) -> list[Stored]:
     digests = [sha256_hex(item.data) for item in items]
     message_ids = [message_id_of(item.data) for item in items]
     known: dict[str, RawMessage] = {}
-    for chunk in _in_chunks(sorted(set(digests))):
+    for chunk in in_chunks(sorted(set(digests))):
         known.update((raw.sha256, raw) for raw in session.scalars(
             sa.select(RawMessage).where(RawMessage.sha256.in_(chunk))))
     unknown = [i for i, digest in enumerate(digests) if digest not in known]
@@ -122,10 +123,10 @@ def store_many(session: Session, items: Sequence[RawItem]) -> list[Stored]:
     erased_ids: set[str] = set()
     if unknown:
         id_hashes = {hash_message_id(message_ids[i]): message_ids[i] for i in unknown}
-        for chunk in _in_chunks(sorted({digests[i] for i in unknown})):
+        for chunk in in_chunks(sorted({digests[i] for i in unknown})):
             erased_sha.update(s for s in session.scalars(
                 sa.select(Tombstone.sha256).where(Tombstone.sha256.in_(chunk))) if s)
-        for chunk in _in_chunks(sorted(id_hashes)):
+        for chunk in in_chunks(sorted(id_hashes)):
             erased_ids.update(id_hashes[h] for h in session.scalars(
                 sa.select(Tombstone.message_id_hash)
                 .where(Tombstone.message_id_hash.in_(chunk))) if h)
@@ -150,7 +151,7 @@ def store_many(session: Session, items: Sequence[RawItem]) -> list[Stored]:
     existing: set[tuple[int, str]] = set()
     made_ids = {raw.id for raw in made.values()}
     old = sorted({h for raw_id, h, _ in wanted if raw_id not in made_ids})
-    for chunk in _in_chunks(old):
+    for chunk in in_chunks(old):
         existing.update((raw_id, source_hash) for raw_id, source_hash in session.execute(
             sa.select(RawSource.raw_id, RawSource.source_hash)
             .where(RawSource.source_hash.in_(chunk))))
