@@ -7,10 +7,13 @@ message; the golden tests compare it field by field with the expected record.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from ldn_inbox.coding import code
+from ldn_inbox.mailing_learn import learn
+from ldn_inbox.mailings import MailingSet
 from ldn_inbox.mime import parse
 from ldn_inbox.rawstore import synthetic_message_id
 
@@ -33,9 +36,21 @@ def expected_record(path: Path) -> dict[str, Any]:
     return record
 
 
-def code_file(eml: Path) -> dict[str, Any]:
+@lru_cache(maxsize=4)
+def learned_mailings(folder: Path = FIXTURES) -> MailingSet:
+    """The mailings an import of ``folder`` learns from its replies' quotes (no mailing is
+    added: the golden files show what a new user gets)."""
+    quotes = []
+    for eml in sorted(folder.glob("*.eml")):
+        parsed = parse(eml.read_bytes())
+        coded = code(parsed)
+        quotes.append((eml.name, parsed.from_address or eml.name, coded.quoted_text))
+    return MailingSet(item.mailing for item in learn(quotes))
+
+
+def code_file(eml: Path, mailings: MailingSet | None = None) -> dict[str, Any]:
     parsed = parse(eml.read_bytes())
-    coded = code(parsed)
+    coded = code(parsed, learned_mailings(eml.parent) if mailings is None else mailings)
     return {"message_id": parsed.message_id, **coded.values,
             "review_fields": coded.review_fields}
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from ldn_inbox.mailings import MailingSet, sample_mailing
 from ldn_inbox.reply import isolate
-from ldn_inbox.sheet import match_question
+
+#: the mailing these replies answer, as ``ldn-inbox mailing add`` would have stored it
+KNOWN = MailingSet([sample_mailing()])
 
 SHEET_Q = [
     "1. Gebruikt U Naltrexone of heeft U het gebruikt?",
@@ -22,8 +25,8 @@ QUOTED_SHEET = "\n".join(
 )
 
 
-def own(text: str, **kwargs: str) -> str:
-    return isolate(text, **kwargs).text
+def own(text: str, mailings: MailingSet = KNOWN) -> str:
+    return isolate(text, mailings=mailings).text
 
 
 @pytest.mark.parametrize("attribution", [
@@ -49,7 +52,7 @@ def test_inline_answers_under_quoted_questions_are_anchored() -> None:
         "> 3. Was Uw ervaring positief? (bv. minder pijn)", "Ja, minder pijn",
         "> 4. Had U bepaalde bijwerkingen?", "Nee hoor",
     ])
-    result = isolate(text)
+    result = isolate(text, mailings=KNOWN)
     assert result.anchors == [1, 2, 3, 4]
     assert result.text.splitlines() == ["[Q1]", "Ja", "[Q2]", "De reumatoloog", "[Q3]",
                                         "Ja, minder pijn", "[Q4]", "Nee hoor"]
@@ -83,7 +86,7 @@ def test_answers_typed_inside_an_unprefixed_original_are_kept() -> None:
         SHEET_Q[2], "Minder pijn", SHEET_Q[3], "Soms misselijk", "",
         "Uw antwoorden worden vertrouwelijk en anoniem verwerkt.",
     ])
-    result = isolate(text)
+    result = isolate(text, mailings=KNOWN)
     assert "[Q1]\nJA, sinds vorig jaar" in result.text
     assert "[Q4]\nSoms misselijk" in result.text
     assert "vertrouwelijk" not in result.text
@@ -95,13 +98,18 @@ def test_questions_pasted_with_answers_on_the_same_line() -> None:
     assert own(text).splitlines() == ["[Q1] Ja", "[Q2] Reumatoloog", "[Q3] Ja", "[Q4] Nee"]
 
 
-def test_own_forward_is_kept_and_a_stranger_forward_is_not() -> None:
+def test_a_forward_is_the_writers_own_text_whoever_wrote_it_first() -> None:
+    """What someone forwards to the survey address is what they want to say: their own
+    earlier answers, or a spouse's (the codebook codes the patient's answers)."""
     body = "1. Ja\n2. Huisarts\n3. Ja\n4. Nee"
-    forward = ("Hieronder mijn antwoorden.\n\n---------- Doorgestuurd bericht ---------\n"
+    forward = ("Hieronder de antwoorden van mijn vrouw.\n\n"
+               "---------- Doorgestuurd bericht ---------\n"
                "Van: An Peeters <an@example.org>\nDate: wo 6 mrt 2024 om 19:02\n"
-               "Subject: antwoorden\nTo: <info@example.org>\n\n" + body)
-    assert "2. Huisarts" in own(forward, sender="an@example.org")
-    assert "2. Huisarts" not in own(forward, sender="someone.else@example.org")
+               "Subject: antwoorden\nTo: <jan@example.org>\n\n" + body)
+    result = isolate(forward, mailings=KNOWN)
+    assert "2. Huisarts" in result.text
+    assert "Van: An Peeters" not in result.text
+    assert result.forwarded
 
 
 @pytest.mark.parametrize("signature", [
@@ -122,19 +130,27 @@ def test_greeting_is_not_a_closing() -> None:
 
 
 def test_answers_at_top_and_empty_quoted_questions_leave_no_anchors() -> None:
-    result = isolate("1. ja\n2. huisarts\n\nOp di schreef FibroRes vzw:\n" + QUOTED_SHEET)
+    result = isolate("1. ja\n2. huisarts\n\nOp di schreef FibroRes vzw:\n" + QUOTED_SHEET,
+                     mailings=KNOWN)
     assert result.anchors == []
     assert result.text == "1. ja\n2. huisarts"
 
 
 @pytest.mark.parametrize(("line", "number"), [
-    ("> 1. Gebruikt U Naltrexone of heeft U het gebruikt?", None),  # caller strips ">"
-    ("1. Gebruikt U Naltrexone of heeft U het gebruikt?", 1),
-    ("Vraag 2: Wie schreef u de naltrexone voor?", 2),
-    ("3) was uw ervaring positief", 3),
-    ("had u bepaalde bijwerkinge?", 4),
-    ("Ja, minder pijn", None),
+    ("> 1. Gebruikt U Naltrexone of heeft U het gebruikt?", 1),
+    ("> Vraag 2: Wie schreef u de naltrexone voor?", 2),
+    ("> 3) was uw ervaring positief?", 3),
+    ("> had u bepaalde bijwerkinge?", 4),
+    ("> Prenez-vous de la naltrexone ?", 1),
+    ("> Qui vous l'a prescrite ?", 2),
+    ("> Did you have any side effects?", 4),
+    ("> Hatten Sie Nebenwirkungen?", 4),
+    ("> Ja, minder pijn", None),
+    ("> Wat is LDN?", None),
+    ("1. Oui, je le prends toujours", None),
+    ("Bijwerkingen? Geen", 4),
 ])
-def test_question_anchor_matching(line: str, number: int | None) -> None:
-    match = match_question(line)
-    assert (match.number if match else None) == number
+def test_questions_of_an_unknown_mailing_are_found_by_what_they_ask(
+        line: str, number: int | None) -> None:
+    result = isolate(line + "\nantwoord", mailings=MailingSet())
+    assert (result.anchors[0] if result.anchors else None) == number

@@ -24,6 +24,7 @@ from ldn_inbox.codebook import ANSWER_FIELDS, LIST_FIELDS
 from ldn_inbox.coding import Coded, own_text_of
 from ldn_inbox.db import open_database, session_factory
 from ldn_inbox.errors import ValidationError
+from ldn_inbox.mailings import MailingSet
 from ldn_inbox.mime import ParsedMessage
 from ldn_inbox.models import Response, ResponseItem
 
@@ -60,8 +61,8 @@ CONFIDENCE = {M1: {"prescriber": 0.55}, M2: {"ldn_use": 0.4}, M3: {"kind": 0.8}}
 def fake_coder(table: dict[str, dict[str, Any]], version: str) -> Callable[..., Coded]:
     """A stand-in for ``coding.code`` that codes the fixtures as ``table`` says."""
 
-    def code(parsed: ParsedMessage) -> Coded:
-        own = own_text_of(parsed)
+    def code(parsed: ParsedMessage, mailings: MailingSet | None = None) -> Coded:
+        own = own_text_of(parsed, mailings)
         values = dict(table[parsed.message_id])
         confidence = {name: 0.9 for name, value in values.items() if value is not None}
         confidence.update(CONFIDENCE.get(parsed.message_id, {}))
@@ -414,7 +415,7 @@ def test_reparse_arguments(env: Path, runner: CliRunner, sqlite_url: str,
                                   code=2).stderr
     invoke(runner, sqlite_url, "reparse", "nobody@example.org", code=8)
 
-    def crash(parsed: ParsedMessage) -> Coded:
+    def crash(parsed: ParsedMessage, mailings: MailingSet | None = None) -> Coded:
         raise RuntimeError("extractor bug")
 
     monkeypatch.setattr("ldn_inbox.coding.code", crash)

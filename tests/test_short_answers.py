@@ -11,8 +11,17 @@ import pytest
 
 from ldn_inbox import codebook
 from ldn_inbox.coding import code
+from ldn_inbox.mailings import MailingSet, sample_mailing
 from ldn_inbox.mime import parse
-from ldn_inbox.reply import ANCHOR_RE, isolate
+from ldn_inbox.reply import ANCHOR_RE
+from ldn_inbox.reply import isolate as _isolate
+
+#: the mailing these replies answer, as ``ldn-inbox mailing add`` would have stored it
+KNOWN = MailingSet([sample_mailing()])
+
+
+def isolate(text: str):  # type: ignore[no-untyped-def]
+    return _isolate(text, mailings=KNOWN)
 
 #: the published questions, numbered as the mailing shows them
 QUESTIONS = [f"{n}. {question}" for n, question in enumerate(codebook.QUESTIONS, 1)]
@@ -94,7 +103,7 @@ CASES = [
 @pytest.mark.parametrize(("body", "want"), [(c[1], c[2]) for c in CASES],
                          ids=[c[0] for c in CASES])
 def test_short_inline_answers_are_own_text_and_coded(body: str, want: dict[str, str]) -> None:
-    coded = code(parse(message(body)))
+    coded = code(parse(message(body)), KNOWN)
     answers = [line for line in body.splitlines() if line in (
         "huisarts", "De huisarts", "neuroloog", "positief", "Positief", "geen", "Geen",
         "geen bijwerkingen", "généraliste", "positive", "aucun")]

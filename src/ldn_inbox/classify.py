@@ -20,7 +20,7 @@ from typing import Any
 from ldn_inbox.codebook import Kind, Language
 from ldn_inbox.mime import ParsedMessage
 from ldn_inbox.reply import OwnText
-from ldn_inbox.sheet import fold, words
+from ldn_inbox.textnorm import fold, words
 
 _BOUNCE_SENDER = re.compile(r"^(?:mailer-daemon|postmaster|post_master|mail-daemon|maildaemon|"
                             r"mdaemon|mail delivery (?:system|subsystem)|microsoftexchange\w*)\b")

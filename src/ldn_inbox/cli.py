@@ -30,8 +30,12 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema operations.", no_args_is_help=True)
 config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
+mailing_app = typer.Typer(
+    help="What the organisation sent: add a mailing, list the known and learned ones.",
+    no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
+app.add_typer(mailing_app, name="mailing")
 
 
 class State:
@@ -461,18 +465,22 @@ def eval_command(
         "--min-macro", help="Exit 1 when the main macro accuracy is below this.")] = None,
     show_errors: Annotated[bool, typer.Option("--errors", help="List every wrong field.")]
     = False,
+    mailings: Annotated[Path | None, typer.Option(
+        "--mailings", help="A mailing file, or a directory of them, to add first (else the "
+        "mailings are learned from the replies).", show_default=False)] = None,
 ) -> None:
     """Score the coding against a labelled set, in a throw-away database.
 
     Examples:
       ldn-inbox eval ../shared/survey/dev
       ldn-inbox eval fixtures/emails --json --min-macro 0.9
+      ldn-inbox eval fixtures/measure/ma --mailings fixtures/measure/ma/mailings
     """
     from ldn_inbox.evaluate import format_scores
     from ldn_inbox.workflows import evaluate_directory
 
     with handled():
-        scores = evaluate_directory(directory)
+        scores = evaluate_directory(directory, mailings=mailings)
         if as_json:
             typer.echo(json.dumps(scores.as_dict(), indent=2, ensure_ascii=False))
         else:
@@ -484,6 +492,89 @@ def eval_command(
         if min_macro is not None and scores.main_macro < min_macro:
             raise fail(f"main macro accuracy {scores.main_macro:.3f} < {min_macro}",
                        ExitCode.BUG)
+
+
+# --------------------------------------------------------------------------- mailings
+@mailing_app.command("add")
+def mailing_add(
+    path: Annotated[Path, typer.Argument(
+        help="The mailing as sent: an .eml file, or its text (.txt).")],
+    name: Annotated[str | None, typer.Option(
+        "--name", help="A name for it (default: the e-mail's subject or the file name).",
+        show_default=False)] = None,
+    no_recode: Annotated[bool, typer.Option(
+        "--no-recode", help="Do not re-code now; the next import or fetch does it.")] = False,
+) -> None:
+    """Add a mailing the organisation sent (repeatable: a French version and a reminder
+    are mailings too). Its text is never read as a respondent's words, and its questions
+    are found by what they ask, whatever their wording, numbering or order. Records that
+    it may code otherwise are re-coded; values a reviewer set are kept.
+
+    Examples:
+      ldn-inbox mailing add nieuwsbrief-januari.eml
+      ldn-inbox mailing add herinnering.txt --name "Herinnering februari"
+    """
+    from ldn_inbox import mailing_store
+    from ldn_inbox.review import default_reviewer
+    from ldn_inbox.workflows import add_mailing
+
+    with handled():
+        result = add_mailing(STATE.context(), path, name=name,
+                             added_by=default_reviewer(None), recode=not no_recode)
+        record = result.added.record
+        verb = "added" if result.added.created else "already known:"
+        typer.echo(f"{verb} {mailing_store.describe(record)}")
+        if result.added.replaced:
+            typer.echo(f"set aside learned mailing {', '.join(result.added.replaced)} "
+                       "(the same text)")
+        if not record.questions:
+            typer.echo("warning: no survey question was found in this mailing", err=True)
+        if result.recoded.recoded:
+            typer.echo(f"re-coded {result.recoded.recoded} record(s); values set by a "
+                       "reviewer are kept")
+
+
+@mailing_app.command("list")
+def mailing_list(
+    all_statuses: Annotated[bool, typer.Option(
+        "--all", help="Also the mailings set aside (removed, replaced).")] = False,
+    full: Annotated[bool, typer.Option("--text", help="Print each mailing's text.")] = False,
+) -> None:
+    """The mailings known: added ones, and those learned from the replies' quotes (with
+    how many senders quote them and which records), with the questions found in each.
+
+    Examples:
+      ldn-inbox mailing list
+      ldn-inbox mailing list --all --text
+    """
+    from ldn_inbox import mailing_store
+    from ldn_inbox.workflows import list_mailings
+
+    with handled():
+        records = list_mailings(STATE.context(), all_statuses=all_statuses)
+        if not records:
+            typer.echo("no mailings known yet: add one with `ldn-inbox mailing add FILE`, or "
+                       "import replies (a mailing quoted by 3 senders is learned)")
+            return
+        typer.echo("\n\n".join(mailing_store.describe(r, full=full) for r in records))
+
+
+@mailing_app.command("remove")
+def mailing_remove(
+    ident: Annotated[str, typer.Argument(help="The mailing's number (#3) or key.")],
+) -> None:
+    """Set a mailing aside (a learned one is not learned again) and re-code the records
+    that quoted it.
+
+    Example:
+      ldn-inbox mailing remove 3
+    """
+    from ldn_inbox.workflows import remove_mailing
+
+    with handled():
+        record, summary = remove_mailing(STATE.context(), ident)
+        typer.echo(f"removed mailing #{record.id} {record.name}; re-coded {summary.recoded} "
+                   "record(s)")
 
 
 # --------------------------------------------------------------------------- demo

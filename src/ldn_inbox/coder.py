@@ -28,6 +28,7 @@ from ldn_inbox.limits import TimeLimitExceeded, time_limit
 
 if TYPE_CHECKING:
     from ldn_inbox.coding import Coded
+    from ldn_inbox.mailings import MailingSet
     from ldn_inbox.mime import ParsedMessage
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 #: Below this many messages to code, a run codes them itself: starting workers costs more.
 POOL_THRESHOLD = 24
+#: The mailings forked workers code with (set before the pool starts; a new pool is started
+#: when they change, so no worker codes with outdated knowledge).
+_WORKER_MAILINGS: MailingSet | None = None
 
 
 @dataclass(frozen=True)
@@ -80,8 +84,9 @@ def error_text(exc: BaseException) -> str:
 
 
 def parse_and_code(data: bytes, *, convert_timeout: float = 10.0,
-                   message_timeout: float = 0.0) -> Outcome:
-    """Parse and code one message; never raises (the error is in the outcome)."""
+                   message_timeout: float = 0.0, mailings: MailingSet | None = None) -> Outcome:
+    """Parse and code one message, knowing ``mailings``; never raises (the error is in the
+    outcome)."""
     # imported here: a run with nothing to code (a no-op fetch) never loads the extractor
     from ldn_inbox.coding import code
     from ldn_inbox.mime import parse
@@ -92,7 +97,7 @@ def parse_and_code(data: bytes, *, convert_timeout: float = 10.0,
             facts = Facts.of(parsed)
             if not parsed.has_headers:
                 return Outcome(facts, None, "no header fields: not an e-mail message")
-            return Outcome(facts, code(parsed))
+            return Outcome(facts, code(parsed, mailings))
     except TimeLimitExceeded:
         return Outcome(error=f"TimeLimitExceeded: parsing and coding took longer than "
                              f"run.message_timeout = {message_timeout:g} s")
@@ -102,7 +107,7 @@ def parse_and_code(data: bytes, *, convert_timeout: float = 10.0,
 
 def _in_worker(data: bytes, convert_timeout: float, message_timeout: float) -> Outcome:
     outcome = parse_and_code(data, convert_timeout=convert_timeout,
-                             message_timeout=message_timeout)
+                             message_timeout=message_timeout, mailings=_WORKER_MAILINGS)
     outcome.exception = None  # the text says it; exceptions do not always pickle
     return outcome
 
@@ -161,17 +166,27 @@ class Coder:
     """Codes batches of raw messages, in up to ``workers`` processes (1: in this one)."""
 
     def __init__(self, *, workers: int = 1, convert_timeout: float = 10.0,
-                 message_timeout: float = 0.0) -> None:
+                 message_timeout: float = 0.0, mailings: MailingSet | None = None) -> None:
         self.workers = workers if workers > 0 else default_workers()
         self.convert_timeout = convert_timeout
         self.message_timeout = message_timeout
+        self.mailings = mailings
         self._pool: ProcessPoolExecutor | None = None
+
+    def set_mailings(self, mailings: MailingSet) -> None:
+        """Code what is submitted from now on with ``mailings`` (the workers are started
+        anew; what they are coding now finishes with the old knowledge)."""
+        self.mailings = mailings
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def submit(self, payloads: Sequence[bytes]) -> Pending:
         """Start coding ``payloads``; their outcomes come from :meth:`Pending.results`."""
         if self.workers <= 1 or (self._pool is None and len(payloads) < POOL_THRESHOLD):
             return Pending(done=[parse_and_code(data, convert_timeout=self.convert_timeout,
-                                                message_timeout=self.message_timeout)
+                                                message_timeout=self.message_timeout,
+                                                mailings=self.mailings)
                                  for data in payloads])
         pool = self._ensure_pool()
         return Pending([pool.submit(_in_worker, data, self.convert_timeout,
@@ -184,6 +199,8 @@ class Coder:
             # fork: the workers start at once with what this process has loaded; they never
             # touch the database connections they inherit.
             _warm_up()  # loaded once here, shared by the forked workers
+            global _WORKER_MAILINGS
+            _WORKER_MAILINGS = self.mailings
             context = multiprocessing.get_context("fork")
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context,
                                              initializer=_die_with_parent,

@@ -11,9 +11,10 @@ from typing import Any
 from ldn_inbox.classify import concerns_survey, detect_kind, detect_language, is_bulk
 from ldn_inbox.codebook import ANSWER_FIELDS, Kind, Language, LdnUse, Span
 from ldn_inbox.extract import EXTRACTOR_VERSION, Extraction, extract
+from ldn_inbox.mailings import MailingSet
 from ldn_inbox.mime import ParsedMessage
 from ldn_inbox.reply import OwnText, isolate
-from ldn_inbox.sheet import fold
+from ldn_inbox.textnorm import fold
 
 #: Below this language-identification confidence the language field is flagged.
 LANGUAGE_REVIEW_BELOW = 0.5
@@ -40,26 +41,31 @@ class Coded:
     review_fields: list[str]
     extractor_version: str = EXTRACTOR_VERSION
     notes: list[str] = field(default_factory=list)
+    #: fingerprint of the mailings known when this was coded ("" when none were)
+    knowledge: str = ""
+    #: keys of the known mailings the message quotes, and its quoted tokens none explains
+    mailings: list[str] = field(default_factory=list)
+    unexplained: int = 0
 
 
-def own_text_of(parsed: ParsedMessage) -> OwnText:
+def own_text_of(parsed: ParsedMessage, mailings: MailingSet | None = None) -> OwnText:
     """Reply isolation on the body, plus the answers in text attachments."""
-    own = isolate(parsed.text, sender=parsed.from_address, sender_name=parsed.from_name)
+    own = isolate(parsed.text, mailings=mailings)
     texts = [a for a in parsed.attachments if a.text and a.text.strip()]
     if texts and (len(own.text) < 400 or any(h in fold(own.text) for h in _ATTACHMENT_HINT)):
         parts = [own.text] if own.text.strip() else []
         quoted = [own.quoted] if own.quoted else []
-        anchors = list(own.anchors)
         for attachment in texts[:5]:
             assert attachment.text is not None
-            inner = isolate(attachment.text, sender=parsed.from_address,
-                            sender_name=parsed.from_name)
+            inner = isolate(attachment.text, mailings=mailings)
             if inner.text.strip():
                 parts.append(inner.text)
-                anchors += inner.anchors
+                own.anchors += inner.anchors
+                own.labels = own.labels or inner.labels
             if inner.quoted:
                 quoted.append(inner.quoted)
-        return OwnText("\n\n".join(parts), "\n".join(quoted), anchors, own.quoted_sheet)
+        own.text = "\n\n".join(parts)
+        own.quoted = "\n".join(quoted)
     return own
 
 
@@ -67,9 +73,18 @@ def _spans(spans: list[Span]) -> list[dict[str, Any]]:
     return [{"start": s.start, "end": s.end, "text": s.text} for s in spans]
 
 
-def code(parsed: ParsedMessage) -> Coded:
-    """The codebook record of ``parsed``."""
-    own = own_text_of(parsed)
+def code(parsed: ParsedMessage, mailings: MailingSet | None = None) -> Coded:
+    """The codebook record of ``parsed``, knowing the ``mailings`` that were sent."""
+    mailings = mailings or MailingSet()
+    own = own_text_of(parsed, mailings)
+    coded = _code(parsed, own)
+    coded.knowledge = mailings.fingerprint
+    coded.mailings = own.mailings
+    coded.unexplained = own.unexplained
+    return coded
+
+
+def _code(parsed: ParsedMessage, own: OwnText) -> Coded:
     auto_kind = detect_kind(parsed, own.text)
     language_text = own.text
     if auto_kind is Kind.BOUNCE:
@@ -87,7 +102,7 @@ def code(parsed: ParsedMessage) -> Coded:
         confidence["kind"] = 0.95
         values.update(dict.fromkeys(ANSWER_FIELDS))
         return Coded(own.text, own.quoted, values, confidence, evidence, review, notes=notes)
-    result: Extraction = extract(own.text, language.value)
+    result: Extraction = extract(own.text, language.value, labels=own.labels)
     notes += result.notes
     bulk_without_answers = is_bulk(parsed) and not own.anchors
     prescriber = result.fields.get("prescriber")

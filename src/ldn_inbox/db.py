@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,7 +95,8 @@ def _alembic_config() -> AlembicConfig:
     # alembic is imported only to migrate: every command checks the revision, few migrate
     from alembic.config import Config as AlembicConfig
 
-    cfg = AlembicConfig()
+    # stdout given now: alembic's default is the sys.stdout of the moment it was imported
+    cfg = AlembicConfig(stdout=sys.stdout)
     cfg.set_main_option("script_location", str(migrations_dir()))
     return cfg
 

@@ -14,6 +14,7 @@ Data path and tables::
     responses      effective record: correction if any, else extraction (rebuilt by records.py)
     response_items one row per list item of the effective record (benefits, side_effect_codes)
     tombstones     hashes of erased messages, so a re-import does not bring them back
+    mailings       what the organisation sent (added, or learned from the replies' quotes)
 """
 
 from __future__ import annotations
@@ -184,6 +185,13 @@ class Extraction(Base):
     evidence: Mapped[dict[str, Any]]
     review_fields: Mapped[list[Any]] = mapped_column(default=list)
     coded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: fingerprint of the mailings known when this was coded ("" when none were): a record
+    #: coded with other knowledge may be re-coded by the next run
+    knowledge: Mapped[str] = mapped_column(sa.String(16), default="", server_default="")
+    #: keys of the known mailings the message quotes
+    mailing_keys: Mapped[list[Any]] = mapped_column(default=list)
+    #: quoted tokens no known mailing explained (a quote of a mailing not yet known)
+    unexplained: Mapped[int] = mapped_column(default=0, server_default="0")
 
     message: Mapped[Message] = relationship(back_populates="extraction")
 
@@ -274,3 +282,27 @@ class Tombstone(Base):
     #: sha256 of an erased Message-ID
     message_id_hash: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     forgotten_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MailingRecord(Base):
+    """A mailing the organisation sent: added by a person or learned from the replies."""
+
+    __tablename__ = "mailings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: hash of the mailing's tokens (:attr:`ldn_inbox.mailings.Mailing.key`)
+    key: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    #: added (ldn-inbox mailing add), learned (shared by the quotes of several senders)
+    source: Mapped[str] = mapped_column(sa.String(16))
+    #: active, or removed (kept so that a learned mailing a person removed is not learned again)
+    status: Mapped[str] = mapped_column(sa.String(16), default="active", index=True)
+    name: Mapped[str] = mapped_column(sa.String(400), default="")
+    text: Mapped[str] = mapped_column(sa.Text)
+    #: the questions found in it: [{"number", "label", "text", "start", "end"}]
+    questions: Mapped[list[Any]] = mapped_column(default=list)
+    #: learned: how many different senders quote it, and record ids of some that do
+    senders: Mapped[int] = mapped_column(default=0)
+    sources: Mapped[list[Any]] = mapped_column(default=list)
+    added_by: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

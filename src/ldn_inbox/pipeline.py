@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ldn_inbox.coder import Coder, Facts, Outcome, Pending, error_text, parse_and_code
 from ldn_inbox.errors import DatabaseError
+from ldn_inbox.mailings import MailingSet
 from ldn_inbox.models import Contact, Message, RawMessage, utcnow
 from ldn_inbox.privacy import respondent_id
 from ldn_inbox.rawstore import in_chunks, store_many
@@ -41,6 +42,9 @@ class RunSummary:
     quarantined: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     kinds: dict[str, int] = field(default_factory=dict)
+    #: mailings learned from the replies in this run, and records re-coded with them
+    learned: list[int] = field(default_factory=list)
+    recoded: int = 0
 
     def line(self) -> str:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.kinds.items()))
@@ -52,7 +56,13 @@ class RunSummary:
             text += f", {self.forgotten} erased earlier (not re-added)"
         if self.skipped:
             text += f", {len(self.skipped)} files skipped"
-        return text + (f" [{kinds}]" if kinds else "")
+        text += f" [{kinds}]" if kinds else ""
+        if self.learned:
+            numbers = ", ".join(f"#{n}" for n in self.learned)
+            text += f"; learned mailing {numbers} from the replies' quotes"
+        if self.recoded:
+            text += f"; {self.recoded} re-coded with what is now known of the mailings"
+        return text
 
 
 @dataclass(frozen=True)
@@ -69,10 +79,14 @@ class Settings:
     workers: int = 1
     batch_messages: int = 100
     batch_bytes: int = 16 * 1024 * 1024
+    #: the mailings to code with (an ingest run reads them from the database)
+    mailings: MailingSet = field(default_factory=MailingSet)
+    #: learn mailings from the replies' quotes during a run
+    learn: bool = True
 
     def coder(self) -> Coder:
         return Coder(workers=self.workers, convert_timeout=self.convert_timeout,
-                     message_timeout=self.message_timeout)
+                     message_timeout=self.message_timeout, mailings=self.mailings)
 
 
 def _contact(session: Session, facts: Facts, settings: Settings,
@@ -123,7 +137,7 @@ def _write(session: Session, message: Message, outcome: Outcome, settings: Setti
 
 def _outcome(data: bytes, settings: Settings) -> Outcome:
     return parse_and_code(data, convert_timeout=settings.convert_timeout,
-                          message_timeout=settings.message_timeout)
+                          message_timeout=settings.message_timeout, mailings=settings.mailings)
 
 
 def code_message(session: Session, message: Message, data: bytes, settings: Settings) -> None:
@@ -232,6 +246,11 @@ class Ingest:
     :class:`~ldn_inbox.coder.Coder` workers while the next batch is read and stored; its
     records are written one batch per transaction. A run that stops between the two leaves
     raw messages without a record: :func:`code_uncoded` codes them in the next run.
+
+    Coding knows the mailings stored in the database. When messages quote text that no
+    known mailing explains, the run learns mailings from those quotes (as soon as a few
+    senders quote one, then less and less often) and, at its end, re-codes the records that
+    what it learned (or a mailing added since) may code otherwise.
     """
 
     def __init__(self, sessions: Callable[[], Session], settings: Settings, *,
@@ -240,12 +259,19 @@ class Ingest:
                  on_stored: Callable[[Session, RawItem, int | None, str], None] | None = None,
                  ) -> None:
         self.sessions = sessions
-        self.settings = settings
         self.summary = summary or RunSummary()
         self.on_item = on_item
         self.on_stored = on_stored
+        from ldn_inbox.mailing_learn import MIN_SENDERS
+        from ldn_inbox.mailing_store import load
+
+        with sessions() as session:
+            settings = replace(settings, mailings=load(session))
+        self.settings = settings
         self._coder = settings.coder()
         self._queue: list[tuple[list[_Job], Pending]] = []
+        self._unexplained = 0  # messages with quotes no mailing explains, since learning
+        self._learn_at = MIN_SENDERS
 
     def __enter__(self) -> Ingest:
         return self
@@ -347,14 +373,83 @@ class Ingest:
             raise DatabaseError(f"database error while storing: {exc.orig}") from None
         for result in results:
             _count(self.summary, result)
+        from ldn_inbox.reply import UNEXPLAINED_MIN
+
+        self._unexplained += sum(1 for o in outcomes
+                                 if o.coded is not None and o.coded.unexplained >= UNEXPLAINED_MIN)
+        if self.settings.learn and self._unexplained >= self._learn_at:
+            self._learn()
         if self.on_item is not None:
             self.on_item(self.summary)
 
+    def _learn(self) -> None:
+        """Learn mailings from the quotes no known mailing explains; code with them from now
+        on. Learning finds nothing new most of the time once the mailings are known, so the
+        next attempt waits for twice as many such messages."""
+        from ldn_inbox.mailing_learn import MIN_SENDERS
+        from ldn_inbox.mailing_store import load, relearn
+
+        with self.sessions() as session:
+            added = relearn(session, self.settings.mailings)
+            session.commit()
+            if added:
+                mailings = load(session)
+                self.summary.learned += [record.id for record in added]
+        if added:
+            self.settings = replace(self.settings, mailings=mailings)
+            self._coder.set_mailings(mailings)
+            self._learn_at = MIN_SENDERS
+        else:
+            self._learn_at *= 2
+        self._unexplained = 0
+
     def finish(self) -> RunSummary:
-        """Wait for the coding still under way and write it."""
+        """Wait for the coding still under way and write it; learn from what it brought;
+        re-code what newer knowledge of the mailings may code otherwise."""
         while self._queue:
             self._write_next()
+        if self.settings.learn and self._unexplained:
+            self._learn()
+        self.recode_stale()
         return self.summary
+
+    def recode_stale(self) -> int:
+        """Re-code, in batches and with the coding workers, the records coded with older
+        knowledge of the mailings that the current knowledge may code otherwise; the others
+        are marked current. Corrections are never touched."""
+        from ldn_inbox.mailing_store import mark_current, stale
+
+        mailings = self.settings.mailings
+        with self.sessions() as session:
+            pks = stale(session, mailings)
+            if not pks:
+                mark_current(session, mailings)
+                session.commit()
+                return 0
+        size = self.settings.batch_messages
+        for start in range(0, len(pks), size):
+            chunk = pks[start:start + size]
+            with self.sessions() as session:
+                rows = session.execute(
+                    sa.select(Message.id, RawMessage.data)
+                    .join(RawMessage, RawMessage.id == Message.raw_id)
+                    .where(Message.id.in_(chunk))).all()
+            payloads = {pk: data for pk, data in rows if data is not None}
+            order = [pk for pk in chunk if pk in payloads]
+            outcomes = self._coder.submit([payloads[pk] for pk in order]).results()
+            with self.sessions() as session:
+                for pk, outcome in zip(order, outcomes, strict=True):
+                    message = session.get(Message, pk)
+                    if message is None or outcome.coded is None or outcome.facts is None:
+                        continue  # a failure keeps the old coding
+                    with session.no_autoflush:
+                        _write(session, message, outcome, self.settings)
+                    self.summary.recoded += 1
+                session.commit()
+        with self.sessions() as session:
+            mark_current(session, mailings)
+            session.commit()
+        return self.summary.recoded
 
 
 def _count(summary: RunSummary, result: str) -> None:

@@ -53,6 +53,9 @@ def save_extraction(session: Session, message: Message, coded: Coded, *,
     extraction.evidence = dict(coded.evidence)
     extraction.review_fields = list(coded.review_fields)
     extraction.coded_at = utcnow()
+    extraction.knowledge = coded.knowledge
+    extraction.mailing_keys = list(coded.mailings)
+    extraction.unexplained = coded.unexplained
     if not fresh:
         session.flush()
     refresh_response(session, message, fresh=fresh, extraction=extraction)

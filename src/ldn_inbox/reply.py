@@ -1,22 +1,24 @@
-"""Reply isolation: the respondent's own words, apart from quotes, the info sheet,
-attribution lines, header blocks, signatures and disclaimers.
+"""Reply isolation: the respondent's own words, apart from quotes, the mailing, attribution
+lines, header blocks, signatures and disclaimers.
 
 Mail clients quote in many ways, and respondents type answers *inside* the quote, right
 under each question. So rather than cutting at the first quote header (what
 mail-parser-reply and its kind do, which loses every inline answer), each line gets a role:
 
-* ``>``-quoted lines are quote; unquoted lines between them are the writer's (inline
-  answers, bottom-posting);
-* after an attribution line ("Op ... schreef ...:", "On ... wrote:", "Le ... a écrit :",
-  "Am ... schrieb ...:") or an Outlook header block (Van:/From:/De :/Von: ...), an
-  unprefixed original follows: its lines are quote, except non-sheet lines typed under a
-  published question (answers inside the original);
-* lines that are pieces of the published sheet are never the writer's, wherever they stand
-  (a short piece only where it continues the sheet line above it: a one-word answer such as
-  "huisarts" or "geen" under a question is a sheet word too, but not the question's next one);
-  the four questions become anchors ``[Q1]``..``[Q4]`` in the own text, so segmentation can
-  attach each answer to its question;
-* a forwarded message is the writer's own when its From is the sender.
+* structure: attribution lines ("Op ... schreef ...:", "On ... wrote:", "Le ... a écrit :",
+  "Am ... schrieb ...:"), Outlook header blocks (Van:/From:/De :/Von: ...) and separators.
+  After them an unprefixed original follows (the *original* region); a forward is the
+  writer's own text (a spouse forwarding the patient's answers);
+* mailing: a line that is a run of a known mailing's tokens (:class:`MailingSet`), however
+  it was wrapped or quoted, is never the writer's; a line overlapping one of the mailing's
+  questions becomes an anchor ``[Qn]`` (n: the codebook's question, whatever the mailing's
+  numbering); a question followed by an answer on the same line keeps the answer;
+* inline answers are a diff: inside a quote of a mailing, the lines that are not the
+  mailing's and stand under a question belong to that question; mailing text after the
+  answer closes it (``[Q0]``: what follows answers no question in particular);
+* without a known mailing, questions are recognised by what they ask
+  (:func:`ldn_inbox.mailings.concept_scores`) and an answer under one ends at a blank line;
+* ``>``-quoted lines outside those answers are quote; signatures and disclaimers go.
 
 mail-parser-reply's header patterns (12 languages) are used to spot Outlook header blocks
 besides our own; the rest is here because the library has no notion of inline answers.
@@ -27,13 +29,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
 
 from ldn_inbox.htmltext import OUTLOOK_REPLY_MARKER
-from ldn_inbox.sheet import Sheet, default_sheet, fold, match_question
+from ldn_inbox.mailings import Found, MailingSet, addresses_reader, concept_scores
+from ldn_inbox.textnorm import fold, line_tokens
 
 ANCHOR = "[Q{n}]"
-ANCHOR_RE = re.compile(r"^\[Q([1-4])\]\s?")
+ANCHOR_RE = re.compile(r"^\[Q([0-4])\]\s?")
 
 _QUOTE_PREFIX = re.compile(r"^((?:[ \t]?>)+)[ \t]?")
 _ATTRIBUTION = re.compile(
@@ -109,22 +111,42 @@ _DISCLAIMER = re.compile(
 )
 
 
+#: Quoted tokens not explained by a known mailing above which a message may quote a
+#: mailing not yet known (it feeds learning, and is re-coded when one is learned).
+UNEXPLAINED_MIN = 20
+#: Mailing runs at least this long count wherever they stand; shorter ones only where they
+#: continue the mailing line above (a wrapped line) or stand in a quote.
+_FREE_RUN = 6
+_QUOTED_RUN = 3
+#: Tokens of a mailing a writer may have left out between two pieces of it they kept.
+_SKIP = 80
+
+
 @dataclass
 class OwnText:
     """Result of reply isolation.
 
-    :ivar text: the writer's own words, with ``[Qn]`` anchor lines where a published
-        question stood above an answer; the coding reads only this.
-    :ivar quoted: everything else (quotes, sheet, headers, signatures), kept for review.
+    :ivar text: the writer's own words, with ``[Qn]`` anchor lines where a question stood
+        above an answer (``[Q0]``: the answers ended there); the coding reads only this.
+    :ivar quoted: everything else (quotes, mailing, headers, signatures), kept for review.
     :ivar anchors: numbers of the questions found as anchors.
-    :ivar quoted_sheet: whether the published sheet was quoted at all.
+    :ivar quoted_sheet: whether a mailing or its questions were quoted at all.
+    :ivar labels: the quoted mailing's own labels ("a", "3") to codebook question numbers.
+    :ivar mailings: keys of the known mailings this message quotes.
+    :ivar unexplained: quoted tokens that no known mailing explains.
+    :ivar inline_unknown: answers were read under questions of a mailing not known.
+    :ivar forwarded: own text includes a forwarded message.
     """
 
     text: str
     quoted: str
     anchors: list[int] = field(default_factory=list)
     quoted_sheet: bool = False
-    parts: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, int] = field(default_factory=dict)
+    mailings: list[str] = field(default_factory=list)
+    unexplained: int = 0
+    inline_unknown: bool = False
+    forwarded: bool = False
 
 
 @dataclass
@@ -132,12 +154,23 @@ class _Line:
     raw: str
     body: str
     depth: int
-    role: str = "own"  # own, quote, sheet, attribution, header, signature, question, blank
+    role: str = ""  # own, quote, sheet, attribution, header, signature, question, blank
+    region: str = "own"  # own, original (an unprefixed quoted original), forward
     question: int = 0
     rest: str = ""
+    found: Found | None = None
+    generic: bool = False  # a question recognised by what it asks (mailing not known)
+    closes: bool = False  # mailing text that ends the answers above it
+    pasted: bool = False  # an unlabelled question in the writer's own text
+    inline: bool = False  # a quoted-region line read as an answer
+
+    @property
+    def quoted(self) -> bool:
+        return self.depth > 0 or self.region == "original"
 
 
-def _split_quote(line: str) -> tuple[int, str]:
+def strip_quote(line: str) -> tuple[int, str]:
+    """A line's quote depth (number of ``>`` marks) and the line without them."""
     match = _QUOTE_PREFIX.match(line)
     if not match:
         return 0, line
@@ -153,6 +186,18 @@ def _library_header_regex() -> re.Pattern[str] | None:
     message = EmailMessage(text="", languages=["nl", "fr", "de", "en"])
     pattern: re.Pattern[str] = message.HEADER_REGEX
     return pattern
+
+
+def is_structure_line(text: str) -> bool:
+    """Whether ``text`` is an attribution line, a separator or a header field line."""
+    folded = fold(text.strip())
+    return bool(_is_attribution(text) or _SEPARATOR.match(folded) or _RULE.match(text)
+                or _HEADER_FIELD.match(folded) or text.strip() == OUTLOOK_REPLY_MARKER)
+
+
+def is_client_line(text: str) -> bool:
+    """Whether ``text`` is a mail client's line ("Verzonden vanaf mijn iPhone")."""
+    return bool(_SENT_FROM.match(fold(text.strip())))
 
 
 def _header_block_at(lines: list[_Line], index: int, *, any_first: bool = False) -> int:
@@ -185,136 +230,274 @@ def _is_attribution(text: str) -> bool:
     return len(folded) < 260 and bool(_ATTRIBUTION.match(folded))
 
 
-def _mark_structure(lines: list[_Line], sender: str, sender_name: str, sheet: Sheet) -> None:
-    region = "own"  # or "original": an unprefixed quoted original
-    inline_zone = False
+def _next_text(lines: list[_Line], index: int) -> int:
+    while index < len(lines) and not lines[index].body.strip():
+        index += 1
+    return index
+
+
+# -- pass 1: structure ----------------------------------------------------------------
+
+
+def _attribution_span(lines: list[_Line], index: int) -> int:
+    """1 or 2 when an attribution line (possibly wrapped over two lines) starts here."""
+    body = lines[index].body.strip()
+    if _is_attribution(body):
+        # "... schrieb FibroRes vzw <" + "info@fibrores.org>:" wrapped by the client
+        tail = lines[index + 1].body.strip() if index + 1 < len(lines) else ""
+        if tail and len(tail) < 80 and tail.endswith(":") and "@" in tail and " " not in tail:
+            return 2
+        return 1
+    if index + 1 < len(lines) and _ATTRIBUTION_START.match(fold(body)) \
+            and _is_attribution(body + " " + lines[index + 1].body.strip()):
+        return 2
+    return 0
+
+
+def _separator_block(lines: list[_Line], index: int) -> tuple[int, str] | None:
+    """At a separator ("-----Original Message-----", "---------- Forwarded message"):
+    how many lines the separator and its header block take, and the region after it."""
+    line = lines[index]
+    body = line.body.strip()
+    folded = fold(body)
+    separator = _SEPARATOR.match(folded) or body == OUTLOOK_REPLY_MARKER
+    if not (separator or _RULE.match(body)):
+        return None
+    start = _next_text(lines, index + 1)
+    block = _header_block_at(lines, start, any_first=True) if start < len(lines) else 0
+    if block == 0 and not separator:
+        return None
+    forward = any(word in folded for word in _FORWARD_WORDS)
+    return start + block - index, "forward" if forward else "original"
+
+
+def _mark_structure(lines: list[_Line]) -> None:
+    """Roles of attribution lines, separators and header blocks; the region of every line.
+
+    What follows a forward separator is the writer's own text: what someone forwards to the
+    survey address is what they want to say (a spouse forwarding the patient's answers)."""
+    region = "own"
     index = 0
     while index < len(lines):
         line = lines[index]
-        body = line.body.strip()
-        folded = fold(body)
-        if not body:
+        if not line.body.strip():
             line.role = "blank"
+            line.region = region
             index += 1
             continue
-        # Attribution line, possibly wrapped over two lines.
-        wrapped = (
-            index + 1 < len(lines)
-            and _ATTRIBUTION_START.match(folded)
-            and not _is_attribution(body)
-            and _is_attribution(body + " " + lines[index + 1].body.strip())
-        )
-        if _is_attribution(body) or wrapped:
-            span = 2 if wrapped else 1
+        span = _attribution_span(lines, index)
+        if span:
             for offset in range(span):
                 lines[index + offset].role = "attribution"
-            nxt = index + span
-            while nxt < len(lines) and not lines[nxt].body.strip():
-                nxt += 1
-            if nxt < len(lines) and lines[nxt].depth <= line.depth and line.depth == 0:
-                region, inline_zone = "original", False
+                lines[index + offset].region = region
+            after = _next_text(lines, index + span)
+            if line.depth == 0 and after < len(lines) and lines[after].depth == 0:
+                region = "original"
             index += span
             continue
-        separator = _SEPARATOR.match(folded) or body == OUTLOOK_REPLY_MARKER
-        if separator or _RULE.match(body):
-            is_forward = any(word in folded for word in _FORWARD_WORDS)
-            line.role = "header"
-            block_start = index + 1
-            while block_start < len(lines) and not lines[block_start].body.strip():
-                block_start += 1
-            block = (_header_block_at(lines, block_start, any_first=True)
-                     if block_start < len(lines) else 0)
-            if block == 0 and not separator:
-                line.role = "own" if region == "own" else "quote"
-                if _RULE.match(body):
-                    line.role = "signature" if region == "own" else "quote"
-                index += 1
-                continue
-            own_forward = False
-            for offset in range(block):
-                header_line = lines[block_start + offset]
-                header_line.role = "header"
-                match = _HEADER_FIELD.match(fold(header_line.body))
-                if match and match.group(1) in _HEADER_FROM:
-                    value = match.group(2)
-                    own_forward = bool(
-                        (sender and sender in value)
-                        or (sender_name and len(sender_name) > 3 and fold(sender_name) in value)
-                    )
+        block = _separator_block(lines, index)
+        if block is None:
+            size = _header_block_at(lines, index)
+            block = (size, "original") if size else None
+        if block is not None:
+            size, after_region = block
+            for offset in range(size):
+                if lines[index + offset].body.strip():
+                    lines[index + offset].role = "header"
+                lines[index + offset].region = region
             if line.depth == 0:
-                if is_forward and own_forward:
-                    region = "own"
-                else:
-                    region, inline_zone = "original", False
-            index = block_start + block
+                region = after_region
+            index += size
             continue
-        block = _header_block_at(lines, index)
-        if block:
-            for offset in range(block):
-                lines[index + offset].role = "header"
-            if line.depth == 0:
-                region, inline_zone = "original", False
-            index += block
-            continue
-        question = match_question(body)
-        if question is not None:
-            line.role = "question"
-            line.question = question.number
-            rest = body[question.rest_start:].strip() if question.rest_start < len(body) else ""
-            if rest and line.depth == 0:
-                line.rest = rest
-            if region == "original" or line.depth:
-                inline_zone = True
-            index += 1
-            continue
-        if line.depth:
-            line.role = "sheet" if sheet.is_fragment(body) else "quote"
-        elif region == "own" and len(body) <= 45 and _CLOSING.match(body):
-            line.role = "own"  # the writer's "Met vriendelijke groeten," (also sheet text)
-        elif sheet.covers(body):
-            line.role = "sheet"
-            if region == "original" and inline_zone and "vertrouwelijk" in folded:
-                inline_zone = False  # the sheet's closing: answers end above it
-        elif region == "original":
-            short_fragment = sheet.is_fragment(body) and _continues_sheet(lines, index, sheet)
-            if short_fragment:
-                line.role = "sheet"
-            else:
-                line.role = "own" if inline_zone else "quote"
-        else:
-            cover = sheet.leading_cover(body)
-            if cover and len(body) - cover > 0 and cover >= 15:
-                line.role = "own"
-                line.body = body[cover:].strip()
-            elif sheet.is_fragment(body) and _continues_sheet(lines, index, sheet):
-                line.role = "sheet"
-            else:
-                line.role = "own"
+        line.region = region
         index += 1
 
 
-def _continues_sheet(lines: list[_Line], index: int, sheet: Sheet) -> bool:
-    """Whether the short sheet fragment at ``index`` is the wrapped continuation of the
-    sheet line or question above it (or the first line under a header block).
+# -- pass 2: mailing text and questions -----------------------------------------------
 
-    Being a piece of the sheet is not enough: answers typed under a question are often
-    single sheet words ("huisarts", "positief", "geen", "De huisarts"). A continuation
-    is the sheet text that *follows* the line above, so the two joined must be a
-    contiguous run of the sheet."""
-    pos = index - 1
-    while pos >= 0 and not lines[pos].body.strip():
-        pos -= 1
-    if pos < 0:
+
+def _mark_mailing(lines: list[_Line], mailings: MailingSet) -> None:
+    """Lines that are runs of a known mailing, its questions, and typed questions."""
+    previous: Found | None = None
+    last_question: tuple[int, int] | None = None  # (mailing, question number) of the line above
+    for line in lines:
+        if line.role:
+            continue
+        _, found_tokens = line_tokens(line.body)
+        toks = [tok for tok, _, _ in found_tokens]
+        if not toks:
+            continue
+        found = mailings.longest_prefix(toks, previous) if mailings else None
+        if found is not None and _accept(line, found, len(toks), mailings, previous):
+            whole = found.length == len(toks)
+            question = mailings.question(found)
+            line.found = found
+            previous = found
+            rest = "" if whole or line.depth else \
+                _rest_after(line.body, found_tokens[found.length - 1][2])
+            if question is not None and last_question != (found.mailing, question.number):
+                line.role = "question"
+                line.question = question.number
+                line.rest = rest
+            else:
+                line.role = "sheet"
+                line.rest = rest
+            last_question = (found.mailing, question.number) if question else None
+            continue
+        last_question = None
+        _typed_question(line, toks)
+    _pasted_questions(lines)
+
+
+def _accept(line: _Line, found: Found, size: int, mailings: MailingSet,
+            previous: Found | None) -> bool:
+    """Whether a mailing run found at the start of ``line`` is mailing text there.
+
+    A whole line of mailing text is, when it continues the mailing line above (a wrapped
+    line: any length), is long (a respondent does not retype six words of the mailing), or
+    is a shorter run inside a quote. A line that only starts with mailing text (a question
+    with the answer after it on the same line) needs a run of three tokens or more."""
+    whole = found.length == size
+    continues = mailings.continues(previous, found)
+    if whole:
+        # a few lines of the mailing left out (the writer deleted them) still leave the rest
+        # of it in order: a run of three tokens a little further on is mailing text too
+        skipped = previous is not None and previous.mailing == found.mailing \
+            and 0 <= found.start - previous.end <= _SKIP and size >= _QUOTED_RUN
+        return continues or skipped or size >= _FREE_RUN or (line.quoted and size >= _QUOTED_RUN)
+    if found.length < _QUOTED_RUN:
         return False
-    previous = lines[pos]
-    if previous.role == "header":
-        return True
-    if previous.role == "sheet":
-        return sheet.continues(previous.body, lines[index].body)
-    if previous.role == "question" and not previous.rest:
-        # the question matched fuzzily (typos): only its last words need to be exact
-        return sheet.continues(previous.body, lines[index].body, tail=2)
-    return False
+    return continues or found.length >= 4
+
+
+def _rest_after(body: str, end: int) -> str:
+    """The text of ``body`` after character ``end``, without the punctuation closing the
+    mailing's words."""
+    rest = body[end:]
+    return rest.lstrip(" \t?)!.:,;]–—-*").strip()
+
+
+def _typed_question(line: _Line, toks: list[str]) -> None:
+    """A question of the survey in words no known mailing has: quoted from an unknown
+    mailing, typed by the respondent with the answer after it ("Bijwerkingen? Geen"), or
+    pasted among others (see :func:`_pasted_questions`)."""
+    body = line.body.strip()
+    if len(body) > 240 or ("?" not in body and not _labelled(body)):
+        return
+    head, mark, after = body.partition("?")
+    head_tokens = [tok for tok, _, _ in line_tokens(head)[1]]
+    scores = concept_scores(head_tokens)
+    if not scores:
+        return
+    number = max(scores.items(), key=lambda item: item[1])[0]
+    addressed = addresses_reader(head_tokens)
+    pasted = addressed and len(head_tokens) <= 16 and not after.strip()
+    if not mark and not line.quoted:
+        return  # "1. Oui, je le prends" is a numbered answer, not a question
+    if not (line.quoted and addressed) and not (after.strip() and len(head_tokens) <= 8) \
+            and not (_labelled(body) and addressed) and not pasted:
+        return
+    line.role = "question"
+    line.question = number
+    line.generic = True
+    line.pasted = pasted and not line.quoted and not _labelled(body)
+    rest = after.lstrip(" \t?)!.:,;]–—-").strip() if mark else ""
+    # the question's own examples, or a quoted line's tail, are no answer
+    line.rest = "" if rest.startswith("(") or line.depth else rest
+
+
+def _pasted_questions(lines: list[_Line]) -> None:
+    """Questions pasted into the writer's own text without labels count only as a set: a
+    lone question asking the reader something ("Weet u of er bijwerkingen zijn?") is the
+    writer's own question, not the survey's."""
+    pasted = [line for line in lines if line.pasted]
+    if len({line.question for line in pasted}) >= 2:
+        return
+    for line in pasted:
+        line.role, line.question, line.generic, line.pasted = "", 0, False, False
+
+
+def _labelled(body: str) -> bool:
+    label, _ = line_tokens(body)
+    return bool(label) or bool(re.match(r"^\s*(?:vraag|question|frage|q|v)\s*\d", body, re.I))
+
+
+# -- pass 3: quoted lines: inline answers or quote ------------------------------------
+
+
+def _answers_at_top_level(lines: list[_Line]) -> bool:
+    """Whether the writer answers with unquoted lines between ``>``-quoted questions
+    (Gmail, Apple Mail): then quoted lines that are not mailing text are never answers."""
+    quoted = [i for i, line in enumerate(lines)
+              if line.depth > 0 and line.role in ("question", "sheet")]
+    first = next((i for i in quoted if lines[i].role == "question"), None)
+    if first is None:
+        return False
+    return any(lines[i].depth == 0 and lines[i].region == "own" and not lines[i].role
+               for i in range(first + 1, quoted[-1]))
+
+
+def _mark_quoted(lines: list[_Line], mailings: MailingSet) -> int:
+    """Roles of the lines left: own words, or quote. Returns the quoted tokens that no
+    known mailing explains."""
+    top_level = _answers_at_top_level(lines)
+    zone: dict[int, _Line] = {}  # depth -> the question whose answer is open there
+    answered: dict[int, bool] = {}
+    unexplained = 0
+    for index, line in enumerate(lines):
+        if line.role in ("attribution", "header"):
+            zone.clear()
+            continue
+        if line.role == "blank":
+            opened = zone.get(line.depth)
+            if opened is not None and opened.generic and answered.get(line.depth):
+                del zone[line.depth]  # without the mailing, an answer ends at a blank line
+            continue
+        if line.role == "question":
+            zone[line.depth] = line
+            answered[line.depth] = bool(line.rest)
+            continue
+        if line.role == "sheet":
+            opened = zone.get(line.depth)
+            if opened is not None and not _same_question(opened, line, mailings):
+                del zone[line.depth]
+                line.closes = True
+            continue
+        if line.role:
+            continue
+        if not line.quoted:
+            line.role = "own"
+            continue
+        opened = zone.get(line.depth)
+        if opened is not None and not top_level and not _continues_question(lines, index):
+            line.role = "own"
+            line.inline = True
+            answered[line.depth] = True
+        else:
+            line.role = "quote"
+            unexplained += len(line_tokens(line.body)[1])
+    return unexplained
+
+
+def _same_question(opened: _Line, line: _Line, mailings: MailingSet) -> bool:
+    if opened.found is None or line.found is None:
+        return False
+    question = mailings.question(line.found)
+    return question is not None and question.number == opened.question \
+        and line.found.mailing == opened.found.mailing
+
+
+def _continues_question(lines: list[_Line], index: int) -> bool:
+    """A wrapped tail of a question no mailing knows: right under it, lower case or
+    bracketed ("(bv. de huisarts, ...)")."""
+    above = lines[index - 1] if index > 0 else None
+    if above is None or above.role != "question" or not above.generic or above.rest:
+        return False
+    head = lines[index].body.lstrip()[:1]
+    return head == "(" or head.islower()
+
+
+# -- pass 4: signatures ---------------------------------------------------------------
 
 
 def _strip_signatures(lines: list[_Line]) -> None:
@@ -357,52 +540,80 @@ def _strip_signatures(lines: list[_Line]) -> None:
             line.role = "signature"
 
 
-def isolate(text: str, *, sender: str = "", sender_name: str = "",
-            sheet: Sheet | None = None) -> OwnText:
-    """Split a plain-text body (quotes as ``>``) into the writer's own words and the rest."""
-    sheet = sheet or default_sheet()
+# -- assembly -------------------------------------------------------------------------
+
+
+def isolate(text: str, *,
+            mailings: MailingSet | None = None) -> OwnText:
+    """Split a plain-text body (quotes as ``>``) into the writer's own words and the rest,
+    knowing the ``mailings`` the organisation sent (none: questions are recognised by what
+    they ask, and nothing else of a mailing is known)."""
+    mailings = mailings or MailingSet()
     lines: list[_Line] = []
     for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         raw = raw.replace("\ufeff", "").replace("\xa0", " ").replace("\u200b", "")
-        depth, body = _split_quote(raw)
+        depth, body = strip_quote(raw)
         lines.append(_Line(raw, body.rstrip(), depth))
-    _mark_structure(lines, sender.lower(), sender_name, sheet)
+    _mark_structure(lines)
+    _mark_mailing(lines, mailings)
+    unexplained = _mark_quoted(lines, mailings)
     _strip_signatures(lines)
+    return _assemble(lines, mailings, unexplained)
+
+
+def _assemble(lines: list[_Line], mailings: MailingSet, unexplained: int) -> OwnText:
     own: list[str] = []
     quoted: list[str] = []
     anchors: list[int] = []
-    quoted_sheet = False
+    used: dict[int, int] = {}
     for line in lines:
+        if line.found is not None:
+            used[line.found.mailing] = used.get(line.found.mailing, 0) + 1
         if line.role == "question":
             quoted.append(line.raw)
             anchors.append(line.question)
-            marker = ANCHOR.format(n=line.question)
-            own.append(f"{marker} {line.rest}".rstrip())
+            own.append(f"{ANCHOR.format(n=line.question)} {line.rest}".rstrip())
+        elif line.role == "sheet":
+            quoted.append(line.raw)
+            if line.closes:
+                own.append(ANCHOR.format(n=0))
+            if line.rest and not line.quoted:
+                own.append(line.rest)
         elif line.role == "own":
             own.append(line.body)
         elif line.role == "blank":
             own.append("")
         else:
-            if line.role == "sheet":
-                quoted_sheet = True
             quoted.append(line.raw)
     if anchors and not _any_anchor_answered(own):
         # The questions were only quoted below answers written elsewhere: no anchors.
         own = [line for line in own if not ANCHOR_RE.match(line)]
         anchors = []
-    own_text = _tidy(own)
-    return OwnText(own_text, "\n".join(quoted).strip("\n"), anchors, quoted_sheet)
+    labels: dict[str, int] = {}
+    if used:
+        main = max(used, key=lambda index: used[index])
+        labels = dict(mailings.mailings[main].labels)
+    return OwnText(
+        _tidy(own), "\n".join(quoted).strip("\n"), anchors,
+        quoted_sheet=bool(used) or any(line.role == "question" and line.quoted
+                                       for line in lines),
+        labels=labels,
+        mailings=sorted(mailings.mailings[index].key for index in used),
+        unexplained=unexplained,
+        inline_unknown=any(line.inline for line in lines) and not used,
+        forwarded=any(line.region == "forward" and line.role == "own" for line in lines),
+    )
 
 
 def _any_anchor_answered(own: list[str]) -> bool:
-    seen_anchor = False
+    current = 0
     for line in own:
         match = ANCHOR_RE.match(line)
         if match:
-            seen_anchor = True
-            if line[match.end():].strip():
+            current = int(match.group(1))
+            if current and line[match.end():].strip():
                 return True
-        elif seen_anchor and line.strip():
+        elif current and line.strip():
             return True
     return False
 
@@ -416,4 +627,6 @@ def _tidy(lines: list[str]) -> str:
             continue
         out.append(line.rstrip())
     # anchors with nothing under them before the next anchor are kept: "question left blank"
+    while out and (out[-1] == "" or out[-1] == ANCHOR.format(n=0)):
+        out.pop()
     return "\n".join(out).strip("\n")

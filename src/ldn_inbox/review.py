@@ -959,7 +959,13 @@ def reparse(sessions: Callable[[], Session], message_pks: Sequence[int], setting
     the record lists the field in ``responses.conflicts``. A changed coding is audited
     (action ``reparse``) under ``reviewer``, the person who ran it.
     """
+    from dataclasses import replace
+
+    from ldn_inbox.mailing_store import load
+
     summary = ReparseSummary()
+    with sessions() as session:
+        settings = replace(settings, mailings=load(session))
     for pk in message_pks:
         with sessions() as session:
             message = session.execute(

@@ -35,8 +35,12 @@ class Extraction:
         self.fields[name] = FieldResult(value, round(confidence, 3), evidence or [])
 
 
-def extract(own_text: str, language: str) -> Extraction:
-    """Code ``own_text`` (the output of reply isolation) into the answer fields."""
+def extract(own_text: str, language: str, *,
+            labels: dict[str, int] | None = None) -> Extraction:
+    """Code ``own_text`` (the output of reply isolation) into the answer fields.
+
+    ``labels``: the quoted mailing's own question labels ("c" -> 4 when its third question
+    is the codebook's fourth), for answers the writer labels the same way."""
     from ldn_inbox.extract.engine import run
 
-    return run(own_text, language)
+    return run(own_text, language, labels=labels)

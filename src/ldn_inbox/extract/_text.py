@@ -20,7 +20,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from ldn_inbox.sheet import fold
+from ldn_inbox.textnorm import fold
 
 LANGUAGES = ("nl", "fr", "en", "de")
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]+(?:['’][^\W\d_]+)?|[/]", re.UNICODE)

@@ -22,7 +22,7 @@ from ldn_inbox.extract.use import code_use
 
 #: A field below this confidence is listed in review_fields.
 REVIEW_BELOW = 0.7
-_ANCHOR_LINE = re.compile(r"^\[Q[1-4]\][ \t]*$", re.MULTILINE)
+_ANCHOR_LINE = re.compile(r"^\[Q[0-4]\][ \t]*$", re.MULTILINE)
 
 
 def _evidence(doc: Doc, reading: Reading) -> list[Span]:
@@ -34,13 +34,13 @@ def _evidence(doc: Doc, reading: Reading) -> list[Span]:
     return spans
 
 
-def run(own_text: str, language: str) -> Extraction:
+def run(own_text: str, language: str, *, labels: dict[str, int] | None = None) -> Extraction:
     result = Extraction()
     if not _ANCHOR_LINE.sub("", own_text).strip():
         result.notes.append("no own text")
         return result
     doc = build_doc(own_text, language)
-    segs = segment(doc)
+    segs = segment(doc, labels=labels)
     proxy = bool(doc.hits_of("context", "proxy"))
     use = code_use(doc, segs, proxy=proxy)
     use_value = LdnUse(str(use.value))

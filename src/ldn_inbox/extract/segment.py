@@ -2,8 +2,11 @@
 
 Layouts, tried in this order:
 
-* anchors: ``[Qn]`` lines put by reply isolation where a published question stood;
-* a numbered list: "1." "1)" "1-" "Vraag 1:" "V1" ... (at least two of 1-4, in order);
+* anchors: ``[Qn]`` lines put by reply isolation where a mailing's question stood
+  (``[Q0]``: the answers end there);
+* a numbered or lettered list: "1." "1)" "1-" "Vraag 1:" "V1" "a)" "c." ... (at least two
+  labels, in order), read through the quoted mailing's own labels when it has them (its
+  "c)" may ask the codebook's fourth question);
 * exactly four bulleted items ("- ja", "- huisarts", ...): one per question, in order;
 * labels: "Bijwerkingen: geen", "Ervaring: positief" (from the lexicons' [labels]);
 * otherwise a narrative: no part is tied to a question (segment 0).
@@ -18,14 +21,21 @@ import re
 from dataclasses import dataclass, field
 
 from ldn_inbox.extract._text import Doc
-from ldn_inbox.sheet import fold
+from ldn_inbox.textnorm import fold
 
-_ANCHOR = re.compile(r"^\[Q([1-4])\][ \t]*", re.MULTILINE)
+_ANCHOR = re.compile(r"^\[Q([0-4])\][ \t]*", re.MULTILINE)
 _NUMBERED = re.compile(
     r"^[ \t]*(?:(?:vraag|vr|v|q|question|frage|antwoord|antw|a|ad|réponse|reponse)\.?[ \t]*)?"
     r"([1-4])[ \t]*(?:[.):\-–/]|(?=[ \t]+\S))[ \t]*",
     re.MULTILINE | re.IGNORECASE,
 )
+
+
+_LETTERED = re.compile(
+    r"^[ \t]*(?:vraag|question|frage|q|v)?[ \t]*\(?([a-dA-D])[ \t]*(?:[.):]|[ \t]+[-–][ \t])[ \t]*",
+    re.MULTILINE | re.IGNORECASE,
+)
+_DEFAULT_LABELS = {"1": 1, "2": 2, "3": 3, "4": 4, "a": 1, "b": 2, "c": 3, "d": 4}
 
 
 _BULLET = re.compile(r"^[ \t]*[-–•*][ \t]+", re.MULTILINE)
@@ -59,6 +69,8 @@ def _from_markers(text: str, markers: list[tuple[int, int, int]], layout: str) -
     segments = Segments(layout=layout)
     for index, (number, _, content_start) in enumerate(markers):
         limit = markers[index + 1][1] if index + 1 < len(markers) else len(text)
+        if number == 0:
+            continue  # [Q0]: what follows answers no question in particular
         end = content_start
         # the answer runs on over continuation lines, up to a blank line followed by a
         # paragraph that is not part of it (for lists); anchors run to the next anchor
@@ -97,30 +109,46 @@ def _labels(doc: Doc) -> list[tuple[int, int, int]]:
     return markers
 
 
-def segment(doc: Doc) -> Segments:
-    """Split ``doc.text`` into answers per question."""
+def _listed(text: str, labels: dict[str, int] | None) -> list[tuple[int, int, int]]:
+    """Markers of a numbered or lettered list, mapped to codebook questions."""
+    mapping = dict(_DEFAULT_LABELS)
+    if labels:
+        # the quoted mailing's labels replace the default reading of the same kind of label
+        kinds = {label.isdigit() for label in labels}
+        mapping = {k: v for k, v in mapping.items() if k.isdigit() not in kinds} | labels
+    for pattern in (_NUMBERED, _LETTERED):
+        found = [(m.group(1).lower(), m.start(), m.end()) for m in pattern.finditer(text)]
+        found = [(label, start, end) for label, start, end in found if label in mapping]
+        order = [label for label, _, _ in found]
+        if len(set(order)) >= 2 and order == sorted(order) and order[0] in ("1", "2", "a", "b"):
+            return [(mapping[label], start, end) for label, start, end in found]
+    return []
+
+
+def segment(doc: Doc, *, labels: dict[str, int] | None = None) -> Segments:
+    """Split ``doc.text`` into answers per question. ``labels``: the quoted mailing's own
+    question labels, when it has them."""
     text = doc.text
     anchors = [(int(m.group(1)), m.start(), m.end()) for m in _ANCHOR.finditer(text)]
-    if anchors:
+    if any(number for number, _, _ in anchors):
         segments = _from_markers(text, anchors, "anchors")
         answered = [n for n in segments.spans if n not in segments.blank]
-        last = anchors[-1][0]
-        if not (len(anchors) >= 2 and answered == [last]):
+        numbered_anchors = [n for n, _, _ in anchors if n]
+        last = numbered_anchors[-1]
+        if not (len(numbered_anchors) >= 2 and answered == [last]):
             return segments
         # every question left empty but the last, with the whole reply under it: a
         # bottom-posted answer below the quoted questions; read it for its own layout
-    numbered = [(int(m.group(1)), m.start(), m.end()) for m in _NUMBERED.finditer(text)]
-    numbered = [(int(m.group(1)), m.start(), m.end()) for m in _NUMBERED.finditer(text)]
-    numbers = [n for n, _, _ in numbered]
-    if len(set(numbers)) >= 2 and numbers == sorted(numbers) and numbers[0] <= 2:
-        return _from_markers(text, numbered, "numbered")
+    listed = _listed(text, labels)
+    if listed:
+        return _from_markers(text, listed, "numbered")
     bullets = [(m.start(), m.end()) for m in _BULLET.finditer(text)]
     if len(bullets) == 4:
         # four dashed items in a row, one per question
         return _from_markers(text, [(n + 1, s, e) for n, (s, e) in enumerate(bullets)],
                              "bullets")
-    labels = _labels(doc)
-    if labels:
-        labels.sort(key=lambda m: m[1])
-        return _from_markers(text, labels, "labels")
+    labelled = _labels(doc)
+    if labelled:
+        labelled.sort(key=lambda m: m[1])
+        return _from_markers(text, labelled, "labels")
     return Segments()

@@ -1,0 +1,49 @@
+"""Text normalisation shared by reply isolation, mailings and extraction.
+
+Matching is done on *folded* text: lower case, accents removed. Tokens are runs of letters and
+digits; everything else (punctuation, dashes, quote marks, spaces of any kind) separates them,
+so the same sentence rendered by different mail clients gives the same tokens.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+
+#: A list label at the start of a line: "1.", "2)", "a)", "b.", "•", "-", "*", "–".
+#: Labels are kept apart from the words: mail clients render HTML lists with or without them.
+LINE_LABEL = re.compile(
+    r"^[ \t]*(?:(?P<label>\d{1,2}|[a-dA-D])[.)][ \t]+|\((?P<plabel>\d|[a-dA-D])\)[ \t]+"
+    r"|[•·▪◦*\-–—][ \t]+)"
+)
+
+
+@lru_cache(maxsize=65536)
+def fold(text: str) -> str:
+    """Lower case without accents: the form every matcher compares."""
+    lowered = text.lower()
+    if lowered.isascii():
+        return lowered
+    decomposed = unicodedata.normalize("NFKD", lowered)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def words(text: str) -> list[str]:
+    """The folded tokens of ``text``."""
+    return TOKEN.findall(fold(text))
+
+
+def line_tokens(line: str) -> tuple[str, list[tuple[str, int, int]]]:
+    """A line's list label (``""`` if none) and its folded tokens with their character
+    offsets in ``line``; the label is not among the tokens."""
+    label = ""
+    start = 0
+    match = LINE_LABEL.match(line)
+    if match:
+        label = fold(match.group("label") or match.group("plabel") or "")
+        start = match.end()
+    found = [(fold(m.group(0)), m.start(), m.end()) for m in TOKEN.finditer(line, start)]
+    return label, found
