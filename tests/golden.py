@@ -44,7 +44,7 @@ def learned_mailings(folder: Path = FIXTURES) -> MailingSet:
     for eml in sorted(folder.glob("*.eml")):
         parsed = parse(eml.read_bytes())
         coded = code(parsed)
-        quotes.append((eml.name, parsed.from_address or eml.name, coded.quoted_text))
+        quotes.append((eml.name, parsed.from_address or eml.name, coded.learn_text))
     return MailingSet(item.mailing for item in learn(quotes))
 
 

@@ -45,10 +45,12 @@ def upgrade() -> None:
                                       server_default="[]"))
         batch_op.add_column(sa.Column("unexplained", sa.Integer(), server_default="0",
                                       nullable=False))
+        batch_op.add_column(sa.Column("learn_text", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("extractions", schema=None) as batch_op:
+        batch_op.drop_column("learn_text")
         batch_op.drop_column("unexplained")
         batch_op.drop_column("mailing_keys")
         batch_op.drop_column("knowledge")

@@ -46,6 +46,8 @@ class Coded:
     #: keys of the known mailings the message quotes, and its quoted tokens none explains
     mailings: list[str] = field(default_factory=list)
     unexplained: int = 0
+    #: quoted lines no known mailing explains, when there are enough to learn one from
+    learn_text: str = ""
 
 
 def own_text_of(parsed: ParsedMessage, mailings: MailingSet | None = None) -> OwnText:
@@ -81,6 +83,7 @@ def code(parsed: ParsedMessage, mailings: MailingSet | None = None) -> Coded:
     coded.knowledge = mailings.fingerprint
     coded.mailings = own.mailings
     coded.unexplained = own.unexplained
+    coded.learn_text = own.material
     return coded
 
 

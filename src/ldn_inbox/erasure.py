@@ -239,6 +239,10 @@ def purge(session: Session, older_than: timedelta, *, by: str, now: datetime | N
     session.execute(sa.update(RawMessage).where(*old, RawMessage.message_id.in_(coded_ids))
                     .values(data=None, purged_at=now))
     session.execute(sa.update(Message).where(*quoted).values(quoted_text=None))
+    # the quoted lines kept to learn a mailing from go with the quoted text
+    session.execute(sa.update(Extraction).where(
+        Extraction.message_pk.in_(sa.select(Message.id).where(Message.raw_id.in_(old_raw))))
+        .values(learn_text=None))
     if purged.raw_messages or purged.quoted_texts:
         session.add(AuditEntry(
             action="purge", reviewer=by, at=now,

@@ -164,12 +164,13 @@ def relearn(session: Session, known: MailingSet | None = None, *,
             min_senders: int = MIN_SENDERS) -> list[MailingRecord]:
     """Learn mailings from the quotes no known mailing explains; returns the new records.
 
-    Reads the quoted text of the :data:`LEARN_WINDOW` most recent such messages."""
+    Reads the unexplained quoted lines of the :data:`LEARN_WINDOW` most recent messages
+    that have them."""
     known = known if known is not None else load(session)
     rows = session.execute(
-        sa.select(Message.id, Message.respondent_id, Message.quoted_text)
+        sa.select(Message.id, Message.respondent_id, Extraction.learn_text)
         .join(Extraction, Extraction.message_pk == Message.id)
-        .where(Extraction.unexplained >= UNEXPLAINED_MIN, Message.quoted_text.is_not(None))
+        .where(Extraction.learn_text.is_not(None))
         .order_by(Message.id.desc()).limit(LEARN_WINDOW)).all()
     quotes = [(str(pk), sender or f"message-{pk}", text or "") for pk, sender, text in rows]
     found = learn(quotes, known, min_senders=min_senders)

@@ -192,6 +192,8 @@ class Extraction(Base):
     mailing_keys: Mapped[list[Any]] = mapped_column(default=list)
     #: quoted tokens no known mailing explained (a quote of a mailing not yet known)
     unexplained: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: those quoted lines, kept (until `purge`) to learn a mailing from, when there are enough
+    learn_text: Mapped[str | None] = mapped_column(sa.Text)
 
     message: Mapped[Message] = relationship(back_populates="extraction")
 

@@ -134,6 +134,8 @@ class OwnText:
     :ivar labels: the quoted mailing's own labels ("a", "3") to codebook question numbers.
     :ivar mailings: keys of the known mailings this message quotes.
     :ivar unexplained: quoted tokens that no known mailing explains.
+    :ivar material: those quoted lines, when there are enough of them to hold a mailing not
+        known yet (what learning reads), else "".
     :ivar inline_unknown: answers were read under questions of a mailing not known.
     :ivar forwarded: own text includes a forwarded message.
     """
@@ -145,6 +147,7 @@ class OwnText:
     labels: dict[str, int] = field(default_factory=dict)
     mailings: list[str] = field(default_factory=list)
     unexplained: int = 0
+    material: str = ""
     inline_unknown: bool = False
     forwarded: bool = False
 
@@ -437,13 +440,11 @@ def _answers_at_top_level(lines: list[_Line]) -> bool:
                for i in range(first + 1, quoted[-1]))
 
 
-def _mark_quoted(lines: list[_Line], mailings: MailingSet) -> int:
-    """Roles of the lines left: own words, or quote. Returns the quoted tokens that no
-    known mailing explains."""
+def _mark_quoted(lines: list[_Line], mailings: MailingSet) -> None:
+    """Roles of the lines left: own words, or quote."""
     top_level = _answers_at_top_level(lines)
     zone: dict[int, _Line] = {}  # depth -> the question whose answer is open there
     answered: dict[int, bool] = {}
-    unexplained = 0
     for index, line in enumerate(lines):
         if line.role in ("attribution", "header"):
             zone.clear()
@@ -475,8 +476,14 @@ def _mark_quoted(lines: list[_Line], mailings: MailingSet) -> int:
             answered[line.depth] = True
         else:
             line.role = "quote"
-            unexplained += len(line_tokens(line.body)[1])
-    return unexplained
+
+
+def _unexplained(lines: list[_Line]) -> list[str]:
+    """The quoted lines (inline answers among them) that no known mailing explains: what
+    a mailing not known yet is learned from."""
+    return [line.body.strip() for line in lines
+            if line.quoted and line.found is None and line.body.strip()
+            and line.role not in ("attribution", "header", "blank")]
 
 
 def _same_question(opened: _Line, line: _Line, mailings: MailingSet) -> bool:
@@ -556,12 +563,12 @@ def isolate(text: str, *,
         lines.append(_Line(raw, body.rstrip(), depth))
     _mark_structure(lines)
     _mark_mailing(lines, mailings)
-    unexplained = _mark_quoted(lines, mailings)
+    _mark_quoted(lines, mailings)
     _strip_signatures(lines)
-    return _assemble(lines, mailings, unexplained)
+    return _assemble(lines, mailings)
 
 
-def _assemble(lines: list[_Line], mailings: MailingSet, unexplained: int) -> OwnText:
+def _assemble(lines: list[_Line], mailings: MailingSet) -> OwnText:
     own: list[str] = []
     quoted: list[str] = []
     anchors: list[int] = []
@@ -589,6 +596,8 @@ def _assemble(lines: list[_Line], mailings: MailingSet, unexplained: int) -> Own
         # The questions were only quoted below answers written elsewhere: no anchors.
         own = [line for line in own if not ANCHOR_RE.match(line)]
         anchors = []
+    material = _unexplained(lines)
+    unexplained = sum(len(line_tokens(text)[1]) for text in material)
     labels: dict[str, int] = {}
     if used:
         main = max(used, key=lambda index: used[index])
@@ -600,6 +609,7 @@ def _assemble(lines: list[_Line], mailings: MailingSet, unexplained: int) -> Own
         labels=labels,
         mailings=sorted(mailings.mailings[index].key for index in used),
         unexplained=unexplained,
+        material="\n".join(material) if unexplained >= UNEXPLAINED_MIN else "",
         inline_unknown=any(line.inline for line in lines) and not used,
         forwarded=any(line.region == "forward" and line.role == "own" for line in lines),
     )
