@@ -63,7 +63,8 @@ def own_text_of(parsed: ParsedMessage, mailings: MailingSet | None = None) -> Ow
             if inner.text.strip():
                 parts.append(inner.text)
                 own.anchors += inner.anchors
-                own.labels = own.labels or inner.labels
+                if not own.mailings:
+                    own.order = inner.order
             if inner.quoted:
                 quoted.append(inner.quoted)
         own.text = "\n\n".join(parts)
@@ -105,7 +106,7 @@ def _code(parsed: ParsedMessage, own: OwnText) -> Coded:
         confidence["kind"] = 0.95
         values.update(dict.fromkeys(ANSWER_FIELDS))
         return Coded(own.text, own.quoted, values, confidence, evidence, review, notes=notes)
-    result: Extraction = extract(own.text, language.value, labels=own.labels)
+    result: Extraction = extract(own.text, language.value, order=own.order)
     notes += result.notes
     bulk_without_answers = is_bulk(parsed) and not own.anchors
     prescriber = result.fields.get("prescriber")

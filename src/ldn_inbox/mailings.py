@@ -96,9 +96,12 @@ class Mailing:
         return locate_questions(self)
 
     @cached_property
-    def labels(self) -> dict[str, int]:
-        """The mailing's own labels ("1", "c") to codebook question numbers."""
-        return {q.label: q.number for q in self.questions if q.label}
+    def order(self) -> tuple[int, ...]:
+        """The codebook's question numbers in the order this mailing asks them (a reply's
+        "1." or "a)" answers the mailing's first question); questions it does not ask
+        follow in the codebook's order."""
+        asked = [q.number for q in sorted(self.questions, key=lambda q: q.start)]
+        return tuple(asked + [n for n in (1, 2, 3, 4) if n not in asked])
 
     def question_at(self, start: int, end: int) -> Question | None:
         """The question whose tokens overlap ``[start, end)``, if any."""

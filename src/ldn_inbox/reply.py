@@ -131,7 +131,7 @@ class OwnText:
     :ivar quoted: everything else (quotes, mailing, headers, signatures), kept for review.
     :ivar anchors: numbers of the questions found as anchors.
     :ivar quoted_sheet: whether a mailing or its questions were quoted at all.
-    :ivar labels: the quoted mailing's own labels ("a", "3") to codebook question numbers.
+    :ivar order: the codebook's question numbers in the order the quoted mailing asks them.
     :ivar mailings: keys of the known mailings this message quotes.
     :ivar unexplained: quoted tokens that no known mailing explains.
     :ivar material: those quoted lines, when there are enough of them to hold a mailing not
@@ -144,7 +144,7 @@ class OwnText:
     quoted: str
     anchors: list[int] = field(default_factory=list)
     quoted_sheet: bool = False
-    labels: dict[str, int] = field(default_factory=dict)
+    order: tuple[int, ...] = (1, 2, 3, 4)
     mailings: list[str] = field(default_factory=list)
     unexplained: int = 0
     material: str = ""
@@ -598,15 +598,15 @@ def _assemble(lines: list[_Line], mailings: MailingSet) -> OwnText:
         anchors = []
     material = _unexplained(lines)
     unexplained = sum(len(line_tokens(text)[1]) for text in material)
-    labels: dict[str, int] = {}
+    order = (1, 2, 3, 4)
     if used:
         main = max(used, key=lambda index: used[index])
-        labels = dict(mailings.mailings[main].labels)
+        order = mailings.mailings[main].order
     return OwnText(
         _tidy(own), "\n".join(quoted).strip("\n"), anchors,
         quoted_sheet=bool(used) or any(line.role == "question" and line.quoted
                                        for line in lines),
-        labels=labels,
+        order=order,
         mailings=sorted(mailings.mailings[index].key for index in used),
         unexplained=unexplained,
         material="\n".join(material) if unexplained >= UNEXPLAINED_MIN else "",

@@ -36,11 +36,11 @@ class Extraction:
 
 
 def extract(own_text: str, language: str, *,
-            labels: dict[str, int] | None = None) -> Extraction:
+            order: tuple[int, ...] = (1, 2, 3, 4)) -> Extraction:
     """Code ``own_text`` (the output of reply isolation) into the answer fields.
 
-    ``labels``: the quoted mailing's own question labels ("c" -> 4 when its third question
-    is the codebook's fourth), for answers the writer labels the same way."""
+    ``order``: the codebook's questions in the order the quoted mailing asks them (its third
+    question may be the codebook's fourth): a writer's "3." or "c)" answers the third."""
     from ldn_inbox.extract.engine import run
 
-    return run(own_text, language, labels=labels)
+    return run(own_text, language, order=order)

@@ -69,13 +69,14 @@ class Lexicon:
 
 
 def _add_terms(lexicon: Lexicon, concept: str, entries: list[str]) -> None:
+    spell = spelling if lexicon.language == "nl" else _plain
     for entry in entries:
         if entry.startswith("*") and " " not in entry.strip():
-            word = fold(entry.strip("* "))
+            word = spell(fold(entry.strip("* ")))
             if word:
                 lexicon.suffix_terms.append(Term(concept, (word,), (False,), entry))
             continue
-        parts = [p for p in fold(entry).replace("’", "'").split() if p]
+        parts = [spell(p) for p in fold(entry).replace("’", "'").split() if p]
         words: list[str] = []
         prefix: list[bool] = []
         for part in parts:
@@ -265,13 +266,37 @@ class Doc:
     def words(self, section: str, key: str) -> set[str]:
         out: set[str] = set()
         for lexicon in self.lexicons:
-            out.update(fold(w) for w in lexicon.words(section, key))
+            spell = spelling if lexicon.language == "nl" else _plain
+            out.update(" ".join(spell(part) for part in fold(w).split())
+                       for w in lexicon.words(section, key))
         return out
 
 
-def tokenize(text: str) -> list[Token]:
-    return [Token(m.group(0), fold(m.group(0)).replace("’", "'"), m.start(), m.end())
+@lru_cache(maxsize=65536)
+def spelling(word: str) -> str:
+    """One spelling for the variants of Flemish dialect writing, applied alike to the text
+    and to every lexicon term: "y" for "ij" ("myn", "bywerkingen"), "uu" for "ui" ("huus",
+    "uut"), Limburg "veur" for "voor" ("veurgeschreve"). Standard words change the same way
+    on both sides, so they still match."""
+    word = word.replace("’", "'")
+    if "y" in word:
+        word = word.replace("y", "ij")
+    if "uu" in word:
+        word = word.replace("uu", "ui")
+    if word.startswith("veur"):
+        word = "voor" + word[4:]
+    return word
+
+
+def tokenize(text: str, language: str = "") -> list[Token]:
+    """Folded tokens; Dutch text also gets one :func:`spelling` for its dialect variants."""
+    spell = spelling if language == "nl" else _plain
+    return [Token(m.group(0), spell(fold(m.group(0))), m.start(), m.end())
             for m in _TOKEN.finditer(text)]
+
+
+def _plain(word: str) -> str:
+    return word.replace("’", "'")
 
 
 def _match_all(tokens: list[Token], lexicon: Lexicon, *, fuzzy: bool = True) -> list[Hit]:
@@ -366,10 +391,11 @@ def build_doc(text: str, language: str) -> Doc:
     else:
         languages = list(available)
     lexicons = [load_lexicon(lang) for lang in languages]
-    tokens = tokenize(text)
+    tokens = tokenize(text, language)
     terminators: set[str] = set()
     for lexicon in lexicons[:1] if language in available else lexicons:
-        terminators.update(fold(w) for w in lexicon.words("negation", "terminators")
+        spell = spelling if lexicon.language == "nl" else _plain
+        terminators.update(spell(fold(w)) for w in lexicon.words("negation", "terminators")
                            if " " not in w)
     clauses, sentences = _clauses(text, tokens, terminators)
     hits: list[Hit] = []

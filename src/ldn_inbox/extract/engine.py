@@ -34,13 +34,13 @@ def _evidence(doc: Doc, reading: Reading) -> list[Span]:
     return spans
 
 
-def run(own_text: str, language: str, *, labels: dict[str, int] | None = None) -> Extraction:
+def run(own_text: str, language: str, *, order: tuple[int, ...] = (1, 2, 3, 4)) -> Extraction:
     result = Extraction()
     if not _ANCHOR_LINE.sub("", own_text).strip():
         result.notes.append("no own text")
         return result
     doc = build_doc(own_text, language)
-    segs = segment(doc, labels=labels)
+    segs = segment(doc, order=order)
     proxy = bool(doc.hits_of("context", "proxy"))
     use = code_use(doc, segs, proxy=proxy)
     use_value = LdnUse(str(use.value))

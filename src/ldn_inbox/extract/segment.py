@@ -5,8 +5,9 @@ Layouts, tried in this order:
 * anchors: ``[Qn]`` lines put by reply isolation where a mailing's question stood
   (``[Q0]``: the answers end there);
 * a numbered or lettered list: "1." "1)" "1-" "Vraag 1:" "V1" "a)" "c." ... (at least two
-  labels, in order), read through the quoted mailing's own labels when it has them (its
-  "c)" may ask the codebook's fourth question);
+  labels, in order): the k-th label answers the k-th question of the quoted mailing (its
+  third question may be the codebook's fourth);
+* four bare answer lines ("ja / huisarts / ja / nee"): one per question, in that order;
 * exactly four bulleted items ("- ja", "- huisarts", ...): one per question, in order;
 * labels: "Bijwerkingen: geen", "Ervaring: positief" (from the lexicons' [labels]);
 * otherwise a narrative: no part is tied to a question (segment 0).
@@ -20,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ldn_inbox.extract._text import Doc
+from ldn_inbox.extract._text import Doc, spelling
 from ldn_inbox.textnorm import fold
 
 _ANCHOR = re.compile(r"^\[Q([0-4])\][ \t]*", re.MULTILINE)
@@ -32,10 +33,13 @@ _NUMBERED = re.compile(
 
 
 _LETTERED = re.compile(
-    r"^[ \t]*(?:vraag|question|frage|q|v)?[ \t]*\(?([a-dA-D])[ \t]*(?:[.):]|[ \t]+[-–][ \t])[ \t]*",
+    r"^[ \t]*(?:vraag|question|frage|q|v)?[ \t]*\(?([a-dA-D])[ \t]*(?:[.):]|[ \t]+[-–][ \t]"
+    r"|[ \t]+(?=\S))[ \t]*",
     re.MULTILINE | re.IGNORECASE,
 )
-_DEFAULT_LABELS = {"1": 1, "2": 2, "3": 3, "4": 4, "a": 1, "b": 2, "c": 3, "d": 4}
+#: A bare answer line: a few words, no sentence ("ja", "huisarts", "positief", "neen").
+_BARE_LINE = re.compile(r"^[ \t]*([^\n]{1,40}?)[ \t]*$", re.MULTILINE)
+_BARE_MAX_WORDS = 5
 
 
 _BULLET = re.compile(r"^[ \t]*[-–•*][ \t]+", re.MULTILINE)
@@ -101,7 +105,8 @@ def _labels(doc: Doc) -> list[tuple[int, int, int]]:
     markers: list[tuple[int, int, int]] = []
     labels = {n: doc.words("labels", f"q{n}") for n in range(1, 5)}
     for match in re.finditer(r"^[ \t]*([^\n:]{2,40}?)[ \t]*:[ \t]*", doc.text, re.MULTILINE):
-        label = fold(match.group(1)).strip(" -*•")
+        spell = spelling if doc.language == "nl" else str
+        label = " ".join(spell(w) for w in fold(match.group(1)).strip(" -*•").split())
         for number, words in labels.items():
             if label in words:
                 markers.append((number, match.start(), match.end()))
@@ -109,25 +114,71 @@ def _labels(doc: Doc) -> list[tuple[int, int, int]]:
     return markers
 
 
-def _listed(text: str, labels: dict[str, int] | None) -> list[tuple[int, int, int]]:
-    """Markers of a numbered or lettered list, mapped to codebook questions."""
-    mapping = dict(_DEFAULT_LABELS)
-    if labels:
-        # the quoted mailing's labels replace the default reading of the same kind of label
-        kinds = {label.isdigit() for label in labels}
-        mapping = {k: v for k, v in mapping.items() if k.isdigit() not in kinds} | labels
+def _listed(text: str, order: tuple[int, ...]) -> list[tuple[int, int, int]]:
+    """Markers of a numbered or lettered list: the k-th label answers the k-th question the
+    quoted mailing asks (``order``). Letters followed only by a space ("a ja") count when
+    three or more of a-d stand at line starts in order."""
     for pattern in (_NUMBERED, _LETTERED):
         found = [(m.group(1).lower(), m.start(), m.end()) for m in pattern.finditer(text)]
-        found = [(label, start, end) for label, start, end in found if label in mapping]
-        order = [label for label, _, _ in found]
-        if len(set(order)) >= 2 and order == sorted(order) and order[0] in ("1", "2", "a", "b"):
-            return [(mapping[label], start, end) for label, start, end in found]
+        found = [(label, start, end) for label, start, end in found
+                 if _position(label) < len(order)]
+        if pattern is _LETTERED:
+            found = _lettered(text, found)
+        labels = [label for label, _, _ in found]
+        if len(set(labels)) >= 2 and labels == sorted(labels) and _position(labels[0]) <= 1:
+            return [(order[_position(label)], start, end) for label, start, end in found]
     return []
 
 
-def segment(doc: Doc, *, labels: dict[str, int] | None = None) -> Segments:
-    """Split ``doc.text`` into answers per question. ``labels``: the quoted mailing's own
-    question labels, when it has them."""
+def _position(label: str) -> int:
+    return int(label) - 1 if label.isdigit() else ord(label) - ord("a")
+
+
+def _lettered(text: str, found: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """Letter labels: "a)" "b." "c:" always; a letter and a space only in a run of three."""
+    marked = [item for item in found if text[item[2] - 1] != " " or
+              re.match(r"[ \t]*\(?[a-dA-D][ \t]*[.):\-–]", text[item[1]:item[2]])]
+    spaced = [item for item in found if item not in marked]
+    if len({label for label, _, _ in spaced}) >= 3:
+        return sorted(marked + spaced, key=lambda item: item[1])
+    return marked
+
+
+def _bare_lines(text: str, order: tuple[int, ...]) -> list[tuple[int, int, int]]:
+    """Four answers on four short lines, no labels ("ja / huisarts / ja / nee"): one per
+    question, in the order the quoted mailing asks them."""
+    lines = list(_BARE_LINE.finditer(text))
+    blocks: list[list[re.Match[str]]] = []
+    current: list[re.Match[str]] = []
+    position = 0
+    for line in lines:
+        between = text[position:line.start()]
+        if current and between.count("\n") > 1 and between.strip() == "":
+            blocks.append(current)
+            current = []
+        if len(line.group(1).split()) <= _BARE_MAX_WORDS and not line.group(1).endswith(
+                (":", ",")) and not line.group(1).startswith("["):
+            if current and text[current[-1].end():line.start()].strip():
+                blocks.append(current)
+                current = []
+            current.append(line)
+        else:
+            if current:
+                blocks.append(current)
+            current = []
+        position = line.end()
+    if current:
+        blocks.append(current)
+    four = [block for block in blocks if len(block) == 4]
+    if len(four) != 1:
+        return []
+    return [(order[index], line.start(), line.start(1))
+            for index, line in enumerate(four[0])]
+
+
+def segment(doc: Doc, *, order: tuple[int, ...] = (1, 2, 3, 4)) -> Segments:
+    """Split ``doc.text`` into answers per question. ``order``: the codebook's questions in
+    the order the quoted mailing asks them."""
     text = doc.text
     anchors = [(int(m.group(1)), m.start(), m.end()) for m in _ANCHOR.finditer(text)]
     if any(number for number, _, _ in anchors):
@@ -139,9 +190,12 @@ def segment(doc: Doc, *, labels: dict[str, int] | None = None) -> Segments:
             return segments
         # every question left empty but the last, with the whole reply under it: a
         # bottom-posted answer below the quoted questions; read it for its own layout
-    listed = _listed(text, labels)
+    listed = _listed(text, order)
     if listed:
         return _from_markers(text, listed, "numbered")
+    bare = _bare_lines(text, order)
+    if bare:
+        return _from_markers(text, bare, "lines")
     bullets = [(m.start(), m.end()) for m in _BULLET.finditer(text)]
     if len(bullets) == 4:
         # four dashed items in a row, one per question
