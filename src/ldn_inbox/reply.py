@@ -598,7 +598,7 @@ def _assemble(lines: list[_Line], mailings: MailingSet) -> OwnText:
         anchors = []
     material = _unexplained(lines)
     unexplained = sum(len(line_tokens(text)[1]) for text in material)
-    order = (1, 2, 3, 4)
+    order: tuple[int, ...] = (1, 2, 3, 4)
     if used:
         main = max(used, key=lambda index: used[index])
         order = mailings.mailings[main].order

@@ -36,6 +36,8 @@ class Mention:
     other_drug: bool
     background: bool
     unsure: bool
+    #: the condition the writer is treated for ("voor mijn migraine"), never a side effect
+    reason: bool = False
 
 
 def _gap(a: Hit, b: Hit) -> int:
@@ -95,7 +97,14 @@ def _direction(doc: Doc, hit: Hit, polarity: str,
         last = following.last
     self_directed = symptoms.self_directed
     found: list[tuple[int, str, Hit]] = []
-    for other in doc.hits_in(clause.first, last, "direction"):
+    directions = doc.hits_in(clause.first, last, "direction")
+    # an intensifier right before another direction word says nothing by itself: in
+    # "veel beter", "much better", "bien moins" the second word gives the direction
+    heads = {h.first for h in directions}
+    directions = [d for d in directions if not (d.last in heads and d.last - d.first == 1
+                                                and not any(h.first == d.first and h is not d
+                                                            for h in directions))]
+    for other in directions:
         pseudo = doc.hits_in(other.last - 12, other.first + 12, "negation", "pseudo")
         if any(p.first <= other.first and other.last <= p.last for p in pseudo):
             continue  # the "meer" of "niet meer" says no more, not more
@@ -203,5 +212,8 @@ def mentions(doc: Doc, segs: Segments, *, proxy: bool) -> list[Mention]:
                 and not doc.hits_in(*_clause_range(doc, hit), "subject", "drug")),
             background=in_context(doc, hit, "background") is not None,
             unsure=in_context(doc, hit, "unsure") is not None,
+            reason=any(h.last == hit.first
+                       for h in doc.hits_in(max(0, hit.first - 4), hit.first, "context",
+                                            "reason")),
         ))
     return out

@@ -18,7 +18,7 @@ from ldn_inbox.extract.segment import Segments
 
 
 def _accepted(mention: Mention) -> bool:
-    if mention.side_effect is None or mention.negated or mention.other_drug:
+    if mention.side_effect is None or mention.negated or mention.other_drug or mention.reason:
         return False
     if mention.direction == "improve":
         return False
@@ -35,6 +35,21 @@ def _near_generic(doc: Doc, hit: Hit) -> bool:
         return False
     first, last = doc.sentence_range(clause.sentence)
     return bool(doc.hits_in(first, last, "side_effect", "generic"))
+
+
+def _sentence(doc: Doc, hit: Hit) -> int:
+    clause = doc.clause_of(hit.first)
+    return -1 if clause is None else clause.sentence
+
+
+def _answered_no(doc: Doc, hit: Hit) -> bool:
+    """A side-effect label answered no on its own line: "Bijwerkingen: geen", "Effets
+    secondaires : pas pour l'instant", "bijwerkingen nul"."""
+    line_end = doc.text.find("\n", hit.end)
+    line_end = len(doc.text) if line_end < 0 else line_end
+    following = [h for h in doc.hits if h.first == hit.last and h.start < line_end]
+    return any((h.section == "answer" and h.key == "no") or h.concept == "negation.pre"
+               or h.concept == "context.so_far" for h in following)
 
 
 def code_side_effects(doc: Doc, segs: Segments, found: list[Mention], *, use: LdnUse,
@@ -54,16 +69,26 @@ def code_side_effects(doc: Doc, segs: Segments, found: list[Mention], *, use: Ld
         codes.setdefault(mention.side_effect, mention.hit)
     said_no: list[Hit] = []
     said_yes: list[Hit] = []
+    explicit_no: list[Hit] = []  # "geen bijwerkingen", "Bijwerkingen: geen" (nothing else)
     for hit in doc.hits_of("side_effect", "generic"):
         if not usable(doc, hit, proxy=proxy) or in_context(doc, hit, "other_drug",
                                                             scope="clause"):
             continue
         if in_context(doc, hit, "unsure") is not None:
             unsure.append(hit)
-        elif negated(doc, hit):
+        elif negated(doc, hit) or _answered_no(doc, hit):
             said_no.append(hit)
+            if not doc.hits_in(max(0, hit.first - 2), hit.last + 2, "context", "except"):
+                explicit_no.append(hit)
         elif hit.term.lower().startswith(("bijwerk", "neven", "effet", "side", "neben")):
             said_yes.append(hit)
+    if explicit_no and codes:
+        # the later, more specific statement wins: effects read from a story told before
+        # "Bijwerkingen: geen" are not side effects (a symptom that got better, the illness)
+        last_no = max(h.start for h in explicit_no)
+        codes = {code: hit for code, hit in codes.items()
+                 if hit.start > last_no or _sentence(doc, hit) in
+                 {_sentence(doc, h) for h in explicit_no}}
     answer = answer_word(doc, segs, 4)
     opening = first_hit_of_answer(doc, segs, 4)
     if answer == "no" and opening is not None:
