@@ -14,7 +14,7 @@ from ldn_inbox.extract import EXTRACTOR_VERSION, Extraction, extract
 from ldn_inbox.mailings import MailingSet
 from ldn_inbox.mime import ParsedMessage
 from ldn_inbox.reply import OwnText, isolate
-from ldn_inbox.textnorm import fold
+from ldn_inbox.textnorm import fold, subject_key
 
 #: Below this language-identification confidence the language field is flagged.
 LANGUAGE_REVIEW_BELOW = 0.5
@@ -80,7 +80,7 @@ def code(parsed: ParsedMessage, mailings: MailingSet | None = None) -> Coded:
     """The codebook record of ``parsed``, knowing the ``mailings`` that were sent."""
     mailings = mailings or MailingSet()
     own = own_text_of(parsed, mailings)
-    coded = _code(parsed, own)
+    coded = _code(parsed, own, subject_key(parsed.subject) in mailings.subjects)
     coded.knowledge = mailings.fingerprint
     coded.mailings = own.mailings
     coded.unexplained = own.unexplained
@@ -88,7 +88,8 @@ def code(parsed: ParsedMessage, mailings: MailingSet | None = None) -> Coded:
     return coded
 
 
-def _code(parsed: ParsedMessage, own: OwnText) -> Coded:
+def _code(parsed: ParsedMessage, own: OwnText, answers_mailing: bool) -> Coded:
+    """``answers_mailing``: the subject is that of a known mailing ("Re: ...")."""
     auto_kind = detect_kind(parsed, own.text)
     language_text = own.text
     if auto_kind is Kind.BOUNCE:
@@ -113,9 +114,13 @@ def _code(parsed: ParsedMessage, own: OwnText) -> Coded:
     about_survey = concerns_survey(
         parsed, own, [s.text for s in prescriber.evidence] if prescriber else [])
     # answer-like words in a message about something else ("it works great" about a program)
-    off_topic = result.answered and not about_survey
+    # a fact without the drug named (a follow-up adding one side effect) answers the survey
+    # in a message that quotes a mailing or answers one by its subject
+    tied = own.quoted_sheet or bool(own.mailings) or answers_mailing
+    answered = result.answered or (result.answered_weakly and tied)
+    off_topic = answered and not (about_survey or tied)
     uncovered_reply = (
-        not result.answered and language is Language.OTHER and bool(own.text.strip())
+        not answered and language is Language.OTHER and bool(own.text.strip())
         and (own.quoted_sheet or bool(parsed.header("in-reply-to"))) and about_survey
     )
     if uncovered_reply:
@@ -129,7 +134,7 @@ def _code(parsed: ParsedMessage, own: OwnText) -> Coded:
                    "side_effect_codes"]
         return Coded(own.text, own.quoted, values, confidence, evidence,
                      list(dict.fromkeys(review)), notes=notes)
-    if not result.answered or bulk_without_answers or off_topic:
+    if not answered or bulk_without_answers or off_topic:
         values["kind"] = Kind.NOT_SURVEY.value
         confidence["kind"] = 0.6 if own.text.strip() else 0.4
         values.update(dict.fromkeys(ANSWER_FIELDS))

@@ -10,7 +10,6 @@ when it was made; :func:`stale` names the records that newer knowledge may code 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from ldn_inbox.mailing_learn import MIN_SENDERS, learn
 from ldn_inbox.mailings import Mailing, MailingSet, Question
 from ldn_inbox.models import Extraction, MailingRecord, Message, utcnow
 from ldn_inbox.reply import UNEXPLAINED_MIN
+from ldn_inbox.textnorm import _REPLY_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -215,11 +215,6 @@ def _learned_name(session: Session, sources: Sequence[str]) -> str:
     if not counts:
         return "learned from replies"
     return max(counts.items(), key=lambda item: item[1])[0][:400]
-
-
-_REPLY_PREFIX = re.compile(
-    r"^(?:\s*(?:re|aw|antw|antwoord|réf|ref|tr|fw|fwd|wg|sv|vs)\s*(?:\[\d+\])?\s*:\s*)+",
-    re.IGNORECASE)
 
 
 def _strip_reply_prefix(subject: str) -> str:

@@ -26,7 +26,7 @@ from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
-from ldn_inbox.textnorm import fold, line_tokens
+from ldn_inbox.textnorm import fold, line_tokens, subject_key
 
 #: A line label spelled out: "Vraag 1 –", "Question 2 :", "Q3.", "Frage 4:", "V1".
 _WORD_LABEL = re.compile(
@@ -342,6 +342,12 @@ class MailingSet:
 
     def __len__(self) -> int:
         return len(self.mailings)
+
+    @cached_property
+    def subjects(self) -> frozenset[str]:
+        """The mailings' names as subject keys (an added .eml's subject; a learned mailing
+        is named after the subject its replies share)."""
+        return frozenset(key for key in (subject_key(m.name) for m in self.mailings) if key)
 
     @cached_property
     def fingerprint(self) -> str:

@@ -47,3 +47,14 @@ def line_tokens(line: str) -> tuple[str, list[tuple[str, int, int]]]:
         start = match.end()
     found = [(fold(m.group(0)), m.start(), m.end()) for m in TOKEN.finditer(line, start)]
     return label, found
+
+
+_REPLY_PREFIX = re.compile(
+    r"^(?:\s*(?:re|aw|antw|antwoord|ref|tr|fw|fwd|wg|sv|vs|doorst|wtr)\s*(?:\[\d+\])?\s*:\s*)+",
+    re.IGNORECASE)
+
+
+def subject_key(subject: str) -> str:
+    """A subject without "Re:", "Fwd:", "TR:" and the like, folded: replies to one mailing
+    share it."""
+    return " ".join(words(_REPLY_PREFIX.sub("", subject)))

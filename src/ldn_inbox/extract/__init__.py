@@ -23,6 +23,9 @@ class Extraction:
     fields: dict[str, FieldResult] = field(default_factory=dict)
     #: whether at least one question was answered (a reply, not not_survey)
     answered: bool = False
+    #: a fact (a side effect, a benefit, a prescriber) with nothing naming the drug: an answer
+    #: only in a message otherwise tied to the survey
+    answered_weakly: bool = False
     review_fields: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

@@ -8,7 +8,7 @@ from ldn_inbox.codebook import LdnUse, Prescriber, SideEffects, Span
 from ldn_inbox.extract import Extraction
 from ldn_inbox.extract._common import Reading, sentence_span
 from ldn_inbox.extract._mentions import mentions
-from ldn_inbox.extract._text import Doc, available_languages, build_doc
+from ldn_inbox.extract._text import Doc, Hit, available_languages, build_doc
 from ldn_inbox.extract.dose import code_dose
 from ldn_inbox.extract.experience import (
     code_benefits,
@@ -32,6 +32,24 @@ def _evidence(doc: Doc, reading: Reading) -> list[Span]:
         if piece not in spans:
             spans.append(piece)
     return spans
+
+
+def _near_use(doc: Doc, hit: Hit) -> bool:
+    """Whether ``hit`` stands in a sentence that speaks of the drug or of using it."""
+    clause = doc.clause_of(hit.first)
+    if clause is None:
+        return False
+    first, last = doc.sentence_range(clause.sentence)
+    return bool(doc.hits_in(first, last, "subject", "drug") or doc.hits_in(first, last, "use"))
+
+
+def _near_prescribing(doc: Doc, hit: Hit) -> bool:
+    """Whether ``hit`` shares its sentence with a prescribing word."""
+    clause = doc.clause_of(hit.first)
+    if clause is None:
+        return False
+    first, last = doc.sentence_range(clause.sentence)
+    return bool(doc.hits_in(first, last, "prescribe", "verb"))
 
 
 def run(own_text: str, language: str, *, order: tuple[int, ...] = (1, 2, 3, 4)) -> Extraction:
@@ -88,14 +106,26 @@ def run(own_text: str, language: str, *, order: tuple[int, ...] = (1, 2, 3, 4)) 
     layout_answers = segs.layout != "narrative" and any(
         number not in segs.blank for number in segs.spans)
     prescribed = prescriber.confidence >= 0.85 and bool(prescriber.hits)
+    about_drug = bool(doc.hits_of("subject", "drug"))
+    said_experience = experience.value not in (None, "unknown") and (
+        segs.has(3) or any(_near_use(doc, hit) for hit in experience.hits))
     answered = (
         use_value is not LdnUse.UNKNOWN
         or layout_answers
         or prescribed
-        or (experience.value not in (None, "unknown") and bool(doc.hits_of("subject")))
-        or (bool(benefits.value) and bool(doc.hits_of("subject", "drug")))
-        or (bool(codes.value) and bool(doc.hits_of("subject", "drug")))
+        or said_experience
+        or (bool(benefits.value) and about_drug)
+        or (bool(codes.value) and about_drug)
     )
+    # a fact with nothing in the text naming the drug: an answer only in a message that is
+    # tied to the survey otherwise (a follow-up: "de eerste week had ik rare dromen")
+    named = prescriber.value not in (None, "unknown") and bool(prescriber.hits)
+    # (a doctor named in passing answers nothing: one said to prescribe, or one the writer
+    # corrects an earlier answer about, does)
+    result.answered_weakly = not answered and (
+        bool(benefits.value) or bool(codes.value)
+        or (named and (bool(doc.hits_of("context", "amend"))
+                       or any(_near_prescribing(doc, hit) for hit in prescriber.hits))))
     result.answered = answered
     for name, field_result in result.fields.items():
         if field_result.confidence < REVIEW_BELOW:

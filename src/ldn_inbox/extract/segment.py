@@ -144,6 +144,23 @@ def _lettered(text: str, found: list[tuple[str, int, int]]) -> list[tuple[str, i
     return marked
 
 
+_INLINE_NUMBER = re.compile(r"(?:^|(?<=\s))([1-4])[.):]?[ \t]+(?=[^\W\d_])")
+
+
+def _inline_numbers(text: str, order: tuple[int, ...]) -> list[tuple[int, int, int]]:
+    """A list run into one line ("1 ja sds okt 2 vd huisarts 3 ja 4 nee"): the numbers 1, 2, 3
+    (and 4) in order, each before a word, on the same line."""
+    for line in re.finditer(r"[^\n]+", text):
+        found = [(int(m.group(1)), line.start() + m.start(1), line.start() + m.end())
+                 for m in _INLINE_NUMBER.finditer(line.group(0))]
+        numbers = [n for n, _, _ in found]
+        for size in (4, 3):
+            for start in range(len(found) - size + 1):
+                if numbers[start:start + size] == list(range(1, size + 1)):
+                    return [(order[n - 1], s, e) for n, s, e in found[start:start + size]]
+    return []
+
+
 def _bare_lines(text: str, order: tuple[int, ...]) -> list[tuple[int, int, int]]:
     """Four answers on four short lines, no labels ("ja / huisarts / ja / nee"): one per
     question, in the order the quoted mailing asks them."""
@@ -193,6 +210,9 @@ def segment(doc: Doc, *, order: tuple[int, ...] = (1, 2, 3, 4)) -> Segments:
     listed = _listed(text, order)
     if listed:
         return _from_markers(text, listed, "numbered")
+    inline = _inline_numbers(text, order)
+    if inline:
+        return _from_markers(text, inline, "numbered")
     bare = _bare_lines(text, order)
     if bare:
         return _from_markers(text, bare, "lines")
