@@ -139,13 +139,20 @@ def _fuzzy_cutoff(word: str) -> float:
     return 85.0 if len(word) <= 10 else 84.0
 
 
+def _same_start(word: str, token: str) -> bool:
+    return word[0] == token[0] or (word[0] == "h" and word[1:2] == token[0])
+
+
 @lru_cache(maxsize=65536)
 def _fuzzy_first(language: str, norm: str) -> str | None:
     """The lexicon word closest to ``norm`` (a typo of it), if close enough."""
     lexicon = load_lexicon(language)
     if len(norm) < FUZZY_MIN_LEN or norm.isdigit():
         return None
-    candidates = [w for w in lexicon.vocabulary if abs(len(w) - len(norm)) <= 2]
+    # a typo rarely hits the first letter ("started" is no "restarted"), but Flemish drops
+    # an initial h ("uusdokter", "eb")
+    candidates = [w for w in lexicon.vocabulary
+                  if abs(len(w) - len(norm)) <= 2 and _same_start(w, norm)]
     best = process.extractOne(norm, candidates, scorer=fuzz.ratio,
                               score_cutoff=_fuzzy_cutoff(norm))
     return None if best is None else str(best[0])
@@ -157,7 +164,7 @@ def _word_matches(token: str, word: str, is_prefix: bool, fuzzy: bool = True) ->
     if is_prefix:
         return token.startswith(word)
     if fuzzy and len(word) >= FUZZY_MIN_LEN and len(token) >= FUZZY_MIN_LEN \
-            and abs(len(word) - len(token)) <= 2:
+            and abs(len(word) - len(token)) <= 2 and _same_start(word, token):
         return fuzz.ratio(token, word) >= _fuzzy_cutoff(word)
     return False
 
@@ -443,7 +450,7 @@ def _prefer_longest(hits: list[Hit]) -> list[Hit]:
 POST_WINDOW = 3
 
 
-def negated(doc: Doc, hit: Hit, *, window: int = 6) -> bool:
+def negated(doc: Doc, hit: Hit, *, window: int = 6, pre: bool = True) -> bool:
     """ConText-style: is ``hit`` inside the scope of a negation trigger in its clause?
 
     Pre-triggers negate up to ``window`` tokens after them, post-triggers up to ``window``
@@ -458,7 +465,7 @@ def negated(doc: Doc, hit: Hit, *, window: int = 6) -> bool:
         if pseudo.first <= hit.first < pseudo.last and pseudo.concept == hit.concept:
             continue
         pseudo_tokens.update(range(pseudo.first, pseudo.last))
-    for trigger in doc.hits_in(clause.first, clause.last, "negation", "pre"):
+    for trigger in doc.hits_in(clause.first, clause.last, "negation", "pre") if pre else ():
         if trigger.first in pseudo_tokens or trigger.first >= hit.first:
             continue
         if hit.first - trigger.last <= window:

@@ -43,6 +43,22 @@ def _near_use(doc: Doc, hit: Hit) -> bool:
     return bool(doc.hits_in(first, last, "subject", "drug") or doc.hits_in(first, last, "use"))
 
 
+def _sentence_at(doc: Doc, position: int) -> int:
+    for index, (start, end) in enumerate(doc.sentence_spans):
+        if start <= position < end:
+            return index
+    return -1
+
+
+def _same_sentence(doc: Doc, a: int, b: int) -> bool:
+    return _sentence_at(doc, a) == _sentence_at(doc, b) != -1
+
+
+def _present(doc: Doc, position: int) -> bool:
+    """Whether the sentence at ``position`` is said in the present (a present-tense cue)."""
+    return any(_same_sentence(doc, hit.start, position) for hit in doc.hits_of("use", "present"))
+
+
 def _near_prescribing(doc: Doc, hit: Hit) -> bool:
     """Whether ``hit`` shares its sentence with a prescribing word."""
     clause = doc.clause_of(hit.first)
@@ -62,6 +78,15 @@ def run(own_text: str, language: str, *, order: tuple[int, ...] = (1, 2, 3, 4)) 
     proxy = bool(doc.hits_of("context", "proxy"))
     use = code_use(doc, segs, proxy=proxy)
     use_value = LdnUse(str(use.value))
+    if use_value is LdnUse.UNKNOWN and not (segs.blank and 1 in segs.blank):
+        # "about two weeks into 1.5 mg now", "ik zit nu aan 3 mg": a dose taken now is use now
+        now_dose, now_span = code_dose(doc, use=use_value)
+        if now_dose.value is not None and now_span is not None \
+                and _present(doc, now_span.start):
+            use = Reading(LdnUse.CURRENT, 0.7, tuple(
+                h for h in doc.hits_of("use", "present") if _same_sentence(
+                    doc, h.start, now_span.start))[:1])
+            use_value = LdnUse.CURRENT
     prescriber, specialty = code_prescriber(doc, segs, proxy=proxy)
     found = mentions(doc, segs, proxy=proxy)
     benefits = code_benefits(doc, segs, found)

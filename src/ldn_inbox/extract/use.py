@@ -27,6 +27,45 @@ def _flip(label: LdnUse) -> LdnUse | None:
     return None
 
 
+def _use_negated(doc: Doc, hit: Hit) -> bool:
+    """A negation of a use statement: right before its verb ("niet gebruikt", "nooit
+    genomen"), or after a statement that opens with its subject ("ik neem het niet"). A "no"
+    before the subject ("verder niks, ik neem 4,5 mg", "Non, je le prends") negates nothing
+    of it."""
+    if doc.hits_in(hit.first, hit.first + 1, "subject"):
+        return negated(doc, hit, window=_FLIP_WINDOW, pre=False)
+    return negated(doc, hit, window=_FLIP_WINDOW)
+
+
+def _planned(doc: Doc, hit: Hit) -> bool:
+    """Whether a plan word in ``hit``'s clause makes it a plan ("ik ga herbeginnen"); one
+    right after a duration word is not ("depuis bientôt un an", "sinds binnenkort")."""
+    plan = in_context(doc, hit, "plan", scope="clause")
+    if plan is None:
+        return False
+    return not doc.hits_in(max(0, plan.first - 1), plan.first, "use", "current_weak")
+
+
+def _elliptic(doc: Doc, hit: Hit) -> bool:
+    """A short sentence without a subject that follows one about taking the drug ("Ik heb
+    het twee weken genomen. ... Daarna gestopt.")."""
+    clause = doc.clause_of(hit.first)
+    if clause is None or clause.sentence == 0:
+        return False
+    first, last = doc.sentence_range(clause.sentence)
+    if last - first > 5 or doc.hits_in(first, last, "subject"):
+        return False
+    for earlier in range(clause.sentence - 1, max(-1, clause.sentence - 4), -1):
+        if earlier not in doc._sentence_range:
+            continue
+        e_first, e_last = doc.sentence_range(earlier)
+        if doc.hits_in(e_first, e_last, "use") and (
+                doc.hits_in(e_first, e_last, "subject", "self")
+                or doc.hits_in(e_first, e_last, "subject", "drug")):
+            return True
+    return False
+
+
 def _about_use(doc: Doc, hit: Hit, *, proxy: bool) -> bool:
     """Whether a use statement outside the answer to question 1 is about taking the drug:
     its clause names the writer (or, answering for a patient, the patient) or the drug.
@@ -52,7 +91,8 @@ def _about_use(doc: Doc, hit: Hit, *, proxy: bool) -> bool:
            ("symptom", "side_effect")):
         return False
     first, last = doc.sentence_range(clause.sentence)
-    return any(doc.hits_in(first, last, "subject", key) for key in keys)
+    return any(doc.hits_in(first, last, "subject", key) for key in keys) \
+        or _elliptic(doc, hit)
 
 
 def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
@@ -79,7 +119,7 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
         in_q1 = segs.question_of(hit.start) == 1
         if not in_q1 and not _about_use(doc, hit, proxy=proxy):
             continue
-        if hit.key in ("restart", "current") and in_context(doc, hit, "plan", scope="clause"):
+        if hit.key in ("restart", "current") and _planned(doc, hit):
             continue  # "ik ga herbeginnen nadien" is a plan, not use
         if in_context(doc, hit, "other_drug", scope="clause"):
             continue  # "omdat ik ook opioïden neem" is about another drug
@@ -87,7 +127,7 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
             label = _STRONG[hit.key]
             # only a negation right before a statement turns it round ("niet gestopt");
             # "nee, nie meer" is still past
-            if hit.key != "past_generic" and negated(doc, hit, window=_FLIP_WINDOW):
+            if hit.key != "past_generic" and _use_negated(doc, hit):
                 flipped = _flip(label) if hit.key != "restart" else None
                 if flipped is None:
                     continue
