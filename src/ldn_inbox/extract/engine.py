@@ -17,7 +17,7 @@ from ldn_inbox.extract.experience import (
 )
 from ldn_inbox.extract.prescriber import code_prescriber
 from ldn_inbox.extract.segment import segment
-from ldn_inbox.extract.side_effects import code_side_effects
+from ldn_inbox.extract.side_effects import accepted_effect, code_side_effects
 from ldn_inbox.extract.use import code_use
 
 #: A field below this confidence is listed in review_fields.
@@ -91,7 +91,7 @@ def run(own_text: str, language: str, *, order: tuple[int, ...] = (1, 2, 3, 4)) 
     found = mentions(doc, segs, proxy=proxy)
     benefits = code_benefits(doc, segs, found)
     side_effects, codes = code_side_effects(doc, segs, found, use=use_value, proxy=proxy)
-    accepted = [m for m in found if m.side_effect in (codes.value or [])]
+    accepted = [m for m in found if m.side_effect in (codes.value or []) and accepted_effect(m)]
     stop_for_side_effects = stopped_for_side_effects(doc, accepted)
     experience = code_experience(
         doc, segs, use=use_value, benefits=list(benefits.value or []),

@@ -13,7 +13,7 @@ from __future__ import annotations
 from ldn_inbox.codebook import Experience, LdnUse
 from ldn_inbox.extract._common import Reading, answer_word, first_hit_of_answer, usable
 from ldn_inbox.extract._mentions import Mention
-from ldn_inbox.extract._text import Doc, Hit, negated
+from ldn_inbox.extract._text import Doc, Hit, in_context, negated
 from ldn_inbox.extract.segment import Segments
 
 _WEAK_POSITIVE_MAX_LEN = 5
@@ -70,10 +70,18 @@ def stopped_for_side_effects(doc: Doc, accepted: list[Mention]) -> bool:
         if stop.key == "stopped_because" and (here or here_generic or any(
                 _sentence(doc, m.hit) == sentence - 1 for m in accepted)):
             return True
-        refers_back = any(_sentence(doc, h) == sentence
-                          for h in doc.hits_of("experience", "because_ref"))
-        if refers_back and (here or here_generic or any(
+        because = [h for h in doc.hits_of("experience", "because_ref")
+                   if _sentence(doc, h) == sentence]
+        if because and (here or here_generic or any(
                 _sentence(doc, m.hit) == sentence - 1 for m in accepted)):
+            return True
+        # "gestopt, want ik werd er zot van. Ik droomde elke nacht ...": the reason that
+        # follows the stop in the next sentence (unless it is given right there: "because it
+        # made no difference")
+        given = any(_sentence(doc, h) == sentence for key in ("no_effect", "faded", "positive")
+                    for h in doc.hits_of("experience", key))
+        if because and not given and any(h.first > stop.first for h in because) and any(
+                _sentence(doc, m.hit) == sentence + 1 for m in accepted):
             return True
     return False
 
@@ -83,9 +91,32 @@ def _sentence(doc: Doc, hit: Hit) -> int:
     return -1 if clause is None else clause.sentence
 
 
-def _cues(doc: Doc, key: str, *, proxy: bool) -> list[Hit]:
+def _cues(doc: Doc, key: str, *, proxy: bool, segs: Segments | None = None) -> list[Hit]:
+    """Usable, not negated experience cues; in an answer laid out per question, only those
+    in the answer to question 3 or outside any ("Nothing so far" under question 4 says no
+    side effects, not no effect)."""
     return [h for h in doc.hits_of("experience", key)
-            if usable(doc, h, proxy=proxy) and not negated(doc, h)]
+            if usable(doc, h, proxy=proxy) and not negated(doc, h)
+            and (segs is None or segs.question_of(h.start) in (0, 3))]
+
+
+def _no_longer(doc: Doc, *, proxy: bool) -> list[Hit]:
+    """"omdat het niet meer hielp", "nu merk ik bijna niets meer", "ça ne marchait plus":
+    an effect verb with a "no longer" marker in its clause says a benefit faded."""
+    out = []
+    for verb in doc.hits_of("experience", "effect_verb"):
+        clause = doc.clause_of(verb.first)
+        if clause is None or not usable(doc, verb, proxy=proxy) \
+                or in_context(doc, verb, "other_drug") is not None:
+            continue
+        markers = doc.hits_in(clause.first, clause.last, "experience", "no_longer")
+        if doc.language == "fr":
+            # "plus" is "more" unless the clause has the "ne" of "ne ... plus"
+            negation = any(t.norm in ("ne", "n") for t in doc.tokens[clause.first:clause.last])
+            markers = [m for m in markers if m.term != "plus" or negation]
+        if markers:
+            out.append(verb)
+    return out
 
 
 def code_experience(doc: Doc, segs: Segments, *, use: LdnUse, benefits: list[str],
@@ -94,19 +125,21 @@ def code_experience(doc: Doc, segs: Segments, *, use: LdnUse, benefits: list[str
                     proxy: bool) -> Reading:
     if use is LdnUse.NEVER:
         return Reading(None, 0.9)
-    too_early = _cues(doc, "too_early", proxy=proxy)
-    mixed = _cues(doc, "mixed", proxy=proxy)
-    faded = _cues(doc, "faded", proxy=proxy) + [
-        h for h in _cues(doc, "faded_weak", proxy=proxy)
+    too_early = _cues(doc, "too_early", proxy=proxy, segs=segs)
+    mixed = _cues(doc, "mixed", proxy=proxy, segs=segs)
+    faded = _cues(doc, "faded", proxy=proxy, segs=segs) + [
+        h for h in _cues(doc, "faded_weak", proxy=proxy, segs=segs)
         if _effect_in_clause(doc, h) or _after_first_benefit(doc, h, benefit_hits)]
-    negative = _cues(doc, "negative", proxy=proxy)
-    no_effect = _cues(doc, "no_effect", proxy=proxy) + [
+    if benefits:
+        faded += _no_longer(doc, proxy=proxy)
+    negative = _cues(doc, "negative", proxy=proxy, segs=segs)
+    no_effect = _cues(doc, "no_effect", proxy=proxy, segs=segs) + [
         # "niet beter", "niks beter gevoeld": a negated benefit is no effect
         h for h in doc.hits_of("experience", "positive")
         if usable(doc, h, proxy=proxy) and negated(doc, h)]
     severe = [h for h in doc.hits_of("experience", "severe") if usable(doc, h, proxy=proxy)]
     stopped = stop_for_side_effects
-    positive = [h for h in _cues(doc, "positive", proxy=proxy)
+    positive = [h for h in _cues(doc, "positive", proxy=proxy, segs=segs)
                 if segs.question_of(h.start) == 3 or " " in h.term
                 or len(h.term) > _WEAK_POSITIVE_MAX_LEN]
     answer = answer_word(doc, segs, 3)
@@ -128,8 +161,10 @@ def code_experience(doc: Doc, segs: Segments, *, use: LdnUse, benefits: list[str
             confidence = 0.6 if severe else 0.74
         if contradiction:
             confidence = 0.6
-        if too_early:
+        if too_early and not benefits:
             return Reading(Experience.UNKNOWN, 0.6, tuple(too_early[:1]))
+        if too_early:
+            confidence = min(confidence, 0.7)  # a benefit already, too early for the rest
         return Reading(Experience.POSITIVE, confidence,
                        tuple(positive[:1]) or opening_hits)
     if too_early:

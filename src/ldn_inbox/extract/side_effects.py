@@ -17,7 +17,8 @@ from ldn_inbox.extract._text import Doc, Hit, in_context, negated
 from ldn_inbox.extract.segment import Segments
 
 
-def _accepted(mention: Mention) -> bool:
+def accepted_effect(mention: Mention) -> bool:
+    """Whether a mention is a side effect of the writer's own LDN."""
     if mention.side_effect is None or mention.negated or mention.other_drug or mention.reason:
         return False
     if mention.direction == "improve":
@@ -60,7 +61,7 @@ def code_side_effects(doc: Doc, segs: Segments, found: list[Mention], *, use: Ld
     codes: dict[str, Hit] = {}
     unsure: list[Hit] = []
     for mention in found:
-        if not _accepted(mention):
+        if not accepted_effect(mention):
             continue
         if mention.unsure:
             unsure.append(mention.hit)
