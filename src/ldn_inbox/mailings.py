@@ -98,9 +98,15 @@ class Mailing:
     @cached_property
     def order(self) -> tuple[int, ...]:
         """The codebook's question numbers in the order this mailing asks them (a reply's
-        "1." or "a)" answers the mailing's first question); questions it does not ask
-        follow in the codebook's order."""
-        asked = [q.number for q in sorted(self.questions, key=lambda q: q.start)]
+        "1." or "a)" answers the mailing's first question, which may ask two); questions
+        it does not ask on their own follow in the codebook's order."""
+        asked: list[int] = []
+        spans: set[tuple[int, int]] = set()
+        for question in sorted(self.questions, key=lambda q: (q.start, q.number)):
+            if (question.start, question.end) in spans or question.number in asked:
+                continue  # the second question of a combined one, or a translation
+            spans.add((question.start, question.end))
+            asked.append(question.number)
         return tuple(asked + [n for n in (1, 2, 3, 4) if n not in asked])
 
     def question_at(self, start: int, end: int) -> Question | None:
@@ -266,10 +272,26 @@ def locate_questions(mailing: Mailing) -> tuple[Question, ...]:
     Candidates are labelled list items and sentences ending in "?"; each is scored per
     question on the words of ``data/questions.toml``. The chosen set maximises the total
     score, gives each question its own candidate, and favours candidates that stand together
-    (the question block) over a section heading or a rhetorical question elsewhere."""
+    (the question block) over a section heading or a rhetorical question elsewhere. A
+    candidate that also asks a question no other one asks answers both ("Neemt u LDN, en wie
+    schreef het voor?"); a second block of questions (the same questions in another
+    language in a bilingual mailing) is found too."""
     units = [u for u in _units(mailing) if u.scores and (u.asks or u.labelled)]
+    questions: list[Question] = []
+    for _ in range(2):
+        found = _question_block(units)
+        if len(found) < (1 if not questions else 3):
+            break
+        questions += found
+        taken = {(q.start, q.end) for q in found}
+        units = [u for u in units if (u.start, u.end) not in taken]
+    return tuple(sorted(questions, key=lambda q: (q.start, q.number)))
+
+
+def _question_block(units: list[_Unit]) -> list[Question]:
+    """The best set of at most one candidate per question (see :func:`locate_questions`)."""
     if not units:
-        return ()
+        return []
     best: tuple[float, tuple[_Unit | None, ...]] = (0.0, ())
     options: dict[int, list[_Unit | None]] = {}
     for number in range(1, 5):
@@ -287,11 +309,18 @@ def locate_questions(mailing: Mailing) -> tuple[Question, ...]:
             total -= 0.15 * max(0, spread - 2 * len(chosen))
         if total > best[0]:
             best = (total, combo)
-    questions = []
-    for number, unit in zip(range(1, 5), best[1], strict=False):
-        if unit is not None:
-            questions.append(Question(number, unit.label, unit.text, unit.start, unit.end))
-    return tuple(sorted(questions, key=lambda q: q.start))
+    picked = dict(zip(range(1, 5), best[1], strict=False))
+    questions = [Question(number, unit.label, unit.text, unit.start, unit.end)
+                 for number, unit in picked.items() if unit is not None]
+    # a question nobody asks alone may be asked together with another one
+    for number in range(1, 5):
+        if picked.get(number) is not None:
+            continue
+        hosts = [u for u in picked.values() if u is not None and number in u.scores]
+        if hosts:
+            host = max(hosts, key=lambda u: u.scores[number])
+            questions.append(Question(number, host.label, host.text, host.start, host.end))
+    return questions
 
 
 def _weight(unit: _Unit, number: int) -> float:
