@@ -53,12 +53,14 @@ class _Quote:
     sender: str
     lines: list[str]
     tokens: list[list[str]]  # per line
+    spans: list[list[tuple[int, int]]]  # per line, the character span of each token
     shingles: list[int]  # per stream position (shingle starting there), -1 if none
 
 
 def _quote(key: str, sender: str, quoted_text: str) -> _Quote:
     lines: list[str] = []
     tokens: list[list[str]] = []
+    spans: list[list[tuple[int, int]]] = []
     for raw in quoted_text.splitlines():
         _, body = strip_quote(raw)
         if not body.strip() or is_structure_line(body) or is_client_line(body) \
@@ -66,11 +68,12 @@ def _quote(key: str, sender: str, quoted_text: str) -> _Quote:
             continue
         _, found = line_tokens(body)
         if found:
-            lines.append(body.strip())
+            lines.append(body)
             tokens.append([tok for tok, _, _ in found])
+            spans.append([(start, end) for _, start, end in found])
     stream = [tok for toks in tokens for tok in toks]
     shingles = [hash(tuple(stream[i:i + SHINGLE])) for i in range(len(stream) - SHINGLE + 1)]
-    return _Quote(key, sender, lines, tokens, shingles)
+    return _Quote(key, sender, lines, tokens, spans, shingles)
 
 
 def _known_shingles(known: MailingSet) -> set[int]:
@@ -123,12 +126,13 @@ def _mailing_lines(quote: _Quote, frequent: set[int], taken: set[int]) -> tuple[
     shingles: set[int] = set()
     offset = 0
     gap = False
-    for line, toks in zip(quote.lines, quote.tokens, strict=True):
-        share = sum(covered[offset:offset + len(toks)]) / len(toks)
+    for line, toks, spans in zip(quote.lines, quote.tokens, quote.spans, strict=True):
+        mask = covered[offset:offset + len(toks)]
+        share = sum(mask) / len(toks)
         if share >= LINE_SHARE:
             if gap and kept:
                 kept.append("")
-            kept.append(line)
+            kept.append(_trimmed(line, spans, mask))
             gap = False
             for position in range(max(0, offset - SHINGLE + 1), offset + len(toks)):
                 if position < len(quote.shingles):
@@ -139,3 +143,17 @@ def _mailing_lines(quote: _Quote, frequent: set[int], taken: set[int]) -> tuple[
             gap = True
         offset += len(toks)
     return "\n".join(kept), shingles
+
+
+def _trimmed(line: str, spans: list[tuple[int, int]], mask: list[bool]) -> str:
+    """``line`` without the words before its first and after its last shared token: what a
+    respondent typed on a form row ("Bijwerkingen: geen") is not the mailing's."""
+    first = mask.index(True)
+    last = len(mask) - 1 - mask[::-1].index(True)
+    start = 0 if first == 0 else spans[first][0]
+    end = len(line) if last == len(mask) - 1 else spans[last][1]
+    if end < len(line):
+        # keep the punctuation that closes the shared words ("nooit):", "welke?")
+        tail = len(line[end:]) - len(line[end:].lstrip("?!.:;)]\"'”»"))
+        end += tail
+    return line[start:end].strip()

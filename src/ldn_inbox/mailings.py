@@ -33,6 +33,11 @@ _WORD_LABEL = re.compile(
     r"^[ \t]*\*{0,2}(?:vraag|vr|question|frage|q|v)[ \t]*\.?[ \t]*(?P<n>\d|[a-d])\b[ \t]*"
     r"[.):\-–—]?", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[?]+[)\]\"'”»]*")
+#: A form row: a short label ending in ":" and an empty cell ("Bijwerkingen: ......", "| |").
+_FORM_ROW = re.compile(r"^[ \t|*•]*([^:\n]{3,80}?[ \t]*:)[ \t._|\-–]*$")
+_FORM_MAX_TOKENS = 14
+#: A label and its blank cell inside a line: "Voorgeschreven door: ____________".
+_FORM_CELL = re.compile(r"(?:^|[*|•]\s*|\s{2,})([^:\n*|•_]{3,80}?:)[ \t]*(?:_{3,}|\.{4,}|\|)")
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,26 @@ class Mailing:
     @cached_property
     def questions_end(self) -> int:
         return max((q.end for q in self.questions), default=0)
+
+
+def _form_cells(line: str, found: list[tuple[str, int, int]], offset: int,
+                index: int) -> list[_Unit]:
+    """The form rows on ``line``: the whole line ("Bijwerkingen:", with an empty cell after
+    it), or several label-and-blank cells run into one ("Gebruik: ____ * Voorgeschreven
+    door: ____")."""
+    spans = [(m.start(1), m.end(1)) for m in _FORM_CELL.finditer(line)]
+    if not spans:
+        whole = _FORM_ROW.match(line)
+        if not whole or len(found) > _FORM_MAX_TOKENS:
+            return []
+        spans = [(whole.start(1), whole.end(1))]
+    cells = []
+    for start, end in spans:
+        inside = [i for i, (_, s, _) in enumerate(found) if start <= s < end]
+        if inside and len(inside) <= _FORM_MAX_TOKENS:
+            cells.append(_Unit("", line[start:end].strip(" *|"), offset + inside[0],
+                               offset + inside[-1] + 1, index, True, True, {}, form=True))
+    return cells
 
 
 def _runs_on(line: str, following: str) -> bool:
@@ -213,6 +238,7 @@ class _Unit:
     labelled: bool
     asks: bool  # ends in a question mark
     scores: dict[int, float]
+    form: bool = False  # a form row ("Bijwerkingen: ....")
 
 
 def _units(mailing: Mailing) -> list[_Unit]:
@@ -237,8 +263,14 @@ def _units(mailing: Mailing) -> list[_Unit]:
                                "?" in text, {}))
             index = last + 1
             continue
-        # sentences ending in "?" inside ordinary lines (questions run together in a paragraph)
         line = lines[index]
+        cells = _form_cells(line, found, offset, index)
+        if cells:
+            # rows of a form to fill in: "Voorgeschreven door: ....", "Bijwerkingen: ____"
+            units += cells
+            index += 1
+            continue
+        # sentences ending in "?" inside ordinary lines (questions run together in a paragraph)
         position = 0
         for match in _SENTENCE_END.finditer(line):
             piece = line[position:match.end()]
@@ -276,10 +308,15 @@ def locate_questions(mailing: Mailing) -> tuple[Question, ...]:
     candidate that also asks a question no other one asks answers both ("Neemt u LDN, en wie
     schreef het voor?"); a second block of questions (the same questions in another
     language in a bilingual mailing) is found too."""
-    units = [u for u in _units(mailing) if u.scores and (u.asks or u.labelled)]
+    units = _units(mailing)
+    # a row ending in ":" is a form's row only among other such rows ("Gebruik: ...",
+    # "Voorgeschreven door: ...", "Bijwerkingen: ..."), not a list's heading
+    rows = [u for u in units if u.form]
+    units = [u for u in units if u.scores and (u.asks or u.labelled) and (
+        not u.form or sum(1 for r in rows if r is not u and abs(r.line - u.line) <= 4) >= 2)]
     questions: list[Question] = []
     for _ in range(2):
-        found = _question_block(units)
+        found = _question_block(units)[1]
         if len(found) < (1 if not questions else 3):
             break
         questions += found
@@ -288,10 +325,11 @@ def locate_questions(mailing: Mailing) -> tuple[Question, ...]:
     return tuple(sorted(questions, key=lambda q: (q.start, q.number)))
 
 
-def _question_block(units: list[_Unit]) -> list[Question]:
-    """The best set of at most one candidate per question (see :func:`locate_questions`)."""
+def _question_block(units: list[_Unit]) -> tuple[float, list[Question]]:
+    """The best set of at most one candidate per question (see :func:`locate_questions`),
+    and its score."""
     if not units:
-        return []
+        return 0.0, []
     best: tuple[float, tuple[_Unit | None, ...]] = (0.0, ())
     options: dict[int, list[_Unit | None]] = {}
     for number in range(1, 5):
@@ -320,7 +358,7 @@ def _question_block(units: list[_Unit]) -> list[Question]:
         if hosts:
             host = max(hosts, key=lambda u: u.scores[number])
             questions.append(Question(number, host.label, host.text, host.start, host.end))
-    return questions
+    return best[0], questions
 
 
 def _weight(unit: _Unit, number: int) -> float:
