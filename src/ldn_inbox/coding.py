@@ -64,7 +64,7 @@ def own_text_of(parsed: ParsedMessage, mailings: MailingSet | None = None) -> Ow
                 parts.append(inner.text)
                 own.anchors += inner.anchors
                 if not own.mailings:
-                    own.order = inner.order
+                    own.order, own.labels = inner.order, inner.labels
             if inner.quoted:
                 quoted.append(inner.quoted)
         own.text = "\n\n".join(parts)
@@ -107,7 +107,7 @@ def _code(parsed: ParsedMessage, own: OwnText, answers_mailing: bool) -> Coded:
         confidence["kind"] = 0.95
         values.update(dict.fromkeys(ANSWER_FIELDS))
         return Coded(own.text, own.quoted, values, confidence, evidence, review, notes=notes)
-    result: Extraction = extract(own.text, language.value, order=own.order)
+    result: Extraction = extract(own.text, language.value, order=own.order, labels=own.labels)
     notes += result.notes
     bulk_without_answers = is_bulk(parsed) and not own.anchors
     prescriber = result.fields.get("prescriber")

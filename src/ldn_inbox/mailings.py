@@ -101,6 +101,11 @@ class Mailing:
         return locate_questions(self)
 
     @cached_property
+    def labels(self) -> dict[str, int]:
+        """The mailing's own labels ("5", "c") to codebook question numbers."""
+        return {q.label: q.number for q in self.questions if q.label}
+
+    @cached_property
     def order(self) -> tuple[int, ...]:
         """The codebook's question numbers in the order this mailing asks them (a reply's
         "1." or "a)" answers the mailing's first question, which may ask two); questions

@@ -132,6 +132,7 @@ class OwnText:
     :ivar anchors: numbers of the questions found as anchors.
     :ivar quoted_sheet: whether a mailing or its questions were quoted at all.
     :ivar order: the codebook's question numbers in the order the quoted mailing asks them.
+    :ivar labels: the quoted mailing's own labels ("5", "c") to codebook question numbers.
     :ivar mailings: keys of the known mailings this message quotes.
     :ivar unexplained: quoted tokens that no known mailing explains.
     :ivar material: those quoted lines, when there are enough of them to hold a mailing not
@@ -145,6 +146,7 @@ class OwnText:
     anchors: list[int] = field(default_factory=list)
     quoted_sheet: bool = False
     order: tuple[int, ...] = (1, 2, 3, 4)
+    labels: dict[str, int] = field(default_factory=dict)
     mailings: list[str] = field(default_factory=list)
     unexplained: int = 0
     material: str = ""
@@ -599,14 +601,17 @@ def _assemble(lines: list[_Line], mailings: MailingSet) -> OwnText:
     material = _unexplained(lines)
     unexplained = sum(len(line_tokens(text)[1]) for text in material)
     order: tuple[int, ...] = (1, 2, 3, 4)
+    labels: dict[str, int] = {}
     if used:
         main = max(used, key=lambda index: used[index])
         order = mailings.mailings[main].order
+        labels = mailings.mailings[main].labels
     return OwnText(
         _tidy(own), "\n".join(quoted).strip("\n"), anchors,
         quoted_sheet=bool(used) or any(line.role == "question" and line.quoted
                                        for line in lines),
         order=order,
+        labels=labels,
         mailings=sorted(mailings.mailings[index].key for index in used),
         unexplained=unexplained,
         material="\n".join(material) if unexplained >= UNEXPLAINED_MIN else "",

@@ -39,11 +39,13 @@ class Extraction:
 
 
 def extract(own_text: str, language: str, *,
-            order: tuple[int, ...] = (1, 2, 3, 4)) -> Extraction:
+            order: tuple[int, ...] = (1, 2, 3, 4),
+            labels: dict[str, int] | None = None) -> Extraction:
     """Code ``own_text`` (the output of reply isolation) into the answer fields.
 
     ``order``: the codebook's questions in the order the quoted mailing asks them (its third
-    question may be the codebook's fourth): a writer's "3." or "c)" answers the third."""
+    question may be the codebook's fourth): a writer's "3." or "c)" answers the third;
+    ``labels``: its own labels ("5." asking the codebook's first question)."""
     from ldn_inbox.extract.engine import run
 
-    return run(own_text, language, order=order)
+    return run(own_text, language, order=order, labels=labels)

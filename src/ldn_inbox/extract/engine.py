@@ -68,13 +68,14 @@ def _near_prescribing(doc: Doc, hit: Hit) -> bool:
     return bool(doc.hits_in(first, last, "prescribe", "verb"))
 
 
-def run(own_text: str, language: str, *, order: tuple[int, ...] = (1, 2, 3, 4)) -> Extraction:
+def run(own_text: str, language: str, *, order: tuple[int, ...] = (1, 2, 3, 4),
+        labels: dict[str, int] | None = None) -> Extraction:
     result = Extraction()
     if not _ANCHOR_LINE.sub("", own_text).strip():
         result.notes.append("no own text")
         return result
     doc = build_doc(own_text, language)
-    segs = segment(doc, order=order)
+    segs = segment(doc, order=order, labels=labels)
     proxy = bool(doc.hits_of("context", "proxy"))
     use = code_use(doc, segs, proxy=proxy)
     use_value = LdnUse(str(use.value))

@@ -27,7 +27,7 @@ from ldn_inbox.textnorm import fold
 _ANCHOR = re.compile(r"^\[Q([0-4])\][ \t]*", re.MULTILINE)
 _NUMBERED = re.compile(
     r"^[ \t]*(?:(?:vraag|vr|v|q|question|frage|antwoord|antw|a|ad|réponse|reponse)\.?[ \t]*)?"
-    r"([1-4])[ \t]*(?:[.):\-–/]|(?=[ \t]+\S))[ \t]*",
+    r"([1-9]|1[0-2](?=[ \t]*[.):]))[ \t]*(?:[.):\-–/]|(?=[ \t]+\S))[ \t]*",
     re.MULTILINE | re.IGNORECASE,
 )
 
@@ -114,18 +114,26 @@ def _labels(doc: Doc) -> list[tuple[int, int, int]]:
     return markers
 
 
-def _listed(text: str, order: tuple[int, ...]) -> list[tuple[int, int, int]]:
-    """Markers of a numbered or lettered list: the k-th label answers the k-th question the
-    quoted mailing asks (``order``). Letters followed only by a space ("a ja") count when
-    three or more of a-d stand at line starts in order."""
+def _listed(text: str, order: tuple[int, ...],
+            labels: dict[str, int]) -> list[tuple[int, int, int]]:
+    """Markers of a numbered or lettered list. Where the writer uses the quoted mailing's own
+    labels (its "5." may ask the codebook's first question, its "c)" the fourth), they say
+    which question; other labels of that list answer questions outside the survey (0).
+    Otherwise the k-th label answers the k-th question the mailing asks (``order``). Letters
+    followed only by a space ("a ja") count when three or more of a-d stand in order."""
     for pattern in (_NUMBERED, _LETTERED):
         found = [(m.group(1).lower(), m.start(), m.end()) for m in pattern.finditer(text)]
-        found = [(label, start, end) for label, start, end in found
-                 if _position(label) < len(order)]
         if pattern is _LETTERED:
             found = _lettered(text, found)
-        labels = [label for label, _, _ in found]
-        if len(set(labels)) >= 2 and labels == sorted(labels) and _position(labels[0]) <= 1:
+        ordered = [label for label, _, _ in found]
+        if len(set(ordered)) < 2 or ordered != sorted(ordered, key=_position):
+            continue
+        own = {label for label in ordered if label in labels}
+        if labels and len(own) >= 2 and not own <= {"1", "2", "3", "4", "a", "b", "c", "d"}:
+            return [(labels.get(label, 0), start, end) for label, start, end in found]
+        found = [(label, start, end) for label, start, end in found
+                 if _position(label) < len(order)]
+        if len(found) >= 2 and _position(found[0][0]) <= 1:
             return [(order[_position(label)], start, end) for label, start, end in found]
     return []
 
@@ -193,7 +201,8 @@ def _bare_lines(text: str, order: tuple[int, ...]) -> list[tuple[int, int, int]]
             for index, line in enumerate(four[0])]
 
 
-def segment(doc: Doc, *, order: tuple[int, ...] = (1, 2, 3, 4)) -> Segments:
+def segment(doc: Doc, *, order: tuple[int, ...] = (1, 2, 3, 4),
+            labels: dict[str, int] | None = None) -> Segments:
     """Split ``doc.text`` into answers per question. ``order``: the codebook's questions in
     the order the quoted mailing asks them."""
     text = doc.text
@@ -207,7 +216,7 @@ def segment(doc: Doc, *, order: tuple[int, ...] = (1, 2, 3, 4)) -> Segments:
             return segments
         # every question left empty but the last, with the whole reply under it: a
         # bottom-posted answer below the quoted questions; read it for its own layout
-    listed = _listed(text, order)
+    listed = _listed(text, order, labels or {})
     if listed:
         return _from_markers(text, listed, "numbered")
     inline = _inline_numbers(text, order)
