@@ -138,6 +138,10 @@ def _code(parsed: ParsedMessage, own: OwnText, answers_mailing: bool) -> Coded:
         values["kind"] = Kind.NOT_SURVEY.value
         confidence["kind"] = 0.6 if own.text.strip() else 0.4
         values.update(dict.fromkeys(ANSWER_FIELDS))
+        answer_like = any(f.value not in (None, "unknown", []) for name, f in result.fields.items()
+                          if name in ("ldn_use", "prescriber", "experience", "side_effects"))
+        if answer_like and not bulk_without_answers and "kind" not in review:
+            review.append("kind")  # answer-like words the rules found no survey answer in
         if off_topic and not bulk_without_answers:
             # a reply sent without quote, drug name or prescriber: a person decides
             notes.append("answer-like text, but nothing ties the message to the survey")

@@ -101,12 +101,13 @@ def _direction(doc: Doc, hit: Hit, polarity: str,
     # an intensifier right before another direction word says nothing by itself: in
     # "veel beter", "much better", "bien moins" the second word gives the direction
     heads = {h.first for h in directions}
-    directions = [d for d in directions if not (d.last in heads and d.last - d.first == 1
-                                                and not any(h.first == d.first and h is not d
-                                                            for h in directions))]
+    directions = [d for d in directions if not (
+        d.key in ("worsen", "more") and d.last in heads and d.last - d.first == 1
+        and not any(h.first == d.first and h is not d for h in directions))]
     for other in directions:
         pseudo = doc.hits_in(other.last - 12, other.first + 12, "negation", "pseudo")
-        if any(p.first <= other.first and other.last <= p.last for p in pseudo):
+        if other.key != "no_longer" and any(p.first <= other.first and other.last <= p.last
+                                            for p in pseudo):
             continue  # the "meer" of "niet meer" says no more, not more
         if other.first >= clause.last and other.key == "worsen":
             continue  # only "..., maar wel draaglijker" reaches into the next clause
@@ -122,7 +123,15 @@ def _direction(doc: Doc, hit: Hit, polarity: str,
                                and s not in self_directed):
             continue
         key = other.key
-        if key == "less":
+        if key == "no_longer" and not _bears_on(doc, other, hit, polarity):
+            continue  # "misselijk, nu niet meer": it passed; "niet meer zo moe": better
+        if key == "regain":
+            if polarity == "bad":
+                continue  # "weer pijn" says nothing the other words do not
+            key = "improve"
+        if key in ("less", "no_longer"):
+            # "minder pijn", "niet meer zo moe": better; "minder energie", "kon niet meer
+            # slapen": worse
             key = "improve" if polarity == "bad" else "worsen"
         elif key == "more":
             key = "worsen" if polarity == "bad" else "improve"
@@ -137,6 +146,19 @@ def _direction(doc: Doc, hit: Hit, polarity: str,
         if later:
             return later[0][1], later[0][2]
     return first[1], first[2]
+
+
+def _bears_on(doc: Doc, marker: Hit, hit: Hit, polarity: str) -> bool:
+    """A "no longer" marker that bears on ``hit``: before it in its clause ("niet meer zo
+    moe"), or right after it where the language puts it ("not tired anymore", "ik sliep bijna
+    niet meer"). After a bad symptom in its own clause it says the symptom passed
+    ("misselijk, nu niet meer"), which is no improvement."""
+    if doc.clause_of(marker.first) is not doc.clause_of(hit.first):
+        return False
+    if marker.last <= hit.first:
+        return hit.first - marker.last <= 3
+    near = marker.first - hit.last <= 2
+    return near and (polarity == "good" or marker.term in ("anymore", "any more"))
 
 
 def _clause_range(doc: Doc, hit: Hit) -> tuple[int, int]:
