@@ -510,10 +510,16 @@ def _continues_question(lines: list[_Line], index: int) -> bool:
 
 
 def _strip_signatures(lines: list[_Line]) -> None:
-    own = [line for line in lines if line.role in ("own", "question", "blank")]
+    own = [line for line in lines
+           if line.role in ("own", "question", "blank", "attribution", "header")]
     in_signature = False
     closing_budget = 0
     for line in own:
+        if line.role in ("attribution", "header"):
+            # a forwarded or quoted message starts: the signature above it has ended
+            in_signature = False
+            closing_budget = 0
+            continue
         if line.role == "question":
             in_signature = False
             closing_budget = 0

@@ -72,10 +72,58 @@ def _refused(doc: Doc, entities: list[Hit]) -> set[Hit]:
     return out
 
 
+def _recommenders(doc: Doc, entities: list[Hit]) -> set[Hit]:
+    """The doctors or others a recommendation is about: for each ("op aanraden van",
+    "recommended by", "conseillée par"), the nearest one in its sentence, preferring one
+    named after it."""
+    out: set[Hit] = set()
+    for cue in doc.hits_of("prescribe", "recommend"):
+        clause = doc.clause_of(cue.first)
+        if clause is None:
+            continue
+        same = [e for e in entities
+                if (c := doc.clause_of(e.first)) is not None and c.sentence == clause.sentence]
+        if not same:
+            continue
+
+        def distance(entity: Hit, cue: Hit = cue) -> tuple[int, int]:
+            after = entity.first >= cue.last
+            gap = entity.first - cue.last if after else cue.first - entity.last
+            return (gap + (0 if after else 1), entity.first)
+
+        nearest = min(same, key=distance)
+        if distance(nearest)[0] <= 6:
+            out.add(nearest)
+    return out
+
+
+def _self_ordered(doc: Doc) -> list[Hit]:
+    """"zelf LDN besteld", "ordered it online": the writer is the source (``other``)."""
+    out = []
+    for order in doc.hits_of("prescribe", "order"):
+        clause = doc.clause_of(order.first)
+        if clause is not None and doc.hits_in(clause.first, clause.last, "prescribe",
+                                              "self_made"):
+            out.append(order)
+    return out
+
+
+def _remote(doc: Doc, hit: Hit) -> bool:
+    """A doctor practising from afar: a place or an online consultation said right with
+    ``hit`` ("een arts in Duitsland, via videoconsult", "an online doctor")."""
+    clause = doc.clause_of(hit.first)
+    if clause is None:
+        return False
+    return any(hit.last <= cue.first <= hit.last + 5 or hit.first - 3 <= cue.first < hit.first
+               for cue in doc.hits_in(clause.first, min(clause.last + 6, len(doc.tokens)),
+                                      "prescribe", "remote"))
+
+
 def code_prescriber(doc: Doc, segs: Segments, *, proxy: bool) -> tuple[Reading, Reading]:
     """(prescriber, prescriber_specialty) readings."""
     entity_hits = [h for h in doc.hits if _candidate(h) is not None]
     refused = _refused(doc, entity_hits)
+    recommenders = _recommenders(doc, entity_hits)
     candidates: list[_Candidate] = []
     for hit in doc.hits:
         kind = _candidate(hit)
@@ -90,13 +138,21 @@ def code_prescriber(doc: Doc, segs: Segments, *, proxy: bool) -> tuple[Reading, 
         verb = _near(doc, hit, "prescribe", "verb", 6)
         if verb is not None and not negated(doc, verb):
             score += 2.0
-        if hit in refused or negated(doc, hit):
+        # a negation right before ("niet de huisarts"); in a text without punctuation a "niks"
+        # six words back is about something else
+        if hit in refused or negated(doc, hit, window=2):
             score -= 4.0
-        if _near(doc, hit, "prescribe", "recommend", 6) is not None:
-            score -= 1.5
-        if prescriber is Prescriber.UNKNOWN or specialty is Specialty.UNKNOWN:
+        if hit in recommenders and verb is None:
+            score -= 1.5  # recommended it; someone else wrote the prescription
+        if prescriber is Prescriber.UNKNOWN and _remote(doc, hit):
+            prescriber = Prescriber.OTHER  # a doctor abroad reached online, type unstated
+        elif prescriber is Prescriber.UNKNOWN or specialty is Specialty.UNKNOWN:
             score -= 0.6
         candidates.append(_Candidate(hit, prescriber, specialty, score))
+    for order in _self_ordered(doc):
+        if usable(doc, order, proxy=proxy):
+            score = 3.0 + (3.0 if segs.question_of(order.start) == 2 else 0.0)
+            candidates.append(_Candidate(order, Prescriber.OTHER, None, score))
     candidates = [c for c in candidates if c.score > 0]
     if not candidates:
         confidence = 0.6 if segs.has(2) else 0.8
