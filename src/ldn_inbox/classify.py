@@ -136,7 +136,7 @@ def _identifier() -> Any:
     return identifier
 
 
-_ANCHOR = re.compile(r"\[Q[1-4]\]")
+_ANCHOR = re.compile(r"\[Q[0-4](?:\+[0-4])*\]")
 
 
 def detect_language(text: str) -> tuple[Language, float]:

@@ -470,6 +470,15 @@ class MailingSet:
     def question(self, found: Found) -> Question | None:
         return self.mailings[found.mailing].question_at(found.start, found.end)
 
+    def numbers(self, found: Found) -> tuple[int, ...]:
+        """Every codebook question the mailing asks where ``found`` stands (one question of
+        a mailing may ask two)."""
+        question = self.question(found)
+        if question is None:
+            return ()
+        return tuple(sorted({q.number for q in self.mailings[found.mailing].questions
+                             if (q.start, q.end) == (question.start, question.end)}))
+
     def continues(self, before: Found | None, after: Found) -> bool:
         return before is not None and _continues(before, after)
 

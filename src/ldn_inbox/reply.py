@@ -35,7 +35,8 @@ from ldn_inbox.mailings import Found, MailingSet, addresses_reader, concept_scor
 from ldn_inbox.textnorm import fold, line_tokens
 
 ANCHOR = "[Q{n}]"
-ANCHOR_RE = re.compile(r"^\[Q([0-4])\]\s?")
+#: "[Q2]"; "[Q1+2]" where one question of the mailing asks two of the codebook's
+ANCHOR_RE = re.compile(r"^\[Q([0-4](?:\+[0-4])*)\]\s?")
 
 _QUOTE_PREFIX = re.compile(r"^((?:[ \t]?>)+)[ \t]?")
 _ATTRIBUTION = re.compile(
@@ -162,6 +163,7 @@ class _Line:
     role: str = ""  # own, quote, sheet, attribution, header, signature, question, blank
     region: str = "own"  # own, original (an unprefixed quoted original), forward
     question: int = 0
+    also: tuple[int, ...] = ()  # further questions the same mailing question asks
     rest: str = ""
     found: Found | None = None
     generic: bool = False  # a question recognised by what it asks (mailing not known)
@@ -343,6 +345,7 @@ def _mark_mailing(lines: list[_Line], mailings: MailingSet) -> None:
             if question is not None and last_question != (found.mailing, question.number):
                 line.role = "question"
                 line.question = question.number
+                line.also = tuple(n for n in mailings.numbers(found) if n != question.number)
                 line.rest = rest
             else:
                 line.role = "sheet"
@@ -587,7 +590,8 @@ def _assemble(lines: list[_Line], mailings: MailingSet) -> OwnText:
         if line.role == "question":
             quoted.append(line.raw)
             anchors.append(line.question)
-            own.append(f"{ANCHOR.format(n=line.question)} {line.rest}".rstrip())
+            numbers = "+".join(str(n) for n in (line.question, *line.also))
+            own.append(f"{ANCHOR.format(n=numbers)} {line.rest}".rstrip())
         elif line.role == "sheet":
             quoted.append(line.raw)
             if line.closes:
@@ -631,7 +635,7 @@ def _any_anchor_answered(own: list[str]) -> bool:
     for line in own:
         match = ANCHOR_RE.match(line)
         if match:
-            current = int(match.group(1))
+            current = int(match.group(1).split("+")[0])
             if current and line[match.end():].strip():
                 return True
         elif current and line.strip():

@@ -32,7 +32,8 @@ class Mention:
     direction: str | None  # improve, worsen or None
     direction_hit: Hit | None
     negated: bool
-    question: int
+    #: the questions whose answer holds the mention (none in a story)
+    questions: frozenset[int]
     other_drug: bool
     background: bool
     unsure: bool
@@ -228,7 +229,7 @@ def mentions(doc: Doc, segs: Segments, *, proxy: bool) -> list[Mention]:
             negated=(negated(doc, hit) and not contrast) or (
                 direction_hit is not None and doc.clause_of(direction_hit.first)
                 is doc.clause_of(hit.first) and negated(doc, direction_hit)),
-            question=segs.question_of(hit.start),
+            questions=segs.questions_at(hit.start),
             other_drug=in_context(doc, hit, "other_drug", scope="clause") is not None
             or (in_context(doc, hit, "other_drug") is not None
                 and not doc.hits_in(*_clause_range(doc, hit), "subject", "drug")),

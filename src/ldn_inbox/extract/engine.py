@@ -22,7 +22,7 @@ from ldn_inbox.extract.use import code_use
 
 #: A field below this confidence is listed in review_fields.
 REVIEW_BELOW = 0.7
-_ANCHOR_LINE = re.compile(r"^\[Q[0-4]\][ \t]*$", re.MULTILINE)
+_ANCHOR_LINE = re.compile(r"^\[Q[0-4](?:\+[0-4])*\][ \t]*$", re.MULTILINE)
 
 
 def _evidence(doc: Doc, reading: Reading) -> list[Span]:

@@ -26,7 +26,7 @@ def code_benefits(doc: Doc, segs: Segments, found: list[Mention]) -> Reading:
             continue
         if mention.other_drug:
             continue
-        if mention.question == 4 and mention.inherent:
+        if 4 in mention.questions and mention.inherent:
             continue
         codes.setdefault(mention.benefit, mention.hit)
     confidence = 0.85 if codes else 0.8
@@ -97,7 +97,8 @@ def _cues(doc: Doc, key: str, *, proxy: bool, segs: Segments | None = None) -> l
     side effects, not no effect)."""
     return [h for h in doc.hits_of("experience", key)
             if usable(doc, h, proxy=proxy) and not negated(doc, h)
-            and (segs is None or segs.question_of(h.start) in (0, 3))]
+            and (segs is None or not segs.questions_at(h.start)
+                 or segs.answers(h.start, 3))]
 
 
 def _no_longer(doc: Doc, *, proxy: bool) -> list[Hit]:
@@ -140,7 +141,7 @@ def code_experience(doc: Doc, segs: Segments, *, use: LdnUse, benefits: list[str
     severe = [h for h in doc.hits_of("experience", "severe") if usable(doc, h, proxy=proxy)]
     stopped = stop_for_side_effects
     positive = [h for h in _cues(doc, "positive", proxy=proxy, segs=segs)
-                if segs.question_of(h.start) == 3 or " " in h.term
+                if segs.answers(h.start, 3) or " " in h.term
                 or len(h.term) > _WEAK_POSITIVE_MAX_LEN]
     answer = answer_word(doc, segs, 3)
     opening = first_hit_of_answer(doc, segs, 3)

@@ -131,9 +131,9 @@ def code_prescriber(doc: Doc, segs: Segments, *, proxy: bool) -> tuple[Reading, 
             continue
         prescriber, specialty = kind
         score = 1.0
-        if segs.question_of(hit.start) == 2:
+        if segs.answers(hit.start, 2):
             score += 3.0
-        elif segs.layout != "narrative" and segs.question_of(hit.start) not in (0, 2):
+        elif segs.layout != "narrative" and segs.questions_at(hit.start):
             score -= 0.5
         verb = _near(doc, hit, "prescribe", "verb", 6)
         if verb is not None and not negated(doc, verb):
@@ -151,7 +151,7 @@ def code_prescriber(doc: Doc, segs: Segments, *, proxy: bool) -> tuple[Reading, 
         candidates.append(_Candidate(hit, prescriber, specialty, score))
     for order in _self_ordered(doc):
         if usable(doc, order, proxy=proxy):
-            score = 3.0 + (3.0 if segs.question_of(order.start) == 2 else 0.0)
+            score = 3.0 + (3.0 if segs.answers(order.start, 2) else 0.0)
             candidates.append(_Candidate(order, Prescriber.OTHER, None, score))
     candidates = [c for c in candidates if c.score > 0]
     if not candidates:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from ldn_inbox.extract._text import Doc, spelling
 from ldn_inbox.textnorm import fold
 
-_ANCHOR = re.compile(r"^\[Q([0-4])\][ \t]*", re.MULTILINE)
+_ANCHOR = re.compile(r"^\[Q([0-4](?:\+[0-4])*)\][ \t]*", re.MULTILINE)
 _NUMBERED = re.compile(
     r"^[ \t]*(?:(?:vraag|vr|v|q|question|frage|antwoord|antw|a|ad|réponse|reponse)\.?[ \t]*)?"
     r"([1-9]|1[0-2](?=[ \t]*[.):]))[ \t]*(?:[.):\-–/]|(?=[ \t]+\S))[ \t]*",
@@ -61,6 +61,14 @@ class Segments:
                     return number
         return 0
 
+    def questions_at(self, position: int) -> frozenset[int]:
+        """Every question whose answer holds ``position`` (an answer may serve two)."""
+        return frozenset(number for number, spans in self.spans.items()
+                         if any(start <= position < end for start, end in spans))
+
+    def answers(self, position: int, number: int) -> bool:
+        return number in self.questions_at(position)
+
     def text(self, doc_text: str, number: int) -> str:
         return "\n".join(doc_text[s:e] for s, e in self.spans.get(number, []))
 
@@ -71,8 +79,9 @@ class Segments:
 def _from_markers(text: str, markers: list[tuple[int, int, int]], layout: str) -> Segments:
     """Segments from (question, marker_start, content_start) markers in text order."""
     segments = Segments(layout=layout)
-    for index, (number, _, content_start) in enumerate(markers):
-        limit = markers[index + 1][1] if index + 1 < len(markers) else len(text)
+    for index, (number, marker_start, content_start) in enumerate(markers):
+        # markers at one place (a question asking two) share the answer that follows them
+        limit = next((m[1] for m in markers[index + 1:] if m[1] != marker_start), len(text))
         if number == 0:
             continue  # [Q0]: what follows answers no question in particular
         end = content_start
@@ -206,7 +215,8 @@ def segment(doc: Doc, *, order: tuple[int, ...] = (1, 2, 3, 4),
     """Split ``doc.text`` into answers per question. ``order``: the codebook's questions in
     the order the quoted mailing asks them."""
     text = doc.text
-    anchors = [(int(m.group(1)), m.start(), m.end()) for m in _ANCHOR.finditer(text)]
+    anchors = [(int(number), m.start(), m.end()) for m in _ANCHOR.finditer(text)
+               for number in m.group(1).split("+")]
     if any(number for number, _, _ in anchors):
         segments = _from_markers(text, anchors, "anchors")
         answered = [n for n in segments.spans if n not in segments.blank]

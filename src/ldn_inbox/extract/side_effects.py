@@ -24,8 +24,8 @@ def accepted_effect(mention: Mention) -> bool:
     if mention.direction == "improve":
         return False
     if mention.inherent:
-        return not (mention.background and mention.question != 4)
-    if mention.question == 4:
+        return not (mention.background and 4 not in mention.questions)
+    if 4 in mention.questions:
         return True
     return mention.direction == "worsen" and not mention.background
 
@@ -113,7 +113,7 @@ def code_side_effects(doc: Doc, segs: Segments, found: list[Mention], *, use: Ld
     code_list = sorted(codes)
     if code_list:
         # named under question 4 or next to "bijwerking": sure; read from a story: less so
-        direct = any(segs.question_of(h.start) == 4 or _near_generic(doc, h)
+        direct = any(segs.answers(h.start, 4) or _near_generic(doc, h)
                      for h in codes.values())
         confidence = 0.88 if direct else 0.72
         if said_no:

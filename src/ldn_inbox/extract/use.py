@@ -116,7 +116,7 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
     for hit in doc.hits:
         if hit.section != "use" or not usable(doc, hit, proxy=proxy):
             continue
-        in_q1 = segs.question_of(hit.start) == 1
+        in_q1 = segs.answers(hit.start, 1)
         if not in_q1 and not _about_use(doc, hit, proxy=proxy):
             continue
         if hit.key in ("restart", "current") and _planned(doc, hit):
