@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ldn_inbox.calibration import Context, calibrated, shipped
 from ldn_inbox.classify import concerns_survey, detect_kind, detect_language, is_bulk
 from ldn_inbox.codebook import ANSWER_FIELDS, Kind, Language, LdnUse, Span
 from ldn_inbox.extract import EXTRACTOR_VERSION, Extraction, extract
@@ -48,6 +49,10 @@ class Coded:
     unexplained: int = 0
     #: quoted lines no known mailing explains, when there are enough to learn one from
     learn_text: str = ""
+    #: the rules' own confidences (``confidence`` holds the fitted probabilities) and what
+    #: the calibration signature needs: kept for fitting, not stored
+    raw_confidence: dict[str, float] = field(default_factory=dict)
+    context: Context = field(default_factory=Context)
 
 
 def own_text_of(parsed: ParsedMessage, mailings: MailingSet | None = None) -> OwnText:
@@ -80,11 +85,29 @@ def code(parsed: ParsedMessage, mailings: MailingSet | None = None) -> Coded:
     """The codebook record of ``parsed``, knowing the ``mailings`` that were sent."""
     mailings = mailings or MailingSet()
     own = own_text_of(parsed, mailings)
-    coded = _code(parsed, own, subject_key(parsed.subject) in mailings.subjects)
+    coded = _calibrate(_code(parsed, own, subject_key(parsed.subject) in mailings.subjects))
     coded.knowledge = mailings.fingerprint
     coded.mailings = own.mailings
     coded.unexplained = own.unexplained
     coded.learn_text = own.material
+    return coded
+
+
+def _calibrate(coded: Coded) -> Coded:
+    """Fitted probabilities in place of the rules' constants, and the fields whose probability
+    is below their threshold flagged for review (besides what the rules flag themselves)."""
+    coded.raw_confidence = dict(coded.confidence)
+    values = coded.values
+    fields = {k: v for k, v in coded.confidence.items() if k != "language"}
+    if values.get("ldn_use") == LdnUse.NEVER:
+        fields = {k: v for k, v in fields.items() if k in ("kind", "ldn_use")}
+    probabilities, flagged = calibrated(values, fields, coded.context)
+    coded.confidence.update(probabilities)
+    review = list(dict.fromkeys(coded.review_fields + flagged))
+    if "kind" in review:
+        # unsure whether it is a reply at all: every answer field waits for that look
+        review += [f for f in ANSWER_FIELDS if f not in review]
+    coded.review_fields = review
     return coded
 
 
@@ -162,10 +185,12 @@ def _code(parsed: ParsedMessage, own: OwnText, answers_mailing: bool) -> Coded:
         confidence[name] = field_result.confidence
         if field_result.evidence:
             evidence[name] = _spans(field_result.evidence)
-    review += [f for f in result.review_fields if f not in review]
+    if shipped() is None:
+        review += [f for f in result.review_fields if f not in review]
     if language is Language.OTHER:
         review += [f for f in ("ldn_use", "prescriber", "experience", "side_effects")
                    if f not in review]
     if values.get("ldn_use") == LdnUse.NEVER:
         review = [f for f in review if f in ("kind", "language", "ldn_use")]
-    return Coded(own.text, own.quoted, values, confidence, evidence, review, notes=notes)
+    return Coded(own.text, own.quoted, values, confidence, evidence, review, notes=notes,
+                 context=Context(result.layout, result.answered_questions))

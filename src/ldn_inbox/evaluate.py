@@ -32,11 +32,14 @@ def load_gold(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _equal(field_name: str, a: Any, b: Any) -> bool:
+def equal(field_name: str, a: Any, b: Any) -> bool:
+    """Whether a coded value equals the gold one (doses to a micro-gram, lists as sets)."""
     if field_name == "dose_mg":
         if a is None or b is None:
             return a is None and b is None
         return abs(float(a) - float(b)) < 1e-6
+    if isinstance(a, list) and isinstance(b, list):
+        return sorted(a) == sorted(b)
     return bool(a == b)
 
 
@@ -87,7 +90,7 @@ def score(records: dict[str, dict[str, Any]], gold: list[dict[str, Any]],
             if name not in ("kind", "language") and row.get("kind") != "reply":
                 continue
             totals[name] += 1
-            ok = _equal(name, record.get(name), row.get(name))
+            ok = equal(name, record.get(name), row.get(name))
             correct[name] += ok
             if not ok:
                 scores.errors.append({"file": row.get("file"), "field": name,

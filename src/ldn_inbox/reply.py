@@ -400,8 +400,11 @@ def _typed_question(line: _Line, toks: list[str]) -> None:
     number = max(scores.items(), key=lambda item: item[1])[0]
     addressed = addresses_reader(head_tokens)
     pasted = addressed and len(head_tokens) <= 16 and not after.strip()
-    if not mark and not line.quoted:
-        return  # "1. Oui, je le prends" is a numbered answer, not a question
+    if not line.quoted and (not mark or after.strip()):
+        # "1. Oui, je le prends" is a numbered answer; "3. Positief? Neen" or "Bijwerkingen?
+        # geen" is the writer's own label: the line stays as written, for the list or label
+        # it belongs to
+        return
     if not (line.quoted and addressed) and not (after.strip() and len(head_tokens) <= 8) \
             and not (_labelled(body) and addressed) and not pasted:
         return

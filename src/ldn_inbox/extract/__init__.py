@@ -28,6 +28,10 @@ class Extraction:
     answered_weakly: bool = False
     review_fields: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: how the own text was read (``narrative``, ``anchors``, ``numbered``...) and which
+    #: questions had an answer there: part of each field's calibration signature
+    layout: str = "narrative"
+    answered_questions: frozenset[int] = frozenset()
 
     def value(self, name: str) -> Value:
         result = self.fields.get(name)

@@ -76,6 +76,8 @@ def run(own_text: str, language: str, *, order: tuple[int, ...] = (1, 2, 3, 4),
         return result
     doc = build_doc(own_text, language)
     segs = segment(doc, order=order, labels=labels)
+    result.layout = segs.layout
+    result.answered_questions = frozenset(n for n in segs.spans if segs.has(n))
     proxy = bool(doc.hits_of("context", "proxy"))
     use = code_use(doc, segs, proxy=proxy)
     use_value = LdnUse(str(use.value))

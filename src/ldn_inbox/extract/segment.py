@@ -113,7 +113,7 @@ def _from_markers(text: str, markers: list[tuple[int, int, int]], layout: str) -
 def _labels(doc: Doc) -> list[tuple[int, int, int]]:
     markers: list[tuple[int, int, int]] = []
     labels = {n: doc.words("labels", f"q{n}") for n in range(1, 5)}
-    for match in re.finditer(r"^[ \t]*([^\n:]{2,40}?)[ \t]*:[ \t]*", doc.text, re.MULTILINE):
+    for match in re.finditer(r"^[ \t]*([^\n:?]{2,40}?)[ \t]*[:?][ \t]*", doc.text, re.MULTILINE):
         spell = spelling if doc.language == "nl" else str
         label = " ".join(spell(w) for w in fold(match.group(1)).strip(" -*•").split())
         for number, words in labels.items():
