@@ -65,9 +65,10 @@ def report(name: str, fitted_on: list[Sample], scored: list[Sample]) -> tuple[in
     kept = [s for s in main
             if fitted.probability(s.bins) >= fitted.thresholds.get(s.field, 1.01)]
     right = sum(s.right for s in kept)
+    overall = sum(s.right for s in main) / max(1, len(main))
     print(f"  {name}: main fields {len(main)}, unflagged {len(kept)} "
           f"({len(kept) / max(1, len(main)):.1%}), right when unflagged "
-          f"{right / max(1, len(kept)):.1%}; all main fields right {sum(s.right for s in main) / max(1, len(main)):.1%}")
+          f"{right / max(1, len(kept)):.1%}; all main fields right {overall:.1%}")
     return len(main), len(kept), right
 
 
