@@ -60,6 +60,10 @@ class Lexicon:
     prefix_by_head: dict[str, list[Term]] = field(default_factory=lambda: defaultdict(list))
     #: one-word terms written "*word": match any token ending in it ("*pijn": rugpijn)
     suffix_terms: list[Term] = field(default_factory=list)
+    #: two words with up to N others between, written "word ~N word" ("licht ~2 hoofd": licht
+    #: in het hoofd, licht in mijn hoofd), by first word: (term, second word, N)
+    gap_terms: dict[str, list[tuple[Term, str, int]]] = field(
+        default_factory=lambda: defaultdict(list))
     vocabulary: list[str] = field(default_factory=list)
     symptoms: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -75,6 +79,13 @@ def _add_terms(lexicon: Lexicon, concept: str, entries: list[str]) -> None:
             word = spell(fold(entry.strip("* ")))
             if word:
                 lexicon.suffix_terms.append(Term(concept, (word,), (False,), entry))
+            continue
+        gap = _GAP_TERM.match(fold(entry).strip())
+        if gap:
+            first, second = spell(gap.group(1)), spell(gap.group(3))
+            lexicon.gap_terms[first].append(
+                (Term(concept, (first, second), (False, False), entry), second,
+                 int(gap.group(2))))
             continue
         parts = [spell(p) for p in fold(entry).replace("’", "'").split() if p]
         words: list[str] = []
@@ -99,6 +110,7 @@ def _add_terms(lexicon: Lexicon, concept: str, entries: list[str]) -> None:
 
 
 _SUBJECT_KEYS = ("self", "proxy_self", "drug")
+_GAP_TERM = re.compile(r"^([^\W\d_]+)\s+~(\d)\s+([^\W\d_]+)$")
 
 
 @lru_cache(maxsize=8)
@@ -320,6 +332,12 @@ def _match_all(tokens: list[Token], lexicon: Lexicon, *, fuzzy: bool = True) -> 
         candidates += [t for t in lexicon.prefix_by_head.get(norm[:3], ())
                        if norm.startswith(t.words[0])]
         token = tokens[index]
+        for term, second, gap in lexicon.gap_terms.get(norm, ()):
+            for end in range(index + 1, min(count, index + gap + 2)):
+                if norms[end] == second:
+                    hits.append(Hit(term.concept, index, end + 1, token.start,
+                                    tokens[end].end, term.text))
+                    break
         for term in lexicon.suffix_terms:
             if norm.endswith(term.words[0]) and len(norm) > len(term.words[0]):
                 hits.append(Hit(term.concept, index, index + 1, token.start, token.end,

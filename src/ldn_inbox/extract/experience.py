@@ -95,8 +95,9 @@ def _cues(doc: Doc, key: str, *, proxy: bool, segs: Segments | None = None) -> l
     """Usable, not negated experience cues; in an answer laid out per question, only those
     in the answer to question 3 or outside any ("Nothing so far" under question 4 says no
     side effects, not no effect)."""
+    # a doubt is said with a negation ("weet niet of ik ermee doorga"): it does not undo it
     return [h for h in doc.hits_of("experience", key)
-            if usable(doc, h, proxy=proxy) and not negated(doc, h)
+            if usable(doc, h, proxy=proxy) and (key == "mixed" or not negated(doc, h))
             and (segs is None or not segs.questions_at(h.start)
                  or segs.answers(h.start, 3))]
 
