@@ -5,6 +5,7 @@ Pure: no database, network or clock. The pipeline stores what this returns.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,8 @@ LANGUAGE_REVIEW_BELOW = 0.5
 #: Below this field confidence the field is flagged for review.
 REVIEW_BELOW = 0.7
 
+#: A forward's subject ("TR:", "Fwd:", "Doorst:", "WG:"), possibly before "RE:".
+_FORWARD_SUBJECT = re.compile(r"^\s*(?:fwd?|tr|doorst|wg|enc|rv)\s*:", re.IGNORECASE)
 _ATTACHMENT_HINT = ("bijlage", "attachment", "piece jointe", "pièce jointe", "anhang",
                     "bijgevoegd", "ci-joint", "attached", "angehängt", "in bijlage")
 
@@ -57,7 +60,11 @@ class Coded:
 
 def own_text_of(parsed: ParsedMessage, mailings: MailingSet | None = None) -> OwnText:
     """Reply isolation on the body, plus the answers in text attachments."""
-    own = isolate(parsed.text, mailings=mailings)
+    forwarded_by: tuple[str, ...] = ()
+    if _FORWARD_SUBJECT.match(parsed.subject or ""):
+        forwarded_by = tuple(fold(v).strip() for v in (parsed.from_address, parsed.from_name)
+                             if v and len(v.strip()) > 3)
+    own = isolate(parsed.text, mailings=mailings, forwarded_by=forwarded_by)
     texts = [a for a in parsed.attachments if a.text and a.text.strip()]
     if texts and (len(own.text) < 400 or any(h in fold(own.text) for h in _ATTACHMENT_HINT)):
         parts = [own.text] if own.text.strip() else []

@@ -278,11 +278,23 @@ def _separator_block(lines: list[_Line], index: int) -> tuple[int, str] | None:
     return start + block - index, "forward" if forward else "original"
 
 
-def _mark_structure(lines: list[_Line]) -> None:
+def _from_writer(lines: list[_Line], start: int, size: int, writer: tuple[str, ...]) -> bool:
+    """Whether the From line of the header block at ``start`` names the writer."""
+    for offset in range(size):
+        match = _HEADER_FIELD.match(fold(lines[start + offset].body))
+        if match and match.group(1) in _HEADER_FROM:
+            value = match.group(2)
+            return any(part and part in value for part in writer)
+    return False
+
+
+def _mark_structure(lines: list[_Line], writer: tuple[str, ...] = ()) -> None:
     """Roles of attribution lines, separators and header blocks; the region of every line.
 
     What follows a forward separator is the writer's own text: what someone forwards to the
-    survey address is what they want to say (a spouse forwarding the patient's answers)."""
+    survey address is what they want to say (a spouse forwarding the patient's answers). So
+    is a message of the writer's own below a header block when the writer forwards it
+    (``writer``: their folded address and name, given only for a forward: "TR:", "Fwd:")."""
     region = "own"
     index = 0
     while index < len(lines):
@@ -305,7 +317,8 @@ def _mark_structure(lines: list[_Line]) -> None:
         block = _separator_block(lines, index)
         if block is None:
             size = _header_block_at(lines, index)
-            block = (size, "original") if size else None
+            own = bool(writer) and _from_writer(lines, index, size, writer)
+            block = (size, "forward" if own else "original") if size else None
         if block is not None:
             size, after_region = block
             for offset in range(size):
@@ -564,18 +577,19 @@ def _strip_signatures(lines: list[_Line]) -> None:
 # -- assembly -------------------------------------------------------------------------
 
 
-def isolate(text: str, *,
-            mailings: MailingSet | None = None) -> OwnText:
+def isolate(text: str, *, mailings: MailingSet | None = None,
+            forwarded_by: tuple[str, ...] = ()) -> OwnText:
     """Split a plain-text body (quotes as ``>``) into the writer's own words and the rest,
     knowing the ``mailings`` the organisation sent (none: questions are recognised by what
-    they ask, and nothing else of a mailing is known)."""
+    they ask, and nothing else of a mailing is known). ``forwarded_by``: the writer's folded
+    address and name when the message is a forward: their own message below is their words."""
     mailings = mailings or MailingSet()
     lines: list[_Line] = []
     for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         raw = raw.replace("\ufeff", "").replace("\xa0", " ").replace("\u200b", "")
         depth, body = strip_quote(raw)
         lines.append(_Line(raw, body.rstrip(), depth))
-    _mark_structure(lines)
+    _mark_structure(lines, forwarded_by)
     _mark_mailing(lines, mailings)
     _mark_quoted(lines, mailings)
     _strip_signatures(lines)

@@ -76,6 +76,13 @@ def run(own_text: str, language: str, *, order: tuple[int, ...] = (1, 2, 3, 4),
         return result
     doc = build_doc(own_text, language)
     segs = segment(doc, order=order, labels=labels)
+    if segs.foreign:
+        # answers to the mailing's other questions are read by no module
+        blanked = list(own_text)
+        for start, end in segs.foreign:
+            blanked[start:end] = [c if c == "\n" else " " for c in own_text[start:end]]
+        doc = build_doc("".join(blanked), language)
+        segs = segment(doc, order=order, labels=labels)
     result.layout = segs.layout
     result.answered_questions = frozenset(n for n in segs.spans if segs.has(n))
     proxy = bool(doc.hits_of("context", "proxy"))

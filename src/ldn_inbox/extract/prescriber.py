@@ -119,6 +119,31 @@ def _remote(doc: Doc, hit: Hit) -> bool:
                                       "prescribe", "remote"))
 
 
+def _appositions(doc: Doc, candidates: list[_Candidate]) -> list[_Candidate]:
+    """"mijn reumatoloog in Mechelen, dokter Jacobs, ... voorgeschreven", "de dokter van de
+    pijnkliniek": a doctor of unstated kind next to a named kind is that one; the named one
+    takes the better score of the two."""
+    named = [c for c in candidates if c.prescriber is not Prescriber.UNKNOWN]
+    out = []
+    for candidate in candidates:
+        if candidate.prescriber is not Prescriber.UNKNOWN:
+            out.append(candidate)
+            continue
+        partner = next((c for c in named if _same_sentence(doc, c.hit, candidate.hit)
+                        and (0 <= candidate.hit.first - c.hit.last <= 5
+                             or 0 <= c.hit.first - candidate.hit.last <= 4)), None)
+        if partner is None:
+            out.append(candidate)
+        else:
+            partner.score = max(partner.score, candidate.score + 0.6)
+    return out
+
+
+def _same_sentence(doc: Doc, a: Hit, b: Hit) -> bool:
+    first, second = doc.clause_of(a.first), doc.clause_of(b.first)
+    return first is not None and second is not None and first.sentence == second.sentence
+
+
 def code_prescriber(doc: Doc, segs: Segments, *, proxy: bool) -> tuple[Reading, Reading]:
     """(prescriber, prescriber_specialty) readings."""
     entity_hits = [h for h in doc.hits if _candidate(h) is not None]
@@ -153,6 +178,7 @@ def code_prescriber(doc: Doc, segs: Segments, *, proxy: bool) -> tuple[Reading, 
         if usable(doc, order, proxy=proxy):
             score = 3.0 + (3.0 if segs.answers(order.start, 2) else 0.0)
             candidates.append(_Candidate(order, Prescriber.OTHER, None, score))
+    candidates = _appositions(doc, candidates)
     candidates = [c for c in candidates if c.score > 0]
     if not candidates:
         confidence = 0.6 if segs.has(2) else 0.8

@@ -53,6 +53,8 @@ class Segments:
     spans: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     #: questions whose marker stood there but nothing was written under it
     blank: set[int] = field(default_factory=set)
+    #: answers to the mailing's other questions ("9. een avond over medicatie")
+    foreign: list[tuple[int, int]] = field(default_factory=list)
 
     def question_of(self, position: int) -> int:
         for number, spans in self.spans.items():
@@ -101,6 +103,9 @@ def _from_markers(text: str, markers: list[tuple[int, int, int]], layout: str) -
                         break
                 lines_end = content_start + match.end()
             end = lines_end
+        if number < 0:
+            segments.foreign.append((content_start, end))
+            continue
         segments.spans.setdefault(number, []).append((content_start, end))
         if not text[content_start:end].strip():
             segments.blank.add(number)
@@ -135,14 +140,18 @@ def _listed(text: str, order: tuple[int, ...],
         if pattern is _LETTERED:
             found = _lettered(text, found)
         ordered = [label for label, _, _ in found]
-        if len(set(ordered)) < 2 or ordered != sorted(ordered, key=_position):
+        if not ordered or ordered != sorted(ordered, key=_position):
             continue
         own = {label for label in ordered if label in labels}
-        if labels and len(own) >= 2 and not own <= {"1", "2", "3", "4", "a", "b", "c", "d"}:
-            return [(labels.get(label, 0), start, end) for label, start, end in found]
+        plain = {"1", "2", "3", "4", "a", "b", "c", "d"}
+        worded = any(re.match(r"[ \t]*[^\W\d_]{2}", text[start:end])
+                     for label, start, end in found if label in own)
+        if labels and own and not own <= plain and (len(own) >= 2 or worded):
+            # the mailing's own labels; its other questions' answers are foreign (-1)
+            return [(labels.get(label, -1), start, end) for label, start, end in found]
         found = [(label, start, end) for label, start, end in found
                  if _position(label) < len(order)]
-        if len(found) >= 2 and _position(found[0][0]) <= 1:
+        if len({label for label, _, _ in found}) >= 2 and _position(found[0][0]) <= 1:
             return [(order[_position(label)], start, end) for label, start, end in found]
     return []
 

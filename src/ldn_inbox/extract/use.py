@@ -37,6 +37,23 @@ def _use_negated(doc: Doc, hit: Hit) -> bool:
     return negated(doc, hit, window=_FLIP_WINDOW)
 
 
+def _not_yet(doc: Doc, segs: Segments) -> Hit | None:
+    """"Nog niet." opening the answer to question 1: not started (never)."""
+    if not segs.has(1):
+        return None
+    start = next(s for s, e in segs.spans[1] if doc.text[s:e].strip())
+    first = next((i for i, t in enumerate(doc.tokens) if t.start >= start), None)
+    return next((h for h in doc.hits_of("use", "not_yet") if h.first == first), None)
+
+
+def _reason_clause(doc: Doc, hit: Hit) -> bool:
+    """A negated stop whose clause gives a reason ("daarvoor ben ik niet gestopt", "that's
+    not why I stopped"): it says why not, not whether."""
+    clause = doc.clause_of(hit.first)
+    return clause is not None and negated(doc, hit, window=_FLIP_WINDOW) and bool(
+        doc.hits_in(clause.first, clause.last, "experience", "because_ref"))
+
+
 def _planned(doc: Doc, hit: Hit) -> bool:
     """Whether a plan word in ``hit``'s clause makes it a plan ("ik ga herbeginnen"); one
     right after a duration word is not ("depuis bientôt un an", "sinds binnenkort")."""
@@ -113,6 +130,9 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
                 and first.term.strip() not in ("/", "n", "niet", "geen"):
             label = LdnUse.CURRENT if first.key == "yes" else LdnUse.NEVER
             strong.append((first.first, label, first, 0.8))
+    not_yet = _not_yet(doc, segs)
+    if not_yet is not None:
+        strong.append((not_yet.first, LdnUse.NEVER, not_yet, 1.0))
     for hit in doc.hits:
         if hit.section != "use" or not usable(doc, hit, proxy=proxy):
             continue
@@ -127,6 +147,8 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
             label = _STRONG[hit.key]
             # only a negation right before a statement turns it round ("niet gestopt");
             # "nee, nie meer" is still past
+            if hit.key == "past" and _reason_clause(doc, hit):
+                continue  # "daarvoor ben ik niet gestopt": about the reason, not the stop
             if hit.key != "past_generic" and _use_negated(doc, hit):
                 flipped = _flip(label) if hit.key != "restart" else None
                 if flipped is None:
