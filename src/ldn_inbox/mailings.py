@@ -470,10 +470,23 @@ class MailingSet:
     def question(self, found: Found) -> Question | None:
         return self.mailings[found.mailing].question_at(found.start, found.end)
 
+    def last_question(self, found: Found) -> Question | None:
+        """The question an answer typed after ``found`` answers: on a line asking several
+        ("gebruik je LDN? / wie schreef het voor? / ..."), the last one it completes."""
+        overlapping = [q for q in self.mailings[found.mailing].questions
+                       if found.start < q.end and q.start < found.end]
+        if not overlapping:
+            return None
+        # the last question completed on the line; else the one it starts or continues
+        done = [q for q in overlapping if q.end <= found.end]
+        if done:
+            return max(done, key=lambda q: (q.start, q.number))
+        return min(overlapping, key=lambda q: (q.start, q.number))
+
     def numbers(self, found: Found) -> tuple[int, ...]:
         """Every codebook question the mailing asks where ``found`` stands (one question of
         a mailing may ask two)."""
-        question = self.question(found)
+        question = self.last_question(found)
         if question is None:
             return ()
         return tuple(sorted({q.number for q in self.mailings[found.mailing].questions

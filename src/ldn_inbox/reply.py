@@ -296,9 +296,12 @@ def _mark_structure(lines: list[_Line], writer: tuple[str, ...] = ()) -> None:
     is a message of the writer's own below a header block when the writer forwards it
     (``writer``: their folded address and name, given only for a forward: "TR:", "Fwd:")."""
     region = "own"
+    shift = 0  # quote marks a forward put on the forwarded message (Apple Mail: "> Van:")
     index = 0
     while index < len(lines):
         line = lines[index]
+        if region == "forward" and shift and line.depth >= shift:
+            line.depth -= shift
         if not line.body.strip():
             line.role = "blank"
             line.region = region
@@ -327,6 +330,8 @@ def _mark_structure(lines: list[_Line], writer: tuple[str, ...] = ()) -> None:
                 lines[index + offset].region = region
             if line.depth == 0:
                 region = after_region
+                header = lines[_next_text(lines, index + 1)] if index + 1 < len(lines) else line
+                shift = header.depth if region == "forward" else 0
             index += size
             continue
         line.region = region
@@ -350,7 +355,7 @@ def _mark_mailing(lines: list[_Line], mailings: MailingSet) -> None:
         found = mailings.longest_prefix(toks, previous) if mailings else None
         if found is not None and _accept(line, found, len(toks), mailings, previous):
             whole = found.length == len(toks)
-            question = mailings.question(found)
+            question = mailings.last_question(found)
             line.found = found
             previous = found
             rest = "" if whole or line.depth else \
@@ -653,11 +658,15 @@ def _any_anchor_answered(own: list[str]) -> bool:
         match = ANCHOR_RE.match(line)
         if match:
             current = int(match.group(1).split("+")[0])
-            if current and line[match.end():].strip():
+            if current and _has_words(line[match.end():]):
                 return True
-        elif current and line.strip():
-            return True
+        elif current and _has_words(line):
+            return True  # an emoji or a dash alone ("👇", "-") answers nothing
     return False
+
+
+def _has_words(text: str) -> bool:
+    return bool(line_tokens(text)[1])
 
 
 def _tidy(lines: list[str]) -> str:

@@ -14,7 +14,7 @@ from ldn_inbox.extract._text import Doc, Hit, in_context, negated
 from ldn_inbox.extract.segment import Segments
 
 _STRONG = {"current": LdnUse.CURRENT, "past": LdnUse.PAST, "past_generic": LdnUse.PAST,
-           "never": LdnUse.NEVER, "restart": LdnUse.CURRENT}
+           "never": LdnUse.NEVER, "restart": LdnUse.CURRENT, "keep": LdnUse.CURRENT}
 _FLIP_WINDOW = 3
 _WEAK = {"current_weak": LdnUse.CURRENT, "past_weak": LdnUse.PAST}
 
@@ -35,6 +35,10 @@ def _use_negated(doc: Doc, hit: Hit) -> bool:
     if doc.hits_in(hit.first, hit.first + 1, "subject"):
         return negated(doc, hit, window=_FLIP_WINDOW, pre=False)
     return negated(doc, hit, window=_FLIP_WINDOW)
+
+
+def _no_longer_after(doc: Doc, hit: Hit) -> bool:
+    return any(0 <= h.first - hit.last <= 3 for h in doc.hits_of("use", "past_generic"))
 
 
 def _not_yet(doc: Doc, segs: Segments) -> Hit | None:
@@ -126,7 +130,12 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
         first = next((h for h in doc.hits_of("answer") if h.first == 0), None)
         # only a yes/no standing alone ("Ja, ...", "Neen.") answers; "No side effects" not
         followed = doc.text[first.end:first.end + 1] if first is not None else ""
-        if first is not None and followed in (",", ".", "!", ";", "\n", "") \
+        # ... or a "ja" run on into how long ("ja al bijna 2 jaar via mijn huisarts")
+        line_end = doc.text.find("\n", first.end) if first is not None else -1
+        line_end = len(doc.text) if line_end < 0 else line_end
+        run_on = first is not None and first.key == "yes" and any(
+            first.end <= h.start < line_end for h in doc.hits_of("use", "current_weak"))
+        if first is not None and (followed in (",", ".", "!", ";", "\n", "") or run_on) \
                 and first.term.strip() not in ("/", "n", "niet", "geen"):
             label = LdnUse.CURRENT if first.key == "yes" else LdnUse.NEVER
             strong.append((first.first, label, first, 0.8))
@@ -149,8 +158,11 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
             # "nee, nie meer" is still past
             if hit.key == "past" and _reason_clause(doc, hit):
                 continue  # "daarvoor ben ik niet gestopt": about the reason, not the stop
-            if hit.key != "past_generic" and _use_negated(doc, hit):
+            if hit.key not in ("past_generic", "never", "keep") and _use_negated(doc, hit):
+                # "nee, nooit gebruikt" stays never; "gebruik het niet meer" is past
                 flipped = _flip(label) if hit.key != "restart" else None
+                if flipped is LdnUse.NEVER and _no_longer_after(doc, hit):
+                    flipped = LdnUse.PAST
                 if flipped is None:
                     continue
                 label = flipped
