@@ -37,8 +37,51 @@ def _use_negated(doc: Doc, hit: Hit) -> bool:
     return negated(doc, hit, window=_FLIP_WINDOW)
 
 
+def _later_statements(doc: Doc, strong: list[tuple[int, LdnUse, Hit, float]]
+                      ) -> list[tuple[int, LdnUse, Hit, float]]:
+    """Which later statements may overrule earlier ones (the later, more specific one wins).
+
+    Where question 1 was answered (weight 1.0), a later statement elsewhere overrules it only
+    when it says the writer stopped ("1. Ja ... PS: gestopt"): "I stayed on it another couple
+    of months" under question 3 tells the story of a past use. A "never" is overruled only by
+    a use of the drug itself ("No, never used it. I'm on so many pills already")."""
+    answered = any(weight >= 1.0 for _, _, _, weight in strong)
+    kept: list[tuple[int, LdnUse, Hit, float]] = []
+    for entry in strong:
+        _, label, hit, weight = entry
+        if answered and weight < 1.0 and label is not LdnUse.PAST:
+            continue
+        if label is LdnUse.CURRENT and kept and kept[-1][1] is LdnUse.NEVER \
+                and not _names_drug(doc, hit):
+            continue
+        kept.append(entry)
+    return kept or strong
+
+
+def _names_drug(doc: Doc, hit: Hit) -> bool:
+    clause = doc.clause_of(hit.first)
+    return clause is not None and bool(doc.hits_in(clause.first, clause.last, "subject", "drug"))
+
+
 def _no_longer_after(doc: Doc, hit: Hit) -> bool:
-    return any(0 <= h.first - hit.last <= 3 for h in doc.hits_of("use", "past_generic"))
+    """A "no longer" right after (or sharing the negation of) ``hit``: "gebruik het niet
+    meer" is past, not never."""
+    return any(hit.first < h.first and h.first - hit.last <= 3
+               for h in doc.hits_of("use", "past_generic"))
+
+
+def _stops_something_else(doc: Doc, hit: Hit) -> bool:
+    """A stop of an activity: "arrêté de travailler", "gestopt met werken", "stopped working":
+    the stop word followed by a verb or noun that is not taking the drug."""
+    following = doc.tokens[hit.last:hit.last + 2]
+    if not following:
+        return False
+    linked = following[0].norm in ("de", "d", "met", "to", "mit", "zu")
+    target = following[1] if linked and len(following) > 1 else following[0]
+    if not linked and not target.norm.endswith("ing"):
+        return False
+    about = {h.first for h in doc.hits if h.section in ("use", "subject")}
+    return doc.tokens.index(target) not in about
 
 
 def _not_yet(doc: Doc, segs: Segments) -> Hit | None:
@@ -158,6 +201,10 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
             # "nee, nie meer" is still past
             if hit.key == "past" and _reason_clause(doc, hit):
                 continue  # "daarvoor ben ik niet gestopt": about the reason, not the stop
+            if hit.key == "never" and _no_longer_after(doc, hit):
+                label = LdnUse.PAST  # "gebruik het niet meer"
+            elif hit.key == "past" and _stops_something_else(doc, hit):
+                continue  # "j'ai arrêté de travailler", "stopped working"
             if hit.key not in ("past_generic", "never", "keep") and _use_negated(doc, hit):
                 # "nee, nooit gebruikt" stays never; "gebruik het niet meer" is past
                 flipped = _flip(label) if hit.key != "restart" else None
@@ -178,6 +225,7 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
         return Reading(LdnUse.CURRENT, 0.85, tuple(restart))
     if strong:
         strong.sort(key=lambda s: s[0])
+        strong = _later_statements(doc, strong)
         # a bare "ja/neen" opening is overruled by any later specific statement
         last_position, label, hit, weight = strong[-1]
         labels = {s[1] for s in strong}
