@@ -27,6 +27,11 @@ _TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]+(?:['’][^\W\d_]+)?|[/]", re.UNI
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n\s*|(?<=[.!?])$")
 #: A single line break ends a sentence unless it wraps a long line into a lower-case one.
 _WRAP_WIDTH = 60
+_WRAP_MAX = 80
+#: A period after these ends no sentence ("voorgeschreven door dr. Bogaert, neuroloog").
+_ABBREVIATION = re.compile(
+    r"(?:^|[\s(])(?:dr|drs|dokter|prof|mevr|mw|dhr|mr|mme|mlle|mm|st|bv|vb|nr|ca|resp|ir|ing)"
+    r"\.$", re.IGNORECASE)
 _CLAUSE_PUNCT = re.compile(r"[,;:()]|\s[-–—]\s|\.\.\.|…")
 
 
@@ -362,12 +367,14 @@ def _match_all(tokens: list[Token], lexicon: Lexicon, *, fuzzy: bool = True) -> 
 
 def _clauses(text: str, tokens: list[Token], terminators: set[str]) -> tuple[
         list[Clause], list[tuple[int, int]]]:
-    breaks = [(m.start(), m.end()) for m in _SENTENCE_END.finditer(text)]
+    breaks = [(m.start(), m.end()) for m in _SENTENCE_END.finditer(text)
+              if not _ABBREVIATION.search(text, 0, m.start())]
     for line_break in re.finditer(r"\n", text):
         line_start = text.rfind("\n", 0, line_break.start()) + 1
         line = text[line_start:line_break.start()]
         following = text[line_break.end():line_break.end() + 1]
-        if not (len(line) >= _WRAP_WIDTH and following.islower()):
+        # a client wraps lines at 60-80 characters; a longer line ends a paragraph
+        if not (_WRAP_WIDTH <= len(line) <= _WRAP_MAX and following.islower()):
             breaks.append((line_break.start(), line_break.end()))
     sentences: list[tuple[int, int]] = []
     position = 0

@@ -130,7 +130,7 @@ def _appositions(doc: Doc, candidates: list[_Candidate]) -> list[_Candidate]:
             out.append(candidate)
             continue
         partner = next((c for c in named if _same_sentence(doc, c.hit, candidate.hit)
-                        and (0 <= candidate.hit.first - c.hit.last <= 5
+                        and (0 <= candidate.hit.first - c.hit.last <= 8
                              or 0 <= c.hit.first - candidate.hit.last <= 4)), None)
         if partner is None:
             out.append(candidate)
