@@ -143,9 +143,12 @@ def _direction(doc: Doc, hit: Hit, polarity: str,
     first = found[0]
     if first[2].first < clause.last and negated(doc, first[2]):
         # "de pijn is niet weg, maar wel draaglijker": the contrast clause says how it went
-        later = [f for f in found if f[2].first >= clause.last]
-        if later:
-            return later[0][1], later[0][2]
+        # (a contrast only: "niet minder pijn, geen betere nachten" is no better)
+        contrast = set(range(clause.last, clause.last + 3))
+        if any(t.first in contrast for t in doc.hits_of("negation", "terminators")):
+            later = [f for f in found if f[2].first >= clause.last]
+            if later:
+                return later[0][1], later[0][2]
     return first[1], first[2]
 
 

@@ -79,11 +79,16 @@ def stopped_for_side_effects(doc: Doc, accepted: list[Mention]) -> bool:
         # follows the stop in the next sentence (unless it is given right there: "because it
         # made no difference")
         given = any(_sentence(doc, h) == sentence for key in ("no_effect", "faded", "positive")
-                    for h in doc.hits_of("experience", key))
+                    for h in doc.hits_of("experience", key)) or bool(_no_longer_in(doc, sentence))
         if because and not given and any(h.first > stop.first for h in because) and any(
                 _sentence(doc, m.hit) == sentence + 1 for m in accepted):
             return True
+
     return False
+
+
+def _no_longer_in(doc: Doc, sentence: int) -> list[Hit]:
+    return [h for h in _no_longer(doc, proxy=True) if _sentence(doc, h) == sentence]
 
 
 def _sentence(doc: Doc, hit: Hit) -> int:
@@ -95,11 +100,19 @@ def _cues(doc: Doc, key: str, *, proxy: bool, segs: Segments | None = None) -> l
     """Usable, not negated experience cues; in an answer laid out per question, only those
     in the answer to question 3 or outside any ("Nothing so far" under question 4 says no
     side effects, not no effect)."""
-    # a doubt is said with a negation ("weet niet of ik ermee doorga"): it does not undo it
+    # a doubt is said with a negation ("weet niet of ik ermee doorga"): it does not undo it;
+    # a doubt or a faded effect counts wherever it is said ("zie vraag 8: ... ik twijfel")
+    anywhere = key in ("mixed", "faded", "faded_weak")
     return [h for h in doc.hits_of("experience", key)
             if usable(doc, h, proxy=proxy) and (key == "mixed" or not negated(doc, h))
-            and (segs is None or not segs.questions_at(h.start)
+            and (key not in ("positive", "no_effect") or not _unsure(doc, h))
+            and (anywhere or segs is None or not segs.questions_at(h.start)
                  or segs.answers(h.start, 3))]
+
+
+def _unsure(doc: Doc, hit: Hit) -> bool:
+    """"ik weet niet of het helpt": no statement either way."""
+    return in_context(doc, hit, "unsure", scope="clause") is not None
 
 
 def _no_longer(doc: Doc, *, proxy: bool) -> list[Hit]:
