@@ -45,10 +45,13 @@ class Context:
 
     :ivar layout: how the own text was read: ``narrative`` or one of the segmented layouts.
     :ivar answered: the questions whose answer had words in the own text.
+    :ivar words: how many words the own text has.
     """
 
     layout: str = "narrative"
     answered: frozenset[int] = frozenset()
+    #: words of the own text: a long story is read less surely than a list
+    words: int = 0
 
 
 def _value_key(field: str, value: Any) -> str:
@@ -65,10 +68,12 @@ def signature(field: str, value: Any, raw: float, context: Context) -> list[str]
     question = QUESTION_OF.get(field)
     answered = "-" if question is None else ("a" if question in context.answered else "n")
     value_key = _value_key(field, value)
+    length = "short" if context.words < 40 else ("medium" if context.words < 120 else "long")
     return [field,
             f"{field}|{value_key}",
             f"{field}|{value_key}|{raw:.2f}",
-            f"{field}|{value_key}|{raw:.2f}|{laid_out}|{answered}"]
+            f"{field}|{value_key}|{raw:.2f}|{laid_out}|{answered}",
+            f"{field}|{value_key}|{raw:.2f}|{laid_out}|{answered}|{length}"]
 
 
 @dataclass
@@ -116,9 +121,14 @@ def fit(samples: Iterable[Sample]) -> Fitted:
     for sample in samples:
         by_field.setdefault(sample.field, []).append(
             (fitted.probability(sample.bins), sample.right))
+    # one threshold for the main fields together (their probabilities are comparable once
+    # fitted: a sure field of one kind need not wait for a doubtful field of another), one
+    # per other field
+    main = [s for field, scored in by_field.items() if field in MAIN_FIELDS for s in scored]
+    shared = choose_threshold(main, TARGET["main"])
     for field, scored in by_field.items():
-        fitted.thresholds[field] = choose_threshold(
-            scored, TARGET["main"] if field in MAIN_FIELDS else TARGET["other"])
+        fitted.thresholds[field] = shared if field in MAIN_FIELDS else choose_threshold(
+            scored, TARGET["other"])
     return fitted
 
 

@@ -200,4 +200,5 @@ def _code(parsed: ParsedMessage, own: OwnText, answers_mailing: bool) -> Coded:
     if values.get("ldn_use") == LdnUse.NEVER:
         review = [f for f in review if f in ("kind", "language", "ldn_use")]
     return Coded(own.text, own.quoted, values, confidence, evidence, review, notes=notes,
-                 context=Context(result.layout, result.answered_questions))
+                 context=Context(result.layout, result.answered_questions,
+                                 len(own.text.split())))

@@ -87,6 +87,18 @@ def stopped_for_side_effects(doc: Doc, accepted: list[Mention]) -> bool:
     return False
 
 
+def _passing(doc: Doc, hit: Hit) -> bool:
+    """A side effect said to have passed ("in het begin", "nu niet meer") or not to weigh
+    ("stoort me niet", "valt mee") in its sentence."""
+    clause = doc.clause_of(hit.first)
+    if clause is None:
+        return False
+    first, last = doc.sentence_range(clause.sentence)
+    return bool(doc.hits_in(first, last, "experience", "at_first")
+                or doc.hits_in(first, last, "experience", "light")
+                or doc.hits_in(first, last, "use", "past_generic"))
+
+
 def _no_longer_in(doc: Doc, sentence: int) -> list[Hit]:
     return [h for h in _no_longer(doc, proxy=True) if _sentence(doc, h) == sentence]
 
@@ -172,8 +184,10 @@ def code_experience(doc: Doc, segs: Segments, *, use: LdnUse, benefits: list[str
         contradiction = bool(no_effect or negative)
         confidence = 0.88 if benefits or positive else 0.8
         if side_effect_mentions:
-            # positive or mixed hangs on how much the side effects weigh: worth a look
-            confidence = 0.6 if severe else 0.74
+            # positive or mixed hangs on how much the side effects weigh: side effects said
+            # to have passed or not to bother leave it surely positive
+            light = all(_passing(doc, m.hit) for m in side_effect_mentions)
+            confidence = 0.6 if severe else (0.82 if light else 0.7)
         if contradiction:
             confidence = 0.6
         if too_early and not benefits:
