@@ -23,6 +23,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
 
+from ldn_inbox.addresses import parse_sender
 from ldn_inbox.htmltext import html_to_text
 from ldn_inbox.limits import TimeLimitExceeded, time_limit
 from ldn_inbox.rawstore import normalize_message_id, synthetic_message_id
@@ -97,15 +98,22 @@ class ParsedMessage:
 _HEADER_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-def _decode_header_value(value: Any) -> str:
+def header_text(value: Any) -> str:
+    """A header value as it came, before any RFC 2047 decoding."""
     if value is None:
         return ""
     if isinstance(value, Header):
         # Raw 8-bit bytes in a header (no encoded-word): UTF-8, else Windows-1252, as bodies.
         raw = b"".join(p if isinstance(p, bytes) else p.encode("utf-8", "surrogateescape")
                        for p, _ in decode_header(value))
-        value = decode_bytes(raw, None)[0]
-    text = str(value)
+        return decode_bytes(raw, None)[0]
+    return str(value)
+
+
+def _decode_header_value(value: Any) -> str:
+    if value is None:
+        return ""
+    text = header_text(value)
     try:
         decoded = str(make_header(decode_header(text)))
     except Exception:  # unknown charset or broken encoded-word: keep it as it came
@@ -354,9 +362,11 @@ def _fill_headers(message: Message, parsed: ParsedMessage) -> None:
         if values:
             parsed.headers[name] = _decode_header_value(values[0])[:2000]
     parsed.subject = parsed.headers.get("subject", "")
-    name, address = email.utils.parseaddr(parsed.headers.get("from", ""))
-    parsed.from_name = name.strip()
-    parsed.from_address = address.strip().lower()
+    # the address comes from the raw header: a decoded display name must not supply it
+    sender = parse_sender([header_text(v) for v in message.get_all("from") or []])
+    parsed.from_name, parsed.from_address = sender.name, sender.address
+    if sender.problem:
+        parsed.problems.append(sender.problem)
     parsed.date = _parse_date(parsed.headers.get("date", ""))
     parsed.content_type = message.get_content_type()
     parsed.has_headers = len(message.keys()) > 0 and any(
