@@ -112,3 +112,111 @@ def test_sender_is_parsed_from_the_raw_header(db_url: str, runner: CliRunner, en
     invoke(runner, db_url, "forget", "--yes", "Vera Victim <victim@example.org>")
     assert stored_ids(db_url) == {f"{name}@example.org" for name in SENDERS} - {
         "jose@example.org", "victim@example.org"}
+
+
+# --------------------------------------------------------------------------- 2. files
+def test_import_reads_regular_files_inside_the_tree_only(
+        sqlite_url: str, runner: CliRunner, env: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "shadow"
+    secret.write_bytes(b"root:$6$c2VjcmV0$hash:19700:0:99999:7:::\n")
+    box = tmp_path / "mail"
+    (box / "sub").mkdir(parents=True)
+    (box / "good.eml").write_bytes(mail(b"Ann <ann@example.org>", "good@example.org"))
+    (box / "sub" / "also.eml").write_bytes(mail(b"Bert <bert@example.org>", "also@example.org"))
+    (box / "shadow").symlink_to(secret)                 # a link out of the tree
+    (box / "zero.eml").symlink_to("/dev/zero")          # a link to a device
+    (box / "etc").symlink_to("/etc", target_is_directory=True)
+    (box / "alias.eml").symlink_to(box / "good.eml")    # a link inside the tree: read
+    os.mkfifo(box / "pipe.eml")                         # would block a plain open()
+    import socket
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(box / "sock.eml"))
+    maildir = box / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    (maildir / "new" / "1700000000.1.host").write_bytes(
+        mail(b"Cas <cas@example.org>", "maildir@example.org"))
+    (maildir / "cur" / "1700000001.2.host:2,S").symlink_to(secret)
+    # 1.1 GB on paper, a few bytes on disk: over imap.max_message_bytes, its header is kept
+    huge = box / "huge.eml"
+    with huge.open("wb") as out:
+        out.write(mail(b"Dirk <dirk@example.org>", "huge@example.org"))
+        out.truncate(1_100_000_000)
+    try:
+        result = invoke(runner, sqlite_url, "import", str(box), "/dev/zero", code=6)
+    finally:
+        listener.close()
+
+    warnings = result.stderr
+    for name, reason in (("shadow", "symbolic link out of the imported directory"),
+                         ("zero.eml", "symbolic link out of the imported directory"),
+                         ("etc", "symbolic link to a directory"),
+                         ("pipe.eml", "named pipe (FIFO): not read"),
+                         ("sock.eml", "socket: not read"),
+                         ("1700000001.2.host:2,S", "symbolic link out of the imported"),
+                         ("/dev/zero", "a device: not read")):
+        assert any(line.startswith("warning: skipped ") and name in line and reason in line
+                   for line in warnings.splitlines()), (name, warnings)
+    assert "1 too big (only the header was stored)" in warnings
+    assert stored_ids(sqlite_url) == {"good@example.org", "also@example.org",
+                                      "maildir@example.org", "huge@example.org"}
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as conn:
+        datas = list(conn.scalars(sa.select(RawMessage.data)))
+        sources = {Path(s).name for s in conn.scalars(sa.select(RawSource.location))}
+        big = conn.execute(sa.select(RawMessage.size, RawMessage.store_error)
+                           .where(RawMessage.message_id == "huge@example.org")).one()
+    engine.dispose()
+    assert not any(b"root:" in (data or b"") for data in datas), "a file outside was stored"
+    assert "good.eml" in sources and "alias.eml" not in sources  # the link is its target
+    assert big.size < 1000 and "1100000000 bytes" in big.store_error
+    assert str(huge) in big.store_error
+    listed = invoke(runner, sqlite_url, "errors").stdout
+    assert "huge@example.org" in listed and "1100000000 bytes" in listed
+
+
+# --------------------------------------------------------------------------- 6. mbox
+BODY_WITH_FROM_LINES = [
+    "From my experience: LDN helps against the pain.\n\nFrom the first week on I slept "
+    "better.\n",
+    "Forwarded, as asked:\n\nFrom Jan Peeters on 3 March\nhe wrote that it works.\n",
+    "From 2021 to 2023 I took 4.5 mg.\n\nFrom - to be honest -\nno side effects.\n",
+]
+
+
+@pytest.mark.parametrize(("line", "envelope"), [
+    (b"From jan@example.org Mon Mar  4 10:00:00 2024\n", True),
+    (b"From jan@example.org  Sun Jun 16 17:53:21 2013\n", True),
+    (b"From mrc@CAC.Washington.EDU Mon Feb  8 02:53:47 PST 1993\n", True),
+    (b"From 1844347792267117879@xxx Fri Jun 03 12:55:43 +0000 2022\n", True),
+    (b"From - Thu, 24 Nov 2022 19:06:16 GMT\n", True),
+    (b'From "Jan Peeters"@example.org Mon Mar  4 10:00:00 2024\r\n', True),
+    (b"From my experience: LDN helps.\n", False),
+    (b"From 2021 to 2023 I took 4.5 mg.\n", False),
+    (b"From Jan Peeters on Mon Mar 4 2024\n", False),
+    (b"From - \n", False),
+])
+def test_envelope_lines(line: bytes, envelope: bool) -> None:
+    from ldn_inbox.sources.files import is_envelope_line
+
+    assert is_envelope_line(line) is envelope
+
+
+def test_mbox_splits_at_envelope_lines_only(sqlite_url: str, runner: CliRunner, env: Path,
+                                            tmp_path: Path) -> None:
+    messages = [mail(f"P{i} <p{i}@example.org>".encode(), f"mbox-{i}@example.org",
+                     body).replace(b"\r\n", b"\n") for i, body in enumerate(BODY_WITH_FROM_LINES)]
+    envelopes = [b"From p0@example.org Mon Mar  4 10:00:00 2024\n",
+                 b"From - Thu, 24 Nov 2022 19:06:16 GMT\n",
+                 b"From - \n"]  # no date: an envelope only because a header field follows
+    path = tmp_path / "inbox.mbox"
+    path.write_bytes(b"\n".join(e + m for e, m in zip(envelopes, messages, strict=True)))
+    result = invoke(runner, sqlite_url, "import", str(path))
+    assert result.stdout.startswith("3 seen: 3 new"), result.stdout
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as conn:
+        stored = dict(conn.execute(sa.select(RawMessage.message_id, RawMessage.data)).all())
+    engine.dispose()
+    assert stored == {f"mbox-{i}@example.org": m for i, m in enumerate(messages)}

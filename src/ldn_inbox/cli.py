@@ -159,16 +159,26 @@ def import_command(
         ctx = STATE.context()
         settings = ctx.pipeline_settings()
         skipped: list[Any] = []
+        too_big: list[str] = []
+
+        def counted(items: Iterator[Any]) -> Iterator[Any]:
+            for item in items:
+                if item.store_error:
+                    too_big.append(item.location)
+                yield item
+
+        found = iter_paths(paths, skipped, max_bytes=ctx.config["imap.max_message_bytes"])
         with _progress("importing", quiet) as on_item:
-            summary = ingest(ctx.sessions, iter_paths(paths, skipped), settings,
-                             on_item=on_item)
+            summary = ingest(ctx.sessions, counted(found), settings, on_item=on_item)
         summary.skipped = skipped
         _print_skipped(skipped)
         if not quiet:
             typer.echo(summary.line())
-        if summary.quarantined:
-            raise fail(f"{summary.quarantined} message(s) quarantined: see `ldn-inbox errors`",
-                       ExitCode.QUARANTINED)
+        problems = [f"{count} {what}" for count, what in (
+            (summary.quarantined, "message(s) quarantined"),
+            (len(too_big), "too big (only the header was stored)")) if count]
+        if problems:
+            raise fail("; ".join(problems) + ": see `ldn-inbox errors`", ExitCode.QUARANTINED)
 
 
 # --------------------------------------------------------------------------- check / fetch

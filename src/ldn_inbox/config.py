@@ -19,6 +19,7 @@ from typing import Any
 import platformdirs
 
 from ldn_inbox.errors import ConfigError
+from ldn_inbox.sources.base import MAX_MESSAGE_BYTES
 
 APP_NAME = "ldn-inbox"
 ENV_PREFIX = "LDN_INBOX_"
@@ -91,8 +92,9 @@ SETTINGS: tuple[Setting, ...] = (
             "What to do with a fetched message: none (leave the mailbox as it is), seen, "
             "or move:FOLDER", check=_after),
     Setting("imap", "batch_size", int, 100, "Messages per UID FETCH", check=_positive),
-    Setting("imap", "max_message_bytes", int, 50_000_000,
-            "Larger messages are stored as headers plus an error, never dropped",
+    Setting("imap", "max_message_bytes", int, MAX_MESSAGE_BYTES,
+            "Larger messages are stored as headers plus an error, never dropped (also for "
+            "files: import)",
             check=_positive),
     Setting("imap", "timeout", float, 60.0, "Socket timeout in seconds", check=_positive),
     Setting("privacy", "key_file", str, "",

@@ -35,6 +35,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 
 from ldn_inbox.config import SETTINGS, Config
 from ldn_inbox.errors import AuthError, ConfigError, SourceError, TLSError
+from ldn_inbox.sources.base import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 # imapclient logs whole protocol exchanges (message bodies included) at DEBUG.
@@ -89,7 +90,7 @@ class ImapSettings:
     folder: str = "INBOX"
     after: str = "none"
     batch_size: int = 100
-    max_message_bytes: int = 50_000_000
+    max_message_bytes: int = MAX_MESSAGE_BYTES
     timeout: float = 60.0
     #: where ``password`` came from, for messages ("environment" or a config file path)
     password_origin: str = ""
