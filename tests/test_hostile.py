@@ -261,3 +261,76 @@ def test_exports_never_hold_a_formula(db_url: str, runner: CliRunner, env: Path,
     assert not [c.coordinate for c in cells if c.data_type == "f"], "a live formula"
     ids = {row[0].value for row in sheet.iter_rows(min_row=2)}
     assert ids == {"'" + f for f in FORMULAS} | {"esc@example.org"}
+
+
+# --------------------------------------------------------------------------- 4. terminals
+ESCAPES = {
+    "title": "\x1b]0;owned-title\x1b\\",          # OSC 0, ended by ST (ESC \)
+    "clipboard": "\x1b]52;c;b3duZWQtY2xpcA==\x07",  # OSC 52: write the clipboard
+    "hidden": "\x1b[8m",                           # SGR 8: invisible text
+    "clear": "\x1b[2J",                            # erase the screen
+    "c1": "\x9b31m",                               # 8-bit CSI
+}
+
+
+def _unsafe(text: str) -> list[str]:
+    return [ch for ch in text if (ord(ch) < 32 and ch not in "\n\t") or 0x7f <= ord(ch) < 0xa0]
+
+
+def test_terminal_text_is_stripped_of_escapes(sqlite_url: str, runner: CliRunner, env: Path,
+                                              tmp_path: Path) -> None:
+    box = tmp_path / "mail"
+    box.mkdir()
+    body = ("1. Ja, ik neem LDN {title}{clipboard}sinds 2021.\n"
+            "2. {hidden}{clear}{c1}De huisarts schreef het voor.\n").format(**ESCAPES)
+    (box / "escapes.eml").write_bytes(mail(
+        b"Esc <esc@example.org>", "escapes@example.org", body,
+        subject=("Re: LDN " + ESCAPES["title"] + ESCAPES["c1"]).encode()))
+    (box / "plain.eml").write_bytes(mail(b"Ann <ann@example.org>", "plain@example.org"))
+    # a file name that would forge a log line and retitle the window
+    forged = "x\x1b]0;owned\x07\nwarning: skipped forged.eml: all clear"
+    (box / forged).write_bytes(b"not an e-mail\n")
+    result = invoke(runner, sqlite_url, "import", str(box))
+    assert stored_ids(sqlite_url) == {"escapes@example.org", "plain@example.org"}
+    assert not _unsafe(result.stderr.replace("\n", "")), "a control character in a warning"
+    assert not [line for line in result.stderr.splitlines()
+                if line.startswith("warning: skipped forged.eml")], result.stderr
+    assert "\\x1b]0;owned\\x07\\x0awarning" in result.stderr
+
+    import asyncio
+
+    from ldn_inbox.review_tui import STYLE_EVIDENCE, Position, ReviewApp
+
+    engine = open_database(sqlite_url)
+    seen: dict[str, Any] = {}
+
+    async def look() -> None:
+        app = ReviewApp(session_factory(engine), "anne", Position(current="escapes@example.org"))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            screen = app.review_screen
+            seen["text"] = screen.message_text
+            seen["svg"] = app.export_screenshot()
+            await pilot.press("s")  # skip: the status line names the message
+            seen["status"] = screen.status_text.plain
+
+    try:
+        asyncio.run(look())
+    finally:
+        engine.dispose()
+    text = seen["text"]
+    plain = text.plain
+    assert not _unsafe(plain), [hex(ord(c)) for c in _unsafe(plain)]
+    # (the subject's control characters were dropped when it was stored: what is left of
+    # its escapes is plain text; the body's escapes are removed whole)
+    body_shown = plain.split("\n\n", 1)[1]
+    for payload in ("owned-title", "52;c", "b3duZWQ", "[8m", "[2J", "31m"):
+        assert payload not in body_shown, payload
+    assert "sinds 2021" in plain and "De huisarts schreef het voor" in plain
+    # the evidence still lights up the right words once the escapes are gone
+    start = plain.index("huisarts")
+    assert any(str(span.style) == STYLE_EVIDENCE and span.start <= start < span.end
+               for span in text.spans), "the prescriber's evidence is misplaced"
+    svg = seen["svg"]
+    assert "\x1b" not in svg, svg[max(0, svg.index("\x1b") - 300):svg.index("\x1b") + 50]
+    assert "escapes@example.org" in seen["status"]

@@ -19,6 +19,7 @@ import typer
 from ldn_inbox import __version__
 from ldn_inbox.app import Context
 from ldn_inbox.errors import ExitCode, LdnInboxError, ValidationError
+from ldn_inbox.terminal import one_line, printable
 
 app = typer.Typer(
     name="ldn-inbox",
@@ -79,12 +80,30 @@ def main_options(
     STATE.db = db
     STATE.verbose = verbose
     STATE._context = None
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+                        handlers=[handler])
+
+
+class _OneLineFormatter(logging.Formatter):
+    """Log messages on one line with control characters shown as \\xNN: a folder name or
+    an error text can neither forge a log line nor drive the terminal."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = one_line(record.message)
+        return super().formatMessage(record)
+
+
+def _json(value: Any, indent: int | None = None) -> str:
+    """JSON as written for people and scripts alike, with C1 controls and DEL escaped (JSON
+    escapes C0 controls itself): the same data, inert on a terminal."""
+    return re.sub(r"[\x7f-\x9f]", lambda m: f"\\u{ord(m.group(0)):04x}",
+                  json.dumps(value, ensure_ascii=False, indent=indent))
 
 
 def fail(message: str, code: ExitCode) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {one_line(message)}", err=True)
     return typer.Exit(int(code))
 
 
@@ -104,7 +123,7 @@ def _emit(items: Sequence[Any], format: str, as_table: Callable[[Any], str]) -> 
     """Print review items as JSON lines or as the core's table text."""
     if format == "jsonl":
         for item in items:
-            typer.echo(json.dumps(item.as_dict(), ensure_ascii=False))
+            typer.echo(_json(item.as_dict()))
     else:
         typer.echo(as_table(items))
 
@@ -130,7 +149,8 @@ def _progress(label: str, quiet: bool) -> Iterator[Any]:
 
 def _print_skipped(skipped: list[Any]) -> None:
     for item in skipped[:20]:
-        typer.echo(f"warning: skipped {item.path}: {item.reason}", err=True)
+        typer.echo(f"warning: skipped {one_line(item.path)}: {one_line(item.reason)}",
+                   err=True)
     if len(skipped) > 20:
         typer.echo(f"warning: {len(skipped) - 20} more files skipped", err=True)
 
@@ -269,7 +289,7 @@ def check_command(
             token_command=token_command, folder=folder, after=after, batch_size=batch_size,
             max_message_bytes=max_message_bytes, timeout=timeout)
         for line in check(ctx).lines():
-            typer.echo(line)
+            typer.echo(one_line(line))
 
 
 @app.command("fetch")
@@ -310,7 +330,7 @@ def fetch_command(
         with _fetch_progress() as on_progress:
             summary = fetch(ctx, progress=on_progress)
         if verbose or summary.problems or _is_tty():
-            typer.echo(summary.line())
+            typer.echo(one_line(summary.line()))
         if summary.problems:
             parts = [f"{count} {what}" for count, what in (
                 (summary.quarantined, "quarantined (could not be parsed or coded)"),
@@ -390,7 +410,7 @@ def export_command(
                              else export.write_csv(rows, handle, delimiter=delimiter,
                                                    columns=columns))
         if output is not None:
-            typer.echo(f"{count} rows written to {output}", err=True)
+            typer.echo(f"{count} rows written to {one_line(str(output))}", err=True)
 
 
 # --------------------------------------------------------------------------- errors
@@ -411,15 +431,13 @@ def errors_command(
             rows = quarantined(session)
         if format == "jsonl":
             for row in rows:
-                typer.echo(json.dumps(row, ensure_ascii=False))
+                typer.echo(_json(row))
             return
         if not rows:
             typer.echo("no quarantined messages")
             return
-        from ldn_inbox.review import printable
-
         for row in rows:
-            typer.echo(printable(f"{row['message_id']}\t{row['stored_at']}\t{row['error']}"))
+            typer.echo(one_line(f"{row['message_id']}\t{row['stored_at']}\t{row['error']}"))
 
 
 # --------------------------------------------------------------------------- raw
@@ -448,7 +466,7 @@ def raw_command(
             try:
                 raw = raw_message(session, message_id, sha256)
             except AmbiguousRaw as exc:
-                typer.echo(f"error: {exc}", err=True)
+                typer.echo(f"error: {one_line(str(exc))}", err=True)
                 for copy in exc.candidates:
                     state = "purged" if copy.data is None else f"{copy.size} bytes"
                     typer.echo(f"  {copy.sha256}  {copy.first_seen_at.isoformat()}  {state}",
@@ -456,7 +474,8 @@ def raw_command(
                 raise typer.Exit(int(ExitCode.USAGE)) from None
             data = raw.data or b""
             if raw.store_error:
-                typer.echo(f"warning: stored incomplete: {raw.store_error}", err=True)
+                typer.echo(f"warning: stored incomplete: {one_line(raw.store_error)}",
+                           err=True)
         out = sys.stdout.buffer
         out.write(data)
         out.flush()
@@ -651,7 +670,7 @@ def review_show(
         with STATE.context().read_sessions() as session:
             view = review.show(session, message_id)
         if format == "json":
-            typer.echo(json.dumps(view.as_dict(), ensure_ascii=False, indent=2))
+            typer.echo(_json(view.as_dict(), indent=2))
         else:
             typer.echo(review.format_view(view))
 
@@ -688,7 +707,7 @@ def review_set(
                        f"{review.format_value(change.new)}"
                        + (f" (follows {field})" if change.follows else ""))
         for warning in outcome.warnings:
-            typer.echo(f"warning: {warning}", err=True)
+            typer.echo(f"warning: {one_line(warning)}", err=True)
 
 
 @review_app.command("accept")
@@ -709,9 +728,9 @@ def review_accept(
         name = review.default_reviewer(reviewer)
         with STATE.context().sessions() as session:
             outcome = review.accept(session, message_id, reviewer=name, note=note)
-        typer.echo(f"accepted {outcome.message_id} (by {name})")
+        typer.echo(one_line(f"accepted {outcome.message_id} (by {name})"))
         if outcome.detail:
-            typer.echo(outcome.detail)
+            typer.echo(printable(outcome.detail))
 
 
 @review_app.command("undo")
@@ -734,7 +753,7 @@ def review_undo(
             typer.echo(f"{change.field}: {review.format_value(change.old)} -> "
                        f"{review.format_value(change.new)} (undone)")
         if outcome.detail:
-            typer.echo(outcome.detail)
+            typer.echo(printable(outcome.detail))
 
 
 @review_app.command("note")
@@ -826,7 +845,7 @@ def reparse_command(
                                          idents=message_ids or ())
         summary = review.reparse(ctx.sessions, pks, settings, reviewer=name)
         for message_id, error in summary.failed[:20]:
-            typer.echo(f"warning: {message_id}: {error}", err=True)
+            typer.echo(f"warning: {one_line(message_id)}: {one_line(error)}", err=True)
         if not quiet:
             typer.echo(summary.line())
         if summary.failed:
@@ -860,7 +879,7 @@ def codebook_command(
             sys.stdout.write(text)
         else:
             output.write_text(text, encoding="utf-8", newline="")
-            typer.echo(f"data dictionary written to {output}", err=True)
+            typer.echo(f"data dictionary written to {one_line(str(output))}", err=True)
 
 
 UnitOption = Annotated[str, typer.Option(
@@ -907,7 +926,7 @@ def report_command(
         with STATE.context().read_sessions() as session:
             page = report_html(session, unit=unit, lang=lang, generated=generated)
         output.write_text(page, encoding="utf-8")
-        typer.echo(f"report written to {output}", err=True)
+        typer.echo(f"report written to {one_line(str(output))}", err=True)
 
 
 # --------------------------------------------------------------------------- privacy
