@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from ldn_inbox.cli import STATE, app
 from ldn_inbox.db import open_database, session_factory
-from ldn_inbox.models import Contact, Message, RawMessage, RawSource
+from ldn_inbox.models import Contact, Message, RawMessage, RawSource, Response
 from ldn_inbox.privacy import load_key, respondent_id
 
 
@@ -170,11 +170,14 @@ def test_import_reads_regular_files_inside_the_tree_only(
                            .where(RawMessage.message_id == "huge@example.org")).one()
     engine.dispose()
     assert not any(b"root:" in (data or b"") for data in datas), "a file outside was stored"
-    assert "good.eml" in sources and "alias.eml" not in sources  # the link is its target
-    assert big.size < 1000 and "1100000000 bytes" in big.store_error
+    assert "good.eml" in sources
+    assert "alias.eml" not in sources
+    assert big.size < 1000
+    assert "1100000000 bytes" in big.store_error
     assert str(huge) in big.store_error
     listed = invoke(runner, sqlite_url, "errors").stdout
-    assert "huge@example.org" in listed and "1100000000 bytes" in listed
+    assert "huge@example.org" in listed
+    assert "1100000000 bytes" in listed
 
 
 # --------------------------------------------------------------------------- 6. mbox
@@ -326,7 +329,8 @@ def test_terminal_text_is_stripped_of_escapes(sqlite_url: str, runner: CliRunner
     body_shown = plain.split("\n\n", 1)[1]
     for payload in ("owned-title", "52;c", "b3duZWQ", "[8m", "[2J", "31m"):
         assert payload not in body_shown, payload
-    assert "sinds 2021" in plain and "De huisarts schreef het voor" in plain
+    assert "sinds 2021" in plain
+    assert "De huisarts schreef het voor" in plain
     # the evidence still lights up the right words once the escapes are gone
     start = plain.index("huisarts")
     assert any(str(span.style) == STYLE_EVIDENCE and span.start <= start < span.end
@@ -334,3 +338,117 @@ def test_terminal_text_is_stripped_of_escapes(sqlite_url: str, runner: CliRunner
     svg = seen["svg"]
     assert "\x1b" not in svg, svg[max(0, svg.index("\x1b") - 300):svg.index("\x1b") + 50]
     assert "escapes@example.org" in seen["status"]
+
+
+# --------------------------------------------------------------------------- 5. resources
+GOLDEN = sorted((Path(__file__).resolve().parent.parent / "fixtures" / "emails").glob("*.eml"))
+
+
+def with_attachment(message_id: str, filename: str, content_type: str, data: bytes) -> bytes:
+    import base64
+
+    return (b"From: Att <att@example.org>\r\nTo: info@fibrores.org\r\nSubject: Re: LDN\r\n"
+            b"Message-ID: <" + message_id.encode() + b">\r\nMIME-Version: 1.0\r\n"
+            b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+            b"Content-Type: text/plain; charset=utf-8\r\n\r\n1. Ja, ik neem LDN.\r\n--b\r\n"
+            b"Content-Type: " + content_type.encode() + b"\r\n"
+            b'Content-Disposition: attachment; filename="' + filename.encode() + b'"\r\n'
+            b"Content-Transfer-Encoding: base64\r\n\r\n"
+            + base64.encodebytes(data).replace(b"\n", b"\r\n") + b"--b--\r\n")
+
+
+def xml_bomb_docx(xml_bytes: int) -> bytes:
+    """A real .docx (it opens in a word processor) whose document.xml unpacks to
+    ``xml_bytes`` of paragraphs, in an archive of a few hundred KB."""
+    import io
+    import zipfile
+
+    para = b"<w:p><w:r><w:t>LDN</w:t></w:r></w:p>"
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", (
+            '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats'
+            '.org/package/2006/content-types"><Default Extension="rels" ContentType="applicati'
+            'on/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" Conten'
+            'tType="application/xml"/><Override PartName="/word/document.xml" ContentType="ap'
+            'plication/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/>'
+            '</Types>'))
+        archive.writestr("_rels/.rels", (
+            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openx'
+            'mlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://sc'
+            'hemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target'
+            '="word/document.xml"/></Relationships>'))
+        archive.writestr("word/document.xml", b'<?xml version="1.0"?><w:document xmlns:w="http'
+                         b'://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
+                         + para * (xml_bytes // len(para)) + b"</w:body></w:document>")
+    return out.getvalue()
+
+
+def deep_multipart(depth: int) -> bytes:
+    out = (b"From: Deep <deep@example.org>\r\nSubject: Re: LDN\r\n"
+           b"Message-ID: <deep@example.org>\r\nMIME-Version: 1.0\r\n"
+           b'Content-Type: multipart/mixed; boundary="n0"\r\n\r\n')
+    for level in range(1, depth):
+        out += b'--n%d\r\nContent-Type: multipart/mixed; boundary="n%d"\r\n\r\n' % (
+            level - 1, level)
+    out += b"--n%d\r\nContent-Type: text/plain\r\n\r\n1. Ja, LDN.\r\n" % (depth - 1)
+    return out + b"".join(b"--n%d--\r\n" % level for level in reversed(range(depth)))
+
+
+def test_memory_limit_is_enforced_and_lifted() -> None:
+    from ldn_inbox.limits import MemoryLimitExceeded, memory_limit
+
+    with pytest.raises(MemoryLimitExceeded), memory_limit(64 * 2**20):
+        bytearray(256 * 2**20)
+    assert len(bytearray(256 * 2**20)) == 256 * 2**20, "the limit outlived its block"
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_bounded_work_per_message(sqlite_url: str, runner: CliRunner, env: Path,
+                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                  workers: str) -> None:
+    """A batch large enough for worker processes (or coded in the run itself): the hostile
+    messages are cut, refused or quarantined with the reason; every other message is
+    stored and coded."""
+    from ldn_inbox import coder
+
+    # a smaller memory limit than the default, so that a 12 MB attachment exceeds it
+    monkeypatch.setattr(coder, "MESSAGE_MEMORY_BYTES", 96 * 2**20)
+    monkeypatch.setenv("LDN_INBOX_RUN_WORKERS", workers)
+    box = tmp_path / "mail"
+    box.mkdir()
+    normal = GOLDEN[:26]
+    for path in normal:
+        (box / path.name).write_bytes(path.read_bytes())
+    (box / "xml-bomb.eml").write_bytes(with_attachment(
+        "xml-bomb@example.org", "antwoord.docx", "application/vnd.openxmlformats-"
+        "officedocument.wordprocessingml.document", xml_bomb_docx(45_000_000)))
+    (box / "long-text.eml").write_bytes(mail(
+        b"Long <long@example.org>", "long-text@example.org",
+        "1. Ja, ik neem LDN sinds 2021.\n" + "En het helpt, elke dag weer.\n" * 300_000))
+    (box / "deep.eml").write_bytes(deep_multipart(2000))
+    (box / "memory.eml").write_bytes(with_attachment(
+        "memory@example.org", "scan.tiff", "application/octet-stream", os.urandom(12 * 2**20)))
+    result = invoke(runner, sqlite_url, "import", str(box), code=6)
+    assert "2 message(s) quarantined" in result.stderr
+
+    engine = open_database(sqlite_url)
+    with session_factory(engine)() as session:
+        messages = {m.message_id: m for m in session.scalars(sa.select(Message))}
+        coded = set(session.scalars(sa.select(Message.message_id).join(
+            Response, Response.message_pk == Message.id)))
+    engine.dispose()
+    assert len(messages) == len(normal) + 4, "every message is stored"
+    quarantined = {mid: m.parse_error for mid, m in messages.items()
+                   if m.parse_status == "parse_error"}
+    assert set(quarantined) == {"deep@example.org", "memory@example.org"}
+    assert "nested too deep" in quarantined["deep@example.org"]
+    assert "MemoryLimitExceeded" in quarantined["memory@example.org"]
+    assert "96 MiB" in quarantined["memory@example.org"]
+    (bomb,) = [a for a in messages["xml-bomb@example.org"].attachments
+               if a["filename"] == "antwoord.docx"]
+    assert "XML unpacks to" in bomb["error"]
+    long_text = messages["long-text@example.org"]
+    assert "cut to its first 500000 characters" in (long_text.parse_error or "")
+    assert len(long_text.own_text or "") <= 500_000
+    assert coded == set(messages) - set(quarantined), "the rest of the batch is coded"

@@ -4,6 +4,12 @@ mail-parser does the parse; where it fails the standard library's lenient parser
 and the record says so (``parser = "stdlib"``). Body text is decoded part by part with the
 declared charset, falling back to UTF-8 and then Windows-1252 (the usual truth behind a
 wrong declaration), with RFC 3676 format=flowed undone and HTML-only mail converted to text.
+
+Work per message is bounded before the expensive step: documents whose XML would unpack
+beyond :data:`MAX_DOCUMENT_XML_BYTES` are not parsed, and no more than
+:data:`MAX_TEXT_CHARS` of body text (or of an attachment's text) is decoded and handed on;
+each cut is noted in ``problems``. A MemoryError is never taken for a broken part: it goes
+up to the caller, which quarantines the message (see :func:`ldn_inbox.limits.memory_limit`).
 """
 
 from __future__ import annotations
@@ -32,6 +38,12 @@ from ldn_inbox.rawstore import normalize_message_id, synthetic_message_id
 MAX_ATTACHMENT_TEXT_BYTES = 10_000_000
 #: A zip-based document (docx, odt) whose members unpack to more than this is refused.
 MAX_UNZIPPED_BYTES = 50_000_000
+#: ... and one whose XML parts (parsed into trees of ten to fifteen times their size) unpack
+#: to more than this: a long survey answer is well under 1 MB of XML.
+MAX_DOCUMENT_XML_BYTES = 5_000_000
+#: Body text, HTML converted to text and each attachment's text are cut to this many
+#: characters (about 250 pages): reply isolation and extraction get bounded input.
+MAX_TEXT_CHARS = 500_000
 #: HTML larger than this is cut before conversion.
 MAX_HTML_CHARS = 2_000_000
 #: MIME parts beyond this count are not visited (a bomb of nested multiparts).
@@ -71,6 +83,8 @@ class ParsedMessage:
     :ivar report_text: text of delivery-status parts (bounces), not part of ``text``.
     :ivar parser: ``mail-parser`` or ``stdlib`` (fallback).
     :ivar problems: what went wrong but did not stop the parse (defects, fallbacks, limits).
+    :ivar unreadable: why the body could not be read at all (the message is then kept raw
+        and quarantined rather than coded from its header alone), or None.
     """
 
     message_id: str
@@ -90,6 +104,7 @@ class ParsedMessage:
     parser: str = "mail-parser"
     problems: list[str] = field(default_factory=list)
     has_headers: bool = True
+    unreadable: str | None = None
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")
@@ -136,8 +151,11 @@ def _codec(name: str | None) -> str | None:
         return None
 
 
-def decode_bytes(payload: bytes, charset: str | None) -> tuple[str, str | None]:
-    """Decode ``payload``; returns the text and a problem description or None."""
+def decode_bytes(payload: bytes, charset: str | None, *,
+                 complete: bool = True) -> tuple[str, str | None]:
+    """Decode ``payload``; returns the text and a problem description or None. With
+    ``complete=False`` the bytes are a first part cut anywhere: a character cut in two at
+    the end is left out instead of making the whole decoding fail."""
     codec = _codec(charset)
     problem = None
     if charset and codec is None:
@@ -145,7 +163,10 @@ def decode_bytes(payload: bytes, charset: str | None) -> tuple[str, str | None]:
     candidates = [c for c in (codec, "utf-8", "windows-1252") if c]
     for candidate in candidates:
         try:
-            text = payload.decode(candidate)
+            if complete:
+                text = payload.decode(candidate)
+            else:
+                text = codecs.getincrementaldecoder(candidate)().decode(payload, final=False)
         except (UnicodeDecodeError, LookupError):
             continue
         if candidate != (codec or "utf-8") and codec is not None:
@@ -180,12 +201,28 @@ def unflow(text: str, delsp: bool) -> str:
     return "\n".join(out)
 
 
+#: Bytes of one part decoded at most: enough for MAX_TEXT_CHARS in any charset.
+_MAX_PART_BYTES = 4 * MAX_TEXT_CHARS
+
+
+def _cut(text: str, what: str, problems: list[str]) -> str:
+    if len(text) <= MAX_TEXT_CHARS:
+        return text
+    problems.append(f"{what} cut to its first {MAX_TEXT_CHARS} characters (too large)")
+    return text[:MAX_TEXT_CHARS]
+
+
 def _part_text(part: Message, problems: list[str]) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         raw = part.get_payload()
         payload = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
-    text, problem = decode_bytes(payload, part.get_content_charset())
+    complete = len(payload) <= _MAX_PART_BYTES
+    if not complete:
+        problems.append(f"a text part of {len(payload)} bytes: only its first "
+                        f"{_MAX_PART_BYTES} bytes read")
+        payload = payload[:_MAX_PART_BYTES]
+    text, problem = decode_bytes(payload, part.get_content_charset(), complete=complete)
     if problem:
         problems.append(problem)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -195,13 +232,22 @@ def _part_text(part: Message, problems: list[str]) -> str:
 
 
 def _zip_is_safe(data: bytes) -> str | None:
+    """Why a zip-based document is not opened, or None. The sizes are the archive's own
+    declarations, which bound what it unpacks to: zipfile stops reading a member at its
+    declared size (and then fails its CRC check)."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            total = sum(info.file_size for info in archive.infolist())
+            members = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
         return f"not a valid document: {exc}"
+    total = sum(info.file_size for info in members)
     if total > MAX_UNZIPPED_BYTES:
         return f"unpacks to {total} bytes: refused as a possible zip bomb"
+    xml = sum(info.file_size for info in members
+              if info.filename.lower().endswith((".xml", ".rels")))
+    if xml > MAX_DOCUMENT_XML_BYTES:
+        return (f"its XML unpacks to {xml} bytes, more than {MAX_DOCUMENT_XML_BYTES}: "
+                "not parsed")
     return None
 
 
@@ -248,6 +294,8 @@ def attachment_text(filename: str, content_type: str, data: bytes, charset: str 
                 return _pdf_text(data), None
     except TimeLimitExceeded as exc:
         return None, f"text extraction {exc}"
+    except MemoryError:
+        raise  # over the message's memory limit: the whole message is quarantined
     except Exception as exc:  # a broken document is listed with its error, never fatal
         return None, f"cannot read as text: {type(exc).__name__}: {str(exc)[:200]}"
     return None, None
@@ -335,6 +383,9 @@ def _walk(message: Message, parsed: ParsedMessage, convert_timeout: float) -> No
             data = payload if isinstance(payload, bytes) else b""
             extracted, error = attachment_text(filename, ctype, data,
                                                part.get_content_charset(), convert_timeout)
+            if extracted is not None:
+                extracted = _cut(extracted, f"the text of {filename or 'an attachment'}",
+                                 parsed.problems)
             parsed.attachments.append(
                 Attachment(filename or "(unnamed)", ctype, len(data), extracted, error)
             )
@@ -350,10 +401,13 @@ def _walk(message: Message, parsed: ParsedMessage, convert_timeout: float) -> No
             source = source[:MAX_HTML_CHARS]
         try:
             with time_limit(convert_timeout):
-                parsed.html_text = html_to_text(source)
+                parsed.html_text = _cut(html_to_text(source), "the HTML body's text",
+                                        parsed.problems)
         except TimeLimitExceeded as exc:
             parsed.problems.append(f"HTML conversion {exc}")
-    parsed.text = "\n".join(t.strip("\n") for t in plain if t.strip()) or parsed.html_text
+    text = "\n".join(t.strip("\n") for t in plain if t.strip())
+    parsed.text = _cut(text, "the body text", parsed.problems) or parsed.html_text
+    parsed.report_text = _cut(parsed.report_text, "the delivery report", parsed.problems)
 
 
 def _fill_headers(message: Message, parsed: ParsedMessage) -> None:
@@ -393,6 +447,8 @@ def parse(data: bytes, *, convert_timeout: float = 10.0) -> ParsedMessage:
         mail = mailparser.MailParser.from_bytes(data)
         message = mail.message
         parsed.problems += [str(d) for d in (mail.defects_categories or [])]
+    except MemoryError:
+        raise  # over the message's memory limit: parsing again would not fit either
     except Exception as exc:  # mail-parser gave up: the stdlib parser is more lenient
         parsed.parser = "stdlib"
         parsed.problems.append(f"mail-parser failed ({type(exc).__name__}: {str(exc)[:200]}); "
@@ -401,7 +457,8 @@ def parse(data: bytes, *, convert_timeout: float = 10.0) -> ParsedMessage:
             message = email.message_from_bytes(data, policy=compat32)
         except RecursionError:
             # MIME parts nested deeper than Python's recursion limit: keep the header only.
-            parsed.problems.append("MIME parts nested too deep to parse: body not read")
+            parsed.unreadable = "MIME parts nested too deep to parse: body not read"
+            parsed.problems.append(parsed.unreadable)
             message = BytesHeaderParser(policy=compat32).parsebytes(data)
             body_readable = False
     assert message is not None
