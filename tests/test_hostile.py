@@ -452,3 +452,82 @@ def test_bounded_work_per_message(sqlite_url: str, runner: CliRunner, env: Path,
     assert "cut to its first 500000 characters" in (long_text.parse_error or "")
     assert len(long_text.own_text or "") <= 500_000
     assert coded == set(messages) - set(quarantined), "the rest of the batch is coded"
+
+
+# --------------------------------------------------------------------------- 7. erasure
+SECRET = b"erase-me-7f3a@example.org"
+SECRET_TEXT = b"Zeldzame-aandoening-Qx91"
+
+
+def copies(db_file: Path, needle: bytes) -> int:
+    """How often ``needle`` is in the SQLite file and its write-ahead log."""
+    return sum(path.read_bytes().count(needle) for path in
+               (db_file, db_file.with_name(db_file.name + "-wal")) if path.exists())
+
+
+def test_erasure_leaves_no_copy_in_the_sqlite_files(runner: CliRunner, env: Path,
+                                                    tmp_path: Path) -> None:
+    import sqlite3
+
+    db_file = tmp_path / "erase.sqlite"
+    url = f"sqlite:///{db_file}"
+    second = SECRET.replace(b"erase-me", b"erase-too")
+    kept = SECRET.replace(b"erase-me", b"keep-me")
+    box = tmp_path / "mail"
+    box.mkdir()
+    (box / "secret.eml").write_bytes(mail(b"Geheim <" + SECRET + b">", "secret@example.org",
+                                          "1. Ja, LDN voor " + SECRET_TEXT.decode() + ".\n"))
+    (box / "second.eml").write_bytes(mail(b"Twee <" + second + b">", "second@example.org"))
+    (box / "other.eml").write_bytes(mail(b"Eva <" + kept + b">", "other@example.org"))
+    invoke(runner, url, "import", str(box))
+    engine = open_database(url)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+    engine.dispose()
+    assert copies(db_file, SECRET) > 0, "the test must start with copies to erase"
+
+    # forget: no copy left in the file or its write-ahead log
+    erased = invoke(runner, url, "forget", "--yes", SECRET.decode())
+    assert "warning" not in erased.stderr
+    assert copies(db_file, SECRET) == 0
+    assert copies(db_file, SECRET_TEXT) == 0
+
+    # a reader holding an older state keeps old pages alive: said, not hidden
+    reader = sqlite3.connect(db_file)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT count(*) FROM raw_messages").fetchone() == (2,)
+    held = invoke(runner, url, "forget", "--yes", second.decode())
+    assert "erased:" in held.stdout
+    assert "another connection to the database" in held.stderr
+    reader.close()
+    assert "database vacuumed" in invoke(runner, url, "db", "vacuum").stdout
+    assert copies(db_file, second) == 0
+    assert stored_ids(url) == {"other@example.org"}
+
+    # purge: the raw bytes of old coded messages leave the file too
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.update(RawMessage).values(
+            first_seen_at=sa.func.datetime("now", "-200 days")))
+    engine.dispose()
+    header = b"From: Eva <" + kept + b">"
+    assert copies(db_file, header) > 0
+    invoke(runner, url, "purge", "--raw-older-than", "90d")
+    assert copies(db_file, header) == 0, "the raw header is still in the file"
+    assert stored_ids(url) == {"other@example.org"}
+
+
+def test_forget_vacuum_on_any_backend(db_url: str, runner: CliRunner, env: Path,
+                                      tmp_path: Path) -> None:
+    box = tmp_path / "mail"
+    box.mkdir()
+    (box / "secret.eml").write_bytes(mail(b"Geheim <" + SECRET + b">", "secret@example.org"))
+    (box / "other.eml").write_bytes(mail(b"Ann <ann@example.org>", "other@example.org"))
+    invoke(runner, db_url, "import", str(box))
+    plain = invoke(runner, db_url, "forget", "--yes", SECRET.decode())
+    if db_url.startswith("postgresql"):
+        assert "db vacuum" in plain.stderr, "PostgreSQL keeps the rows until a vacuum"
+    invoke(runner, db_url, "import", str(box))  # refused (tombstone): nothing comes back
+    result = invoke(runner, db_url, "purge", "--raw-older-than", "0d", "--vacuum")
+    assert "warning" not in result.stderr
+    assert stored_ids(db_url) == {"other@example.org"}

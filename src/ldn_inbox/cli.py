@@ -548,6 +548,20 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
         typer.echo(f"database at revision {current_revision(engine)}")
 
 
+@db_app.command("vacuum")
+def db_vacuum() -> None:
+    """Rewrite the database without free space and clear SQLite's write-ahead log, so that
+    what `forget` and `purge` removed leaves the files (PostgreSQL: VACUUM FULL of the tables
+    that hold messages). Other runs wait meanwhile.
+
+    Example:
+      ldn-inbox db vacuum
+    """
+    with handled():
+        if _clear_old_copies(STATE.context(), vacuum=True):
+            typer.echo("database vacuumed")
+
+
 @db_app.command("current")
 def db_current() -> None:
     """Print the database's schema revision and the newest one.
@@ -930,6 +944,22 @@ def report_command(
 
 
 # --------------------------------------------------------------------------- privacy
+VacuumOption = Annotated[bool, typer.Option(
+    "--vacuum", help="Also rewrite the database without free space (SQLite VACUUM, "
+    "PostgreSQL VACUUM FULL): takes a while and locks out other runs meanwhile.")]
+
+
+def _clear_old_copies(ctx: Context, vacuum: bool) -> bool:
+    """After an erasure: old copies of the data out of the database files; False (and the
+    reason on stderr) when some may remain."""
+    from ldn_inbox.db import clear_old_copies
+
+    warnings = clear_old_copies(ctx.engine, vacuum=vacuum)
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    return not warnings
+
+
 @app.command("forget")
 def forget_command(
     address: Annotated[str, typer.Argument(
@@ -939,12 +969,14 @@ def forget_command(
     = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would go.")]
     = False,
+    vacuum: VacuumOption = False,
     reviewer: ReviewerOption = None,
 ) -> None:
     """Erase everything held about one respondent (right to erasure): raw messages,
     messages, codings, corrections, contact, ledger links; audit rows are kept but blanked.
     Hashes of the erased messages are kept so a later import does not add them again.
-    Prints counts only.
+    Prints counts only. Deleted content is overwritten in a SQLite file and its write-ahead
+    log is cleared; --vacuum also rewrites the database (PostgreSQL: VACUUM FULL).
 
     Examples:
       ldn-inbox forget --dry-run jan.peeters@example.org
@@ -973,6 +1005,8 @@ def forget_command(
                 session.commit()
         typer.echo("would erase (dry run):" if dry_run else "erased:")
         typer.echo("\n".join(f"  {line}" for line in counts.lines()))
+        if not dry_run:
+            _clear_old_copies(ctx, vacuum)
 
 
 @app.command("purge")
@@ -982,6 +1016,7 @@ def purge_command(
         show_default=False)],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would go.")]
     = False,
+    vacuum: VacuumOption = False,
     reviewer: ReviewerOption = None,
 ) -> None:
     """Drop the raw bytes and the quoted text of coded messages stored longer ago than the
@@ -998,12 +1033,15 @@ def purge_command(
     with handled():
         age = parse_age(raw_older_than)
         name = default_reviewer(reviewer)
-        with STATE.context().sessions() as session:
+        ctx = STATE.context()
+        with ctx.sessions() as session:
             counts = purge(session, age, by=name, dry_run=dry_run)
             if not dry_run:
                 session.commit()
         typer.echo("would purge (dry run):" if dry_run else "purged:")
         typer.echo("\n".join(f"  {line}" for line in counts.lines()))
+        if not dry_run:
+            _clear_old_copies(ctx, vacuum)
 
 
 def _examples_verbatim(group: typer.Typer) -> None:
