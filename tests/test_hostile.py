@@ -531,3 +531,81 @@ def test_forget_vacuum_on_any_backend(db_url: str, runner: CliRunner, env: Path,
     result = invoke(runner, db_url, "purge", "--raw-older-than", "0d", "--vacuum")
     assert "warning" not in result.stderr
     assert stored_ids(db_url) == {"other@example.org"}
+
+
+# --------------------------------------------------------------------------- 8. files, secrets
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_files_are_private_whatever_the_umask(runner: CliRunner, env: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from ldn_inbox.review_tui import Position
+
+    db_file = tmp_path / "private.sqlite"
+    url = f"sqlite:///{db_file}"
+    box = tmp_path / "mail"
+    box.mkdir()
+    for i in range(3):
+        (box / f"{i}.eml").write_bytes(mail(f"P{i} <p{i}@example.org>".encode(),
+                                            f"private-{i}@example.org"))
+    old_export = tmp_path / "old.csv"
+    old_export.write_text("an earlier export\n")
+    old_export.chmod(0o644)
+    previous = os.umask(0o022)
+    try:
+        invoke(runner, url, "import", str(box))
+        outputs = {name: tmp_path / name for name in ("out.csv", "out.jsonl", "out.xlsx")}
+        for name, path in outputs.items():
+            invoke(runner, url, "export", "--format", name.split(".")[1], "-o", str(path))
+        invoke(runner, url, "export", "--format", "csv", "-o", str(old_export))
+        invoke(runner, url, "export", "--view", "survey_responses", "--format", "sav",
+               "-o", str(tmp_path / "out.sav"))
+        invoke(runner, url, "report", "-o", str(tmp_path / "report.html"))
+        state = tmp_path / "state" / "review.json"
+        Position(state, "private-0@example.org").save()
+        engine = open_database(url)  # while it is open: the -wal and -shm files
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE messages SET subject = subject")
+            sidecars = [db_file.with_name(db_file.name + s) for s in ("-wal", "-shm")]
+            sidecar_modes = {p.name: mode(p) for p in sidecars if p.exists()}
+        engine.dispose()
+    finally:
+        os.umask(previous)
+    assert stored_ids(url) == {f"private-{i}@example.org" for i in range(3)}
+    assert sidecar_modes, "no -wal/-shm file to look at"
+    private = {db_file.name: mode(db_file), old_export.name: mode(old_export),
+               "state": mode(state), "key": mode(Path(os.environ["LDN_INBOX_PRIVACY_KEY_FILE"])),
+               "out.sav": mode(tmp_path / "out.sav"),
+               "report": mode(tmp_path / "report.html"), **sidecar_modes,
+               **{name: mode(path) for name, path in outputs.items()}}
+    assert private == dict.fromkeys(private, 0o600)
+    assert "private-0@example.org" in old_export.read_text("utf-8-sig")
+
+
+def test_secrets_are_not_exposed(runner: CliRunner, env: Path, tmp_path: Path,
+                                 caplog: pytest.LogCaptureFixture) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[imap]\nhost = "127.0.0.1"\nusername = "info"\ntls = "none"\n'
+                      'password = "s3cr3t-in-file"\n')
+    config.chmod(0o644)
+    with caplog.at_level("WARNING"):
+        shown = invoke(runner, "sqlite:///unused.sqlite", "--config", str(config),
+                       "config", "show")
+    assert "s3cr3t" not in shown.output
+    assert any(str(config) in r.getMessage() and "chmod 600" in r.getMessage()
+               for r in caplog.records), caplog.text
+    caplog.clear()
+    config.chmod(0o600)
+    with caplog.at_level("WARNING"):
+        invoke(runner, "sqlite:///unused.sqlite", "--config", str(config), "config", "show")
+    assert not caplog.records
+
+    # a failing password command: its exit code, never what it printed
+    config.write_text('[imap]\nhost = "127.0.0.1"\nusername = "info"\ntls = "none"\n'
+                      'password_command = "echo s3cr3t-from-cmd; echo s3cr3t-err >&2; exit 3"\n')
+    failed = invoke(runner, "sqlite:///unused.sqlite", "--config", str(config), "check",
+                    code=4)
+    assert "exit code 3" in failed.stderr
+    assert "s3cr3t" not in failed.output
+    assert "s3cr3t" not in caplog.text

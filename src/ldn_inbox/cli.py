@@ -405,7 +405,9 @@ def export_command(
                          else export.write_csv(rows, sys.stdout, delimiter=delimiter,
                                                columns=columns))
             else:
-                with output.open("w", encoding="utf-8", newline="") as handle:
+                from ldn_inbox.privacy import open_private
+
+                with open_private(output, "w", encoding="utf-8", newline="") as handle:
                     count = (export.write_jsonl(rows, handle) if format == "jsonl"
                              else export.write_csv(rows, handle, delimiter=delimiter,
                                                    columns=columns))
@@ -933,13 +935,15 @@ def report_command(
     """
     from datetime import UTC, datetime
 
+    from ldn_inbox.privacy import open_private
     from ldn_inbox.report import report_html
 
     with handled():
         generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         with STATE.context().read_sessions() as session:
             page = report_html(session, unit=unit, lang=lang, generated=generated)
-        output.write_text(page, encoding="utf-8")
+        with open_private(output, "w", encoding="utf-8") as handle:
+            handle.write(page)
         typer.echo(f"report written to {one_line(str(output))}", err=True)
 
 

@@ -9,7 +9,9 @@ and the README's key table.
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,6 +22,8 @@ import platformdirs
 
 from ldn_inbox.errors import ConfigError
 from ldn_inbox.sources.base import MAX_MESSAGE_BYTES
+
+log = logging.getLogger(__name__)
 
 APP_NAME = "ldn-inbox"
 ENV_PREFIX = "LDN_INBOX_"
@@ -254,11 +258,28 @@ def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -
                 setting = _lookup(key, origin)
                 values[setting.name] = _coerce(setting, raw, origin)
                 origins[setting.name] = origin
+    if used_path is not None:
+        _warn_if_exposed(used_path, [s.name for s in SETTINGS
+                                     if s.secret and origins[s.name] == str(used_path)])
     for setting in SETTINGS:
         if setting.env in env:
             values[setting.name] = _coerce(setting, env[setting.env], f"${setting.env}")
             origins[setting.name] = "environment"
     return Config(values, origins, used_path)
+
+
+def _warn_if_exposed(path: Path, secrets: list[str]) -> None:
+    """Warn when a config file that holds a secret can be read by other users."""
+    if not secrets:
+        return
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning("config file %s holds %s and can be read by other users: chmod 600 it, "
+                    "or move the secret to the environment or a password file",
+                    path, ", ".join(secrets))
 
 
 def user_data_dir() -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -52,6 +53,22 @@ def _on_sqlite_begin(conn: sa.Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _create_private(path: Path) -> None:
+    """Create a new SQLite file with mode 0600 whatever the umask (an empty file is an empty
+    database); its -wal and -shm files get the same mode from SQLite. An existing file is
+    left as it is."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise DatabaseError(f"cannot create the database {path}: {exc.strerror}") from None
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
 def make_engine(url: str) -> sa.Engine:
     """An engine for a SQLAlchemy URL; SQLite files get WAL, foreign keys and a busy timeout."""
     try:
@@ -63,10 +80,12 @@ def make_engine(url: str) -> sa.Engine:
         ) from None
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
-        if database and database != ":memory:":
-            parent = Path(database).expanduser().resolve().parent
-            if not parent.is_dir():
-                raise DatabaseError(f"database directory {parent} does not exist")
+        if database and database != ":memory:" and not database.startswith("file:"):
+            path = Path(database).expanduser()
+            if not path.resolve().parent.is_dir():
+                raise DatabaseError(f"database directory {path.resolve().parent} does not "
+                                    "exist")
+            _create_private(path)
         engine = sa.create_engine(
             parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "isolation_level": None}
         )

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from ldn_inbox.codebook import CODED_FIELDS
 from ldn_inbox.models import Extraction, Message, RawSource, Response
+from ldn_inbox.privacy import create_private
 
 EXPORT_COLUMNS: tuple[str, ...] = (
     "message_id", "respondent_id", *CODED_FIELDS, "needs_review", "review_fields",
@@ -145,5 +146,6 @@ def write_xlsx(rows: Iterator[dict[str, Any]], path: Path, *,
     for row in rows:
         sheet.append([cell(_csv_cell(name, row.get(name))) for name in columns])
         count += 1
+    create_private(path)  # mode 0600, kept when openpyxl writes it
     workbook.save(path)
     return count

@@ -34,6 +34,7 @@ from textual.widgets.selection_list import Selection
 from ldn_inbox import review
 from ldn_inbox.codebook import FIELD_BY_NAME, FieldSpec, Value
 from ldn_inbox.errors import LdnInboxError
+from ldn_inbox.privacy import open_private
 from ldn_inbox.terminal import strip, strip_mapped
 
 #: Styles of the marks in the field list; the docs (docs/review.md) explain them.
@@ -97,8 +98,8 @@ class Position:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"current": self.current, "skipped": self.skipped}),
-                       "utf-8")
+        with open_private(tmp, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps({"current": self.current, "skipped": self.skipped}))
         os.replace(tmp, self.path)
 
     def skip(self, message_id: str) -> None:

@@ -167,9 +167,9 @@ def _run_secret_command(command: str, key: str) -> str:
     except OSError as exc:
         raise AuthError(f"{key} could not be run: {exc.strerror}") from None
     if proc.returncode != 0:
-        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        why = f": {detail[-1][:200]}" if detail else ""
-        raise AuthError(f"{key} failed with exit code {proc.returncode}{why}")
+        # its output is not shown: a failing command may well print the secret
+        raise AuthError(f"{key} failed with exit code {proc.returncode} (its output is not "
+                        "shown; run the command yourself to see why)")
     lines = proc.stdout.decode("utf-8", "replace").splitlines()
     secret = lines[0].strip() if lines else ""
     if not secret:
