@@ -404,17 +404,14 @@ def test_memory_limit_is_enforced_and_lifted() -> None:
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_bounded_work_per_message(sqlite_url: str, runner: CliRunner, env: Path,
-                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_bounded_work_per_message(sqlite_url: str, env: Path, tmp_path: Path,
                                   workers: str) -> None:
-    """A batch large enough for worker processes (or coded in the run itself): the hostile
-    messages are cut, refused or quarantined with the reason; every other message is
-    stored and coded."""
-    from ldn_inbox import coder
+    """A batch large enough for worker processes (or coded in the run itself), imported by
+    a real ``ldn-inbox`` process: the hostile messages are cut, refused or quarantined with
+    the reason; every other message is stored and coded."""
+    import subprocess
+    import sys
 
-    # a smaller memory limit than the default, so that a 12 MB attachment exceeds it
-    monkeypatch.setattr(coder, "MESSAGE_MEMORY_BYTES", 96 * 2**20)
-    monkeypatch.setenv("LDN_INBOX_RUN_WORKERS", workers)
     box = tmp_path / "mail"
     box.mkdir()
     normal = GOLDEN[:26]
@@ -429,8 +426,14 @@ def test_bounded_work_per_message(sqlite_url: str, runner: CliRunner, env: Path,
     (box / "deep.eml").write_bytes(deep_multipart(2000))
     (box / "memory.eml").write_bytes(with_attachment(
         "memory@example.org", "scan.tiff", "application/octet-stream", os.urandom(12 * 2**20)))
-    result = invoke(runner, sqlite_url, "import", str(box), code=6)
-    assert "2 message(s) quarantined" in result.stderr
+    # a smaller memory limit than the default, so that a 12 MB attachment exceeds it
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("ldn-inbox")), "--db", sqlite_url, "import",
+         str(box)], capture_output=True, text=True, timeout=600, check=False,
+        env={**os.environ, "LDN_INBOX_RUN_WORKERS": workers,
+             "LDN_INBOX_RUN_MESSAGE_MEMORY": "96"})
+    assert done.returncode == 6, done.stderr
+    assert "2 message(s) quarantined" in done.stderr
 
     engine = open_database(sqlite_url)
     with session_factory(engine)() as session:

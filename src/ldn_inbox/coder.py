@@ -3,7 +3,7 @@
 Parsing and coding (MIME, reply isolation, extraction) take most of an import's time and
 touch no database, so a large run spreads them over ``run.workers`` processes while the main
 process downloads and writes. Each message runs under ``run.message_timeout`` and may map at
-most :data:`MESSAGE_MEMORY_BYTES` more memory than the process holds (``RLIMIT_AS``, so the
+most ``run.message_memory`` more memory than the process holds (``RLIMIT_AS``, so the
 kernel enforces it inside C code too): a message that takes longer or needs more is
 quarantined with that error and the run goes on.
 
@@ -37,10 +37,19 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 #: Below this many messages to code, a run codes them itself: starting workers costs more.
 POOL_THRESHOLD = 24
-#: Memory one message may take to parse and code, above what the process holds already.
-#: The stdlib MIME parser needs about seven times a message's size: a 34 MB message with a
-#: 25 MB scan attached needs some 300 MiB; text and documents are capped in mime.py.
+#: Memory one message may take to parse and code, above what the process holds already
+#: (``run.message_memory``). The stdlib MIME parser needs about seven times a message's
+#: size: a 34 MB message with a 25 MB scan attached needs some 260 MiB, a 50 MB one some
+#: 350 MiB; text and documents are capped in mime.py.
 MESSAGE_MEMORY_BYTES = 512 * 2**20
+
+
+def set_message_memory(mib: int) -> None:
+    """Set the memory limit of each message for this process and the workers it starts
+    (``run.message_memory``; 0: none). A limit on a process's address space is a property of
+    the process, so it is set here rather than passed with each batch."""
+    global MESSAGE_MEMORY_BYTES
+    MESSAGE_MEMORY_BYTES = mib * 2**20
 
 
 @dataclass(frozen=True)

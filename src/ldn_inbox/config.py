@@ -112,6 +112,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("run", "message_timeout", float, 120.0,
             "Seconds allowed to parse and code one message; a slower one is quarantined "
             "with that error", check=_positive),
+    Setting("run", "message_memory", int, 512,
+            "MiB one message may take to parse and code beyond what its process holds; a "
+            "message that needs more is quarantined with that error (0: no limit)",
+            check=_not_negative),
     Setting("run", "workers", int, 0,
             "Processes that parse and code in a large run (0: one per CPU, at most 4; "
             "1: none besides the run itself)", check=_not_negative),

@@ -58,26 +58,32 @@ class MemoryLimitExceeded(Exception):
 #: glibc's mallopt parameter, and the size from which allocations get their own mapping.
 _M_MMAP_THRESHOLD = -3
 _MMAP_THRESHOLD = 256 * 1024
-_malloc_fixed = False
+_libc: ctypes.CDLL | None = None
+_libc_loaded = False
 
 
 def _return_freed_memory() -> None:
-    """Make large allocations their own mappings, returned to the kernel when freed.
+    """Give freed memory back to the kernel before the address space is measured.
 
-    glibc raises this threshold as large blocks are freed, after which big buffers come
+    glibc raises its mmap threshold as large blocks are freed, after which big buffers come
     from the heap and stay mapped once freed: the address space of a long-lived process
-    would then hold room that a limit on it does not count as new. Setting it once fixes
-    the threshold (glibc only; elsewhere nothing changes).
+    would then hold room that a limit on it does not count as new. The threshold is fixed
+    once, and the free top of the heap is trimmed each time (glibc only; elsewhere nothing
+    changes).
     """
-    global _malloc_fixed
-    if _malloc_fixed:
-        return
-    _malloc_fixed = True
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
-    except (OSError, AttributeError):  # pragma: no cover - not glibc
-        pass
+    global _libc, _libc_loaded
+    if not _libc_loaded:
+        _libc_loaded = True
+        try:
+            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+        except (OSError, AttributeError):  # pragma: no cover - not glibc
+            _libc = None
+    if _libc is not None:
+        try:
+            _libc.malloc_trim(0)
+        except AttributeError:  # pragma: no cover - not glibc
+            pass
 
 
 def _address_space() -> int | None:
