@@ -425,13 +425,13 @@ def test_bounded_work_per_message(sqlite_url: str, env: Path, tmp_path: Path,
         "1. Ja, ik neem LDN sinds 2021.\n" + "En het helpt, elke dag weer.\n" * 300_000))
     (box / "deep.eml").write_bytes(deep_multipart(2000))
     (box / "memory.eml").write_bytes(with_attachment(
-        "memory@example.org", "scan.tiff", "application/octet-stream", os.urandom(12 * 2**20)))
-    # a smaller memory limit than the default, so that a 12 MB attachment exceeds it
+        "memory@example.org", "scan.tiff", "application/octet-stream", os.urandom(16 * 2**20)))
+    # a smaller memory limit than the default, so that a 16 MB attachment exceeds it
     done = subprocess.run(
         [str(Path(sys.executable).with_name("ldn-inbox")), "--db", sqlite_url, "import",
          str(box)], capture_output=True, text=True, timeout=600, check=False,
         env={**os.environ, "LDN_INBOX_RUN_WORKERS": workers,
-             "LDN_INBOX_RUN_MESSAGE_MEMORY": "96"})
+             "LDN_INBOX_RUN_MESSAGE_MEMORY": "64"})
     assert done.returncode == 6, done.stderr
     assert "2 message(s) quarantined" in done.stderr
 
@@ -447,7 +447,7 @@ def test_bounded_work_per_message(sqlite_url: str, env: Path, tmp_path: Path,
     assert set(quarantined) == {"deep@example.org", "memory@example.org"}
     assert "nested too deep" in quarantined["deep@example.org"]
     assert "MemoryLimitExceeded" in quarantined["memory@example.org"]
-    assert "96 MiB" in quarantined["memory@example.org"]
+    assert "64 MiB" in quarantined["memory@example.org"]
     (bomb,) = [a for a in messages["xml-bomb@example.org"].attachments
                if a["filename"] == "antwoord.docx"]
     assert "XML unpacks to" in bomb["error"]

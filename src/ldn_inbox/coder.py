@@ -38,9 +38,8 @@ _PR_SET_PDEATHSIG = 1
 #: Below this many messages to code, a run codes them itself: starting workers costs more.
 POOL_THRESHOLD = 24
 #: Memory one message may take to parse and code, above what the process holds already
-#: (``run.message_memory``). The stdlib MIME parser needs about seven times a message's
-#: size: a 34 MB message with a 25 MB scan attached needs some 260 MiB, a 50 MB one some
-#: 350 MiB; text and documents are capped in mime.py.
+#: (``run.message_memory``). A 34 MB message with a 25 MB scan attached needs some 185 MiB,
+#: 50 MB of plain text some 155 MiB; text and documents are capped in mime.py.
 MESSAGE_MEMORY_BYTES = 512 * 2**20
 
 
