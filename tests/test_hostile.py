@@ -281,7 +281,8 @@ def _unsafe(text: str) -> list[str]:
 
 
 def test_terminal_text_is_stripped_of_escapes(sqlite_url: str, runner: CliRunner, env: Path,
-                                              tmp_path: Path) -> None:
+                                              tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     box = tmp_path / "mail"
     box.mkdir()
     body = ("1. Ja, ik neem LDN {title}{clipboard}sinds 2021.\n"
@@ -299,6 +300,18 @@ def test_terminal_text_is_stripped_of_escapes(sqlite_url: str, runner: CliRunner
     assert not [line for line in result.stderr.splitlines()
                 if line.startswith("warning: skipped forged.eml")], result.stderr
     assert "\\x1b]0;owned\\x07\\x0awarning" in result.stderr
+
+    # the exact bytes go to a file or a pipe; a terminal gets them inert
+    exact = invoke(runner, sqlite_url, "raw", "escapes@example.org").stdout_bytes
+    assert ESCAPES["clipboard"].encode() in exact
+    from ldn_inbox import cli
+
+    with monkeypatch.context() as patch:
+        patch.setattr(cli, "_stdout_is_tty", lambda: True)
+        for args in (["raw", "escapes@example.org"], ["export", "--format", "csv"],
+                     ["export", "--format", "jsonl"]):
+            shown = invoke(runner, sqlite_url, *args).stdout
+            assert not _unsafe(shown), (args, _unsafe(shown))
 
     import asyncio
 

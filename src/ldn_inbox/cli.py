@@ -5,6 +5,7 @@ The only module that imports Typer. Exit codes are documented in the README (err
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -12,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import IO, Annotated, Any, cast
 
 import typer
 
@@ -130,6 +131,27 @@ def _emit(items: Sequence[Any], format: str, as_table: Callable[[Any], str]) -> 
 
 def _is_tty() -> bool:
     return sys.stderr.isatty()
+
+
+def _stdout_is_tty() -> bool:
+    return sys.stdout.isatty()
+
+
+class _Inert(io.TextIOBase):
+    """Standard output when it is a terminal: data written to it (an export, a raw
+    message) has its control characters shown as \\xNN, so a message cannot drive the
+    terminal; redirected to a file or a pipe, the data goes out unchanged."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+
+    def write(self, text: str) -> int:
+        self.out.write(printable(text.replace("\r\n", "\n")))
+        return len(text)
+
+
+def _terminal_safe(out: IO[str]) -> IO[str]:
+    return cast(IO[str], _Inert(out)) if _stdout_is_tty() else out
 
 
 @contextmanager
@@ -401,8 +423,9 @@ def export_command(
                 count = export.write_xlsx(rows, output, columns=columns,
                                           sheet_name=view or "responses")
             elif output is None:
-                count = (export.write_jsonl(rows, sys.stdout) if format == "jsonl"
-                         else export.write_csv(rows, sys.stdout, delimiter=delimiter,
+                stdout = _terminal_safe(sys.stdout)
+                count = (export.write_jsonl(rows, stdout) if format == "jsonl"
+                         else export.write_csv(rows, stdout, delimiter=delimiter,
                                                columns=columns))
             else:
                 from ldn_inbox.privacy import open_private
@@ -478,6 +501,11 @@ def raw_command(
             if raw.store_error:
                 typer.echo(f"warning: stored incomplete: {one_line(raw.store_error)}",
                            err=True)
+        if _stdout_is_tty():
+            typer.echo("warning: standard output is a terminal: control characters are shown "
+                       "as \\xNN; redirect it to a file for the exact bytes", err=True)
+            _terminal_safe(sys.stdout).write(data.decode("utf-8", "replace"))
+            return
         out = sys.stdout.buffer
         out.write(data)
         out.flush()
