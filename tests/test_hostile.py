@@ -175,6 +175,8 @@ def test_import_reads_regular_files_inside_the_tree_only(
     assert big.size < 1000
     assert "1100000000 bytes" in big.store_error
     assert str(huge) in big.store_error
+    again = invoke(runner, sqlite_url, "import", "--quiet", str(box))  # nothing new
+    assert "too big" not in again.stderr
     listed = invoke(runner, sqlite_url, "errors").stdout
     assert "huge@example.org" in listed
     assert "1100000000 bytes" in listed

@@ -201,17 +201,16 @@ def import_command(
         ctx = STATE.context()
         settings = ctx.pipeline_settings()
         skipped: list[Any] = []
-        too_big: list[str] = []
+        too_big: set[tuple[str, str]] = set()
 
-        def counted(items: Iterator[Any]) -> Iterator[Any]:
-            for item in items:
-                if item.store_error:
-                    too_big.append(item.location)
-                yield item
+        def on_stored(_session: Any, item: Any, _raw_id: int | None, status: str) -> None:
+            if item.store_error and status == "new":  # stored as its header only, now
+                too_big.add((item.location, item.key))
 
         found = iter_paths(paths, skipped, max_bytes=ctx.config["imap.max_message_bytes"])
         with _progress("importing", quiet) as on_item:
-            summary = ingest(ctx.sessions, counted(found), settings, on_item=on_item)
+            summary = ingest(ctx.sessions, found, settings, on_item=on_item,
+                             on_stored=on_stored)
         summary.skipped = skipped
         _print_skipped(skipped)
         if not quiet:
