@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ldn_inbox import config as config_module
+from ldn_inbox.coder import set_message_memory
 from ldn_inbox.db import open_database, read_session_factory, session_factory
 from ldn_inbox.pipeline import Settings
 from ldn_inbox.privacy import key_path, load_key
@@ -52,6 +53,7 @@ class Context:
         return read_session_factory(self.engine)
 
     def pipeline_settings(self) -> Settings:
+        set_message_memory(int(self.config["run.message_memory"]))
         return Settings(pseudonym_key=load_key(key_path(self.config)),
                         convert_timeout=float(self.config["run.convert_timeout"]),
                         message_timeout=float(self.config["run.message_timeout"]),

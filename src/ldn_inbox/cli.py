@@ -5,6 +5,7 @@ The only module that imports Typer. Exit codes are documented in the README (err
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -12,13 +13,14 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import IO, Annotated, Any, cast
 
 import typer
 
 from ldn_inbox import __version__
 from ldn_inbox.app import Context
 from ldn_inbox.errors import ExitCode, LdnInboxError, ValidationError
+from ldn_inbox.terminal import one_line, printable
 
 app = typer.Typer(
     name="ldn-inbox",
@@ -83,12 +85,30 @@ def main_options(
     STATE.db = db
     STATE.verbose = verbose
     STATE._context = None
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+                        handlers=[handler])
+
+
+class _OneLineFormatter(logging.Formatter):
+    """Log messages on one line with control characters shown as \\xNN: a folder name or
+    an error text can neither forge a log line nor drive the terminal."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = one_line(record.message)
+        return super().formatMessage(record)
+
+
+def _json(value: Any, indent: int | None = None) -> str:
+    """JSON as written for people and scripts alike, with C1 controls and DEL escaped (JSON
+    escapes C0 controls itself): the same data, inert on a terminal."""
+    return re.sub(r"[\x7f-\x9f]", lambda m: f"\\u{ord(m.group(0)):04x}",
+                  json.dumps(value, ensure_ascii=False, indent=indent))
 
 
 def fail(message: str, code: ExitCode) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {one_line(message)}", err=True)
     return typer.Exit(int(code))
 
 
@@ -108,13 +128,34 @@ def _emit(items: Sequence[Any], format: str, as_table: Callable[[Any], str]) -> 
     """Print review items as JSON lines or as the core's table text."""
     if format == "jsonl":
         for item in items:
-            typer.echo(json.dumps(item.as_dict(), ensure_ascii=False))
+            typer.echo(_json(item.as_dict()))
     else:
         typer.echo(as_table(items))
 
 
 def _is_tty() -> bool:
     return sys.stderr.isatty()
+
+
+def _stdout_is_tty() -> bool:
+    return sys.stdout.isatty()
+
+
+class _Inert(io.TextIOBase):
+    """Standard output when it is a terminal: data written to it (an export, a raw
+    message) has its control characters shown as \\xNN, so a message cannot drive the
+    terminal; redirected to a file or a pipe, the data goes out unchanged."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+
+    def write(self, text: str) -> int:
+        self.out.write(printable(text.replace("\r\n", "\n")))
+        return len(text)
+
+
+def _terminal_safe(out: IO[str]) -> IO[str]:
+    return cast(IO[str], _Inert(out)) if _stdout_is_tty() else out
 
 
 @contextmanager
@@ -134,7 +175,8 @@ def _progress(label: str, quiet: bool) -> Iterator[Any]:
 
 def _print_skipped(skipped: list[Any]) -> None:
     for item in skipped[:20]:
-        typer.echo(f"warning: skipped {item.path}: {item.reason}", err=True)
+        typer.echo(f"warning: skipped {one_line(item.path)}: {one_line(item.reason)}",
+                   err=True)
     if len(skipped) > 20:
         typer.echo(f"warning: {len(skipped) - 20} more files skipped", err=True)
 
@@ -163,16 +205,25 @@ def import_command(
         ctx = STATE.context()
         settings = ctx.pipeline_settings()
         skipped: list[Any] = []
+        too_big: set[tuple[str, str]] = set()
+
+        def on_stored(_session: Any, item: Any, _raw_id: int | None, status: str) -> None:
+            if item.store_error and status == "new":  # stored as its header only, now
+                too_big.add((item.location, item.key))
+
+        found = iter_paths(paths, skipped, max_bytes=ctx.config["imap.max_message_bytes"])
         with _progress("importing", quiet) as on_item:
-            summary = ingest(ctx.sessions, iter_paths(paths, skipped), settings,
-                             on_item=on_item)
+            summary = ingest(ctx.sessions, found, settings, on_item=on_item,
+                             on_stored=on_stored)
         summary.skipped = skipped
         _print_skipped(skipped)
         if not quiet:
             typer.echo(summary.line())
-        if summary.quarantined:
-            raise fail(f"{summary.quarantined} message(s) quarantined: see `ldn-inbox errors`",
-                       ExitCode.QUARANTINED)
+        problems = [f"{count} {what}" for count, what in (
+            (summary.quarantined, "message(s) quarantined"),
+            (len(too_big), "too big (only the header was stored)")) if count]
+        if problems:
+            raise fail("; ".join(problems) + ": see `ldn-inbox errors`", ExitCode.QUARANTINED)
 
 
 # --------------------------------------------------------------------------- check / fetch
@@ -263,7 +314,7 @@ def check_command(
             token_command=token_command, folder=folder, after=after, batch_size=batch_size,
             max_message_bytes=max_message_bytes, timeout=timeout)
         for line in check(ctx).lines():
-            typer.echo(line)
+            typer.echo(one_line(line))
 
 
 @app.command("fetch")
@@ -304,7 +355,7 @@ def fetch_command(
         with _fetch_progress() as on_progress:
             summary = fetch(ctx, progress=on_progress)
         if verbose or summary.problems or _is_tty():
-            typer.echo(summary.line())
+            typer.echo(one_line(summary.line()))
         if summary.problems:
             parts = [f"{count} {what}" for count, what in (
                 (summary.quarantined, "quarantined (could not be parsed or coded)"),
@@ -375,16 +426,19 @@ def export_command(
                 count = export.write_xlsx(rows, output, columns=columns,
                                           sheet_name=view or "responses")
             elif output is None:
-                count = (export.write_jsonl(rows, sys.stdout) if format == "jsonl"
-                         else export.write_csv(rows, sys.stdout, delimiter=delimiter,
+                stdout = _terminal_safe(sys.stdout)
+                count = (export.write_jsonl(rows, stdout) if format == "jsonl"
+                         else export.write_csv(rows, stdout, delimiter=delimiter,
                                                columns=columns))
             else:
-                with output.open("w", encoding="utf-8", newline="") as handle:
+                from ldn_inbox.privacy import open_private
+
+                with open_private(output, "w", encoding="utf-8", newline="") as handle:
                     count = (export.write_jsonl(rows, handle) if format == "jsonl"
                              else export.write_csv(rows, handle, delimiter=delimiter,
                                                    columns=columns))
         if output is not None:
-            typer.echo(f"{count} rows written to {output}", err=True)
+            typer.echo(f"{count} rows written to {one_line(str(output))}", err=True)
 
 
 # --------------------------------------------------------------------------- errors
@@ -405,15 +459,13 @@ def errors_command(
             rows = quarantined(session)
         if format == "jsonl":
             for row in rows:
-                typer.echo(json.dumps(row, ensure_ascii=False))
+                typer.echo(_json(row))
             return
         if not rows:
             typer.echo("no quarantined messages")
             return
-        from ldn_inbox.review import printable
-
         for row in rows:
-            typer.echo(printable(f"{row['message_id']}\t{row['stored_at']}\t{row['error']}"))
+            typer.echo(one_line(f"{row['message_id']}\t{row['stored_at']}\t{row['error']}"))
 
 
 # --------------------------------------------------------------------------- raw
@@ -442,7 +494,7 @@ def raw_command(
             try:
                 raw = raw_message(session, message_id, sha256)
             except AmbiguousRaw as exc:
-                typer.echo(f"error: {exc}", err=True)
+                typer.echo(f"error: {one_line(str(exc))}", err=True)
                 for copy in exc.candidates:
                     state = "purged" if copy.data is None else f"{copy.size} bytes"
                     typer.echo(f"  {copy.sha256}  {copy.first_seen_at.isoformat()}  {state}",
@@ -450,7 +502,13 @@ def raw_command(
                 raise typer.Exit(int(ExitCode.USAGE)) from None
             data = raw.data or b""
             if raw.store_error:
-                typer.echo(f"warning: stored incomplete: {raw.store_error}", err=True)
+                typer.echo(f"warning: stored incomplete: {one_line(raw.store_error)}",
+                           err=True)
+        if _stdout_is_tty():
+            typer.echo("warning: standard output is a terminal: control characters are shown "
+                       "as \\xNN; redirect it to a file for the exact bytes", err=True)
+            _terminal_safe(sys.stdout).write(data.decode("utf-8", "replace"))
+            return
         out = sys.stdout.buffer
         out.write(data)
         out.flush()
@@ -610,6 +668,20 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
         typer.echo(f"database at revision {current_revision(engine)}")
 
 
+@db_app.command("vacuum")
+def db_vacuum() -> None:
+    """Rewrite the database without free space and clear SQLite's write-ahead log, so that
+    what `forget` and `purge` removed leaves the files (PostgreSQL: VACUUM FULL of the tables
+    that hold messages). Other runs wait meanwhile.
+
+    Example:
+      ldn-inbox db vacuum
+    """
+    with handled():
+        if _clear_old_copies(STATE.context(), vacuum=True):
+            typer.echo("database vacuumed")
+
+
 @db_app.command("current")
 def db_current() -> None:
     """Print the database's schema revision and the newest one.
@@ -732,7 +804,7 @@ def review_show(
         with STATE.context().read_sessions() as session:
             view = review.show(session, message_id)
         if format == "json":
-            typer.echo(json.dumps(view.as_dict(), ensure_ascii=False, indent=2))
+            typer.echo(_json(view.as_dict(), indent=2))
         else:
             typer.echo(review.format_view(view))
 
@@ -769,7 +841,7 @@ def review_set(
                        f"{review.format_value(change.new)}"
                        + (f" (follows {field})" if change.follows else ""))
         for warning in outcome.warnings:
-            typer.echo(f"warning: {warning}", err=True)
+            typer.echo(f"warning: {one_line(warning)}", err=True)
 
 
 @review_app.command("accept")
@@ -790,9 +862,9 @@ def review_accept(
         name = review.default_reviewer(reviewer)
         with STATE.context().sessions() as session:
             outcome = review.accept(session, message_id, reviewer=name, note=note)
-        typer.echo(f"accepted {outcome.message_id} (by {name})")
+        typer.echo(one_line(f"accepted {outcome.message_id} (by {name})"))
         if outcome.detail:
-            typer.echo(outcome.detail)
+            typer.echo(printable(outcome.detail))
 
 
 @review_app.command("undo")
@@ -815,7 +887,7 @@ def review_undo(
             typer.echo(f"{change.field}: {review.format_value(change.old)} -> "
                        f"{review.format_value(change.new)} (undone)")
         if outcome.detail:
-            typer.echo(outcome.detail)
+            typer.echo(printable(outcome.detail))
 
 
 @review_app.command("note")
@@ -907,7 +979,7 @@ def reparse_command(
                                          idents=message_ids or ())
         summary = review.reparse(ctx.sessions, pks, settings, reviewer=name)
         for message_id, error in summary.failed[:20]:
-            typer.echo(f"warning: {message_id}: {error}", err=True)
+            typer.echo(f"warning: {one_line(message_id)}: {one_line(error)}", err=True)
         if not quiet:
             typer.echo(summary.line())
         if summary.failed:
@@ -941,7 +1013,7 @@ def codebook_command(
             sys.stdout.write(text)
         else:
             output.write_text(text, encoding="utf-8", newline="")
-            typer.echo(f"data dictionary written to {output}", err=True)
+            typer.echo(f"data dictionary written to {one_line(str(output))}", err=True)
 
 
 UnitOption = Annotated[str, typer.Option(
@@ -981,17 +1053,35 @@ def report_command(
     """
     from datetime import UTC, datetime
 
+    from ldn_inbox.privacy import open_private
     from ldn_inbox.report import report_html
 
     with handled():
         generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         with STATE.context().read_sessions() as session:
             page = report_html(session, unit=unit, lang=lang, generated=generated)
-        output.write_text(page, encoding="utf-8")
-        typer.echo(f"report written to {output}", err=True)
+        with open_private(output, "w", encoding="utf-8") as handle:
+            handle.write(page)
+        typer.echo(f"report written to {one_line(str(output))}", err=True)
 
 
 # --------------------------------------------------------------------------- privacy
+VacuumOption = Annotated[bool, typer.Option(
+    "--vacuum", help="Also rewrite the database without free space (SQLite VACUUM, "
+    "PostgreSQL VACUUM FULL): takes a while and locks out other runs meanwhile.")]
+
+
+def _clear_old_copies(ctx: Context, vacuum: bool) -> bool:
+    """After an erasure: old copies of the data out of the database files; False (and the
+    reason on stderr) when some may remain."""
+    from ldn_inbox.db import clear_old_copies
+
+    warnings = clear_old_copies(ctx.engine, vacuum=vacuum)
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    return not warnings
+
+
 @app.command("forget")
 def forget_command(
     address: Annotated[str, typer.Argument(
@@ -1001,12 +1091,14 @@ def forget_command(
     = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would go.")]
     = False,
+    vacuum: VacuumOption = False,
     reviewer: ReviewerOption = None,
 ) -> None:
     """Erase everything held about one respondent (right to erasure): raw messages,
     messages, codings, corrections, contact, ledger links; audit rows are kept but blanked.
     Hashes of the erased messages are kept so a later import does not add them again.
-    Prints counts only.
+    Prints counts only. Deleted content is overwritten in a SQLite file and its write-ahead
+    log is cleared; --vacuum also rewrites the database (PostgreSQL: VACUUM FULL).
 
     Examples:
       ldn-inbox forget --dry-run jan.peeters@example.org
@@ -1035,6 +1127,8 @@ def forget_command(
                 session.commit()
         typer.echo("would erase (dry run):" if dry_run else "erased:")
         typer.echo("\n".join(f"  {line}" for line in counts.lines()))
+        if not dry_run:
+            _clear_old_copies(ctx, vacuum)
 
 
 @app.command("purge")
@@ -1044,6 +1138,7 @@ def purge_command(
         show_default=False)],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would go.")]
     = False,
+    vacuum: VacuumOption = False,
     reviewer: ReviewerOption = None,
 ) -> None:
     """Drop the raw bytes and the quoted text of coded messages stored longer ago than the
@@ -1060,12 +1155,15 @@ def purge_command(
     with handled():
         age = parse_age(raw_older_than)
         name = default_reviewer(reviewer)
-        with STATE.context().sessions() as session:
+        ctx = STATE.context()
+        with ctx.sessions() as session:
             counts = purge(session, age, by=name, dry_run=dry_run)
             if not dry_run:
                 session.commit()
         typer.echo("would purge (dry run):" if dry_run else "purged:")
         typer.echo("\n".join(f"  {line}" for line in counts.lines()))
+        if not dry_run:
+            _clear_old_copies(ctx, vacuum)
 
 
 def _examples_verbatim(group: typer.Typer) -> None:

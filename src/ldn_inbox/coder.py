@@ -2,8 +2,10 @@
 
 Parsing and coding (MIME, reply isolation, extraction) take most of an import's time and
 touch no database, so a large run spreads them over ``run.workers`` processes while the main
-process downloads and writes. Each message runs under ``run.message_timeout``: a message
-that takes longer is quarantined with that error and the run goes on.
+process downloads and writes. Each message runs under ``run.message_timeout`` and may map at
+most ``run.message_memory`` more memory than the process holds (``RLIMIT_AS``, so the
+kernel enforces it inside C code too): a message that takes longer or needs more is
+quarantined with that error and the run goes on.
 
 What a worker sends back (:class:`Outcome`) is small and picklable: the facts the database
 keeps about the message and its coded record, never the parsed body.
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ldn_inbox.limits import TimeLimitExceeded, time_limit
+from ldn_inbox.limits import MemoryLimitExceeded, TimeLimitExceeded, memory_limit, time_limit
 
 if TYPE_CHECKING:
     from ldn_inbox.coding import Coded
@@ -39,6 +41,18 @@ POOL_THRESHOLD = 24
 #: The mailings forked workers code with (set before the pool starts; a new pool is started
 #: when they change, so no worker codes with outdated knowledge).
 _WORKER_MAILINGS: MailingSet | None = None
+#: Memory one message may take to parse and code, above what the process holds already
+#: (``run.message_memory``). A 34 MB message with a 25 MB scan attached needs some 185 MiB,
+#: 50 MB of plain text some 155 MiB; text and documents are capped in mime.py.
+MESSAGE_MEMORY_BYTES = 512 * 2**20
+
+
+def set_message_memory(mib: int) -> None:
+    """Set the memory limit of each message for this process and the workers it starts
+    (``run.message_memory``; 0: none). A limit on a process's address space is a property of
+    the process, so it is set here rather than passed with each batch."""
+    global MESSAGE_MEMORY_BYTES
+    MESSAGE_MEMORY_BYTES = mib * 2**20
 
 
 @dataclass(frozen=True)
@@ -83,24 +97,47 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:500]}{where}"
 
 
+_loaded = False
+
+
+def _load() -> None:
+    """Load the lexicons and the language model (and the threads their libraries start)
+    before the first message runs under a memory limit."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        _warm_up()
+
+
 def parse_and_code(data: bytes, *, convert_timeout: float = 10.0,
-                   message_timeout: float = 0.0, mailings: MailingSet | None = None) -> Outcome:
+                   message_timeout: float = 0.0, memory_bytes: int | None = None,
+                   mailings: MailingSet | None = None) -> Outcome:
     """Parse and code one message, knowing ``mailings``; never raises (the error is in the
-    outcome)."""
+    outcome). ``memory_bytes``: the memory limit (default :data:`MESSAGE_MEMORY_BYTES`;
+    0: none)."""
     # imported here: a run with nothing to code (a no-op fetch) never loads the extractor
     from ldn_inbox.coding import code
     from ldn_inbox.mime import parse
 
+    if memory_bytes is None:
+        memory_bytes = MESSAGE_MEMORY_BYTES
+    if memory_bytes > 0:
+        _load()
     try:
-        with time_limit(message_timeout):
+        with time_limit(message_timeout), memory_limit(memory_bytes):
             parsed = parse(data, convert_timeout=convert_timeout)
             facts = Facts.of(parsed)
             if not parsed.has_headers:
                 return Outcome(facts, None, "no header fields: not an e-mail message")
+            if parsed.unreadable:
+                return Outcome(facts, None, parsed.unreadable)
             return Outcome(facts, code(parsed, mailings))
     except TimeLimitExceeded:
         return Outcome(error=f"TimeLimitExceeded: parsing and coding took longer than "
                              f"run.message_timeout = {message_timeout:g} s")
+    except (MemoryLimitExceeded, MemoryError):
+        return Outcome(error=f"MemoryLimitExceeded: parsing and coding needed more than "
+                             f"{memory_bytes // 2**20} MiB of memory")
     except Exception as exc:  # one bad message must never stop the run
         return Outcome(error=error_text(exc), exception=exc)
 
@@ -114,7 +151,10 @@ def _in_worker(data: bytes, convert_timeout: float, message_timeout: float) -> O
 
 def _warm_up() -> None:
     # Load the lexicons and the language model before the first message is timed.
-    parse_and_code(b"From: a@example.org\r\nSubject: warm-up\r\n\r\nIk gebruik LDN.\r\n")
+    global _loaded
+    _loaded = True
+    parse_and_code(b"From: a@example.org\r\nSubject: warm-up\r\n\r\nIk gebruik LDN.\r\n",
+                   memory_bytes=0)
 
 
 def _die_with_parent(parent: int) -> None:

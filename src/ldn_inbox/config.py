@@ -9,7 +9,9 @@ and the README's key table.
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,6 +21,9 @@ from typing import Any
 import platformdirs
 
 from ldn_inbox.errors import ConfigError
+from ldn_inbox.sources.base import MAX_MESSAGE_BYTES
+
+log = logging.getLogger(__name__)
 
 APP_NAME = "ldn-inbox"
 ENV_PREFIX = "LDN_INBOX_"
@@ -91,8 +96,9 @@ SETTINGS: tuple[Setting, ...] = (
             "What to do with a fetched message: none (leave the mailbox as it is), seen, "
             "or move:FOLDER", check=_after),
     Setting("imap", "batch_size", int, 100, "Messages per UID FETCH", check=_positive),
-    Setting("imap", "max_message_bytes", int, 50_000_000,
-            "Larger messages are stored as headers plus an error, never dropped",
+    Setting("imap", "max_message_bytes", int, MAX_MESSAGE_BYTES,
+            "Larger messages are stored as headers plus an error, never dropped (also for "
+            "files: import)",
             check=_positive),
     Setting("imap", "timeout", float, 60.0, "Socket timeout in seconds", check=_positive),
     Setting("privacy", "key_file", str, "",
@@ -106,6 +112,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("run", "message_timeout", float, 120.0,
             "Seconds allowed to parse and code one message; a slower one is quarantined "
             "with that error", check=_positive),
+    Setting("run", "message_memory", int, 512,
+            "MiB one message may take to parse and code beyond what its process holds; a "
+            "message that needs more is quarantined with that error (0: no limit)",
+            check=_not_negative),
     Setting("run", "workers", int, 0,
             "Processes that parse and code in a large run (0: one per CPU, at most 4; "
             "1: none besides the run itself)", check=_not_negative),
@@ -252,11 +262,28 @@ def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -
                 setting = _lookup(key, origin)
                 values[setting.name] = _coerce(setting, raw, origin)
                 origins[setting.name] = origin
+    if used_path is not None:
+        _warn_if_exposed(used_path, [s.name for s in SETTINGS
+                                     if s.secret and origins[s.name] == str(used_path)])
     for setting in SETTINGS:
         if setting.env in env:
             values[setting.name] = _coerce(setting, env[setting.env], f"${setting.env}")
             origins[setting.name] = "environment"
     return Config(values, origins, used_path)
+
+
+def _warn_if_exposed(path: Path, secrets: list[str]) -> None:
+    """Warn when a config file that holds a secret can be read by other users."""
+    if not secrets:
+        return
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning("config file %s holds %s and can be read by other users: chmod 600 it, "
+                    "or move the secret to the environment or a password file",
+                    path, ", ".join(secrets))
 
 
 def user_data_dir() -> Path:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +30,9 @@ def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    # deleted content is overwritten with zeros, whatever the build's default: erased data
+    # must not stay readable in free pages of the file
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
@@ -49,6 +54,22 @@ def _on_sqlite_begin(conn: sa.Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _create_private(path: Path) -> None:
+    """Create a new SQLite file with mode 0600 whatever the umask (an empty file is an empty
+    database); its -wal and -shm files get the same mode from SQLite. An existing file is
+    left as it is."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise DatabaseError(f"cannot create the database {path}: {exc.strerror}") from None
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
 def make_engine(url: str) -> sa.Engine:
     """An engine for a SQLAlchemy URL; SQLite files get WAL, foreign keys and a busy timeout."""
     try:
@@ -60,10 +81,12 @@ def make_engine(url: str) -> sa.Engine:
         ) from None
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
-        if database and database != ":memory:":
-            parent = Path(database).expanduser().resolve().parent
-            if not parent.is_dir():
-                raise DatabaseError(f"database directory {parent} does not exist")
+        if database and database != ":memory:" and not database.startswith("file:"):
+            path = Path(database).expanduser()
+            if not path.resolve().parent.is_dir():
+                raise DatabaseError(f"database directory {path.resolve().parent} does not "
+                                    "exist")
+            _create_private(path)
         engine = sa.create_engine(
             parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "isolation_level": None}
         )
@@ -77,6 +100,53 @@ def make_engine(url: str) -> sa.Engine:
             f"no driver for {parsed.get_backend_name()}: {exc.name} is not installed "
             "(for PostgreSQL: pip install 'ldn-inbox[postgres]')"
         ) from None
+
+
+#: Tables that hold message content or identities: rewritten by a PostgreSQL vacuum.
+_CONTENT_TABLES = ("raw_messages", "raw_sources", "messages", "contacts", "extractions",
+                   "corrections", "responses", "response_items", "audit_log", "imap_ledger")
+#: How long a checkpoint after an erasure waits for readers before it says they hold it up.
+CHECKPOINT_WAIT_MS = 2000
+
+
+def clear_old_copies(engine: sa.Engine, *, vacuum: bool = False) -> list[str]:
+    """After deleting or emptying rows (``forget``, ``purge``): make the old content leave
+    the database's files; returns warnings about what could not be done.
+
+    SQLite overwrites deleted content (``secure_delete``), but the write-ahead log keeps
+    the pages as they were until a checkpoint: it is checkpointed and truncated here, which
+    another connection reading an older state (a review screen, an export) holds up.
+    ``vacuum`` also rewrites the file (SQLite ``VACUUM``). PostgreSQL keeps deleted rows in
+    its table files until they are vacuumed: ``vacuum`` runs ``VACUUM FULL`` on the tables
+    that hold content; without it, a warning says so.
+    """
+    if engine.dialect.name != "sqlite":
+        if not vacuum:
+            return ["PostgreSQL keeps the deleted rows in its table files until they are "
+                    "vacuumed: run `ldn-inbox db vacuum` (VACUUM FULL) to remove them"]
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"VACUUM (FULL, ANALYZE) {', '.join(_CONTENT_TABLES)}")
+        return []
+    # the DB-API connection itself: pysqlite runs it in autocommit mode, outside any
+    # transaction, as VACUUM and a checkpoint need
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        if vacuum:
+            cursor.execute("VACUUM")
+        cursor.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+        busy, logged, copied = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.close()
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot clear the database's old pages: {exc}") from None
+    finally:
+        raw.close()
+    if busy or logged != copied:
+        return ["another connection to the database (a review screen, an export, a fetch) "
+                "reads an older state: copies of the erased data stay in its write-ahead "
+                "log until that connection closes; close it, then run `ldn-inbox db vacuum`"]
+    return []
 
 
 def migrations_dir() -> Path:

@@ -13,12 +13,12 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from email.utils import getaddresses
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ldn_inbox.addresses import parse_sender
 from ldn_inbox.errors import NotFoundError, ValidationError
 from ldn_inbox.models import (
     AuditEntry,
@@ -91,16 +91,18 @@ def parse_age(text: str) -> timedelta:
     return timedelta(days=number * (7 if unit == "w" else 1))
 
 
-def _from_addresses(data: bytes) -> set[str]:
-    """Normalised From addresses in a raw message's header."""
+def _from_address(data: bytes) -> str:
+    """The sender's address in a raw message's header, parsed as the pipeline parses it."""
+    from ldn_inbox.mime import header_text
+
     match = _HEADER_END.search(data[:256 * 1024])
     head = data[: match.start()] if match else data[:256 * 1024]
     try:
         headers = BytesHeaderParser(policy=compat32).parsebytes(head)
-        values = [str(v) for v in headers.get_all("From", [])]
+        values = [header_text(v) for v in headers.get_all("From", [])]
     except Exception:  # an unreadable header names nobody
-        return set()
-    return {normalize_address(addr) for _, addr in getaddresses(values) if addr}
+        return ""
+    return parse_sender(values).address
 
 
 def _ids(session: Session, query: sa.Select[Any]) -> set[int]:
@@ -123,7 +125,8 @@ def forget(session: Session, address: str, key: bytes, *, by: str,
     and every raw copy with the Message-ID of an erased message. Audit rows of those
     messages stay, blanked (action ``erase``); tombstones keep the hashes.
     """
-    target = normalize_address(address)
+    # "Name <address>" is read as a From header would be; a bare address as it is
+    target = parse_sender([address]).address or normalize_address(address)
     if "@" not in target:
         raise ValidationError("forget takes an e-mail address (local@domain)")
     pseudonyms = {respondent_id(target, key)}
@@ -143,7 +146,7 @@ def forget(session: Session, address: str, key: bytes, *, by: str,
         .where(RawMessage.data.is_not(None), RawMessage.id.not_in(linked))
     )
     raw_ids = {raw_id for raw_id, data in unlinked
-               if data is not None and target in _from_addresses(data)}
+               if data is not None and _from_address(data) == target}
     raw_ids |= {rid for rid in session.scalars(
         sa.select(Message.raw_id).where(Message.id.in_(message_pks))) if rid is not None}
     message_ids = set(session.scalars(sa.select(Message.message_id).where(

@@ -1,7 +1,11 @@
-"""Exports of the effective records: JSONL and CSV (one row per message).
+"""Exports of the effective records: JSONL, CSV and XLSX (one row per message).
 
 Rows carry the codebook's field names and values (human corrections applied), the review
 state, confidence and evidence, and a pseudonymous respondent id: never an address or name.
+
+Text in a message (its Message-ID, the evidence) is the sender's: in CSV and XLSX every text
+cell a spreadsheet would read as a formula starts with an apostrophe (OWASP's advice on CSV
+injection), and XLSX cells are written as strings, never as formulas.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from ldn_inbox.codebook import CODED_FIELDS
 from ldn_inbox.models import Extraction, Message, RawSource, Response
+from ldn_inbox.privacy import create_private
 
 EXPORT_COLUMNS: tuple[str, ...] = (
     "message_id", "respondent_id", *CODED_FIELDS, "needs_review", "review_fields",
@@ -91,6 +96,19 @@ def _csv_cell(name: str, value: Any) -> Any:
     return value
 
 
+#: Cells starting with one of these are formulas to Excel, LibreOffice or Google Sheets
+#: (OWASP: = + - @ tab and carriage return; also a line feed and the full-width forms).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def neutralise(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula, made plain text by a leading
+    apostrophe; numbers and other text unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write_csv(rows: Iterator[dict[str, Any]], out: IO[str], *, delimiter: str = ",",
               bom: bool = True, columns: Sequence[str] = EXPORT_COLUMNS) -> int:
     if bom:
@@ -99,22 +117,35 @@ def write_csv(rows: Iterator[dict[str, Any]], out: IO[str], *, delimiter: str = 
     writer.writerow(columns)
     count = 0
     for row in rows:
-        writer.writerow([_csv_cell(name, row.get(name)) for name in columns])
+        writer.writerow([neutralise(_csv_cell(name, row.get(name))) for name in columns])
         count += 1
     return count
 
 
 def write_xlsx(rows: Iterator[dict[str, Any]], path: Path, *,
                columns: Sequence[str] = EXPORT_COLUMNS, sheet_name: str = "responses") -> int:
-    """An Excel workbook with one sheet of rows (write-only mode: streamed)."""
+    """An Excel workbook with one sheet of rows (write-only mode: streamed). Text cells are
+    strings (never formulas), neutralised as in CSV; control characters the XLSX format
+    cannot hold are left out."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(sheet_name)
-    sheet.append(list(columns))
+
+    def cell(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = WriteOnlyCell(sheet, neutralise(ILLEGAL_CHARACTERS_RE.sub("", value)))
+        text.data_type = "s"  # openpyxl would make a formula of a text starting with "="
+        return text
+
+    sheet.append([cell(name) for name in columns])
     count = 0
     for row in rows:
-        sheet.append([_csv_cell(name, row.get(name)) for name in columns])
+        sheet.append([cell(_csv_cell(name, row.get(name))) for name in columns])
         count += 1
+    create_private(path)  # mode 0600, kept when openpyxl writes it
     workbook.save(path)
     return count

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import resource
 import signal
 import threading
 import time
@@ -46,3 +49,80 @@ def time_limit(seconds: float) -> Iterator[None]:
             # what is left of the outer limit; a tiny value fires it at once if it ran out
             left = outer_left - (time.monotonic() - started)
             signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6))
+
+
+class MemoryLimitExceeded(Exception):
+    """Work under :func:`memory_limit` asked for more memory than it was allowed."""
+
+
+#: glibc's mallopt parameter, and the size from which allocations get their own mapping.
+_M_MMAP_THRESHOLD = -3
+_MMAP_THRESHOLD = 256 * 1024
+_libc: ctypes.CDLL | None = None
+_libc_loaded = False
+
+
+def _return_freed_memory() -> None:
+    """Give freed memory back to the kernel before the address space is measured.
+
+    glibc raises its mmap threshold as large blocks are freed, after which big buffers come
+    from the heap and stay mapped once freed: the address space of a long-lived process
+    would then hold room that a limit on it does not count as new. The threshold is fixed
+    once, and the free top of the heap is trimmed each time (glibc only; elsewhere nothing
+    changes).
+    """
+    global _libc, _libc_loaded
+    if not _libc_loaded:
+        _libc_loaded = True
+        try:
+            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+        except (OSError, AttributeError):  # pragma: no cover - not glibc
+            _libc = None
+    if _libc is not None:
+        try:
+            _libc.malloc_trim(0)
+        except AttributeError:  # pragma: no cover - not glibc
+            pass
+
+
+def _address_space() -> int | None:
+    """Bytes of address space this process has mapped (Linux), or None where unknown."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            pages = int(handle.read().split()[0])
+        return pages * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@contextmanager
+def memory_limit(extra_bytes: int) -> Iterator[None]:
+    """Let the block map at most ``extra_bytes`` more address space than the process has
+    now (``RLIMIT_AS``, enforced by the kernel, so it holds inside C code too); an
+    allocation beyond it raises :class:`MemoryLimitExceeded` (from Python's MemoryError).
+
+    The previous limit is restored afterwards. A no-op for ``extra_bytes <= 0`` and where
+    the process's address space cannot be read.
+    """
+    if extra_bytes > 0:
+        _return_freed_memory()
+    used = _address_space() if extra_bytes > 0 else None
+    if used is None:
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    wanted = used + extra_bytes
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft <= wanted:
+        yield  # an outer limit is tighter already
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
+    try:
+        yield
+    except MemoryError as exc:
+        raise MemoryLimitExceeded(
+            f"needed more than {extra_bytes // 2**20} MiB of memory") from exc
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))

@@ -4,6 +4,12 @@ mail-parser does the parse; where it fails the standard library's lenient parser
 and the record says so (``parser = "stdlib"``). Body text is decoded part by part with the
 declared charset, falling back to UTF-8 and then Windows-1252 (the usual truth behind a
 wrong declaration), with RFC 3676 format=flowed undone and HTML-only mail converted to text.
+
+Work per message is bounded before the expensive step: documents whose XML would unpack
+beyond :data:`MAX_DOCUMENT_XML_BYTES` are not parsed, and no more than
+:data:`MAX_TEXT_CHARS` of body text (or of an attachment's text) is decoded and handed on;
+each cut is noted in ``problems``. A MemoryError is never taken for a broken part: it goes
+up to the caller, which quarantines the message (see :func:`ldn_inbox.limits.memory_limit`).
 """
 
 from __future__ import annotations
@@ -17,12 +23,14 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.feedparser import BytesFeedParser
 from email.header import Header, decode_header, make_header
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
 
+from ldn_inbox.addresses import parse_sender
 from ldn_inbox.htmltext import html_to_text
 from ldn_inbox.limits import TimeLimitExceeded, time_limit
 from ldn_inbox.rawstore import normalize_message_id, synthetic_message_id
@@ -31,6 +39,12 @@ from ldn_inbox.rawstore import normalize_message_id, synthetic_message_id
 MAX_ATTACHMENT_TEXT_BYTES = 10_000_000
 #: A zip-based document (docx, odt) whose members unpack to more than this is refused.
 MAX_UNZIPPED_BYTES = 50_000_000
+#: ... and one whose XML parts (parsed into trees of ten to fifteen times their size) unpack
+#: to more than this: a long survey answer is well under 1 MB of XML.
+MAX_DOCUMENT_XML_BYTES = 5_000_000
+#: Body text, HTML converted to text and each attachment's text are cut to this many
+#: characters (about 250 pages): reply isolation and extraction get bounded input.
+MAX_TEXT_CHARS = 500_000
 #: HTML larger than this is cut before conversion.
 MAX_HTML_CHARS = 2_000_000
 #: MIME parts beyond this count are not visited (a bomb of nested multiparts).
@@ -70,6 +84,8 @@ class ParsedMessage:
     :ivar report_text: text of delivery-status parts (bounces), not part of ``text``.
     :ivar parser: ``mail-parser`` or ``stdlib`` (fallback).
     :ivar problems: what went wrong but did not stop the parse (defects, fallbacks, limits).
+    :ivar unreadable: why the body could not be read at all (the message is then kept raw
+        and quarantined rather than coded from its header alone), or None.
     """
 
     message_id: str
@@ -89,6 +105,7 @@ class ParsedMessage:
     parser: str = "mail-parser"
     problems: list[str] = field(default_factory=list)
     has_headers: bool = True
+    unreadable: str | None = None
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")
@@ -97,15 +114,22 @@ class ParsedMessage:
 _HEADER_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-def _decode_header_value(value: Any) -> str:
+def header_text(value: Any) -> str:
+    """A header value as it came, before any RFC 2047 decoding."""
     if value is None:
         return ""
     if isinstance(value, Header):
         # Raw 8-bit bytes in a header (no encoded-word): UTF-8, else Windows-1252, as bodies.
         raw = b"".join(p if isinstance(p, bytes) else p.encode("utf-8", "surrogateescape")
                        for p, _ in decode_header(value))
-        value = decode_bytes(raw, None)[0]
-    text = str(value)
+        return decode_bytes(raw, None)[0]
+    return str(value)
+
+
+def _decode_header_value(value: Any) -> str:
+    if value is None:
+        return ""
+    text = header_text(value)
     try:
         decoded = str(make_header(decode_header(text)))
     except Exception:  # unknown charset or broken encoded-word: keep it as it came
@@ -128,8 +152,11 @@ def _codec(name: str | None) -> str | None:
         return None
 
 
-def decode_bytes(payload: bytes, charset: str | None) -> tuple[str, str | None]:
-    """Decode ``payload``; returns the text and a problem description or None."""
+def decode_bytes(payload: bytes, charset: str | None, *,
+                 complete: bool = True) -> tuple[str, str | None]:
+    """Decode ``payload``; returns the text and a problem description or None. With
+    ``complete=False`` the bytes are a first part cut anywhere: a character cut in two at
+    the end is left out instead of making the whole decoding fail."""
     codec = _codec(charset)
     problem = None
     if charset and codec is None:
@@ -137,7 +164,10 @@ def decode_bytes(payload: bytes, charset: str | None) -> tuple[str, str | None]:
     candidates = [c for c in (codec, "utf-8", "windows-1252") if c]
     for candidate in candidates:
         try:
-            text = payload.decode(candidate)
+            if complete:
+                text = payload.decode(candidate)
+            else:
+                text = codecs.getincrementaldecoder(candidate)().decode(payload, final=False)
         except (UnicodeDecodeError, LookupError):
             continue
         if candidate != (codec or "utf-8") and codec is not None:
@@ -172,12 +202,28 @@ def unflow(text: str, delsp: bool) -> str:
     return "\n".join(out)
 
 
+#: Bytes of one part decoded at most: enough for MAX_TEXT_CHARS in any charset.
+_MAX_PART_BYTES = 4 * MAX_TEXT_CHARS
+
+
+def _cut(text: str, what: str, problems: list[str]) -> str:
+    if len(text) <= MAX_TEXT_CHARS:
+        return text
+    problems.append(f"{what} cut to its first {MAX_TEXT_CHARS} characters (too large)")
+    return text[:MAX_TEXT_CHARS]
+
+
 def _part_text(part: Message, problems: list[str]) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         raw = part.get_payload()
         payload = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
-    text, problem = decode_bytes(payload, part.get_content_charset())
+    complete = len(payload) <= _MAX_PART_BYTES
+    if not complete:
+        problems.append(f"a text part of {len(payload)} bytes: only its first "
+                        f"{_MAX_PART_BYTES} bytes read")
+        payload = payload[:_MAX_PART_BYTES]
+    text, problem = decode_bytes(payload, part.get_content_charset(), complete=complete)
     if problem:
         problems.append(problem)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -187,13 +233,22 @@ def _part_text(part: Message, problems: list[str]) -> str:
 
 
 def _zip_is_safe(data: bytes) -> str | None:
+    """Why a zip-based document is not opened, or None. The sizes are the archive's own
+    declarations, which bound what it unpacks to: zipfile stops reading a member at its
+    declared size (and then fails its CRC check)."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            total = sum(info.file_size for info in archive.infolist())
+            members = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
         return f"not a valid document: {exc}"
+    total = sum(info.file_size for info in members)
     if total > MAX_UNZIPPED_BYTES:
         return f"unpacks to {total} bytes: refused as a possible zip bomb"
+    xml = sum(info.file_size for info in members
+              if info.filename.lower().endswith((".xml", ".rels")))
+    if xml > MAX_DOCUMENT_XML_BYTES:
+        return (f"its XML unpacks to {xml} bytes, more than {MAX_DOCUMENT_XML_BYTES}: "
+                "not parsed")
     return None
 
 
@@ -240,6 +295,8 @@ def attachment_text(filename: str, content_type: str, data: bytes, charset: str 
                 return _pdf_text(data), None
     except TimeLimitExceeded as exc:
         return None, f"text extraction {exc}"
+    except MemoryError:
+        raise  # over the message's memory limit: the whole message is quarantined
     except Exception as exc:  # a broken document is listed with its error, never fatal
         return None, f"cannot read as text: {type(exc).__name__}: {str(exc)[:200]}"
     return None, None
@@ -327,6 +384,9 @@ def _walk(message: Message, parsed: ParsedMessage, convert_timeout: float) -> No
             data = payload if isinstance(payload, bytes) else b""
             extracted, error = attachment_text(filename, ctype, data,
                                                part.get_content_charset(), convert_timeout)
+            if extracted is not None:
+                extracted = _cut(extracted, f"the text of {filename or 'an attachment'}",
+                                 parsed.problems)
             parsed.attachments.append(
                 Attachment(filename or "(unnamed)", ctype, len(data), extracted, error)
             )
@@ -342,10 +402,13 @@ def _walk(message: Message, parsed: ParsedMessage, convert_timeout: float) -> No
             source = source[:MAX_HTML_CHARS]
         try:
             with time_limit(convert_timeout):
-                parsed.html_text = html_to_text(source)
+                parsed.html_text = _cut(html_to_text(source), "the HTML body's text",
+                                        parsed.problems)
         except TimeLimitExceeded as exc:
             parsed.problems.append(f"HTML conversion {exc}")
-    parsed.text = "\n".join(t.strip("\n") for t in plain if t.strip()) or parsed.html_text
+    text = "\n".join(t.strip("\n") for t in plain if t.strip())
+    parsed.text = _cut(text, "the body text", parsed.problems) or parsed.html_text
+    parsed.report_text = _cut(parsed.report_text, "the delivery report", parsed.problems)
 
 
 def _fill_headers(message: Message, parsed: ParsedMessage) -> None:
@@ -354,9 +417,11 @@ def _fill_headers(message: Message, parsed: ParsedMessage) -> None:
         if values:
             parsed.headers[name] = _decode_header_value(values[0])[:2000]
     parsed.subject = parsed.headers.get("subject", "")
-    name, address = email.utils.parseaddr(parsed.headers.get("from", ""))
-    parsed.from_name = name.strip()
-    parsed.from_address = address.strip().lower()
+    # the address comes from the raw header: a decoded display name must not supply it
+    sender = parse_sender([header_text(v) for v in message.get_all("from") or []])
+    parsed.from_name, parsed.from_address = sender.name, sender.address
+    if sender.problem:
+        parsed.problems.append(sender.problem)
     parsed.date = _parse_date(parsed.headers.get("date", ""))
     parsed.content_type = message.get_content_type()
     parsed.has_headers = len(message.keys()) > 0 and any(
@@ -370,6 +435,21 @@ def _fill_headers(message: Message, parsed: ParsedMessage) -> None:
                 parsed.failed_recipients.append(addr)
 
 
+#: Bytes given to the MIME parser at a time.
+_FEED_BYTES = 1 << 20
+
+
+def message_from_bytes(data: bytes) -> Message:
+    """What ``email.message_from_bytes`` returns (compat32), the bytes fed to the parser in
+    pieces: the whole message is then never one decoded string beside all its lines (a 50 MB
+    message took some 360 MiB to parse that way, about 130 MiB this way)."""
+    parser = BytesFeedParser(policy=compat32)
+    view = memoryview(data)
+    for start in range(0, len(data), _FEED_BYTES):
+        parser.feed(bytes(view[start:start + _FEED_BYTES]))
+    return parser.close()
+
+
 def parse(data: bytes, *, convert_timeout: float = 10.0) -> ParsedMessage:
     """Parse one message. Never raises on bad input: problems are recorded instead."""
     import mailparser  # heavy import kept off the CLI's start-up path
@@ -380,18 +460,21 @@ def parse(data: bytes, *, convert_timeout: float = 10.0) -> ParsedMessage:
     message: Message | None = None
     body_readable = True
     try:
-        mail = mailparser.MailParser.from_bytes(data)
+        mail = mailparser.MailParser(message_from_bytes(data))
         message = mail.message
         parsed.problems += [str(d) for d in (mail.defects_categories or [])]
+    except MemoryError:
+        raise  # over the message's memory limit: parsing again would not fit either
     except Exception as exc:  # mail-parser gave up: the stdlib parser is more lenient
         parsed.parser = "stdlib"
         parsed.problems.append(f"mail-parser failed ({type(exc).__name__}: {str(exc)[:200]}); "
                                "parsed with the standard library")
         try:
-            message = email.message_from_bytes(data, policy=compat32)
+            message = message_from_bytes(data)
         except RecursionError:
             # MIME parts nested deeper than Python's recursion limit: keep the header only.
-            parsed.problems.append("MIME parts nested too deep to parse: body not read")
+            parsed.unreadable = "MIME parts nested too deep to parse: body not read"
+            parsed.problems.append(parsed.unreadable)
             message = BytesHeaderParser(policy=compat32).parsebytes(data)
             body_readable = False
     assert message is not None

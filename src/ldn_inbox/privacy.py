@@ -9,7 +9,9 @@ import hashlib
 import hmac
 import os
 import secrets
+import stat
 from pathlib import Path
+from typing import IO, Any
 
 from ldn_inbox.config import Config, user_data_dir
 from ldn_inbox.errors import ConfigError
@@ -51,8 +53,9 @@ def load_key(path: Path) -> bytes:
 
 def _create_key(path: Path) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE)
     try:
+        os.fchmod(fd, PRIVATE_MODE)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(KEY_BYTES) + "\n")
             handle.flush()
@@ -63,6 +66,30 @@ def _create_key(path: Path) -> None:
             pass
     finally:
         temporary.unlink(missing_ok=True)
+
+
+#: Files that hold personal data: readable and writable by their owner only.
+PRIVATE_MODE = 0o600
+
+
+def open_private(path: Path, mode: str = "w", **kwargs: Any) -> IO[Any]:
+    """``path`` opened for writing (created, or emptied) with mode 0600 whatever the umask:
+    exports, reports and review state hold personal data. A device or a pipe given as the
+    path (``-o /dev/stdout``) is written to as it is."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, PRIVATE_MODE)
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.fchmod(fd, PRIVATE_MODE)
+        return os.fdopen(fd, mode, **kwargs)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def create_private(path: Path) -> None:
+    """Create (or empty) ``path`` with mode 0600, for a library that then writes to it by
+    name (an existing file keeps its mode when it is rewritten)."""
+    open_private(path, "wb").close()
 
 
 def respondent_id(address: str, key: bytes) -> str:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -65,6 +64,7 @@ from ldn_inbox.models import (
 )
 from ldn_inbox.pipeline import Settings, code_message
 from ldn_inbox.records import effective_values, refresh_response
+from ldn_inbox.terminal import one_line, printable
 
 #: Environment variable naming the reviewer (else the operating-system user).
 REVIEWER_ENV = "LDN_INBOX_REVIEWER"
@@ -821,16 +821,6 @@ def _columns(rows: Sequence[Sequence[str]]) -> list[str]:
             .rstrip() for row in rows]
 
 
-#: Control characters (C0 but tab and newline, DEL, C1): an ESC sequence in a message must not
-#: drive the reviewer's terminal.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters shown as ``\\xNN`` instead of sent to a terminal."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
-
-
 def _quote(text: str, prefix: str = "  | ") -> list[str]:
     return [prefix + printable(line) for line in text.splitlines()] or [prefix.rstrip()]
 
@@ -850,7 +840,7 @@ def format_queue(items: Sequence[QueueItem]) -> str:
             state.append("accepted")
         conf = "-" if item.min_confidence is None else f"{item.min_confidence:.2f}"
         rows.append([item.message_id, item.kind or "-", conf, "; ".join(state) or "unreviewed"])
-    return "\n".join([*_columns(rows), f"{len(items)} record(s)"])
+    return "\n".join(one_line(line) for line in [*_columns(rows), f"{len(items)} record(s)"])
 
 
 def format_view(view: MessageView) -> str:
@@ -895,7 +885,7 @@ def format_view(view: MessageView) -> str:
                   + f": {n.text}" for n in view.notes]
     if view.issues:
         lines += ["", "problems (codebook rules)", *(f"  {issue}" for issue in view.issues)]
-    return "\n".join(lines)
+    return "\n".join(one_line(line) for line in lines)
 
 
 def format_history(entries: Sequence[HistoryEntry]) -> str:
@@ -911,7 +901,7 @@ def format_history(entries: Sequence[HistoryEntry]) -> str:
             new = f"coder {e.extractor_version}"
         rows.append([e.at.strftime("%Y-%m-%d %H:%M:%S"), e.reviewer, e.action,
                      e.message_id or "(erased)", e.field or "", old, new, e.note or ""])
-    return "\n".join(_columns(rows))
+    return "\n".join(one_line(line) for line in _columns(rows))
 
 
 # --------------------------------------------------------------------------- reparse

@@ -1,9 +1,12 @@
 """The review screen (``ldn-inbox review``): the review queue, one record at a time.
 
 Keyboard only and readable at 80x24, so it works over SSH. Message content is always
-shown as plain text, never interpreted as markup. Where the reviewer stopped is kept per
-database and reviewer in the user state directory: the record on screen and the skipped
-ones (a skipped record goes to the back of the queue, also in the next session).
+shown as plain text, never interpreted as markup, and without the escape sequences and
+control characters it may hold (:func:`ldn_inbox.terminal.strip`): a message cannot retitle
+the window, write the clipboard, hide text or clear the screen. Where the reviewer stopped
+is kept per database and reviewer in the user state directory: the record on screen and
+the skipped ones (a skipped record goes to the back of the queue, also in the next
+session).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from textual.widgets.selection_list import Selection
 from ldn_inbox import review
 from ldn_inbox.codebook import FIELD_BY_NAME, FieldSpec, Value
 from ldn_inbox.errors import LdnInboxError
+from ldn_inbox.privacy import open_private
+from ldn_inbox.terminal import strip, strip_mapped
 
 #: Styles of the marks in the field list; the docs (docs/review.md) explain them.
 STYLE_CONFLICT = "bold red"
@@ -93,8 +98,8 @@ class Position:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"current": self.current, "skipped": self.skipped}),
-                       "utf-8")
+        with open_private(tmp, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps({"current": self.current, "skipped": self.skipped}))
         os.replace(tmp, self.path)
 
     def skip(self, message_id: str) -> None:
@@ -123,7 +128,7 @@ VALUE_WIDTH = 20
 def field_row(view: review.FieldView) -> Text:
     """One line of the field list: mark, name, effective value."""
     mark, style = _mark(view)
-    value = review.format_value(view.effective)
+    value = strip(review.format_value(view.effective), lines=False)
     if len(value) > VALUE_WIDTH:
         value = value[:VALUE_WIDTH - 1] + "…"
     row = Text(no_wrap=True, overflow="ellipsis")
@@ -137,15 +142,16 @@ def field_detail(view: review.FieldView) -> Text:
     """The status line for the chosen field: value, coder's value, who, evidence."""
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{view.name}: ", "bold")
-    text.append(review.format_value(view.effective))
-    coder = f"  coder: {review.format_value(view.extracted)}"
+    text.append(strip(review.format_value(view.effective), lines=False))
+    coder = f"  coder: {strip(review.format_value(view.extracted), lines=False)}"
     if view.confidence is not None:
         coder += f" ({view.confidence:.2f})"
     text.append(coder, "dim")
     if view.corrected:
-        text.append(f"  by {view.corrected_by}", STYLE_CHANGED)
+        text.append(f"  by {strip(view.corrected_by or '', lines=False)}", STYLE_CHANGED)
     if view.evidence:
-        text.append("  « " + " … ".join(span.text for span in view.evidence) + " »", "italic")
+        said = " … ".join(strip(span.text, lines=False) for span in view.evidence)
+        text.append("  « " + said + " »", "italic")
     return text
 
 
@@ -155,14 +161,16 @@ def message_text(view: review.MessageView, selected: str | None, show_quoted: bo
     out = Text()
     if view.subject:
         out.append("Subject: ", "bold")
-        out.append(view.subject + "\n\n")
-    own = Text(view.own_text or "(no text of their own)")
+        out.append(strip(view.subject, lines=False) + "\n\n")
+    shown, where = strip_mapped(view.own_text or "(no text of their own)")
+    own = Text(shown)
     for f in view.fields:
         for span in f.evidence:
-            own.stylize(STYLE_EVIDENCE_SELECTED if f.name == selected else STYLE_EVIDENCE,
-                        span.start, span.end)
+            if 0 <= span.start <= span.end < len(where):
+                own.stylize(STYLE_EVIDENCE_SELECTED if f.name == selected else STYLE_EVIDENCE,
+                            where[span.start], where[span.end])
     out.append_text(own)
-    quoted = view.quoted_text.strip("\n")
+    quoted = strip(view.quoted_text).strip("\n")
     if quoted:
         lines = len(quoted.splitlines())
         if show_quoted:
@@ -174,17 +182,19 @@ def message_text(view: review.MessageView, selected: str | None, show_quoted: bo
         out.append(f"\n\n── other messages from this sender ({len(view.others)}) ──\n", "bold")
         for other in view.others:
             when = other.received_at.strftime("%Y-%m-%d") if other.received_at else "?"
-            out.append(f"{when} · {other.kind or '-'} · {other.subject or ''}\n", "bold cyan")
-            out.append((other.own_text or "").strip() + "\n\n", "cyan")
+            subject = strip(other.subject or "", lines=False)
+            out.append(f"{when} · {other.kind or '-'} · {subject}\n", "bold cyan")
+            out.append(strip(other.own_text or "").strip() + "\n\n", "cyan")
     if view.notes:
         out.append("\n── notes ──\n", "bold")
         for note in view.notes:
             about = f" [{note.field}]" if note.field else ""
-            out.append(f"{note.at:%Y-%m-%d} {note.reviewer}{about}: ", "bold")
-            out.append(note.text + "\n")
+            who = strip(note.reviewer, lines=False)
+            out.append(f"{note.at:%Y-%m-%d} {who}{about}: ", "bold")
+            out.append(strip(note.text) + "\n")
     if view.issues:
         out.append("\n── problems (codebook rules) ──\n", STYLE_CONFLICT)
-        out.append("\n".join(view.issues) + "\n", "red")
+        out.append(strip("\n".join(view.issues)) + "\n", "red")
     return out
 
 
@@ -414,7 +424,8 @@ class ReviewScreen(Screen[None]):
         if self.view is None:
             self.message_text = Text("Nothing left to review. Press q to quit.")
             self.query_one("#message", Static).update(self.message_text)
-            self.query_one("#title", Static).update(Text(f"review · {self.reviewer}"))
+            self.query_one("#title", Static).update(
+                Text(strip(f"review · {self.reviewer}", lines=False)))
             self.query_one("#detail", Static).update(Text())
             return
         fields.add_options([Option(field_row(f), id=f.name) for f in self.view.fields])
@@ -440,7 +451,7 @@ class ReviewScreen(Screen[None]):
         state = f" · accepted by {view.reviewed_by}" if view.reviewed_by else ""
         title = Text(no_wrap=True, overflow="ellipsis")
         title.append(f"{self.remaining} to review", "bold")
-        title.append(f" · {when} · {view.message_id}{state}")
+        title.append(strip(f" · {when} · {view.message_id}{state}", lines=False))
         self.query_one("#title", Static).update(title)
 
     def _render_text(self) -> None:
@@ -454,8 +465,8 @@ class ReviewScreen(Screen[None]):
             field_detail(selected) if selected else Text())
 
     def _say(self, text: str, *, error: bool = False) -> None:
-        self.status_text = Text(text, STYLE_CONFLICT if error else "", no_wrap=True,
-                                overflow="ellipsis")
+        self.status_text = Text(strip(text, lines=False), STYLE_CONFLICT if error else "",
+                                no_wrap=True, overflow="ellipsis")
         self.query_one("#status", Static).update(self.status_text)
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:

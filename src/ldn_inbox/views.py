@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ldn_inbox.codebook import FIELD_BY_NAME, LIST_FIELDS
 from ldn_inbox.errors import ConfigError, ValidationError
+from ldn_inbox.privacy import create_private
 
 #: Every analyst view, in the order docs/analysts.md describes them.
 VIEW_NAMES: tuple[str, ...] = (
@@ -141,6 +142,8 @@ def write_stats_file(columns: list[str], rows: Iterator[dict[str, Any]], path: P
         if column in value_labels or column in ("dose_mg", "min_confidence", "replies"):
             frame[column] = pd.to_numeric(frame[column]).astype("float64")
     labels: list[str | None] = [column_label(column) for column in columns]
+    if fmt in ("dta", "sav"):
+        create_private(path)  # mode 0600, kept when pyreadstat writes it
     if fmt == "dta":
         # Stata names a value-label set after its variable, in at most 31 characters:
         # side_effect_anxiety_irritability (32) keeps its 0/1 without labels there.

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+#: Messages larger than this are kept as their header and an error (``ldn-inbox errors``);
+#: the default of ``imap.max_message_bytes``, which ``import`` applies to files too.
+MAX_MESSAGE_BYTES = 50_000_000
+
 
 @dataclass(frozen=True)
 class RawItem:

@@ -35,6 +35,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 
 from ldn_inbox.config import SETTINGS, Config
 from ldn_inbox.errors import AuthError, ConfigError, SourceError, TLSError
+from ldn_inbox.sources.base import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 # imapclient logs whole protocol exchanges (message bodies included) at DEBUG.
@@ -89,7 +90,7 @@ class ImapSettings:
     folder: str = "INBOX"
     after: str = "none"
     batch_size: int = 100
-    max_message_bytes: int = 50_000_000
+    max_message_bytes: int = MAX_MESSAGE_BYTES
     timeout: float = 60.0
     #: where ``password`` came from, for messages ("environment" or a config file path)
     password_origin: str = ""
@@ -166,9 +167,9 @@ def _run_secret_command(command: str, key: str) -> str:
     except OSError as exc:
         raise AuthError(f"{key} could not be run: {exc.strerror}") from None
     if proc.returncode != 0:
-        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        why = f": {detail[-1][:200]}" if detail else ""
-        raise AuthError(f"{key} failed with exit code {proc.returncode}{why}")
+        # its output is not shown: a failing command may well print the secret
+        raise AuthError(f"{key} failed with exit code {proc.returncode} (its output is not "
+                        "shown; run the command yourself to see why)")
     lines = proc.stdout.decode("utf-8", "replace").splitlines()
     secret = lines[0].strip() if lines else ""
     if not secret:
