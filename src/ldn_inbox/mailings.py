@@ -34,8 +34,13 @@ _WORD_LABEL = re.compile(
     r"[.):\-–—]?", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[?]+[)\]\"'”»]*")
 #: A form row: a short label ending in ":" and an empty cell ("Bijwerkingen: ......", "| |").
-_FORM_ROW = re.compile(r"^[ \t|*•]*([^:\n]{3,80}?[ \t]*:)[ \t._|\-–]*$")
+_FORM_ROW = re.compile(
+    r"^[ \t|*•]*([^:\n]{3,80}?[ \t]*:)"
+    # the cell: blank, or the choices to pick from ("ja / nee / vroeger", "(oui/non)")
+    r"(?:[ \t]*\(?[^\W\d_]{1,14}(?:[ \t]*/[ \t]*[^\W\d_]{1,14})+\)?)?[ \t._|\-–…]*$")
 _FORM_MAX_TOKENS = 14
+#: Mail clients wrap at 72-80 characters; a longer line is a paragraph, not a wrapped line.
+_WRAP_MAX = 100
 #: A label and its blank cell inside a line: "Voorgeschreven door: ____________".
 _FORM_CELL = re.compile(r"(?:^|[*|•]\s*|\s{2,})([^:\n*|•_]{3,80}?:)[ \t]*(?:_{3,}|\.{4,}|\|)")
 
@@ -155,6 +160,9 @@ def _runs_on(line: str, following: str) -> bool:
     """Whether ``following`` continues the list item on ``line`` (a wrapped line or its
     bracketed examples), rather than starting a sentence of its own."""
     head = following.lstrip()[:1]
+    if len(following.strip()) > _WRAP_MAX:
+        # longer than any wrapped line: a paragraph of its own (an item's heading, then text)
+        return False
     if not line.rstrip().endswith((".", "?", "!", ":")):
         return True
     return head == "(" or head.islower()
@@ -350,6 +358,12 @@ def _question_block(units: list[_Unit]) -> tuple[float, list[Question]]:
         if len(chosen) > 1:
             spread = max(u.line for u in chosen) - min(u.line for u in chosen)
             total -= 0.15 * max(0, spread - 2 * len(chosen))
+        if len(chosen) >= 3:
+            # a question block is of one make (form rows, a numbered list, sentences asking):
+            # an odd one out is more likely a heading or a remark near the block
+            kinds = [_kind(u) for u in chosen]
+            common = max(set(kinds), key=kinds.count)
+            total -= 1.0 * sum(1 for k in kinds if k != common)
         if total > best[0]:
             best = (total, combo)
     picked = dict(zip(range(1, 5), best[1], strict=False))
@@ -364,6 +378,10 @@ def _question_block(units: list[_Unit]) -> tuple[float, list[Question]]:
             host = max(hosts, key=lambda u: u.scores[number])
             questions.append(Question(number, host.label, host.text, host.start, host.end))
     return best[0], questions
+
+
+def _kind(unit: _Unit) -> str:
+    return "form" if unit.form else "item" if unit.labelled else "sentence"
 
 
 def _weight(unit: _Unit, number: int) -> float:
