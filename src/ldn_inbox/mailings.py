@@ -501,6 +501,12 @@ class MailingSet:
             return max(done, key=lambda q: (q.start, q.number))
         return min(overlapping, key=lambda q: (q.start, q.number))
 
+    def covers_question(self, found: Found) -> bool:
+        """Whether ``found`` begins with a whole question of two tokens or more (a label the
+        writer typed or kept, with an answer after it)."""
+        return any(q.start == found.start and q.end <= found.end and q.end - q.start >= 2
+                   for q in self.mailings[found.mailing].questions)
+
     def numbers(self, found: Found) -> tuple[int, ...]:
         """Every codebook question the mailing asks where ``found`` stands (one question of
         a mailing may ask two)."""

@@ -358,8 +358,9 @@ def _mark_mailing(lines: list[_Line], mailings: MailingSet) -> None:
             question = mailings.last_question(found)
             line.found = found
             previous = found
-            rest = "" if whole or line.depth else \
-                _rest_after(line.body, found_tokens[found.length - 1][2])
+            rest = "" if whole else _rest_after(line.body, found_tokens[found.length - 1][2])
+            if rest and line.depth and _mailing_text(rest, mailings):
+                rest = ""  # a quote re-wrapped: the mailing's next words, not an answer
             if question is not None and last_question != (found.mailing, question.number):
                 line.role = "question"
                 line.question = question.number
@@ -391,9 +392,22 @@ def _accept(line: _Line, found: Found, size: int, mailings: MailingSet,
         skipped = previous is not None and previous.mailing == found.mailing \
             and 0 <= found.start - previous.end <= _SKIP and size >= _QUOTED_RUN
         return continues or skipped or size >= _FREE_RUN or (line.quoted and size >= _QUOTED_RUN)
+    if mailings.covers_question(found):
+        # the mailing's question or form label, the answer after it ("Voorgeschreven door:
+        # huisarts" in place of "Voorgeschreven door: ...")
+        return True
     if found.length < _QUOTED_RUN:
         return False
     return continues or found.length >= 4
+
+
+def _mailing_text(text: str, mailings: MailingSet) -> bool:
+    """Whether ``text`` (the tail of a quoted line) is itself mailing text."""
+    toks = [tok for tok, _, _ in line_tokens(text)[1]]
+    if not toks:
+        return True
+    found = mailings.longest_prefix(toks)
+    return found is not None and found.length >= min(len(toks), 2)
 
 
 def _rest_after(body: str, end: int) -> str:
