@@ -427,6 +427,11 @@ class MailingSet:
                     self._bigrams.setdefault((tok, toks[position + 1]), []).append(
                         (index, position))
 
+    @cached_property
+    def _question_starts(self) -> frozenset[tuple[int, int]]:
+        return frozenset((index, q.start) for index, mailing in enumerate(self.mailings)
+                         for q in mailing.questions)
+
     def __bool__(self) -> bool:
         return bool(self.mailings)
 
@@ -449,7 +454,9 @@ class MailingSet:
 
     def _candidates(self, toks: Sequence[str]) -> list[tuple[int, int]]:
         if len(toks) >= 2:
-            return self._bigrams.get((toks[0], toks[1]), [])
+            # one word alone is mailing text only as a question's label ("Bijwerkingen: geen")
+            return self._bigrams.get((toks[0], toks[1])) or [
+                c for c in self._unigrams.get(toks[0], []) if c in self._question_starts]
         return self._unigrams.get(toks[0], []) if toks else []
 
     def longest_prefix(self, toks: Sequence[str], prefer: Found | None = None) -> Found | None:
@@ -466,10 +473,16 @@ class MailingSet:
                 continue
             found = Found(index, start, length)
             if best is None or length > best.length or (
-                    length == best.length and prefer is not None
-                    and _continues(prefer, found) and not _continues(prefer, best)):
+                    length == best.length and self._rank(found, prefer) > self._rank(best, prefer)):
                 best = found
         return best
+
+    def _rank(self, found: Found, prefer: Found | None) -> int:
+        """Among runs as long: the one continuing the line above, then one that starts a
+        question ("Bijwerkingen:" the label, not the word in a sentence)."""
+        if prefer is not None and _continues(prefer, found):
+            return 2
+        return 1 if (found.mailing, found.start) in self._question_starts else 0
 
     def find(self, toks: Sequence[str], prefer: Found | None = None) -> Found | None:
         """Where the whole of ``toks`` is a run of some mailing's tokens (preferring the
@@ -501,11 +514,11 @@ class MailingSet:
             return max(done, key=lambda q: (q.start, q.number))
         return min(overlapping, key=lambda q: (q.start, q.number))
 
-    def covers_question(self, found: Found) -> bool:
-        """Whether ``found`` begins with a whole question of two tokens or more (a label the
-        writer typed or kept, with an answer after it)."""
-        return any(q.start == found.start and q.end <= found.end and q.end - q.start >= 2
-                   for q in self.mailings[found.mailing].questions)
+    def covers_question(self, found: Found) -> int:
+        """The length in tokens of the whole question ``found`` begins with (a label the
+        writer typed or kept, with an answer after it), 0 when it begins with none."""
+        return max((q.end - q.start for q in self.mailings[found.mailing].questions
+                    if q.start == found.start and q.end <= found.end), default=0)
 
     def numbers(self, found: Found) -> tuple[int, ...]:
         """Every codebook question the mailing asks where ``found`` stands (one question of

@@ -345,7 +345,7 @@ def _mark_mailing(lines: list[_Line], mailings: MailingSet) -> None:
     """Lines that are runs of a known mailing, its questions, and typed questions."""
     previous: Found | None = None
     last_question: tuple[int, int] | None = None  # (mailing, question number) of the line above
-    for line in lines:
+    for index, line in enumerate(lines):
         if line.role:
             continue
         _, found_tokens = line_tokens(line.body)
@@ -353,13 +353,17 @@ def _mark_mailing(lines: list[_Line], mailings: MailingSet) -> None:
         if not toks:
             continue
         found = mailings.longest_prefix(toks, previous) if mailings else None
-        if found is not None and _accept(line, found, len(toks), mailings, previous):
+        labelled = found is not None and found.length < len(toks) and \
+            line.body[found_tokens[found.length - 1][2]:].lstrip()[:1] in (":", "?")
+        if found is not None and _accept(line, found, len(toks), mailings, previous,
+                                         labelled=labelled):
             whole = found.length == len(toks)
             question = mailings.last_question(found)
             line.found = found
             previous = found
             rest = "" if whole else _rest_after(line.body, found_tokens[found.length - 1][2])
-            if rest and line.depth and _mailing_text(rest, mailings):
+            following = lines[index + 1].body if index + 1 < len(lines) else ""
+            if rest and line.depth and _mailing_text(rest, following, mailings):
                 rest = ""  # a quote re-wrapped: the mailing's next words, not an answer
             if question is not None and last_question != (found.mailing, question.number):
                 line.role = "question"
@@ -377,7 +381,7 @@ def _mark_mailing(lines: list[_Line], mailings: MailingSet) -> None:
 
 
 def _accept(line: _Line, found: Found, size: int, mailings: MailingSet,
-            previous: Found | None) -> bool:
+            previous: Found | None, *, labelled: bool = False) -> bool:
     """Whether a mailing run found at the start of ``line`` is mailing text there.
 
     A whole line of mailing text is, when it continues the mailing line above (a wrapped
@@ -392,22 +396,29 @@ def _accept(line: _Line, found: Found, size: int, mailings: MailingSet,
         skipped = previous is not None and previous.mailing == found.mailing \
             and 0 <= found.start - previous.end <= _SKIP and size >= _QUOTED_RUN
         return continues or skipped or size >= _FREE_RUN or (line.quoted and size >= _QUOTED_RUN)
-    if mailings.covers_question(found):
+    covered = mailings.covers_question(found)
+    if covered >= 2 or (covered == 1 and labelled):
         # the mailing's question or form label, the answer after it ("Voorgeschreven door:
-        # huisarts" in place of "Voorgeschreven door: ...")
+        # huisarts" in place of "Voorgeschreven door: ...", "Bijwerkingen: geen")
         return True
     if found.length < _QUOTED_RUN:
         return False
     return continues or found.length >= 4
 
 
-def _mailing_text(text: str, mailings: MailingSet) -> bool:
-    """Whether ``text`` (the tail of a quoted line) is itself mailing text."""
+def _mailing_text(text: str, following: str, mailings: MailingSet) -> bool:
+    """Whether ``text`` (the tail of a quoted line) is itself mailing text: a run of it, or
+    a word that runs on into the next line's mailing text (a quote wrapped anew)."""
     toks = [tok for tok, _, _ in line_tokens(text)[1]]
     if not toks:
         return True
+    if len(toks) == 1:
+        toks += [tok for tok, _, _ in line_tokens(following)[1][:3]]
+        found = mailings.longest_prefix(toks)
+        return found is not None and found.length >= 2
     found = mailings.longest_prefix(toks)
-    return found is not None and found.length >= min(len(toks), 2)
+    return found is not None and found.length >= 2 and (
+        found.length == len(toks) or found.length >= 4)
 
 
 def _rest_after(body: str, end: int) -> str:

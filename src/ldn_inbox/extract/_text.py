@@ -296,11 +296,15 @@ class Doc:
         return out
 
 
+#: Whole words written as spoken ("nie" for "niet").
+_DIALECT_WORDS = {"nie": "niet"}
+
+
 @lru_cache(maxsize=65536)
 def spelling(word: str) -> str:
     """One spelling for the variants of Flemish dialect writing, applied alike to the text
     and to every lexicon term: "y" for "ij" ("myn", "bywerkingen"), "uu" for "ui" ("huus",
-    "uut"), Limburg "veur" for "voor" ("veurgeschreve"). Standard words change the same way
+    "uut"), Limburg "veur" for "voor" ("veurgeschreve"), "nie" for "niet". Standard words change the same way
     on both sides, so they still match."""
     word = word.replace("’", "'")
     if "y" in word:
@@ -309,7 +313,7 @@ def spelling(word: str) -> str:
         word = word.replace("uu", "ui")
     if word.startswith("veur"):
         word = "voor" + word[4:]
-    return word
+    return _DIALECT_WORDS.get(word, word)
 
 
 def tokenize(text: str, language: str = "") -> list[Token]:

@@ -14,7 +14,7 @@ from ldn_inbox.extract._text import Doc, Hit, in_context, negated
 from ldn_inbox.extract.segment import Segments
 
 _STRONG = {"current": LdnUse.CURRENT, "past": LdnUse.PAST, "past_generic": LdnUse.PAST,
-           "never": LdnUse.NEVER, "restart": LdnUse.CURRENT, "keep": LdnUse.CURRENT}
+           "never": LdnUse.NEVER, "never_bare": LdnUse.NEVER, "restart": LdnUse.CURRENT, "keep": LdnUse.CURRENT}
 _FLIP_WINDOW = 3
 _WEAK = {"current_weak": LdnUse.CURRENT, "past_weak": LdnUse.PAST}
 
@@ -130,6 +130,18 @@ def _elliptic(doc: Doc, hit: Hit) -> bool:
     return False
 
 
+_NUMBER_WORDS = frozenset(
+    "een twee drie vier vijf zes zeven acht negen tien elf twaalf twintig half halve "
+    "un une deux trois quatre cinq six sept huit neuf dix vingt demi "
+    "one two three four five six seven eight nine ten twenty half".split())
+
+
+def _quantity_after(doc: Doc, hit: Hit) -> bool:
+    following = doc.tokens[hit.last:hit.last + 1]
+    return bool(following) and (following[0].norm.isdigit()
+                                or following[0].norm in _NUMBER_WORDS)
+
+
 def _about_use(doc: Doc, hit: Hit, *, proxy: bool) -> bool:
     """Whether a use statement outside the answer to question 1 is about taking the drug:
     its clause names the writer (or, answering for a patient, the patient) or the drug.
@@ -145,9 +157,11 @@ def _about_use(doc: Doc, hit: Hit, *, proxy: bool) -> bool:
         keys = ("drug",)
         if doc.hits_in(clause.first, clause.last, "use", "current"):
             return True
+    if hit.key == "never_bare" and _quantity_after(doc, hit):
+        return False  # "nog geen tien minuten": less than, not "not yet"
     if any(doc.hits_in(clause.first, clause.last, "subject", key) for key in keys):
         return True
-    if hit.key == "past_generic":
+    if hit.key in ("past_generic", "never_bare"):
         return False
     # "ik heb het gebruikt, maar na 2 maand gestopt": the subject stands earlier in the
     # sentence; a clause about a symptom ("dat is na een week gestopt") is not about use
@@ -201,11 +215,12 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
             # "nee, nie meer" is still past
             if hit.key == "past" and _reason_clause(doc, hit):
                 continue  # "daarvoor ben ik niet gestopt": about the reason, not the stop
-            if hit.key == "never" and _no_longer_after(doc, hit):
+            if hit.key in ("never", "never_bare") and _no_longer_after(doc, hit):
                 label = LdnUse.PAST  # "gebruik het niet meer"
             elif hit.key == "past" and _stops_something_else(doc, hit):
                 continue  # "j'ai arrêté de travailler", "stopped working"
-            if hit.key not in ("past_generic", "never", "keep") and _use_negated(doc, hit):
+            if hit.key not in ("past_generic", "never", "never_bare", "keep") \
+                    and _use_negated(doc, hit):
                 # "nee, nooit gebruikt" stays never; "gebruik het niet meer" is past
                 flipped = _flip(label) if hit.key != "restart" else None
                 if flipped is LdnUse.NEVER and _no_longer_after(doc, hit):
