@@ -304,8 +304,8 @@ _DIALECT_WORDS = {"nie": "niet"}
 def spelling(word: str) -> str:
     """One spelling for the variants of Flemish dialect writing, applied alike to the text
     and to every lexicon term: "y" for "ij" ("myn", "bywerkingen"), "uu" for "ui" ("huus",
-    "uut"), Limburg "veur" for "voor" ("veurgeschreve"), "nie" for "niet". Standard words change the same way
-    on both sides, so they still match."""
+    "uut"), Limburg "veur" for "voor" ("veurgeschreve"), "nie" for "niet". Standard words
+    change the same way on both sides, so they still match."""
     word = word.replace("’", "'")
     if "y" in word:
         word = word.replace("y", "ij")

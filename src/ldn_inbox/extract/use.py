@@ -14,7 +14,8 @@ from ldn_inbox.extract._text import Doc, Hit, in_context, negated
 from ldn_inbox.extract.segment import Segments
 
 _STRONG = {"current": LdnUse.CURRENT, "past": LdnUse.PAST, "past_generic": LdnUse.PAST,
-           "never": LdnUse.NEVER, "never_bare": LdnUse.NEVER, "restart": LdnUse.CURRENT, "keep": LdnUse.CURRENT}
+           "never": LdnUse.NEVER, "never_bare": LdnUse.NEVER, "restart": LdnUse.CURRENT,
+           "keep": LdnUse.CURRENT}
 _FLIP_WINDOW = 3
 _WEAK = {"current_weak": LdnUse.CURRENT, "past_weak": LdnUse.PAST}
 
