@@ -38,6 +38,17 @@ def _near_generic(doc: Doc, hit: Hit) -> bool:
     return bool(doc.hits_in(first, last, "side_effect", "generic"))
 
 
+def _partial(doc: Doc, hit: Hit) -> bool:
+    """A "no side effects" said apart from something told ("verder", "buiten dat ...") or of
+    one thing told before ("daar heb ik geen last van gehad"), within its sentence."""
+    clause = doc.clause_of(hit.first)
+    if clause is None:
+        return False
+    first, last = doc.sentence_range(clause.sentence)
+    return bool(doc.hits_in(max(first, hit.first - 8), min(last, hit.last + 6),
+                            "context", "besides"))
+
+
 def _sentence(doc: Doc, hit: Hit) -> int:
     clause = doc.clause_of(hit.first)
     return -1 if clause is None else clause.sentence
@@ -79,7 +90,8 @@ def code_side_effects(doc: Doc, segs: Segments, found: list[Mention], *, use: Ld
             unsure.append(hit)
         elif negated(doc, hit) or _answered_no(doc, hit):
             said_no.append(hit)
-            if not doc.hits_in(max(0, hit.first - 2), hit.last + 2, "context", "except"):
+            if not doc.hits_in(max(0, hit.first - 2), hit.last + 2, "context", "except") \
+                    and not _partial(doc, hit):
                 explicit_no.append(hit)
         elif hit.term.lower().startswith(("bijwerk", "neven", "effet", "side", "neben")):
             said_yes.append(hit)
