@@ -59,6 +59,23 @@ def _later_statements(doc: Doc, strong: list[tuple[int, LdnUse, Hit, float]]
     return kept or strong
 
 
+#: How a text names the drug itself (a pronoun like "ermee" may point at another one).
+_DRUG_NAMES = ("ldn", "naltrex", "low dose", "low-dose", "lage dosis", "faible dose")
+
+
+def _other_drug_sentence(doc: Doc, hit: Hit) -> bool:
+    """A stop or use said with a pronoun in a sentence about another drug that does not name
+    LDN: "Vroeger heb ik Lyrica gehad, die mij zo suf maakte dat ik ermee gestopt ben"."""
+    if not in_context(doc, hit, "other_drug"):
+        return False
+    clause = doc.clause_of(hit.first)
+    if clause is None:
+        return False
+    first, last = doc.sentence_range(clause.sentence)
+    return not any(h.term.startswith(_DRUG_NAMES) for h in doc.hits_in(first, last, "subject",
+                                                                        "drug"))
+
+
 def _names_drug(doc: Doc, hit: Hit) -> bool:
     clause = doc.clause_of(hit.first)
     return clause is not None and bool(doc.hits_in(clause.first, clause.last, "subject", "drug"))
@@ -106,6 +123,12 @@ def _planned(doc: Doc, hit: Hit) -> bool:
     """Whether a plan word in ``hit``'s clause makes it a plan ("ik ga herbeginnen"); one
     right after a duration word is not ("depuis bientôt un an", "sinds binnenkort")."""
     plan = in_context(doc, hit, "plan", scope="clause")
+    clause = doc.clause_of(hit.first)
+    if plan is None and clause is not None and hit.first == clause.first:
+        # an infinitive after a comma hangs on the clause before ("Ich überlege, aufzuhören")
+        first, _ = doc.sentence_range(clause.sentence)
+        before = doc.hits_in(first, hit.first, "context", "plan")
+        plan = before[-1] if before else None
     if plan is None:
         return False
     return not doc.hits_in(max(0, plan.first - 1), plan.first, "use", "current_weak")
@@ -206,9 +229,9 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
         in_q1 = segs.answers(hit.start, 1)
         if not in_q1 and not _about_use(doc, hit, proxy=proxy):
             continue
-        if hit.key in ("restart", "current") and _planned(doc, hit):
+        if hit.key in ("restart", "current", "past") and _planned(doc, hit):
             continue  # "ik ga herbeginnen nadien" is a plan, not use
-        if in_context(doc, hit, "other_drug", scope="clause"):
+        if in_context(doc, hit, "other_drug", scope="clause") or _other_drug_sentence(doc, hit):
             continue  # "omdat ik ook opioïden neem" is about another drug
         if hit.key in _STRONG:
             label = _STRONG[hit.key]
