@@ -37,6 +37,23 @@ def segment_of(segs: Segments, hit: Hit) -> int:
     return segs.question_of(hit.start)
 
 
+def _other_person(doc: Doc, hit: Hit, scope: str) -> bool:
+    """Someone else named; a relative too (the writer writing for themselves), when the
+    clause, or the sentence telling of the relative's use, does not name the writer ("mijn
+    vrouw neemt het ook, van haar huisarts"; not "volgens mijn man ben ik beter gezind")."""
+    if in_context(doc, hit, "other_person", scope=scope) is not None:
+        return True
+    if in_context(doc, hit, "relation", scope=scope) is None:
+        return False
+    clause = doc.clause_of(hit.first)
+    assert clause is not None
+    first, last = (clause.first, clause.last) if scope == "clause" else \
+        doc.sentence_range(clause.sentence)
+    if doc.hits_in(first, last, "subject", "self"):
+        return False
+    return scope == "clause" or bool(doc.hits_in(first, last, "use"))
+
+
 def usable(doc: Doc, hit: Hit, *, proxy: bool) -> bool:
     """A hit that speaks of the writer's (or the patient's) own LDN use.
 
@@ -46,9 +63,9 @@ def usable(doc: Doc, hit: Hit, *, proxy: bool) -> bool:
     clause = doc.clause_of(hit.first)
     if clause is None or clause.is_question:
         return False
-    if not proxy and in_context(doc, hit, "other_person", scope="clause") is not None:
+    if not proxy and _other_person(doc, hit, "clause"):
         return False
-    if not proxy and in_context(doc, hit, "other_person") is not None \
+    if not proxy and _other_person(doc, hit, "sentence") \
             and not doc.hits_in(clause.first, clause.last, "subject", "self"):
         return False  # "mijn zus nam het, en had nachtmerries": still the sister
     return in_context(doc, hit, "fear", scope="clause") is None

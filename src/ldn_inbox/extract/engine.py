@@ -59,6 +59,17 @@ def _present(doc: Doc, position: int) -> bool:
     return any(_same_sentence(doc, hit.start, position) for hit in doc.hits_of("use", "present"))
 
 
+def _own_use(doc: Doc) -> bool:
+    """Whether the writer tells of taking (or having taken) the drug themselves."""
+    for hit in doc.hits_of("use"):
+        if hit.key not in ("current", "past", "past_weak", "restart", "keep"):
+            continue
+        clause = doc.clause_of(hit.first)
+        if clause is not None and doc.hits_in(clause.first, clause.last, "subject", "self"):
+            return True
+    return False
+
+
 def _near_prescribing(doc: Doc, hit: Hit) -> bool:
     """Whether ``hit`` shares its sentence with a prescribing word."""
     clause = doc.clause_of(hit.first)
@@ -85,7 +96,8 @@ def run(own_text: str, language: str, *, order: tuple[int, ...] = (1, 2, 3, 4),
         segs = segment(doc, order=order, labels=labels)
     result.layout = segs.layout
     result.answered_questions = frozenset(n for n in segs.spans if segs.has(n))
-    proxy = bool(doc.hits_of("context", "proxy"))
+    proxy = bool(doc.hits_of("context", "proxy")) or (
+        bool(doc.hits_of("context", "relation")) and not _own_use(doc))
     use = code_use(doc, segs, proxy=proxy)
     use_value = LdnUse(str(use.value))
     if use_value is LdnUse.UNKNOWN and not (segs.blank and 1 in segs.blank):
