@@ -139,6 +139,24 @@ def _appositions(doc: Doc, candidates: list[_Candidate]) -> list[_Candidate]:
     return out
 
 
+def _pronoun_prescribers(doc: Doc, candidates: list[_Candidate], refused: set[Hit]) -> None:
+    """"Ze schreef het voor" with no doctor in its sentence: the prescriber is the doctor
+    named last in the three sentences before (that one gains the prescribing verb's weight)."""
+    for verb in doc.hits_of("prescribe", "verb"):
+        clause = doc.clause_of(verb.first)
+        if clause is None or negated(doc, verb) or not doc.hits_in(
+                clause.first, clause.last, "prescribe", "pronoun"):
+            continue
+        first, last = doc.sentence_range(clause.sentence)
+        if any(first <= c.hit.first < last for c in candidates):
+            continue
+        earlier, _ = doc.sentence_range(max(0, clause.sentence - 3))
+        before = [c for c in candidates if earlier <= c.hit.first < first
+                  and c.hit not in refused and c.prescriber is not Prescriber.UNKNOWN]
+        if before:
+            before[-1].score += 2.0
+
+
 def _same_sentence(doc: Doc, a: Hit, b: Hit) -> bool:
     first, second = doc.clause_of(a.first), doc.clause_of(b.first)
     return first is not None and second is not None and first.sentence == second.sentence
@@ -178,6 +196,7 @@ def code_prescriber(doc: Doc, segs: Segments, *, proxy: bool) -> tuple[Reading, 
         if usable(doc, order, proxy=proxy):
             score = 3.0 + (3.0 if segs.answers(order.start, 2) else 0.0)
             candidates.append(_Candidate(order, Prescriber.OTHER, None, score))
+    _pronoun_prescribers(doc, candidates, refused)
     candidates = _appositions(doc, candidates)
     candidates = [c for c in candidates if c.score > 0]
     if not candidates:
