@@ -33,18 +33,34 @@ def code_benefits(doc: Doc, segs: Segments, found: list[Mention]) -> Reading:
     return Reading(sorted(codes), confidence, tuple(codes.values()))
 
 
+_ARTICLES = frozenset(("het", "the", "la", "le", "das", "die", "der"))
+
+
+def _at_first(doc: Doc) -> list[Hit]:
+    """Time markers for the start ("in het begin", "at first"), not "for the first time"
+    ("voor het eerst in jaren", "for the first time")."""
+    return [h for h in doc.hits_of("experience", "at_first")
+            if not (h.first > 0 and doc.tokens[h.first - 1].norm in _ARTICLES)]
+
+
 def _after_first_benefit(doc: Doc, hit: Hit, benefit_hits: list[Hit]) -> bool:
     """"In het begin sliep ik beter, maar nu is dat weer weg": in one sentence, a time
     marker for the start, a benefit, a contrast, then the benefit gone."""
     sentence = _sentence(doc, hit)
-    starts = [h for h in doc.hits_of("experience", "at_first") if _sentence(doc, h) == sentence]
+    starts = [h for h in _at_first(doc) if _sentence(doc, h) == sentence]
     contrasts = [h for h in doc.hits_of("negation", "terminators")
                  if _sentence(doc, h) == sentence and h.first < hit.first]
-    return any(
-        s.first <= b.first < c.first
-        for s in starts for b in benefit_hits for c in contrasts
-        if _sentence(doc, b) == sentence
-    )
+    if any(s.first <= b.first < c.first
+           for s in starts for b in benefit_hits for c in contrasts
+           if _sentence(doc, b) == sentence):
+        return True
+    # or told over two sentences: "Au début c'était super, moins de douleurs. Puis après
+    # 4 mois plus rien."
+    before = sentence - 1
+    if any(_sentence(doc, h) in (before, sentence) for h in doc.hits_of("side_effect")):
+        return False  # "De eerste weken misselijk. Na vijf weken was dat weg." is a side effect
+    return any(_sentence(doc, h) == before for h in _at_first(doc)) \
+        and any(_sentence(doc, b) == before for b in benefit_hits)
 
 
 def _effect_in_clause(doc: Doc, hit: Hit) -> bool:
