@@ -76,6 +76,27 @@ def _other_drug_sentence(doc: Doc, hit: Hit) -> bool:
                                                                         "drug"))
 
 
+def _low_dose_only(doc: Doc, hit: Hit) -> bool:
+    """A "never" said of LDN by name while naltrexone is named elsewhere with a dose in mg
+    ("LDN heb ik nooit gebruikt, maar wel gewone naltrexone, 50 mg per dag")."""
+    clause = doc.clause_of(hit.first)
+    if clause is None:
+        return False
+    here = doc.hits_in(clause.first, clause.last, "subject", "drug")
+    if not any(h.term.startswith(("ldn", "low dose", "lage dosis", "faible dose")) for h in here):
+        return False
+    for other in doc.hits_of("subject", "drug"):
+        if not other.term.startswith("naltrex") or clause.first <= other.first < clause.last:
+            continue
+        other_clause = doc.clause_of(other.first)
+        if other_clause is None:
+            continue
+        first, last = doc.sentence_range(other_clause.sentence)
+        if any(t.norm == "mg" for t in doc.tokens[first:last]):
+            return True
+    return False
+
+
 def _names_drug(doc: Doc, hit: Hit) -> bool:
     clause = doc.clause_of(hit.first)
     return clause is not None and bool(doc.hits_in(clause.first, clause.last, "subject", "drug"))
@@ -220,6 +241,7 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
                 and first.term.strip() not in ("/", "n", "niet", "geen"):
             label = LdnUse.CURRENT if first.key == "yes" else LdnUse.NEVER
             strong.append((first.first, label, first, 0.8))
+    other_dose = False
     not_yet = _not_yet(doc, segs)
     if not_yet is not None:
         strong.append((not_yet.first, LdnUse.NEVER, not_yet, 1.0))
@@ -254,19 +276,32 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
                 label = flipped
             elif hit.key == "restart":
                 restart.append(hit)
+            if label is LdnUse.NEVER and _low_dose_only(doc, hit):
+                other_dose = True
+                continue  # "LDN nooit gebruikt, maar wel naltrexone 50 mg": any dose counts
             strong.append((hit.first, label, hit, 1.0 if in_q1 else 0.8))
         elif hit.key in _WEAK and not negated(doc, hit):
             # a hint inside the answer to another question ("since I started" under
             # question 3) does not answer question 1
             if segs.layout == "narrative" or in_q1:
                 weak.append((hit.first, _WEAK[hit.key], hit))
+    if other_dose:
+        # never the low dose, but naltrexone at another dose: a person sorts out when
+        reading = _decide(doc, strong, weak, restart, answer, segs, proxy=proxy)
+        return Reading(reading.value, min(reading.confidence, 0.6), reading.hits)
+    return _decide(doc, strong, weak, restart, answer, segs, proxy=proxy)
+
+
+def _decide(doc: Doc, strong: list[tuple[int, LdnUse, Hit, float]],
+            weak: list[tuple[int, LdnUse, Hit]], restart: list[Hit], answer: str | None,
+            segs: Segments, *, proxy: bool) -> Reading:
     if restart:
         return Reading(LdnUse.CURRENT, 0.85, tuple(restart))
     if strong:
         strong.sort(key=lambda s: s[0])
         strong = _later_statements(doc, strong)
         # a bare "ja/neen" opening is overruled by any later specific statement
-        last_position, label, hit, weight = strong[-1]
+        last_position, label, _, weight = strong[-1]
         labels = {s[1] for s in strong}
         if (label is LdnUse.NEVER and LdnUse.PAST in labels
                 and any(s[1] is LdnUse.PAST and s[0] > last_position - 12 for s in strong)):
