@@ -132,6 +132,18 @@ def _not_yet(doc: Doc, segs: Segments) -> Hit | None:
     return next((h for h in doc.hits_of("use", "not_yet") if h.first == first), None)
 
 
+_AFTER = frozenset(("na", "after", "apres", "nach", "binnen", "within", "au bout"))
+
+
+def _paused(doc: Doc, hit: Hit) -> bool:
+    """A stop for a while ("een week gestopt", "temporarily stopped"), not a stop after a
+    while ("na een week gestopt")."""
+    for pause in doc.hits_in(max(0, hit.first - 4), hit.first, "experience", "pause"):
+        if pause.first == 0 or doc.tokens[pause.first - 1].norm not in _AFTER:
+            return True
+    return False
+
+
 def _reason_clause(doc: Doc, hit: Hit) -> bool:
     """A negated stop whose clause gives a reason ("daarvoor ben ik niet gestopt", "that's
     not why I stopped"): it says why not, not whether."""
@@ -265,6 +277,8 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
                 label = LdnUse.PAST  # "gebruik het niet meer"
             elif hit.key == "past" and _stops_something_else(doc, hit):
                 continue  # "j'ai arrêté de travailler", "stopped working"
+            elif hit.key == "past" and _paused(doc, hit):
+                continue  # "toen ik een week gestopt was": a pause
             if hit.key not in ("past_generic", "never", "never_bare", "keep") \
                     and _use_negated(doc, hit):
                 # "nee, nooit gebruikt" stays never; "gebruik het niet meer" is past
