@@ -93,7 +93,7 @@ def test_the_check_finds_a_sentence_copied_from_one_message() -> None:
     copied = next(" " + " ".join(story[i:i + 6]) + " " for i in range(40, len(story) - 6)
                   if sum(1 for text in texts if " " + " ".join(story[i:i + 6]) + " " in text)
                   == 1)
-    general = " " + " ".join(_tokens("ik heb geen bijwerkingen")) + " "
+    general = " " + " ".join(_tokens("geen bijwerkingen")) + " "
     found = single_message_entries([("use.past", "copied", copied),
                                     ("side_effect.generic", "general", general)], texts)
     assert found == ["use.past: 'copied'"]
