@@ -147,7 +147,8 @@ def _no_longer(doc: Doc, *, proxy: bool) -> list[Hit]:
     """"omdat het niet meer hielp", "nu merk ik bijna niets meer", "ça ne marchait plus":
     an effect verb with a "no longer" marker in its clause says a benefit faded."""
     out = []
-    for verb in doc.hits_of("experience", "effect_verb"):
+    # "nu merk ik bijna niets meer": a no-effect phrase with "meer" says the same
+    for verb in doc.hits_of("experience", "effect_verb") + doc.hits_of("experience", "no_effect"):
         clause = doc.clause_of(verb.first)
         if clause is None or not usable(doc, verb, proxy=proxy) \
                 or in_context(doc, verb, "other_drug") is not None:
@@ -157,6 +158,9 @@ def _no_longer(doc: Doc, *, proxy: bool) -> list[Hit]:
             # "plus" is "more" unless the clause has the "ne" of "ne ... plus"
             negation = any(t.norm in ("ne", "n") for t in doc.tokens[clause.first:clause.last])
             markers = [m for m in markers if m.term != "plus" or negation]
+        if verb.key == "no_effect":
+            # the marker right on the phrase ("niets meer"), not anywhere in a long line
+            markers = [m for m in markers if verb.first <= m.first <= verb.last]
         if markers:
             out.append(verb)
     return out
