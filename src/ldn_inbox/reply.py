@@ -328,7 +328,11 @@ def _mark_structure(lines: list[_Line], writer: tuple[str, ...] = ()) -> None:
                 if lines[index + offset].body.strip():
                     lines[index + offset].role = "header"
                 lines[index + offset].region = region
-            if line.depth == 0:
+            after = _next_text(lines, index + size)
+            quoted_after = after < len(lines) and lines[after].depth > 0
+            if line.depth == 0 and not (after_region == "original" and quoted_after):
+                # (an original that keeps its own quote marks leaves the unmarked lines
+                # among them to the writer: answers typed between the quoted questions)
                 region = after_region
                 header = lines[_next_text(lines, index + 1)] if index + 1 < len(lines) else line
                 shift = header.depth if region == "forward" else 0
