@@ -37,11 +37,24 @@ def segment_of(segs: Segments, hit: Hit) -> int:
     return segs.question_of(hit.start)
 
 
+def _before_in_sentence(doc: Doc, hit: Hit, key: str) -> bool:
+    clause = doc.clause_of(hit.first)
+    if clause is None:
+        return False
+    first, _ = doc.sentence_range(clause.sentence)
+    return bool(doc.hits_in(first, hit.first, "context", key))
+
+
 def _other_person(doc: Doc, hit: Hit, scope: str) -> bool:
     """Someone else named; a relative too (the writer writing for themselves), when the
     clause, or the sentence telling of the relative's use, does not name the writer ("mijn
     vrouw neemt het ook, van haar huisarts"; not "volgens mijn man ben ik beter gezind")."""
-    if in_context(doc, hit, "other_person", scope=scope) is not None:
+    if scope == "clause":
+        if in_context(doc, hit, "other_person", scope=scope) is not None:
+            return True
+    elif _before_in_sentence(doc, hit, "other_person"):
+        # the person named earlier in the sentence ("mijn zus nam het, en had ..."), not in
+        # an aside after it ("vivid dreams (one involving my mother-in-law)")
         return True
     if in_context(doc, hit, "relation", scope=scope) is None:
         return False

@@ -120,7 +120,9 @@ def _labels(doc: Doc) -> list[tuple[int, int, int]]:
     labels = {n: doc.words("labels", f"q{n}") for n in range(1, 5)}
     for match in re.finditer(r"^[ \t]*([^\n:?]{2,40}?)[ \t]*[:?][ \t]*", doc.text, re.MULTILINE):
         spell = spelling if doc.language == "nl" else str
-        label = " ".join(spell(w) for w in fold(match.group(1)).strip(" -*•").split())
+        # "Side effects (Q4):": the bracketed note after a label is no part of it
+        head = re.sub(r"\s*\([^()]*\)\s*$", "", match.group(1))
+        label = " ".join(spell(w) for w in fold(head).strip(" -*•").split())
         for number, words in labels.items():
             if label in words:
                 markers.append((number, match.start(), match.end()))
