@@ -40,7 +40,9 @@ def test_list_fields(scores: Scores) -> None:
 
 
 def test_review_flag_is_useful(scores: Scores) -> None:
-    """Of the main fields not flagged for review, >= 98 % are right, and >= 85 % are not
-    flagged."""
+    """Of the main fields not flagged for review, >= 98 % are right, and >= 60 % are not
+    flagged (the flag is fitted on the measured-only sets to keep about 98 % of unflagged
+    fields right on replies it was not fitted on, which leaves about 60 % unflagged there:
+    docs/extraction.md)."""
     assert scores.unflagged_precision >= 0.98
-    assert scores.unflagged_coverage >= 0.85
+    assert scores.unflagged_coverage >= 0.60

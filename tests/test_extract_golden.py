@@ -65,4 +65,4 @@ def test_scores_on_golden_files() -> None:
     assert scores.f1["benefits"]["f1"] >= 0.9
     assert scores.f1["side_effect_codes"]["f1"] >= 0.9
     assert scores.unflagged_precision >= 0.97
-    assert scores.unflagged_coverage >= 0.85
+    assert scores.unflagged_coverage >= 0.60  # see test_dev_set.test_review_flag_is_useful

@@ -27,8 +27,9 @@ from typing import Any
 
 from ldn_inbox.codebook import LIST_FIELDS, MAIN_FIELDS
 
-#: Share of unflagged fields that must be right in the fitting data, main fields and others.
-TARGET = {"main": 0.99, "other": 0.98}
+#: Share of unflagged fields that must be right in the fitting data (each scored as if
+#: unseen): the main fields, the kind (a wrong kind loses the whole record), the others.
+TARGET = {"main": 0.97, "kind": 0.99, "other": 0.97}
 #: Weight (in messages) of the parent bin's estimate in a child bin.
 SMOOTHING = 4.0
 #: Estimate for a field never seen in the fitting data.
@@ -83,10 +84,14 @@ class Fitted:
     counts: dict[str, tuple[int, int]]
     thresholds: dict[str, float]
 
-    def probability(self, bins: Sequence[str]) -> float:
+    def probability(self, bins: Sequence[str], leave_out: bool | None = None) -> float:
+        """The smoothed estimate for ``bins``; ``leave_out``: the estimate without one
+        fitting sample of that outcome (its own), as a message not seen in fitting gets."""
         estimate = PRIOR
         for key in bins:
             n, right = self.counts.get(key, (0, 0))
+            if leave_out is not None and n:
+                n, right = n - 1, right - int(leave_out)
             estimate = (right + SMOOTHING * estimate) / (n + SMOOTHING)
         return estimate
 
@@ -108,7 +113,8 @@ class Sample:
 
 def fit(samples: Iterable[Sample]) -> Fitted:
     """Bin counts from ``samples``, and per field the lowest threshold that keeps the
-    unflagged fields right at least :data:`TARGET` of the time (in-sample)."""
+    unflagged fields right at least :data:`TARGET` of the time, each sample scored without
+    its own count (leave one out)."""
     samples = list(samples)
     counts: dict[str, list[int]] = {}
     for sample in samples:
@@ -119,8 +125,9 @@ def fit(samples: Iterable[Sample]) -> Fitted:
     fitted = Fitted({k: (v[0], v[1]) for k, v in counts.items()}, {})
     by_field: dict[str, list[tuple[float, bool]]] = {}
     for sample in samples:
+        # each sample scored as if unseen: a bin of one is no evidence for itself
         by_field.setdefault(sample.field, []).append(
-            (fitted.probability(sample.bins), sample.right))
+            (fitted.probability(sample.bins, leave_out=sample.right), sample.right))
     # one threshold for the main fields together (their probabilities are comparable once
     # fitted: a sure field of one kind need not wait for a doubtful field of another), one
     # per other field
@@ -128,7 +135,7 @@ def fit(samples: Iterable[Sample]) -> Fitted:
     shared = choose_threshold(main, TARGET["main"])
     for field, scored in by_field.items():
         fitted.thresholds[field] = shared if field in MAIN_FIELDS else choose_threshold(
-            scored, TARGET["other"])
+            scored, TARGET.get(field, TARGET["other"]))
     return fitted
 
 
@@ -140,8 +147,6 @@ def choose_threshold(scored: Sequence[tuple[float, bool]], target: float) -> flo
         kept = [right for p, right in scored if p >= candidate]
         if kept and sum(kept) / len(kept) >= target:
             best = candidate
-        elif kept:
-            break
     return best
 
 
