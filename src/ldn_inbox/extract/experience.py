@@ -69,6 +69,24 @@ def _effect_in_clause(doc: Doc, hit: Hit) -> bool:
         doc.hits_in(clause.first, clause.last, "experience", "effect_word"))
 
 
+def _stopped_for_no_effect(doc: Doc, stop: Hit, accepted: list[Mention]) -> bool:
+    """A stop whose reason, said right after a "because", is that it did nothing ("J'ai
+    arrêté parce que ça ne servait à rien", "weil es nichts gebracht hat") and names no side
+    effect between the two."""
+    sentence = _sentence(doc, stop)
+    anchors = doc.hits_of("experience", "because_ref") + (
+        [stop] if stop.key == "stopped_because" else [])  # "gestopt omdat" carries its because
+    for because in anchors:
+        if _sentence(doc, because) != sentence or because.first < stop.first - 2:
+            continue
+        cues = [h for key in ("no_effect", "faded") for h in doc.hits_of("experience", key)
+                if _sentence(doc, h) == sentence and because.first <= h.first <= because.last + 8]
+        if cues and not any(because.first <= m.hit.first < min(c.first for c in cues)
+                            for m in accepted):
+            return True
+    return False
+
+
 def stopped_for_side_effects(doc: Doc, accepted: list[Mention]) -> bool:
     """Whether the writer says side effects made them stop: a stop statement in a sentence
     with a side effect, or referring back to one ("om die reden ben ik gestopt")."""
@@ -81,6 +99,8 @@ def stopped_for_side_effects(doc: Doc, accepted: list[Mention]) -> bool:
         if clause is None or negated(doc, stop):
             continue  # "that's not why he stopped"
         sentence = clause.sentence
+        if _stopped_for_no_effect(doc, stop, accepted):
+            continue  # "gestopt omdat het toch niks deed"
         here = [m for m in accepted if _sentence(doc, m.hit) == sentence]
         here_generic = [g for g in generic if _sentence(doc, g) == sentence]
         if stop.key == "stopped_because" and (here or here_generic or any(
@@ -184,7 +204,8 @@ def code_experience(doc: Doc, segs: Segments, *, use: LdnUse, benefits: list[str
         # "niet beter", "niks beter gevoeld": a negated benefit is no effect
         h for h in doc.hits_of("experience", "positive")
         if usable(doc, h, proxy=proxy) and negated(doc, h)]
-    severe = [h for h in doc.hits_of("experience", "severe") if usable(doc, h, proxy=proxy)]
+    severe = [h for h in doc.hits_of("experience", "severe")
+              if usable(doc, h, proxy=proxy) and not negated(doc, h)]  # "nicht so schlimm"
     stopped = stop_for_side_effects
     positive = [h for h in _cues(doc, "positive", proxy=proxy, segs=segs)
                 if segs.answers(h.start, 3) or " " in h.term

@@ -38,8 +38,10 @@ _LETTERED = re.compile(
     re.MULTILINE | re.IGNORECASE,
 )
 #: A bare answer line: a few words, no sentence ("ja", "huisarts", "positief", "neen").
-_BARE_LINE = re.compile(r"^[ \t]*([^\n]{1,40}?)[ \t]*$", re.MULTILINE)
+_BARE_LINE = re.compile(r"^[ \t]*([^\n]{1,90}?)[ \t]*$", re.MULTILINE)
 _BARE_MAX_WORDS = 5
+#: one of the four lines may say more ("ja, veel minder pijn in nek en schouders")
+_BARE_LONG_WORDS = 12
 
 
 _BULLET = re.compile(r"^[ \t]*[-–•*][ \t]+", re.MULTILINE)
@@ -189,6 +191,14 @@ def _inline_numbers(text: str, order: tuple[int, ...]) -> list[tuple[int, int, i
     return []
 
 
+def _bare_block(block: list[re.Match[str]]) -> bool:
+    """Four short answers; one may say more when the block opens with a word or two
+    ("ja" / "huisarts" / "ja, veel minder pijn in nek en schouders" / "nee")."""
+    sizes = [len(line.group(1).split()) for line in block]
+    longer = sum(size > _BARE_MAX_WORDS for size in sizes)
+    return longer == 0 or (longer == 1 and sizes[0] <= 2)
+
+
 def _bare_lines(text: str, order: tuple[int, ...]) -> list[tuple[int, int, int]]:
     """Four answers on four short lines, no labels ("ja / huisarts / ja / nee"): one per
     question, in the order the quoted mailing asks them."""
@@ -201,7 +211,7 @@ def _bare_lines(text: str, order: tuple[int, ...]) -> list[tuple[int, int, int]]
         if current and between.count("\n") > 1 and between.strip() == "":
             blocks.append(current)
             current = []
-        if len(line.group(1).split()) <= _BARE_MAX_WORDS and not line.group(1).endswith(
+        if len(line.group(1).split()) <= _BARE_LONG_WORDS and not line.group(1).endswith(
                 (":", ",")) and not line.group(1).startswith("["):
             if current and text[current[-1].end():line.start()].strip():
                 blocks.append(current)
@@ -214,7 +224,7 @@ def _bare_lines(text: str, order: tuple[int, ...]) -> list[tuple[int, int, int]]
         position = line.end()
     if current:
         blocks.append(current)
-    four = [block for block in blocks if len(block) == 4]
+    four = [block for block in blocks if len(block) == 4 and _bare_block(block)]
     if len(four) != 1:
         return []
     return [(order[index], line.start(), line.start(1))
