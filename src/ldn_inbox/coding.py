@@ -194,6 +194,7 @@ def _code(parsed: ParsedMessage, own: OwnText, answers_mailing: bool) -> Coded:
             evidence[name] = _spans(field_result.evidence)
     if shipped() is None:
         review += [f for f in result.review_fields if f not in review]
+    review += [f for f in result.contradicted if f not in review]
     if language is Language.OTHER:
         review += [f for f in ("ldn_use", "prescriber", "experience", "side_effects")
                    if f not in review]

@@ -27,6 +27,9 @@ class Extraction:
     #: only in a message otherwise tied to the survey
     answered_weakly: bool = False
     review_fields: list[str] = field(default_factory=list)
+    #: fields a person must look at whatever their fitted probability (the text contradicts
+    #: itself on them)
+    contradicted: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     #: how the own text was read (``narrative``, ``anchors``, ``numbered``...) and which
     #: questions had an answer there: part of each field's calibration signature

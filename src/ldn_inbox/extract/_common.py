@@ -17,6 +17,8 @@ class Reading:
     value: Any
     confidence: float
     hits: tuple[Hit, ...] = ()
+    #: the text contradicts itself on this question: a person looks, whatever the fit says
+    contradicted: bool = False
 
 
 def span(doc: Doc, hit: Hit) -> Span:

@@ -107,7 +107,7 @@ def run(own_text: str, language: str, *, order: tuple[int, ...] = (1, 2, 3, 4),
                 and _present(doc, now_span.start):
             use = Reading(LdnUse.CURRENT, 0.7, tuple(
                 h for h in doc.hits_of("use", "present") if _same_sentence(
-                    doc, h.start, now_span.start))[:1])
+                    doc, h.start, now_span.start))[:1], contradicted=use.contradicted)
             use_value = LdnUse.CURRENT
     prescriber, specialty = code_prescriber(doc, segs, proxy=proxy)
     found = mentions(doc, segs, proxy=proxy)
@@ -123,6 +123,8 @@ def run(own_text: str, language: str, *, order: tuple[int, ...] = (1, 2, 3, 4),
 
     never = use_value is LdnUse.NEVER
     result.set("ldn_use", use_value.value, use.confidence, _evidence(doc, use))
+    if use.contradicted:
+        result.contradicted.append("ldn_use")
     if never:
         for name in ("prescriber", "prescriber_specialty", "experience", "side_effects",
                      "dose_mg"):

@@ -302,7 +302,8 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
     if other_dose:
         # never the low dose, but naltrexone at another dose: a person sorts out when
         reading = _decide(doc, strong, weak, restart, answer, segs, proxy=proxy)
-        return Reading(reading.value, min(reading.confidence, 0.6), reading.hits)
+        return Reading(reading.value, min(reading.confidence, 0.6), reading.hits,
+                       contradicted=True)
     return _decide(doc, strong, weak, restart, answer, segs, proxy=proxy)
 
 
