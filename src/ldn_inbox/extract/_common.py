@@ -86,6 +86,15 @@ def usable(doc: Doc, hit: Hit, *, proxy: bool) -> bool:
     return in_context(doc, hit, "fear", scope="clause") is None
 
 
+def on_topic(doc: Doc, hit: Hit, segs: Segments | None) -> bool:
+    """In a story of several paragraphs, whether ``hit`` stands in one about LDN (not one
+    about another treatment or the illness's history); answers laid out per question are on
+    topic by their place."""
+    if segs is not None and segs.layout != "narrative":
+        return True
+    return doc.topic_at(hit.start) in ("drug", "any")
+
+
 def answer_word(doc: Doc, segs: Segments, question: int) -> str | None:
     """``yes`` / ``no`` when the answer to ``question`` starts with one."""
     if not segs.has(question):

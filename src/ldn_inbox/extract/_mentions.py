@@ -12,7 +12,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass
 
-from ldn_inbox.extract._common import usable
+from ldn_inbox.extract._common import on_topic, usable
 from ldn_inbox.extract._text import Doc, Hit, in_context, negated
 from ldn_inbox.extract.segment import Segments
 
@@ -185,7 +185,7 @@ def mentions(doc: Doc, segs: Segments, *, proxy: bool) -> list[Mention]:
     for hit in doc.hits:
         if hit.section not in ("symptom", "side_effect") or hit.key == "generic":
             continue
-        if not usable(doc, hit, proxy=proxy):
+        if not usable(doc, hit, proxy=proxy) or not on_topic(doc, hit, segs):
             continue
         if hit.section == "symptom":
             spec = symptom_specs.get(hit.key, {})

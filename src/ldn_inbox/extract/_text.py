@@ -235,6 +235,7 @@ class Doc:
     _starts: dict[str, tuple[list[int], list[tuple[int, int, Hit]]]] = field(
         default_factory=dict)
     _clause_at: dict[tuple[int, int], Clause] = field(default_factory=dict)
+    _topics: list[tuple[int, int, str]] | None = None
 
     def __post_init__(self) -> None:
         for hit in self.hits:
@@ -283,6 +284,51 @@ class Doc:
         found.sort(key=lambda entry: entry[0])
         return [hit for _, hit in found]
 
+    def topic_at(self, position: int) -> str:
+        """What the paragraph holding character ``position`` is about, in a story of
+        several paragraphs: ``drug`` (it names LDN, or carries on a paragraph that did),
+        ``other`` (another treatment, LDN unnamed), ``background`` (the illness, life, before
+        LDN comes up) or ``any`` (a text too short to tell)."""
+        if self._topics is None:
+            self._topics = self._paragraph_topics()
+        for start, end, topic in self._topics:
+            if start <= position < end:
+                return topic
+        return "any"
+
+    def _paragraph_topics(self) -> list[tuple[int, int, str]]:
+        """Topic spans, sentence by sentence: a sentence naming LDN turns the topic to the
+        drug, one naming another treatment (and not LDN) to that; other sentences carry the
+        topic on within their paragraph, and a new paragraph carries on only the drug."""
+        bounds = [0] + [m.end() for m in re.finditer(r"\n[ \t]*\n", self.text)] + [
+            len(self.text) + 1]
+        paragraphs = [(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)
+                      if self.text[bounds[i]:bounds[i + 1]].strip()]
+        drug = [h for h in self.by_section.get("subject", ())
+                if h.key == "drug" and h.term.startswith(("ldn", "naltrex", "low dose",
+                                                          "lage dosis", "faible dose"))]
+        other = self.hits_of("context", "other_drug")
+        verbs = self.hits_of("prescribe", "verb")
+        if len(paragraphs) < 3 or not drug:
+            return [(start, end, "any") for start, end in paragraphs]
+        out: list[tuple[int, int, str]] = []
+        state = "background"
+        for start, end in paragraphs:
+            if state != "drug":
+                state = "background"
+            pieces = [(max(a, start), min(b, end)) for a, b in self.sentence_spans
+                      if a < end and b > start] or [(start, end)]
+            for index, (a, b) in enumerate(pieces):
+                a = start if index == 0 else a
+                b = end if index == len(pieces) - 1 else b
+                if any(a <= h.start < b for h in drug) or _LOW_DOSE.search(self.text, a, b):
+                    state = "drug"  # LDN named, or a dose only LDN comes in ("1,5 mg")
+                elif any(a <= h.start < b for h in other) and not any(
+                        a <= h.start < b for h in verbs):
+                    state = "other"  # (not "heeft het voorgeschreven, na jaren Lyrica")
+                out.append((a, b, state))
+        return out
+
     def clause_starting(self, sentence: int, first: int) -> Clause | None:
         """The clause of sentence ``sentence`` that starts at token ``first``."""
         return self._clause_at.get((sentence, first))
@@ -295,6 +341,9 @@ class Doc:
                        for w in lexicon.words(section, key))
         return out
 
+
+#: A dose of at most 5 mg: low-dose naltrexone, not the other treatments (Lyrica 75 mg).
+_LOW_DOSE = re.compile(r"(?<![\d,.])(?:[0-4](?:[.,]\d{1,2})?|5)\s*(?:mg|milligram)\b", re.I)
 
 #: Whole words written as spoken ("nie" for "niet").
 _DIALECT_WORDS = {"nie": "niet"}

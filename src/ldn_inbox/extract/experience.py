@@ -11,7 +11,13 @@ worse, or stopped for side effects without a benefit -> negative; no difference 
 from __future__ import annotations
 
 from ldn_inbox.codebook import Experience, LdnUse
-from ldn_inbox.extract._common import Reading, answer_word, first_hit_of_answer, usable
+from ldn_inbox.extract._common import (
+    Reading,
+    answer_word,
+    first_hit_of_answer,
+    on_topic,
+    usable,
+)
 from ldn_inbox.extract._mentions import Mention
 from ldn_inbox.extract._text import Doc, Hit, in_context, negated
 from ldn_inbox.extract.segment import Segments
@@ -152,7 +158,8 @@ def _cues(doc: Doc, key: str, *, proxy: bool, segs: Segments | None = None) -> l
     # a doubt or a faded effect counts wherever it is said ("zie vraag 8: ... ik twijfel")
     anywhere = key in ("mixed", "faded", "faded_weak")
     return [h for h in doc.hits_of("experience", key)
-            if usable(doc, h, proxy=proxy) and (key == "mixed" or not negated(doc, h))
+            if usable(doc, h, proxy=proxy) and on_topic(doc, h, segs)
+            and (key == "mixed" or not negated(doc, h))
             and (key not in ("positive", "no_effect") or not _unsure(doc, h))
             and (anywhere or segs is None or not segs.questions_at(h.start)
                  or segs.answers(h.start, 3))]
