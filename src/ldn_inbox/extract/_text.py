@@ -33,6 +33,8 @@ _ABBREVIATION = re.compile(
     r"(?:^|[\s(])(?:dr|drs|dokter|prof|mevr|mw|dhr|mr|mme|mlle|mm|st|bv|vb|nr|ca|resp|ir|ing)"
     r"\.$", re.IGNORECASE)
 _CLAUSE_PUNCT = re.compile(r"[,;:()]|\s[-–—]\s|\.\.\.|…")
+#: A word or two in brackets inside a clause ("ik gebruik het (nog) niet"): no clause break.
+_SHORT_ASIDE = re.compile(r"\(\s*[^\W\d_]+(?:\s+[^\W\d_]+)?\s*\)")
 
 
 @dataclass(frozen=True)
@@ -420,8 +422,10 @@ def _match_all(tokens: list[Token], lexicon: Lexicon, *, fuzzy: bool = True) -> 
 
 def _clauses(text: str, tokens: list[Token], terminators: set[str]) -> tuple[
         list[Clause], list[tuple[int, int]]]:
+    # (the abbreviation is looked for in the few characters before the full stop only: a
+    # search from the text's start made long texts quadratic)
     breaks = [(m.start(), m.end()) for m in _SENTENCE_END.finditer(text)
-              if not _ABBREVIATION.search(text, 0, m.start())]
+              if not _ABBREVIATION.search(text, max(0, m.start() - 12), m.start())]
     for line_break in re.finditer(r"\n", text):
         line_start = text.rfind("\n", 0, line_break.start()) + 1
         line = text[line_start:line_break.start()]
@@ -445,8 +449,9 @@ def _clauses(text: str, tokens: list[Token], terminators: set[str]) -> tuple[
     for number, (s_start, s_end) in enumerate(sentences):
         piece = text[s_start:s_end]
         is_question = piece.rstrip().endswith("?")
-        bounds = [s_start] + [s_start + m.start() for m in _CLAUSE_PUNCT.finditer(piece)] \
-            + [s_end]
+        asides = [(m.start(), m.end()) for m in _SHORT_ASIDE.finditer(piece)]
+        bounds = [s_start] + [s_start + m.start() for m in _CLAUSE_PUNCT.finditer(piece)
+                              if not any(a <= m.start() < b for a, b in asides)] + [s_end]
         # conjunctions that end a negation's scope also start a new clause
         # tokens are in text order: bisect, not a scan per sentence (quadratic on long texts)
         sentence_tokens = range(bisect_left(starts, s_start), bisect_left(starts, s_end))
