@@ -12,6 +12,7 @@ from typing import Any
 
 from ldn_inbox.codebook import CODED_FIELDS, LIST_FIELDS, MAIN_FIELDS
 from ldn_inbox.errors import SourceError
+from ldn_inbox.reliability import Observation, Reliability, format_tables, tabulate
 
 SCALAR_FIELDS = tuple(f for f in CODED_FIELDS if f not in LIST_FIELDS)
 
@@ -54,6 +55,8 @@ class Scores:
     unflagged_coverage: float = 0.0
     errors: list[dict[str, Any]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    #: per field: confidence bins (count, right) and the review flag's record
+    reliability: dict[str, Reliability] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +64,7 @@ class Scores:
             "main_macro": self.main_macro, "unflagged_precision": self.unflagged_precision,
             "unflagged_coverage": self.unflagged_coverage, "errors": self.errors,
             "missing": self.missing,
+            "reliability": {k: v.as_dict() for k, v in self.reliability.items()},
         }
 
 
@@ -75,6 +79,7 @@ def score(records: dict[str, dict[str, Any]], gold: list[dict[str, Any]],
     totals: dict[str, int] = dict.fromkeys(SCALAR_FIELDS, 0)
     counts: dict[str, list[int]] = {f: [0, 0, 0] for f in LIST_FIELDS}  # tp, fp, fn
     unflagged_total = unflagged_right = main_total = 0
+    observed: list[Observation] = []
     for row in gold:
         record = records.get(row.get("message_id") or "")
         if record is None and by_file is not None:
@@ -84,6 +89,7 @@ def score(records: dict[str, dict[str, Any]], gold: list[dict[str, Any]],
             continue
         scores.matched += 1
         review = set(record.get("review_fields") or [])
+        confidence = record.get("confidence") or {}
         for name in SCALAR_FIELDS:
             if name not in row:
                 continue
@@ -92,6 +98,8 @@ def score(records: dict[str, dict[str, Any]], gold: list[dict[str, Any]],
             totals[name] += 1
             ok = equal(name, record.get(name), row.get(name))
             correct[name] += ok
+            if name != "language":
+                observed.append(Observation(name, confidence.get(name), ok, name in review))
             if not ok:
                 scores.errors.append({"file": row.get("file"), "field": name,
                                       "gold": row.get(name), "got": record.get(name)})
@@ -111,6 +119,8 @@ def score(records: dict[str, dict[str, Any]], gold: list[dict[str, Any]],
             if want != got:
                 scores.errors.append({"file": row.get("file"), "field": name,
                                       "gold": sorted(want), "got": sorted(got)})
+            observed.append(Observation(name, confidence.get(name), want == got,
+                                        name in review))
     scores.accuracy = {k: round(correct[k] / totals[k], 4) for k in SCALAR_FIELDS if totals[k]}
     for name, (tp, fp, fn) in counts.items():
         precision = tp / (tp + fp) if tp + fp else 1.0
@@ -123,6 +133,9 @@ def score(records: dict[str, dict[str, Any]], gold: list[dict[str, Any]],
     scores.unflagged_precision = round(unflagged_right / unflagged_total, 4) \
         if unflagged_total else 0.0
     scores.unflagged_coverage = round(unflagged_total / main_total, 4) if main_total else 0.0
+    order = {name: index for index, name in enumerate(CODED_FIELDS)}
+    scores.reliability = dict(sorted(tabulate(observed).items(),
+                                     key=lambda item: order.get(item[0], 99)))
     return scores
 
 
@@ -136,4 +149,7 @@ def format_scores(scores: Scores) -> str:
     lines.append(f"  not flagged for review: {scores.unflagged_coverage:.1%} of main fields, "
                  f"{scores.unflagged_precision:.1%} right")
     lines.append(f"main macro accuracy: {scores.main_macro:.3f}")
+    if scores.reliability:
+        lines += ["", "reliability per field (right/count per confidence bin) and the review "
+                  "flag:", *format_tables(scores.reliability)]
     return "\n".join(lines)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
+from ldn_inbox.reliability import EDGES
 from ldn_inbox.summary import TEXT, Summary, Table, overview_lines
 
 #: Chart geometry in SVG user units (the SVG scales to the page width).
@@ -114,6 +115,33 @@ def _review_chart(summary: Summary) -> str:
     )
 
 
+def _reliability_html(summary: Summary) -> str:
+    """Per field, for the reviewed replies: right/count per confidence bin and the flag."""
+    t = TEXT[summary.lang]
+    if not summary.reliability:
+        return f"<section><h2>{escape(t['reliability'])}</h2><p>{escape(t['no_data'])}</p>" \
+            "</section>"
+    lows = (0.0, *EDGES[:-1])
+    head = "".join(f"<th>{low:.2f}-{high:.2f}</th>" for low, high in zip(lows, EDGES,
+                                                                          strict=True))
+    rows = []
+    for name, table in summary.reliability.items():
+        data = table.as_dict()
+        cells = "".join(f"<td>{b['right']}/{b['count']}</td>" if b["count"] else "<td>-</td>"
+                        for b in data["bins"])
+
+        def pct(value: float | None) -> str:
+            return "-" if value is None else f"{value:.0%}"
+
+        rows.append(f"<tr><th>{escape(name)}</th>{cells}<td>{pct(data['coverage'])}</td>"
+                    f"<td>{pct(data['unflagged_precision'])}</td>"
+                    f"<td>{table.flagged_wrong}/{table.wrong}</td></tr>")
+    return (f"<section><h2>{escape(t['reliability'])}</h2>"
+            f"<table><thead><tr><th></th>{head}<th>unflagged</th><th>right when unflagged</th>"
+            f"<th>errors flagged</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            "</section>")
+
+
 def render(summary: Summary, *, generated: str | None = None) -> str:
     """The whole page as a string (UTF-8 when written)."""
     t = TEXT[summary.lang]
@@ -142,6 +170,7 @@ def render(summary: Summary, *, generated: str | None = None) -> str:
 {_review_chart(summary)}
 </section>
 {sections}
+{_reliability_html(summary)}
 </body>
 </html>
 """

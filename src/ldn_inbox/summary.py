@@ -12,8 +12,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ldn_inbox.codebook import FIELD_BY_NAME, LIST_FIELDS
+from ldn_inbox.codebook import CODED_FIELDS, FIELD_BY_NAME, LIST_FIELDS
 from ldn_inbox.errors import ValidationError
+from ldn_inbox.evaluate import equal
+from ldn_inbox.models import Correction, Extraction, Message
+from ldn_inbox.reliability import Observation, Reliability, format_tables, tabulate
 from ldn_inbox.views import flag_column
 
 UNITS: tuple[str, ...] = ("respondents", "replies")
@@ -41,6 +44,8 @@ TEXT: dict[str, dict[str, str]] = {
         "mentions_note": "one row can name several; percentages of all",
         "code": "code", "label": "label", "count": "count", "share": "%",
         "generated": "generated", "from": "from", "coded": "coded",
+        "reliability": "How the coding held up in the reviewed replies (a field the reviewer "
+                       "left as coded counts as right)",
     },
     "nl": {
         "title": "FibroRes LDN-bevraging: overzicht",
@@ -55,6 +60,8 @@ TEXT: dict[str, dict[str, str]] = {
         "mentions_note": "een rij kan er meerdere noemen; percentages van alle",
         "code": "code", "label": "omschrijving", "count": "aantal", "share": "%",
         "generated": "gemaakt", "from": "van", "coded": "gecodeerd",
+        "reliability": "Hoe betrouwbaar de codering was in de nagekeken antwoorden (een veld "
+                       "dat de nakijker liet staan telt als juist)",
     },
 }
 
@@ -103,6 +110,8 @@ class Summary:
     queue: int
     kinds: Table
     tables: list[Table] = field(default_factory=list)
+    #: per field, for the reviewed replies: confidence bins and the review flag's record
+    reliability: dict[str, Reliability] = field(default_factory=dict)
 
     def text(self, key: str) -> str:
         return TEXT[self.lang][key]
@@ -194,8 +203,36 @@ def collect(session: Session, *, unit: str = "respondents", lang: str = "en") ->
         first_date=replies_row[1], last_date=replies_row[2],
         reviewed=int(replies_row[3] or 0), flagged=int(replies_row[4] or 0),
         queue=int(_scalar(session, "SELECT COUNT(*) FROM review_queue") or 0),
-        kinds=kinds, tables=tables,
+        kinds=kinds, tables=tables, reliability=reviewed_reliability(session),
     )
+
+
+def reviewed_reliability(session: Session) -> dict[str, Reliability]:
+    """How the coding held up where a volunteer looked: for every reviewed message, each
+    field left as coded counts as right, each corrected one as wrong, in its confidence bin
+    and with its review flag."""
+    corrected: dict[int, dict[str, Any]] = {}
+    for pk, name, value in session.execute(
+            sa.select(Correction.message_pk, Correction.field, Correction.value)
+            .join(Message, Message.id == Correction.message_pk)
+            .where(Message.reviewed_at.is_not(None))):
+        corrected.setdefault(pk, {})[name] = (value or {}).get("v")
+    observed: list[Observation] = []
+    rows = session.execute(
+        sa.select(Message.id, Extraction.values, Extraction.confidence, Extraction.review_fields)
+        .join(Extraction, Extraction.message_pk == Message.id)
+        .where(Message.reviewed_at.is_not(None)).order_by(Message.id))
+    for pk, values, confidence, review in rows:
+        fixes = corrected.get(pk, {})
+        reply = fixes.get("kind", values.get("kind")) == "reply"
+        for name in CODED_FIELDS:
+            if name == "language" or (name != "kind" and not reply):
+                continue
+            coded = values.get(name)
+            right = name not in fixes or equal(name, coded, fixes[name])
+            observed.append(Observation(name, (confidence or {}).get(name), right,
+                                        name in (review or [])))
+    return tabulate(observed)
 
 
 def overview_lines(summary: Summary) -> list[str]:
@@ -241,4 +278,5 @@ def format_text(summary: Summary) -> str:
     lines = [TEXT[summary.lang]["title"], "", *overview_lines(summary), ""]
     for table in [summary.kinds, *summary.tables]:
         lines += [*_text_table(table, summary.lang), ""]
+    lines += [TEXT[summary.lang]["reliability"], *format_tables(summary.reliability), ""]
     return "\n".join(lines).rstrip() + "\n"
