@@ -9,6 +9,7 @@ loaded and indexed once per process.
 from __future__ import annotations
 
 import re
+import sys
 import tomllib
 from bisect import bisect_left
 from collections import defaultdict
@@ -37,7 +38,7 @@ _CLAUSE_PUNCT = re.compile(r"[,;:()]|\s[-–—]\s|\.\.\.|…")
 _SHORT_ASIDE = re.compile(r"\(\s*[^\W\d_]+(?:\s+[^\W\d_]+)?\s*\)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Token:
     text: str
     norm: str
@@ -188,7 +189,7 @@ def _word_matches(token: str, word: str, is_prefix: bool, fuzzy: bool = True) ->
     return False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Hit:
     """A lexicon term found in the text: token range [first, last) and character span."""
 
@@ -203,11 +204,12 @@ class Hit:
 
     def __post_init__(self) -> None:
         section, _, key = self.concept.partition(".")
-        object.__setattr__(self, "section", section)
-        object.__setattr__(self, "key", key)
+        # (interned: a long text has hundreds of thousands of hits, of a few dozen concepts)
+        object.__setattr__(self, "section", sys.intern(section))
+        object.__setattr__(self, "key", sys.intern(key))
 
 
-@dataclass
+@dataclass(slots=True)
 class Clause:
     start: int
     end: int
