@@ -446,7 +446,11 @@ def _typed_question(line: _Line, toks: list[str]) -> None:
         return
     number = max(scores.items(), key=lambda item: item[1])[0]
     addressed = addresses_reader(head_tokens)
-    pasted = addressed and len(head_tokens) <= 16 and not after.strip()
+    # a question alone on its line, asking the reader or numbered ("(3) Positief?"): the
+    # writer's copy of the questions, counted only as a set (:func:`_pasted_questions`)
+    labelled = _labelled(body)
+    pasted = (addressed or (labelled and not line.quoted)) and len(head_tokens) <= 16 \
+        and not after.strip()
     if not line.quoted and (not mark or after.strip()):
         # "1. Oui, je le prends" is a numbered answer; "3. Positief? Neen" or "Bijwerkingen?
         # geen" is the writer's own label: the line stays as written, for the list or label
@@ -458,7 +462,7 @@ def _typed_question(line: _Line, toks: list[str]) -> None:
     line.role = "question"
     line.question = number
     line.generic = True
-    line.pasted = pasted and not line.quoted and not _labelled(body)
+    line.pasted = pasted and not line.quoted and not (labelled and addressed)
     rest = after.lstrip(" \t?)!.:,;]–—-").strip() if mark else ""
     # the question's own examples, or a quoted line's tail, are no answer
     line.rest = "" if rest.startswith("(") or line.depth else rest
