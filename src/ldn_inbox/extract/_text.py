@@ -350,15 +350,17 @@ class Doc:
 _LOW_DOSE = re.compile(r"(?<![\d,.])(?:[0-4](?:[.,]\d{1,2})?|5)\s*(?:mg|milligram)\b", re.I)
 
 #: Whole words written as spoken ("nie" for "niet").
-_DIALECT_WORDS = {"nie": "niet"}
+_DIALECT_WORDS = {"nie": "niet", "neet": "niet", "gein": "geen", "gene": "geen",
+                  "ich": "ik", "nae": "nee", "vruig": "vroeg"}
 
 
 @lru_cache(maxsize=65536)
 def spelling(word: str) -> str:
     """One spelling for the variants of Flemish dialect writing, applied alike to the text
     and to every lexicon term: "y" for "ij" ("myn", "bywerkingen"), "uu" for "ui" ("huus",
-    "uut"), Limburg "veur" for "voor" ("veurgeschreve"), "nie" for "niet". Standard words
-    change the same way on both sides, so they still match."""
+    "uut"), Limburg "veur" for "voor" ("veurgeschreve") and "sj" for "sch" ("versjil"), and
+    whole words ("nie", "neet" for "niet", "gein" for "geen"). Standard words change the
+    same way on both sides, so they still match."""
     word = word.replace("’", "'")
     if "y" in word:
         word = word.replace("y", "ij")
@@ -366,6 +368,8 @@ def spelling(word: str) -> str:
         word = word.replace("uu", "ui")
     if word.startswith("veur"):
         word = "voor" + word[4:]
+    if "sj" in word and not word.endswith(("sje", "sjes")):
+        word = word.replace("sj", "sch")  # Limburg "versjil", not the diminutive "meisje"
     return _DIALECT_WORDS.get(word, word)
 
 

@@ -216,6 +216,10 @@ def _about_use(doc: Doc, hit: Hit, *, proxy: bool) -> bool:
             return True
     if hit.key == "never_bare" and _quantity_after(doc, hit):
         return False  # "nog geen tien minuten": less than, not "not yet"
+    if hit.key == "never_bare" and len(hit.term.split()) == 2:
+        # "nog geen" says what has not started by the word after it: the drug ("ik neem nog
+        # geen LDN"), not a difference or a side effect ("ik voel nog geen verschil")
+        keys = ("drug",)
     if any(doc.hits_in(clause.first, clause.last, "subject", key) for key in keys):
         return True
     if hit.key in ("past_generic", "never_bare"):
