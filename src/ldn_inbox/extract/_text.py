@@ -28,6 +28,7 @@ _TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]+(?:['’][^\W\d_]+)?|[/]", re.UNI
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n\s*|(?<=[.!?])$")
 #: A single line break ends a sentence unless it wraps a long line into a lower-case one.
 _WRAP_WIDTH = 60
+_WRAP_NARROWEST = 72
 _WRAP_MAX = 80
 #: A period after these ends no sentence ("voorgeschreven door dr. Bogaert, neuroloog").
 _ABBREVIATION = re.compile(
@@ -436,8 +437,13 @@ def _clauses(text: str, tokens: list[Token], terminators: set[str]) -> tuple[
         line_start = text.rfind("\n", 0, line_break.start()) + 1
         line = text[line_start:line_break.start()]
         following = text[line_break.end():line_break.end() + 1]
-        # a client wraps lines at 60-80 characters; a longer line ends a paragraph
-        if not (_WRAP_WIDTH <= len(line) <= _WRAP_MAX and following.islower()):
+        next_word = text[line_break.end():line_break.end() + 40].split(None, 1)
+        # a client wraps lines at 60-80 characters, where the next word no longer fits
+        # (72 at the narrowest); a longer line ends a paragraph, and so does a short one
+        # the next word would still have fitted on ("... door 's nachts" / "geen ...")
+        wrapped = _WRAP_WIDTH <= len(line) <= _WRAP_MAX and following.islower() and (
+            len(line) + 1 + len(next_word[0] if next_word else "") > _WRAP_NARROWEST)
+        if not wrapped:
             breaks.append((line_break.start(), line_break.end()))
     sentences: list[tuple[int, int]] = []
     position = 0
@@ -499,8 +505,39 @@ def build_doc(text: str, language: str) -> Doc:
         # typos are forgiven in the message's own language only: English "stopped" is no
         # misspelt Dutch "stoppen"
         hits.extend(_match_all(tokens, lexicon, fuzzy=position == 0))
-    hits = _prefer_longest(hits)
+    hits = _prefer_longest(hits) + _score_changes(tokens)
+    hits.sort(key=lambda h: (h.first, -h.last))
     return Doc(text, language, tokens, clauses, hits, sentences, lexicons)
+
+
+_FROM = frozenset(("van", "from", "de", "von", "d"))
+_TO = frozenset(("naar", "to", "a", "auf", "tot", "op"))
+
+
+def _number(token: Token) -> float | None:
+    try:
+        return float(token.norm.replace(",", "."))
+    except ValueError:
+        return None
+
+
+def _score_changes(tokens: list[Token]) -> list[Hit]:
+    """A score that went down or up: "pijn van 8 naar 4 op 10", "pain from 7 to 3",
+    "douleurs de 8 à 5": a direction word ("less" or "more") over the two numbers."""
+    out: list[Hit] = []
+    for index in range(len(tokens) - 3):
+        if tokens[index].norm not in _FROM or tokens[index + 2].norm not in _TO:
+            continue
+        before, after = _number(tokens[index + 1]), _number(tokens[index + 3])
+        if before is None or after is None or before == after or max(before, after) > 10:
+            continue
+        unit = tokens[index + 4].norm if index + 4 < len(tokens) else ""
+        if unit in ("mg", "milligram", "capsules", "weken", "weeks", "maanden", "months"):
+            continue  # a dose or a time going up, not a score
+        key = "less" if after < before else "more"
+        out.append(Hit(f"direction.{key}", index, index + 4, tokens[index].start,
+                       tokens[index + 3].end, f"{before:g}->{after:g}"))
+    return out
 
 
 def _prefer_longest(hits: list[Hit]) -> list[Hit]:
