@@ -1,11 +1,11 @@
-"""Alembic environment: the schema of ldn_inbox.models, on the URL ldn-inbox resolves."""
+"""Alembic environment: the schema of ldn_inbox.store.models, on the URL ldn-inbox resolves."""
 
 from __future__ import annotations
 
 from sqlalchemy import engine_from_config, pool
 
 from alembic import context
-from ldn_inbox.models import Base
+from ldn_inbox.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -56,12 +56,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 from machine import describe  # noqa: E402
 
 from ldn_inbox.codebook import MAIN_FIELDS  # noqa: E402
-from ldn_inbox.coding import code  # noqa: E402
 from ldn_inbox.extract import EXTRACTOR_VERSION, _text  # noqa: E402
-from ldn_inbox.mailing_learn import learn  # noqa: E402
-from ldn_inbox.mailings import MailingSet  # noqa: E402
-from ldn_inbox.mime import parse  # noqa: E402
-from ldn_inbox.workflows import evaluate_directory  # noqa: E402
+from ldn_inbox.extract.coding import code  # noqa: E402
+from ldn_inbox.flow.workflows import evaluate_directory  # noqa: E402
+from ldn_inbox.parse.mailing_learn import learn  # noqa: E402
+from ldn_inbox.parse.mailings import MailingSet  # noqa: E402
+from ldn_inbox.parse.mime import parse  # noqa: E402
 
 SETS = {
     "emails": ROOT / "fixtures" / "emails",

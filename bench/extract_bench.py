@@ -21,9 +21,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from machine import describe  # noqa: E402
 
-from ldn_inbox.coding import code  # noqa: E402
 from ldn_inbox.extract import EXTRACTOR_VERSION  # noqa: E402
-from ldn_inbox.mime import parse  # noqa: E402
+from ldn_inbox.extract.coding import code  # noqa: E402
+from ldn_inbox.parse.mime import parse  # noqa: E402
 
 
 def machine() -> str:

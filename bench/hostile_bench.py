@@ -170,7 +170,7 @@ def write_batch(directory: Path, *, quick: bool, normal: int = 40) -> list[str]:
 def one(path: Path) -> None:
     """(In a fresh process) read ``path`` as the import reads it, parse and code it; print
     the peak RSS before and after, as JSON."""
-    from ldn_inbox.coder import _warm_up, parse_and_code
+    from ldn_inbox.flow.coder import _warm_up, parse_and_code
     from ldn_inbox.sources.files import iter_paths
 
     _warm_up()

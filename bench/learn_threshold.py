@@ -26,12 +26,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from ldn_inbox.codebook import MAIN_FIELDS  # noqa: E402
-from ldn_inbox.coding import code  # noqa: E402
-from ldn_inbox.evaluate import equal  # noqa: E402
-from ldn_inbox.mailing_learn import learn  # noqa: E402
-from ldn_inbox.mailing_store import read_mailing_file  # noqa: E402
-from ldn_inbox.mailings import Mailing, MailingSet  # noqa: E402
-from ldn_inbox.mime import parse  # noqa: E402
+from ldn_inbox.extract.coding import code  # noqa: E402
+from ldn_inbox.parse.mailing_learn import learn  # noqa: E402
+from ldn_inbox.parse.mailings import Mailing, MailingSet  # noqa: E402
+from ldn_inbox.parse.mime import parse  # noqa: E402
+from ldn_inbox.serve.evaluate import equal  # noqa: E402
+from ldn_inbox.store.mailing_store import read_mailing_file  # noqa: E402
 
 SETS = ("ma", "mb", "mc", "md", "me", "mf", "ra", "rb", "rc", "rd", "re", "rf")
 THRESHOLDS = (2, 3, 4, 5)

@@ -6,7 +6,8 @@
 
 Codes each set as a new user gets it (mailings learned from its replies), collects for every
 coded field its calibration signature and whether it was right, fits the bins and thresholds
-(``ldn_inbox.calibration.fit``) on all sets and writes ``src/ldn_inbox/data/calibration.json``.
+(``ldn_inbox.extract.calibration.fit``) on all sets and writes
+``src/ldn_inbox/data/calibration.json``.
 The report estimates what a volunteer gets on unseen replies by leaving one set out at a time:
 fitted on the others, scored on it.
 """
@@ -21,13 +22,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from ldn_inbox.calibration import Sample, fit, signature  # noqa: E402
 from ldn_inbox.codebook import MAIN_FIELDS  # noqa: E402
-from ldn_inbox.coding import code  # noqa: E402
-from ldn_inbox.evaluate import equal  # noqa: E402
-from ldn_inbox.mailing_learn import learn  # noqa: E402
-from ldn_inbox.mailings import MailingSet  # noqa: E402
-from ldn_inbox.mime import parse  # noqa: E402
+from ldn_inbox.extract.calibration import Sample, fit, signature  # noqa: E402
+from ldn_inbox.extract.coding import code  # noqa: E402
+from ldn_inbox.parse.mailing_learn import learn  # noqa: E402
+from ldn_inbox.parse.mailings import MailingSet  # noqa: E402
+from ldn_inbox.parse.mime import parse  # noqa: E402
+from ldn_inbox.serve.evaluate import equal  # noqa: E402
 
 #: The measured-only part (fixtures/measure/README.md): never read to write rules.
 MEASURED = ("mb", "md", "me", "mf")

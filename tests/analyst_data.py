@@ -21,12 +21,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ldn_inbox.codebook import CODED_FIELDS
-from ldn_inbox.db import open_database, session_factory
-from ldn_inbox.models import Base, Correction, Message, RawMessage
-from ldn_inbox.pipeline import Settings, ingest
-from ldn_inbox.records import refresh_response
+from ldn_inbox.flow.pipeline import Settings, ingest
 from ldn_inbox.sources.base import RawItem
 from ldn_inbox.sources.files import iter_paths
+from ldn_inbox.store.db import open_database, session_factory
+from ldn_inbox.store.models import Base, Correction, Message, RawMessage
+from ldn_inbox.store.records import refresh_response
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "emails"

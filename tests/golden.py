@@ -11,11 +11,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ldn_inbox.coding import code
-from ldn_inbox.mailing_learn import learn
-from ldn_inbox.mailings import MailingSet
-from ldn_inbox.mime import parse
-from ldn_inbox.rawstore import synthetic_message_id
+from ldn_inbox.extract.coding import code
+from ldn_inbox.parse.mailing_learn import learn
+from ldn_inbox.parse.mailings import MailingSet
+from ldn_inbox.parse.message_ids import synthetic_message_id
+from ldn_inbox.parse.mime import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "emails"

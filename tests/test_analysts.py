@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 
 from ldn_inbox import cli
 from ldn_inbox.codebook import FIELDS
-from ldn_inbox.db import open_database, session_factory
-from ldn_inbox.models import Contact, Message
-from ldn_inbox.views import ORDER_BY, VIEW_NAMES, flag_columns
+from ldn_inbox.serve.views import ORDER_BY, VIEW_NAMES, flag_columns
+from ldn_inbox.store.db import open_database, session_factory
+from ldn_inbox.store.models import Contact, Message
 
 DOCS = ROOT / "docs" / "analysts.md"
 MIGRATION = ROOT / "alembic" / "versions" / "0003_analyst_views.py"

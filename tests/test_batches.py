@@ -16,13 +16,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from ldn_inbox.coder import Coder, _warm_up, parse_and_code
-from ldn_inbox.db import open_database, session_factory
+from ldn_inbox.flow.coder import Coder, _warm_up, parse_and_code
+from ldn_inbox.flow.pipeline import Settings, code_uncoded, ingest
 from ldn_inbox.limits import TimeLimitExceeded, time_limit
-from ldn_inbox.models import Message, RawMessage, RawSource, Response, Tombstone
-from ldn_inbox.pipeline import Settings, code_uncoded, ingest
-from ldn_inbox.rawstore import sha256_hex, store_many
+from ldn_inbox.parse.message_ids import sha256_hex
 from ldn_inbox.sources.base import RawItem
+from ldn_inbox.store.db import open_database, session_factory
+from ldn_inbox.store.models import Message, RawMessage, RawSource, Response, Tombstone
+from ldn_inbox.store.rawstore import store_many
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = sorted((ROOT / "fixtures" / "emails").glob("*.eml"))
@@ -226,7 +227,7 @@ def test_two_imports_of_the_same_mail_at_once(env: Path, db_url: str, tmp_path: 
 
 def records_of_ids(paths: list[Path]) -> set[str]:
     """The distinct Message-IDs (or synthetic ids) of ``paths``: one record each."""
-    from ldn_inbox.rawstore import message_id_of
+    from ldn_inbox.parse.message_ids import message_id_of
 
     return {message_id_of(p.read_bytes()) for p in paths}
 
@@ -234,7 +235,7 @@ def records_of_ids(paths: list[Path]) -> set[str]:
 def test_a_reader_never_holds_up_a_writer_on_sqlite(sqlite_url: str) -> None:
     """Exports and reports read in their own transaction without SQLite's write lock, so a
     fetch can store while an export of a large database is still reading."""
-    from ldn_inbox.db import read_session_factory
+    from ldn_inbox.store.db import read_session_factory
 
     engine = open_database(sqlite_url)
     ingest(session_factory(engine), items_of(GOLDEN[:5]), Settings(pseudonym_key=KEY))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ldn_inbox.calibration import (
+from ldn_inbox.extract.calibration import (
     Context,
     Sample,
     calibrated,

@@ -28,10 +28,10 @@ from sqlalchemy.orm import Session
 from test_imap import ALICE, ALICE_PW, contents, fetch_args, message, new_folder, sha256
 
 from ldn_inbox.codebook import Value
-from ldn_inbox.db import SQLITE_BUSY_TIMEOUT_S
-from ldn_inbox.export import EXPORT_COLUMNS
-from ldn_inbox.models import AuditEntry, Correction, Extraction, ImapLedger, Message
 from ldn_inbox.review import format_value
+from ldn_inbox.serve.export import EXPORT_COLUMNS
+from ldn_inbox.store.db import SQLITE_BUSY_TIMEOUT_S
+from ldn_inbox.store.models import AuditEntry, Correction, Extraction, ImapLedger, Message
 
 pytestmark = pytest.mark.imap
 

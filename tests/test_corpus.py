@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from ldn_inbox.cli import app
-from ldn_inbox.models import Message, RawMessage, RawSource, Response
+from ldn_inbox.store.models import Message, RawMessage, RawSource, Response
 
 #: Files the importer skips on purpose, with the warning it prints (nothing else may be).
 EXPECTED_SKIPS = {

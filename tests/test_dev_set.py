@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ldn_inbox.evaluate import Scores
-from ldn_inbox.workflows import evaluate_directory
+from ldn_inbox.flow.workflows import evaluate_directory
+from ldn_inbox.serve.evaluate import Scores
 
 
 @pytest.fixture(scope="module")

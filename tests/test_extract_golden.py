@@ -8,7 +8,7 @@ import pytest
 from golden import cases, code_file, differences, expected_record, load_known, write_known
 
 from ldn_inbox.codebook import check_rules
-from ldn_inbox.evaluate import score
+from ldn_inbox.serve.evaluate import score
 
 CASES = cases()
 _RESULTS: dict[str, list[str]] = {}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ldn_inbox.extract import extract
-from ldn_inbox.reply import isolate
+from ldn_inbox.parse.reply import isolate
 
 
 def coded(text: str, language: str = "nl") -> dict[str, Any]:

@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from ldn_inbox.cli import STATE, app
-from ldn_inbox.db import open_database, session_factory
-from ldn_inbox.models import Contact, Message, RawMessage, RawSource, Response
-from ldn_inbox.privacy import load_key, respondent_id
+from ldn_inbox.store.db import open_database, session_factory
+from ldn_inbox.store.models import Contact, Message, RawMessage, RawSource, Response
+from ldn_inbox.store.privacy import load_key, respondent_id
 
 
 def invoke(runner: CliRunner, url: str, *args: str, code: int | None = 0,
@@ -317,7 +317,7 @@ def test_terminal_text_is_stripped_of_escapes(sqlite_url: str, runner: CliRunner
 
     import asyncio
 
-    from ldn_inbox.review_tui import STYLE_EVIDENCE, Position, ReviewApp
+    from ldn_inbox.review.tui import STYLE_EVIDENCE, Position, ReviewApp
 
     engine = open_database(sqlite_url)
     seen: dict[str, Any] = {}
@@ -558,7 +558,7 @@ def mode(path: Path) -> int:
 
 def test_files_are_private_whatever_the_umask(runner: CliRunner, env: Path, tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    from ldn_inbox.review_tui import Position
+    from ldn_inbox.review.tui import Position
 
     db_file = tmp_path / "private.sqlite"
     url = f"sqlite:///{db_file}"

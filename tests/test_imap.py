@@ -33,9 +33,9 @@ from servers import DovecotServer
 from typer.testing import CliRunner
 
 from ldn_inbox import config
-from ldn_inbox.app import Context
 from ldn_inbox.cli import STATE, app
-from ldn_inbox.fetch import FetchSummary, fetch
+from ldn_inbox.flow.app import Context
+from ldn_inbox.flow.fetch import FetchSummary, fetch
 
 pytestmark = pytest.mark.imap
 

@@ -11,7 +11,7 @@ import pytest
 from ldn_inbox import config
 from ldn_inbox.cli import app
 from ldn_inbox.errors import AuthError, ConfigError
-from ldn_inbox.fetch import FetchSummary
+from ldn_inbox.flow.fetch import FetchSummary
 from ldn_inbox.sources.imap import (
     Credential,
     ImapSettings,

@@ -28,12 +28,12 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from ldn_inbox.cli import STATE, app
-from ldn_inbox.db import open_database, session_factory
-from ldn_inbox.export import EXPORT_COLUMNS
-from ldn_inbox.models import Message, RawMessage, RawSource
-from ldn_inbox.pipeline import RunSummary, Settings, ingest
+from ldn_inbox.flow.pipeline import RunSummary, Settings, ingest
+from ldn_inbox.serve.export import EXPORT_COLUMNS
 from ldn_inbox.sources.base import RawItem, Skipped
 from ldn_inbox.sources.files import iter_paths
+from ldn_inbox.store.db import open_database, session_factory
+from ldn_inbox.store.models import Message, RawMessage, RawSource
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "emails"

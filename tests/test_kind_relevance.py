@@ -16,9 +16,9 @@ import pytest
 
 from ldn_inbox import codebook
 from ldn_inbox.codebook import ANSWER_FIELDS
-from ldn_inbox.coding import code, own_text_of
 from ldn_inbox.extract import extract
-from ldn_inbox.mime import parse
+from ldn_inbox.extract.coding import code, own_text_of
+from ldn_inbox.parse.mime import parse
 
 MAILING = "Naltrexone (LDN): uw ervaring gevraagd"
 #: the published questions, numbered as the mailing shows them

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from ldn_inbox.mime import parse
-from ldn_inbox.textnorm import fold
+from ldn_inbox.parse.mime import parse
+from ldn_inbox.parse.textnorm import fold
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "survey"

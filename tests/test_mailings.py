@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from ldn_inbox.coding import code
-from ldn_inbox.mailing_learn import learn
-from ldn_inbox.mailings import Mailing, MailingSet, locate_questions
-from ldn_inbox.mime import parse
+from ldn_inbox.extract.coding import code
+from ldn_inbox.parse.mailing_learn import learn
+from ldn_inbox.parse.mailings import Mailing, MailingSet, locate_questions
+from ldn_inbox.parse.mime import parse
 
 # --------------------------------------------------------------------------- the mailings
 NUMBERED_NL = """\

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from alembic import command
 from ldn_inbox.cli import STATE, app
-from ldn_inbox.db import (
+from ldn_inbox.store.db import (
     _alembic_config,
     current_revision,
     downgrade,
@@ -25,7 +25,7 @@ from ldn_inbox.db import (
     open_database,
     upgrade,
 )
-from ldn_inbox.models import Base
+from ldn_inbox.store.models import Base
 
 TABLES = set(Base.metadata.tables)
 VIEWS = {"survey_responses", "respondents", "benefits_long", "side_effects_long",

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from ldn_inbox.mime import MAX_PARTS, MAX_UNZIPPED_BYTES, ParsedMessage, parse
+from ldn_inbox.parse.mime import MAX_PARTS, MAX_UNZIPPED_BYTES, ParsedMessage, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "emails"

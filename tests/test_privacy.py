@@ -17,8 +17,12 @@ from analyst_data import KEY, ROOT, identities, leak_finder, loaded_url, set_cod
 from sqlalchemy.orm import Session
 
 from ldn_inbox import cli
-from ldn_inbox.db import open_database, session_factory
-from ldn_inbox.models import (
+from ldn_inbox.flow.pipeline import Settings, ingest
+from ldn_inbox.parse.message_ids import hash_message_id, sha256_hex
+from ldn_inbox.serve.views import VIEW_NAMES
+from ldn_inbox.sources.base import RawItem
+from ldn_inbox.store.db import open_database, session_factory
+from ldn_inbox.store.models import (
     AuditEntry,
     Contact,
     Correction,
@@ -30,11 +34,8 @@ from ldn_inbox.models import (
     Response,
     Tombstone,
 )
-from ldn_inbox.pipeline import Settings, ingest
-from ldn_inbox.privacy import respondent_id
-from ldn_inbox.rawstore import hash_message_id, sha256_hex, store
-from ldn_inbox.sources.base import RawItem
-from ldn_inbox.views import VIEW_NAMES
+from ldn_inbox.store.privacy import respondent_id
+from ldn_inbox.store.rawstore import store
 
 MIGRATION = ROOT / "alembic" / "versions" / "0003_analyst_views.py"
 ROLE_SCRIPT = ROOT / "sql" / "analyst_role.sql"

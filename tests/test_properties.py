@@ -30,13 +30,13 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from ldn_inbox.codebook import ANSWER_FIELDS, check_rules
-from ldn_inbox.coding import code
-from ldn_inbox.db import open_database, session_factory
 from ldn_inbox.extract import extract
-from ldn_inbox.mime import parse
-from ldn_inbox.models import RawMessage
-from ldn_inbox.pipeline import Settings, ingest
+from ldn_inbox.extract.coding import code
+from ldn_inbox.flow.pipeline import Settings, ingest
+from ldn_inbox.parse.mime import parse
 from ldn_inbox.sources.base import RawItem
+from ldn_inbox.store.db import open_database, session_factory
+from ldn_inbox.store.models import RawMessage
 
 LONG_FUZZ = os.environ.get("LDN_INBOX_LONG_FUZZ", "").lower() in ("1", "true", "yes")
 EXAMPLES = int(os.environ.get("LDN_INBOX_FUZZ_EXAMPLES", "2000" if LONG_FUZZ else "60"))

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from ldn_inbox import review
 from ldn_inbox.codebook import MAIN_FIELDS
-from ldn_inbox.db import open_database, session_factory
-from ldn_inbox.reliability import EDGES, Observation, format_tables, tabulate
-from ldn_inbox.summary import reviewed_reliability
+from ldn_inbox.serve.reliability import EDGES, Observation, format_tables, tabulate
+from ldn_inbox.serve.summary import reviewed_reliability
+from ldn_inbox.store.db import open_database, session_factory
 
 ROOT = Path(__file__).resolve().parent.parent
 REVIEW_FIXTURES = ROOT / "fixtures" / "emails" / "review"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ldn_inbox.mailings import MailingSet, sample_mailing
-from ldn_inbox.reply import isolate
+from ldn_inbox.parse.mailings import MailingSet, sample_mailing
+from ldn_inbox.parse.reply import isolate
 
 #: the mailing these replies answer, as ``ldn-inbox mailing add`` would have stored it
 KNOWN = MailingSet([sample_mailing()])

@@ -21,12 +21,12 @@ from typer.testing import CliRunner
 from ldn_inbox import review
 from ldn_inbox.cli import STATE, app
 from ldn_inbox.codebook import ANSWER_FIELDS, LIST_FIELDS
-from ldn_inbox.coding import Coded, own_text_of
-from ldn_inbox.db import open_database, session_factory
 from ldn_inbox.errors import ValidationError
-from ldn_inbox.mailings import MailingSet
-from ldn_inbox.mime import ParsedMessage
-from ldn_inbox.models import Response, ResponseItem
+from ldn_inbox.extract.coding import Coded, own_text_of
+from ldn_inbox.parse.mailings import MailingSet
+from ldn_inbox.parse.mime import ParsedMessage
+from ldn_inbox.store.db import open_database, session_factory
+from ldn_inbox.store.models import Response, ResponseItem
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "emails" / "review"
 M1 = "review-01@example.org"  # numbered reply: rheumatologist, flagged prescriber
@@ -93,7 +93,7 @@ def invoke(runner: CliRunner, db_url: str, *args: str, env: dict[str, str] | Non
 
 def build(runner: CliRunner, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Import the review fixtures, coded by ``CODER_V1``."""
-    monkeypatch.setattr("ldn_inbox.coding.code", fake_coder(CODER_V1, "1.0.0"))
+    monkeypatch.setattr("ldn_inbox.extract.coding.code", fake_coder(CODER_V1, "1.0.0"))
     invoke(runner, db_url, "import", "--quiet", str(FIXTURES))
 
 
@@ -321,7 +321,7 @@ def test_accept_marks_reviewed_and_keeps_values_over_recoding(
     assert M3 not in listed, "an accepted record leaves the queue"
     assert M3 in invoke(runner, built, "review", "list", "--all").stdout
     # a newer coding of an accepted record does not change it: it is a conflict
-    monkeypatch.setattr("ldn_inbox.coding.code", fake_coder(CODER_V2, "2.0.0"))
+    monkeypatch.setattr("ldn_inbox.extract.coding.code", fake_coder(CODER_V2, "2.0.0"))
     invoke(runner, built, "reparse", M3, "--reviewer", "anne")
     assert exported(runner, built)[M3]["experience"] == "no_effect"
     conflicts = invoke(runner, built, "review", "list", "--conflicts").stdout
@@ -338,7 +338,7 @@ def test_accept_marks_reviewed_and_keeps_values_over_recoding(
 def test_accept_refuses_an_inconsistent_record(env: Path, runner: CliRunner, sqlite_url: str,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     broken = {**CODER_V1, M2: {**CODER_V1[M2], "prescriber_specialty": "neurology"}}
-    monkeypatch.setattr("ldn_inbox.coding.code", fake_coder(broken, "1.0.0"))
+    monkeypatch.setattr("ldn_inbox.extract.coding.code", fake_coder(broken, "1.0.0"))
     invoke(runner, sqlite_url, "import", "--quiet", str(FIXTURES))
     refused = invoke(runner, sqlite_url, "review", "accept", M2, "--reviewer", "anne", code=2)
     assert "a specialty needs prescriber = specialist" in refused.stderr
@@ -376,7 +376,7 @@ def test_show_note_and_reviewer_from_environment(env: Path, runner: CliRunner, s
 def test_reparse_keeps_the_human_value_and_lists_the_conflict(
         built: str, runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     invoke(runner, built, "review", "set", M1, "ldn_use", "past", "--reviewer", "anne")
-    monkeypatch.setattr("ldn_inbox.coding.code", fake_coder(CODER_V2, "2.0.0"))
+    monkeypatch.setattr("ldn_inbox.extract.coding.code", fake_coder(CODER_V2, "2.0.0"))
     out = invoke(runner, built, "reparse", "--all", "--reviewer", "bob").stdout
     assert "4 re-coded, 2 with a changed coding" in out
     assert "1 now disagree with a human value" in out
@@ -418,7 +418,7 @@ def test_reparse_arguments(env: Path, runner: CliRunner, sqlite_url: str,
     def crash(parsed: ParsedMessage, mailings: MailingSet | None = None) -> Coded:
         raise RuntimeError("extractor bug")
 
-    monkeypatch.setattr("ldn_inbox.coding.code", crash)
+    monkeypatch.setattr("ldn_inbox.extract.coding.code", crash)
     failed = invoke(runner, sqlite_url, "reparse", M1, code=1)
     assert "extractor bug" in failed.stderr
     assert "old coding is kept" in failed.stderr

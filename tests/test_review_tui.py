@@ -16,9 +16,9 @@ from test_review import CODER_V2, M1, M2, M3, M4, build, fake_coder
 from typer.testing import CliRunner
 
 from ldn_inbox import review
-from ldn_inbox.db import open_database, session_factory
-from ldn_inbox.pipeline import Settings
-from ldn_inbox.review_tui import (
+from ldn_inbox.flow.pipeline import Settings
+from ldn_inbox.flow.reparse import reparse
+from ldn_inbox.review.tui import (
     STYLE_EVIDENCE,
     STYLE_EVIDENCE_SELECTED,
     HelpScreen,
@@ -29,6 +29,7 @@ from ldn_inbox.review_tui import (
     TextPrompt,
     ValuePicker,
 )
+from ldn_inbox.store.db import open_database, session_factory
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 #: Read at import: the ``env`` fixture clears LDN_INBOX_* variables before each test.
@@ -216,8 +217,8 @@ def test_screenshots(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     with sessions() as session:
         review.set_field(session, M1, "benefits", "pain,sleep,stiffness", reviewer="anne")
         pks = review.select_messages(session, idents=[M1])
-    monkeypatch.setattr("ldn_inbox.coding.code", fake_coder(CODER_V2, "2.0.0"))
-    review.reparse(sessions, pks, Settings(pseudonym_key=b"k" * 32), reviewer="anne")
+    monkeypatch.setattr("ldn_inbox.extract.coding.code", fake_coder(CODER_V2, "2.0.0"))
+    reparse(sessions, pks, Settings(pseudonym_key=b"k" * 32), reviewer="anne")
     engine.dispose()
     assert view(db, M1).field("ldn_use").conflict
     target = DOCS if WRITE_DOCS else tmp_path

@@ -10,11 +10,11 @@ from importlib import resources
 import pytest
 
 from ldn_inbox import codebook
-from ldn_inbox.coding import code
-from ldn_inbox.mailings import MailingSet, sample_mailing
-from ldn_inbox.mime import parse
-from ldn_inbox.reply import ANCHOR_RE
-from ldn_inbox.reply import isolate as _isolate
+from ldn_inbox.extract.coding import code
+from ldn_inbox.parse.mailings import MailingSet, sample_mailing
+from ldn_inbox.parse.mime import parse
+from ldn_inbox.parse.reply import ANCHOR_RE
+from ldn_inbox.parse.reply import isolate as _isolate
 
 #: the mailing these replies answer, as ``ldn-inbox mailing add`` would have stored it
 KNOWN = MailingSet([sample_mailing()])

@@ -18,8 +18,8 @@ from typing import IO, Annotated, Any, cast
 import typer
 
 from ldn_inbox import __version__
-from ldn_inbox.app import Context
 from ldn_inbox.errors import ExitCode, LdnInboxError, ValidationError
+from ldn_inbox.flow.app import Context
 from ldn_inbox.terminal import one_line, printable
 
 app = typer.Typer(
@@ -198,7 +198,7 @@ def import_command(
       ldn-inbox import ../shared/survey/dev/eml
       ldn-inbox import ~/Mail/fibrores.mbox ~/Maildir
     """
-    from ldn_inbox.pipeline import ingest
+    from ldn_inbox.flow.pipeline import ingest
     from ldn_inbox.sources.files import iter_paths
 
     with handled():
@@ -304,7 +304,7 @@ def check_command(
       ldn-inbox check --host imap.example.org --username info@example.org
       ldn-inbox --config /etc/ldn-inbox.toml check --folder Enquête
     """
-    from ldn_inbox.fetch import check
+    from ldn_inbox.flow.fetch import check
 
     with handled():
         ctx = _imap_context(
@@ -342,7 +342,7 @@ def fetch_command(
       ldn-inbox fetch --host imap.example.org --username info@example.org
       ldn-inbox fetch --after move:Verwerkt --verbose
     """
-    from ldn_inbox.fetch import fetch
+    from ldn_inbox.flow.fetch import fetch
 
     verbose = verbose or STATE.verbose
     with handled():
@@ -393,8 +393,8 @@ def export_command(
       ldn-inbox export --view respondents --format xlsx --reviewed-only -o respondents.xlsx
       ldn-inbox export --format sav -o survey.sav
     """
-    from ldn_inbox import export, views
     from ldn_inbox.codebook import FIELD_BY_NAME
+    from ldn_inbox.serve import export, views
 
     with handled():
         if format not in ("jsonl", "csv", "xlsx", "dta", "sav"):
@@ -431,7 +431,7 @@ def export_command(
                          else export.write_csv(rows, stdout, delimiter=delimiter,
                                                columns=columns))
             else:
-                from ldn_inbox.privacy import open_private
+                from ldn_inbox.store.privacy import open_private
 
                 with open_private(output, "w", encoding="utf-8", newline="") as handle:
                     count = (export.write_jsonl(rows, handle) if format == "jsonl"
@@ -451,7 +451,7 @@ def errors_command(
     Example:
       ldn-inbox errors --format jsonl
     """
-    from ldn_inbox.queries import quarantined
+    from ldn_inbox.store.queries import quarantined
 
     with handled():
         ctx = STATE.context()
@@ -487,7 +487,7 @@ def raw_command(
       ldn-inbox raw '<20240101.1234@example.org>' > message.eml
       ldn-inbox raw 20240101.1234@example.org --sha256 3f5a9c01
     """
-    from ldn_inbox.queries import AmbiguousRaw, raw_message
+    from ldn_inbox.store.queries import AmbiguousRaw, raw_message
 
     with handled():
         with STATE.context().read_sessions() as session:
@@ -534,8 +534,8 @@ def eval_command(
       ldn-inbox eval fixtures/emails --json --min-macro 0.9
       ldn-inbox eval fixtures/measure/ma --mailings fixtures/measure/ma/mailings
     """
-    from ldn_inbox.evaluate import format_scores
-    from ldn_inbox.workflows import evaluate_directory
+    from ldn_inbox.flow.workflows import evaluate_directory
+    from ldn_inbox.serve.evaluate import format_scores
 
     with handled():
         scores = evaluate_directory(directory, mailings=mailings)
@@ -572,9 +572,9 @@ def mailing_add(
       ldn-inbox mailing add nieuwsbrief-januari.eml
       ldn-inbox mailing add herinnering.txt --name "Herinnering februari"
     """
-    from ldn_inbox import mailing_store
+    from ldn_inbox.flow.workflows import add_mailing
     from ldn_inbox.review import default_reviewer
-    from ldn_inbox.workflows import add_mailing
+    from ldn_inbox.store import mailing_store
 
     with handled():
         result = add_mailing(STATE.context(), path, name=name,
@@ -605,8 +605,8 @@ def mailing_list(
       ldn-inbox mailing list
       ldn-inbox mailing list --all --text
     """
-    from ldn_inbox import mailing_store
-    from ldn_inbox.workflows import list_mailings
+    from ldn_inbox.flow.workflows import list_mailings
+    from ldn_inbox.store import mailing_store
 
     with handled():
         records = list_mailings(STATE.context(), all_statuses=all_statuses)
@@ -627,7 +627,7 @@ def mailing_remove(
     Example:
       ldn-inbox mailing remove 3
     """
-    from ldn_inbox.workflows import remove_mailing
+    from ldn_inbox.flow.workflows import remove_mailing
 
     with handled():
         record, summary = remove_mailing(STATE.context(), ident)
@@ -645,7 +645,7 @@ def demo_command() -> None:
     Example:
       ldn-inbox demo
     """
-    from ldn_inbox.workflows import run_demo
+    from ldn_inbox.flow.workflows import run_demo
 
     with handled():
         typer.echo(run_demo(STATE.context()))
@@ -660,7 +660,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     Example:
       ldn-inbox --db postgresql+psycopg://ldn@localhost/ldn db upgrade
     """
-    from ldn_inbox.db import current_revision, make_engine, upgrade
+    from ldn_inbox.store.db import current_revision, make_engine, upgrade
 
     with handled():
         engine = make_engine(STATE.context().db_url)
@@ -689,7 +689,7 @@ def db_current() -> None:
     Example:
       ldn-inbox db current
     """
-    from ldn_inbox.db import current_revision, head_revision, make_engine
+    from ldn_inbox.store.db import current_revision, head_revision, make_engine
 
     with handled():
         engine = make_engine(STATE.context().db_url)
@@ -743,7 +743,7 @@ def review_main(
     if ctx.invoked_subcommand is not None:
         return
     from ldn_inbox.review import default_reviewer
-    from ldn_inbox.review_tui import run_review
+    from ldn_inbox.review.tui import run_review
 
     with handled():
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
@@ -960,6 +960,7 @@ def reparse_command(
     from datetime import UTC, datetime
 
     from ldn_inbox import review
+    from ldn_inbox.flow.reparse import reparse_messages
 
     with handled():
         since_at: datetime | None = None
@@ -971,13 +972,9 @@ def reparse_command(
                     from None
             if since_at.tzinfo is None:
                 since_at = since_at.replace(tzinfo=UTC)
-        name = review.default_reviewer(reviewer)
-        ctx = STATE.context()
-        settings = ctx.pipeline_settings()
-        with ctx.sessions() as session:
-            pks = review.select_messages(session, all_messages=all_messages, since=since_at,
-                                         idents=message_ids or ())
-        summary = review.reparse(ctx.sessions, pks, settings, reviewer=name)
+        summary = reparse_messages(STATE.context(), all_messages=all_messages, since=since_at,
+                                   idents=message_ids or (),
+                                   reviewer=review.default_reviewer(reviewer))
         for message_id, error in summary.failed[:20]:
             typer.echo(f"warning: {one_line(message_id)}: {one_line(error)}", err=True)
         if not quiet:
@@ -1003,8 +1000,7 @@ def codebook_command(
       ldn-inbox codebook > codebook.md
       ldn-inbox codebook --format csv --delimiter ';' -o codebook.csv
     """
-    from ldn_inbox import datadict
-
+    from ldn_inbox.serve import datadict
     with handled():
         if len(delimiter) != 1:
             raise ValidationError("--delimiter must be one character")
@@ -1030,7 +1026,7 @@ def stats_command(unit: UnitOption = "respondents", lang: LangOption = "en") -> 
       ldn-inbox stats
       ldn-inbox stats --unit replies --lang nl
     """
-    from ldn_inbox.report import stats_text
+    from ldn_inbox.serve.report import stats_text
 
     with handled():
         with STATE.context().read_sessions() as session:
@@ -1053,8 +1049,8 @@ def report_command(
     """
     from datetime import UTC, datetime
 
-    from ldn_inbox.privacy import open_private
-    from ldn_inbox.report import report_html
+    from ldn_inbox.serve.report import report_html
+    from ldn_inbox.store.privacy import open_private
 
     with handled():
         generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -1074,7 +1070,7 @@ VacuumOption = Annotated[bool, typer.Option(
 def _clear_old_copies(ctx: Context, vacuum: bool) -> bool:
     """After an erasure: old copies of the data out of the database files; False (and the
     reason on stderr) when some may remain."""
-    from ldn_inbox.db import clear_old_copies
+    from ldn_inbox.store.db import clear_old_copies
 
     warnings = clear_old_copies(ctx.engine, vacuum=vacuum)
     for warning in warnings:
@@ -1104,9 +1100,9 @@ def forget_command(
       ldn-inbox forget --dry-run jan.peeters@example.org
       echo jan.peeters@example.org | ldn-inbox forget --yes -
     """
-    from ldn_inbox.erasure import forget
-    from ldn_inbox.privacy import key_path, load_key
     from ldn_inbox.review import default_reviewer
+    from ldn_inbox.store.erasure import forget
+    from ldn_inbox.store.privacy import key_path, load_key
 
     with handled():
         if address == "-":
@@ -1149,8 +1145,8 @@ def purge_command(
       ldn-inbox purge --raw-older-than 90d --dry-run
       ldn-inbox purge --raw-older-than 90d
     """
-    from ldn_inbox.erasure import parse_age, purge
     from ldn_inbox.review import default_reviewer
+    from ldn_inbox.store.erasure import parse_age, purge
 
     with handled():
         age = parse_age(raw_older_than)

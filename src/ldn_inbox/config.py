@@ -21,7 +21,7 @@ from typing import Any
 import platformdirs
 
 from ldn_inbox.errors import ConfigError
-from ldn_inbox.sources.base import MAX_MESSAGE_BYTES
+from ldn_inbox.limits import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+#: Messages larger than this are kept as their header and an error (``ldn-inbox errors``);
+#: the default of ``imap.max_message_bytes``, which ``import`` applies to files too.
+MAX_MESSAGE_BYTES = 50_000_000
+
 
 class TimeLimitExceeded(Exception):
     """A conversion took longer than its time limit."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from ldn_inbox.textnorm import fold
+from ldn_inbox.parse.textnorm import fold
 
 LANGUAGES = ("nl", "fr", "en", "de")
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]+(?:['’][^\W\d_]+)?|[/]", re.UNICODE)

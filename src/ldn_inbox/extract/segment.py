@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 
 from ldn_inbox.extract._text import Doc, spelling
-from ldn_inbox.textnorm import fold
+from ldn_inbox.parse.textnorm import fold
 
 _ANCHOR = re.compile(r"^\[Q([0-4](?:\+[0-4])*)\][ \t]*", re.MULTILINE)
 _NUMBERED = re.compile(

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-#: Messages larger than this are kept as their header and an error (``ldn-inbox errors``);
-#: the default of ``imap.max_message_bytes``, which ``import`` applies to files too.
-MAX_MESSAGE_BYTES = 50_000_000
+from ldn_inbox.limits import MAX_MESSAGE_BYTES as MAX_MESSAGE_BYTES
 
 
 @dataclass(frozen=True)

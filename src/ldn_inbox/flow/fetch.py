@@ -1,0 +1,361 @@
+"""``ldn-inbox fetch`` and ``check``: new mail of one IMAP folder into the raw store, once.
+
+Exactly once, whatever stops a run (SIGKILL, a lost connection, a server restart):
+
+* The ledger (``imap_ledger``) has one row per (account, folder, UIDVALIDITY, UID), written
+  by the pipeline's ``on_stored`` hook in the same transaction as the raw bytes: a message is
+  either stored and ledgered or neither. A killed run may make the next one fetch a message
+  again, never store it twice.
+* The next run asks for ``UID SEARCH UID n:*`` with n one above the highest ledgered UID of
+  the folder's current UIDVALIDITY, then fetches in batches of ``imap.batch_size``.
+* ``imap.after`` (seen / move:FOLDER) is written into the ledger row as pending and applied on
+  the server only once the batch is committed; what a killed run left pending is applied at
+  the start of the next.
+* A new UIDVALIDITY voids the old UIDs: the folder is read again from the start. Known bytes
+  are recognised by sha256 (ledger status ``duplicate``, no second raw row); the same
+  Message-ID with other bytes is kept raw but gets no second coded record.
+* Each UID FETCH batch is stored in one transaction with its ledger rows; coding follows
+  in worker processes (``run.workers``) while the next batch downloads. A message stored by
+  a run that died before coding it is coded by the next run.
+* Messages the server fails to deliver are recorded as ``failed`` with the error and retried
+  by every later run; the run goes on and ends with exit code 6.
+
+A lock file stops overlapping runs (:class:`LockedError`, exit code 7).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import filelock
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ldn_inbox.errors import DatabaseError, LockedError, SourceError
+from ldn_inbox.flow.app import Context
+from ldn_inbox.flow.pipeline import Ingest, RunSummary, Settings, batches, code_uncoded
+from ldn_inbox.sources.base import RawItem
+from ldn_inbox.sources.imap import (
+    BACKOFF_S,
+    CheckReport,
+    FetchFailure,
+    FolderReset,
+    ImapMailbox,
+    ImapSettings,
+    resolve_credential,
+)
+from ldn_inbox.store.models import ImapLedger, utcnow
+
+log = logging.getLogger(__name__)
+
+#: UIDs per STORE / MOVE command when applying ``imap.after``.
+ACTION_CHUNK = 500
+#: UIDVALIDITY changes tolerated within one run (each restarts the folder from UID 1).
+MAX_FOLDER_RESETS = 3
+_LEDGER_STATUS = {"new": "stored", "known": "duplicate", "forgotten": "forgotten"}
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class FetchSummary:
+    """Counts of one ``fetch`` run: no content, no addresses.
+
+    :ivar fetched: messages downloaded (each then stored as new or recognised as known).
+    :ivar new: raw messages added to the store.
+    :ivar known: downloaded bytes already in the store (a re-fetch, or a re-scan after a
+        UIDVALIDITY change).
+    :ivar quarantined: stored, but parsing or coding failed (``ldn-inbox errors``).
+    :ivar too_big: stored as header only, being over ``imap.max_message_bytes``.
+    :ivar failed: the server did not deliver them; retried by the next run.
+    :ivar vanished: expunged by someone else before they could be fetched.
+    :ivar applied: messages marked seen or moved (``imap.after``).
+    :ivar recovered: stored by an earlier, interrupted run and coded by this one.
+    """
+
+    account: str
+    folder: str
+    uidvalidity: int
+    fetched: int
+    new: int
+    known: int
+    forgotten: int
+    duplicate_id: int
+    coded: int
+    quarantined: int
+    too_big: int
+    failed: int
+    vanished: int
+    applied: int
+    recovered: int
+    uidvalidity_changed: bool
+    reconnects: int
+    seconds: float
+    imap_seconds: float
+    after: str = "none"
+
+    @property
+    def problems(self) -> int:
+        """Messages that need a look: quarantined, stored incompletely, or not fetched."""
+        return self.quarantined + self.too_big + self.failed
+
+    def line(self) -> str:
+        """One line for ``--verbose`` and cron mail."""
+        parts = [f"{self.fetched} fetched", f"{self.new} new", f"{self.known} already stored",
+                 f"{self.quarantined} quarantined"]
+        extra = {"too big (header kept)": self.too_big, "failed (retried next run)": self.failed,
+                 "vanished": self.vanished, "erased earlier": self.forgotten,
+                 "same Message-ID, other bytes": self.duplicate_id,
+                 "coded after an interrupted run": self.recovered,
+                 "reconnects": self.reconnects}
+        parts += [f"{count} {label}" for label, count in extra.items() if count]
+        if self.applied:
+            verb = "marked seen" if self.after == "seen" else f"moved to {self.after[5:]}"
+            parts.append(f"{self.applied} {verb}")
+        if self.uidvalidity_changed:
+            parts.append("UIDVALIDITY changed: folder re-read")
+        return (f"{self.account}/{self.folder}: " + ", ".join(parts)
+                + f" in {self.seconds:.1f} s (server {self.imap_seconds:.1f} s)")
+
+
+@dataclass
+class _Counts:
+    too_big: int = 0
+    failed: int = 0
+    vanished: int = 0
+    applied: int = 0
+    recovered: int = 0
+    uidvalidity_changed: bool = False
+
+
+def check(ctx: Context) -> CheckReport:
+    """Connect, log in, list folders and open the configured one (no database needed)."""
+    settings = ImapSettings.from_config(ctx.config)
+    credential = resolve_credential(settings)
+    with ImapMailbox(settings, credential) as mailbox:
+        return mailbox.check()
+
+
+def fetch(ctx: Context, *, progress: Progress | None = None,
+          backoff: Sequence[float] = BACKOFF_S) -> FetchSummary:
+    """Fetch the folder's new messages into the raw store and code them.
+
+    Raises :class:`LockedError` when another run holds the lock, and the source, config and
+    database errors of the steps below.
+    """
+    settings = ImapSettings.from_config(ctx.config)
+    lock_path = ctx.lock_path()
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(lock_path), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise LockedError(f"another ldn-inbox run holds the lock {lock_path}; this run stops "
+                          "without fetching (the next one catches up)") from None
+    try:
+        return _fetch_locked(ctx, settings, progress, backoff)
+    except sa.exc.OperationalError as exc:
+        raise DatabaseError(f"database error while fetching: {exc.orig}") from None
+    finally:
+        lock.release()
+
+
+def _fetch_locked(ctx: Context, settings: ImapSettings, progress: Progress | None,
+                  backoff: Sequence[float]) -> FetchSummary:
+    started = time.monotonic()
+    credential = resolve_credential(settings)
+    sessions = ctx.sessions
+    pipeline_settings = ctx.pipeline_settings()
+    summary = RunSummary()
+    counts = _Counts()
+    counts.recovered = code_uncoded(sessions, pipeline_settings, summary)
+    with ImapMailbox(settings, credential, backoff=backoff) as mailbox:
+        state = mailbox.open()
+        if settings.move_target is not None:
+            mailbox.require_folder(settings.move_target)
+        for attempt in range(1, MAX_FOLDER_RESETS + 2):
+            try:
+                _fetch_folder(mailbox, state.uidvalidity, sessions, settings,
+                              pipeline_settings, summary, counts, progress)
+                break
+            except FolderReset as exc:
+                if attempt > MAX_FOLDER_RESETS:
+                    raise SourceError(f"{exc}, and kept changing during the run; try again "
+                                      "later") from None
+                log.info("%s during the run", exc)
+                assert mailbox.state is not None
+                state = mailbox.state
+                counts.uidvalidity_changed = True
+        return FetchSummary(
+            account=settings.account, folder=settings.folder, uidvalidity=state.uidvalidity,
+            fetched=summary.seen, new=summary.new, known=summary.known,
+            forgotten=summary.forgotten, duplicate_id=summary.duplicate_id,
+            coded=summary.coded, quarantined=summary.quarantined, too_big=counts.too_big,
+            failed=counts.failed, vanished=counts.vanished, applied=counts.applied,
+            recovered=counts.recovered, uidvalidity_changed=counts.uidvalidity_changed,
+            reconnects=mailbox.reconnects, seconds=time.monotonic() - started,
+            imap_seconds=mailbox.io_seconds, after=settings.after)
+
+
+def _ledger_key(settings: ImapSettings, uidvalidity: int) -> list[sa.ColumnElement[bool]]:
+    return [ImapLedger.account == settings.account, ImapLedger.folder == settings.folder,
+            ImapLedger.uidvalidity == uidvalidity]
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _apply_after(mailbox: ImapMailbox, sessions: Callable[[], Session],
+                 settings: ImapSettings, uidvalidity: int, action: str,
+                 uids: Sequence[int]) -> int:
+    """Apply ``action`` to ``uids`` on the server, then clear it in the ledger."""
+    for chunk in _chunks(uids, ACTION_CHUNK):
+        if action == "seen":
+            mailbox.mark_seen(chunk)
+        else:
+            mailbox.move(chunk, action[5:])
+        with sessions() as session:
+            session.execute(
+                sa.update(ImapLedger)
+                .where(*_ledger_key(settings, uidvalidity), ImapLedger.uid.in_(list(chunk)))
+                .values(pending_action=None))
+            session.commit()
+    return len(uids)
+
+
+def _record_failure(sessions: Callable[[], Session], settings: ImapSettings,
+                    uidvalidity: int, failure: FetchFailure) -> None:
+    status = "vanished" if failure.vanished else "failed"
+    with sessions() as session:
+        session.merge(ImapLedger(account=settings.account, folder=settings.folder,
+                                 uidvalidity=uidvalidity, uid=failure.uid, raw_id=None,
+                                 status=status, error=failure.error, fetched_at=utcnow(),
+                                 pending_action=None))
+        session.commit()
+
+
+def _fetch_folder(mailbox: ImapMailbox, uidvalidity: int, sessions: Callable[[], Session],
+                  settings: ImapSettings, pipeline_settings: Settings, summary: RunSummary,
+                  counts: _Counts, progress: Progress | None) -> None:
+    """One pass over the folder at ``uidvalidity``: leftovers, retries, then new UIDs."""
+    key = _ledger_key(settings, uidvalidity)
+    with sessions() as session:
+        last_uid = session.scalar(sa.select(sa.func.max(ImapLedger.uid)).where(*key))
+        if last_uid is None:
+            earlier = session.scalar(
+                sa.select(ImapLedger.uidvalidity)
+                .where(ImapLedger.account == settings.account,
+                       ImapLedger.folder == settings.folder).limit(1))
+            if earlier is not None:
+                counts.uidvalidity_changed = True
+                log.warning("UIDVALIDITY of %r is new (%d): reading the whole folder again; "
+                            "messages already stored are recognised by their bytes",
+                            settings.folder, uidvalidity)
+        pending = session.execute(
+            sa.select(ImapLedger.uidvalidity, ImapLedger.uid, ImapLedger.pending_action)
+            .where(ImapLedger.pending_action.is_not(None),
+                   ImapLedger.account == settings.account,
+                   ImapLedger.folder == settings.folder)
+            .order_by(ImapLedger.uid)).all()
+        retry = list(session.scalars(
+            sa.select(ImapLedger.uid).where(*key, ImapLedger.status == "failed")
+            .order_by(ImapLedger.uid)))
+        stale = [row.uid for row in pending if row.uidvalidity != uidvalidity]
+        if stale:
+            # Those UIDs belong to a folder state that no longer exists.
+            log.warning("%d pending imap.after action(s) dropped: UIDVALIDITY changed",
+                        len(stale))
+            session.execute(
+                sa.update(ImapLedger)
+                .where(ImapLedger.account == settings.account,
+                       ImapLedger.folder == settings.folder,
+                       ImapLedger.uidvalidity != uidvalidity,
+                       ImapLedger.pending_action.is_not(None))
+                .values(pending_action=None))
+            session.commit()
+    leftovers: dict[str, list[int]] = {}
+    for row in pending:
+        if row.uidvalidity == uidvalidity:
+            leftovers.setdefault(str(row.pending_action), []).append(int(row.uid))
+    if leftovers and mailbox.state is not None and mailbox.state.readonly:
+        log.warning("imap.after actions of an earlier run are pending but imap.after = none "
+                    "opens the folder read-only; they stay pending")
+    else:
+        for action, uids in leftovers.items():
+            log.info("applying %s to %d message(s) left by an interrupted run", action,
+                     len(uids))
+            counts.applied += _apply_after(mailbox, sessions, settings, uidvalidity, action,
+                                           uids)
+
+    new_uids = mailbox.uids_after(int(last_uid or 0))
+    todo = retry + new_uids
+    retried = set(retry)
+    log.info("folder %r: %d new message(s), %d to retry", settings.folder, len(new_uids),
+             len(retry))
+    total = len(todo)
+    if progress is not None:
+        progress(0, total)
+
+    downloaded = 0
+
+    def report() -> None:
+        # per message downloaded (or failed); storing and coding follow batch by batch
+        if progress is not None:
+            progress(downloaded, total)
+
+    def on_stored(session: Session, item: RawItem, raw_id: int | None, status: str) -> None:
+        uid = int(item.key.rsplit("/", 1)[1])
+        complete = item.store_error is None
+        pending = settings.after if settings.after != "none" and complete else None
+        row = ImapLedger(
+            account=settings.account, folder=settings.folder, uidvalidity=uidvalidity,
+            uid=uid, raw_id=raw_id, status=_LEDGER_STATUS[status] if complete else "too_big",
+            error=item.store_error, fetched_at=utcnow(), pending_action=pending)
+        # Only a retried UID has a row already (status failed); the others are new.
+        if uid in retried:
+            session.merge(row)
+        else:
+            session.add(row)
+
+    with Ingest(sessions, pipeline_settings, summary=summary, on_stored=on_stored) as run:
+        for batch in _chunks(todo, settings.batch_size):
+            items: list[RawItem] = []
+            done: list[int] = []
+            for result in mailbox.fetch(batch):
+                downloaded += 1
+                if isinstance(result, FetchFailure):
+                    _record_failure(sessions, settings, uidvalidity, result)
+                    if result.vanished:
+                        counts.vanished += 1
+                    else:
+                        counts.failed += 1
+                        log.warning("message UID %d not fetched: %s", result.uid,
+                                    result.error)
+                    report()
+                    continue
+                store_error = None
+                if result.truncated:
+                    counts.too_big += 1
+                    store_error = (f"message of {result.size} bytes is larger than "
+                                   f"imap.max_message_bytes = {settings.max_message_bytes}: "
+                                   "only its header was stored")
+                items.append(RawItem(result.data, "imap", settings.location,
+                                     f"{uidvalidity}/{result.uid}", result.received_at,
+                                     store_error))
+                if store_error is None:
+                    done.append(result.uid)
+                report()
+            # the batch's bytes and ledger rows are committed here, before imap.after
+            for part in batches(items, pipeline_settings):
+                run.add(part)
+            if settings.after != "none" and done:
+                counts.applied += _apply_after(mailbox, sessions, settings, uidvalidity,
+                                               settings.after, done)
+
+
+__all__ = ["FetchSummary", "check", "fetch"]

@@ -1,0 +1,526 @@
+"""The ingest pipeline: source items -> raw store (committed first) -> parse -> code -> store.
+
+Raw bytes are committed in batches before anything is parsed, so a crash or a bad message
+never loses one; parsing and coding run apart (:mod:`ldn_inbox.flow.coder`, in worker processes
+for large runs) and their records are written in batches too. A message that cannot be
+parsed or coded is kept with ``parse_status = parse_error`` and its error, and the run goes
+on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ldn_inbox.errors import DatabaseError
+from ldn_inbox.flow.coder import Coder, Facts, Outcome, Pending, error_text, parse_and_code
+from ldn_inbox.parse.mailings import MailingSet
+from ldn_inbox.sources.base import RawItem, Skipped
+from ldn_inbox.store.models import Contact, Message, RawMessage, utcnow
+from ldn_inbox.store.privacy import respondent_id
+from ldn_inbox.store.rawstore import in_chunks, store_many
+from ldn_inbox.store.records import save_extraction
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunSummary:
+    """Counts of one ingest run (no message content, no addresses)."""
+
+    seen: int = 0
+    new: int = 0
+    known: int = 0
+    forgotten: int = 0
+    duplicate_id: int = 0
+    coded: int = 0
+    quarantined: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    kinds: dict[str, int] = field(default_factory=dict)
+    #: mailings learned from the replies in this run, and records re-coded with them
+    learned: list[int] = field(default_factory=list)
+    recoded: int = 0
+
+    def line(self) -> str:
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.kinds.items()))
+        text = (f"{self.seen} seen: {self.new} new, {self.known} already stored, "
+                f"{self.quarantined} quarantined")
+        if self.duplicate_id:
+            text += f", {self.duplicate_id} same Message-ID with other bytes (kept raw)"
+        if self.forgotten:
+            text += f", {self.forgotten} erased earlier (not re-added)"
+        if self.skipped:
+            text += f", {len(self.skipped)} files skipped"
+        text += f" [{kinds}]" if kinds else ""
+        if self.learned:
+            numbers = ", ".join(f"#{n}" for n in self.learned)
+            text += f"; learned mailing {numbers} from the replies' quotes"
+        if self.recoded:
+            text += f"; {self.recoded} re-coded with what is now known of the mailings"
+        return text
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the pipeline needs from the configuration.
+
+    :ivar workers: processes that parse and code (1: the run's own; 0: one per CPU).
+    :ivar batch_messages: raw messages stored per transaction (and coded per batch).
+    """
+
+    pseudonym_key: bytes
+    convert_timeout: float = 10.0
+    message_timeout: float = 120.0
+    workers: int = 1
+    batch_messages: int = 100
+    batch_bytes: int = 16 * 1024 * 1024
+    #: the mailings to code with (an ingest run reads them from the database)
+    mailings: MailingSet = field(default_factory=MailingSet)
+    #: learn mailings from the replies' quotes during a run
+    learn: bool = True
+
+    def coder(self) -> Coder:
+        return Coder(workers=self.workers, convert_timeout=self.convert_timeout,
+                     message_timeout=self.message_timeout, mailings=self.mailings)
+
+
+def _contact(session: Session, facts: Facts, settings: Settings,
+             contacts: dict[str, Contact | None] | None = None) -> str | None:
+    """The sender's pseudonym, adding or completing their contact row. ``contacts``: rows
+    of this batch read (or added) already, by pseudonym."""
+    if not facts.from_address:
+        return None
+    pseudonym = respondent_id(facts.from_address, settings.pseudonym_key)
+    if contacts is not None and pseudonym in contacts:
+        contact = contacts[pseudonym]
+    else:
+        contact = session.get(Contact, pseudonym)
+    if contact is None:
+        contact = Contact(respondent_id=pseudonym, address=facts.from_address,
+                          display_name=facts.from_name or None)
+        session.add(contact)
+    elif facts.from_name and not contact.display_name:
+        contact.display_name = facts.from_name
+    if contacts is not None:
+        contacts[pseudonym] = contact
+    return pseudonym
+
+
+def _write(session: Session, message: Message, outcome: Outcome, settings: Settings, *,
+           fresh: bool = False, contacts: dict[str, Contact | None] | None = None) -> None:
+    facts, coded = outcome.facts, outcome.coded
+    message.parsed_at = utcnow()
+    if facts is not None:
+        message.subject = facts.subject or None
+        message.received_at = facts.date or message.received_at
+        message.parser = facts.parser
+        message.attachments = facts.attachments
+        message.failed_recipient = ", ".join(facts.failed_recipients)[:998] or None
+        message.respondent_id = _contact(session, facts, settings, contacts)
+    if coded is None or facts is None:
+        message.parse_status = "parse_error"
+        message.parse_error = outcome.error
+        return
+    message.own_text = coded.own_text
+    message.quoted_text = coded.quoted_text
+    message.parse_status = "fallback" if facts.parser != "mail-parser" else "ok"
+    message.parse_error = "; ".join(dict.fromkeys(facts.problems))[:2000] or None
+    if not fresh:
+        session.flush()
+    save_extraction(session, message, coded, fresh=fresh)
+
+
+def _outcome(data: bytes, settings: Settings) -> Outcome:
+    return parse_and_code(data, convert_timeout=settings.convert_timeout,
+                          message_timeout=settings.message_timeout, mailings=settings.mailings)
+
+
+def code_message(session: Session, message: Message, data: bytes, settings: Settings) -> None:
+    """Parse and code ``data`` into ``message`` (flushes; the caller commits).
+
+    Raises what parsing or coding raised, leaving ``message`` as it was (re-coding keeps
+    the old record when the new extractor fails)."""
+    outcome = _outcome(data, settings)
+    if outcome.exception is not None:
+        raise outcome.exception
+    if outcome.error is not None and outcome.facts is None:
+        raise RuntimeError(outcome.error)
+    with session.no_autoflush:
+        _write(session, message, outcome, settings)
+
+
+def _apply(session: Session, raw_id: int, message_id: str, received_at: datetime | None,
+           outcome: Outcome, settings: Settings) -> str:
+    """Write one coded outcome (inside the caller's transaction); returns ``coded:<kind>``,
+    ``duplicate_id``, ``quarantined`` or ``already`` (coded before)."""
+    message = session.scalar(sa.select(Message).where(Message.message_id == message_id))
+    fresh = message is None
+    if message is None:
+        message = Message(message_id=message_id, raw_id=raw_id, received_at=received_at)
+        session.add(message)
+        session.flush()
+    elif message.raw_id is None:  # its raw copy was deleted: these bytes take its place
+        message.raw_id = raw_id
+    else:
+        return "already" if message.raw_id == raw_id else "duplicate_id"
+    message_pk = message.id
+    try:
+        with session.begin_nested(), session.no_autoflush:
+            _write(session, message, outcome, settings, fresh=fresh)
+    except Exception as exc:  # a write that fails for one message is kept as its error
+        log.warning("message %s quarantined: %s", message_pk, type(exc).__name__)
+        message = session.get(Message, message_pk) or message
+        message.parse_status = "parse_error"
+        message.parse_error = error_text(exc)
+        message.parsed_at = utcnow()
+    if message.parse_status == "parse_error":
+        return "quarantined"
+    return "coded:" + str(outcome.coded.values.get("kind") if outcome.coded else "")
+
+
+def _write_batch(session: Session, jobs: Sequence[_Job], outcomes: Sequence[Outcome],
+                 settings: Settings) -> list[str]:
+    """Write a batch of fresh records with a few multi-row statements (:func:`_apply`'s
+    results, in order). Raises when any message cannot be written: the caller then rolls
+    back and writes them one at a time."""
+    ids = sorted({job.message_id for job in jobs})
+    existing: dict[str, Message] = {}
+    for chunk in in_chunks(ids):
+        existing.update((m.message_id, m) for m in session.scalars(
+            sa.select(Message).where(Message.message_id.in_(chunk))))
+    results: list[str] = []
+    fresh: list[tuple[Message, Outcome]] = []
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        found = existing.get(job.message_id)
+        if found is not None:
+            if found.raw_id is None:
+                results.append(_apply(session, job.raw_id, job.message_id, job.received_at,
+                                      outcome, settings))
+            else:
+                results.append("already" if found.raw_id == job.raw_id else "duplicate_id")
+            continue
+        message = Message(message_id=job.message_id, raw_id=job.raw_id,
+                          received_at=job.received_at)
+        session.add(message)
+        existing[job.message_id] = message
+        fresh.append((message, outcome))
+        results.append("")
+    session.flush()  # ids for the new messages, in one multi-row INSERT
+    senders = sorted({respondent_id(o.facts.from_address, settings.pseudonym_key)
+                      for _, o in fresh if o.facts is not None and o.facts.from_address})
+    contacts: dict[str, Contact | None] = dict.fromkeys(senders)
+    for chunk in in_chunks(senders):
+        contacts.update((c.respondent_id, c) for c in session.scalars(
+            sa.select(Contact).where(Contact.respondent_id.in_(chunk))))
+    written = iter(fresh)
+    with session.no_autoflush:
+        for index, result in enumerate(results):
+            if result:
+                continue
+            message, outcome = next(written)
+            _write(session, message, outcome, settings, fresh=True, contacts=contacts)
+            results[index] = ("quarantined" if message.parse_status == "parse_error" else
+                              "coded:" + str(outcome.coded.values.get("kind")
+                                             if outcome.coded else ""))
+    session.flush()
+    return results
+
+
+@dataclass(frozen=True)
+class _Job:
+    raw_id: int
+    message_id: str
+    received_at: datetime | None
+
+
+class Ingest:
+    """Stores batches of raw items, then codes what they added.
+
+    Each batch is one transaction: the raw bytes (and, through ``on_stored``, the IMAP
+    ledger rows) are committed before anything is parsed. Coding runs in
+    :class:`~ldn_inbox.flow.coder.Coder` workers while the next batch is read and stored; its
+    records are written one batch per transaction. A run that stops between the two leaves
+    raw messages without a record: :func:`code_uncoded` codes them in the next run.
+
+    Coding knows the mailings stored in the database. When messages quote text that no
+    known mailing explains, the run learns mailings from those quotes (as soon as a few
+    senders quote one, then less and less often) and, at its end, re-codes the records that
+    what it learned (or a mailing added since) may code otherwise.
+    """
+
+    def __init__(self, sessions: Callable[[], Session], settings: Settings, *,
+                 summary: RunSummary | None = None,
+                 on_item: Callable[[RunSummary], None] | None = None,
+                 on_stored: Callable[[Session, RawItem, int | None, str], None] | None = None,
+                 ) -> None:
+        self.sessions = sessions
+        self.summary = summary or RunSummary()
+        self.on_item = on_item
+        self.on_stored = on_stored
+        from ldn_inbox.parse.mailing_learn import MIN_SENDERS
+        from ldn_inbox.store.mailing_store import load
+
+        with sessions() as session:
+            settings = replace(settings, mailings=load(session))
+        self.settings = settings
+        self._coder = settings.coder()
+        self._queue: list[tuple[list[_Job], Pending]] = []
+        self._unexplained = 0  # messages with quotes no mailing explains, since learning
+        self._learn_at = MIN_SENDERS
+
+    def __enter__(self) -> Ingest:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        try:
+            if exc_type is None:
+                self.finish()
+        finally:
+            self._coder.close()
+
+    def add(self, items: Sequence[RawItem]) -> None:
+        """Store ``items`` in one transaction (committed on return) and start coding them."""
+        if not items:
+            return
+        try:
+            try:
+                counts, jobs, payloads = self._store(items)
+            except sa.exc.IntegrityError:
+                # Another process (an import beside a fetch) stored some of these bytes
+                # between our lookup and our insert: look again, they are known now.
+                log.info("raw store: bytes stored concurrently by another run; retrying")
+                counts, jobs, payloads = self._store(items)
+        except sa.exc.OperationalError as exc:
+            raise DatabaseError(f"database error while storing: {exc.orig}") from None
+        except sa.exc.IntegrityError as exc:
+            raise DatabaseError(f"database error while storing: {exc.orig}") from None
+        summary = self.summary
+        summary.seen += len(items)
+        summary.new += counts.get("new", 0)
+        summary.known += counts.get("known", 0)
+        summary.forgotten += counts.get("forgotten", 0)
+        if self.on_item is not None:
+            self.on_item(summary)
+        self.queue_coding(jobs, payloads)
+
+    def _store(self, items: Sequence[RawItem]) -> tuple[dict[str, int], list[_Job],
+                                                         list[bytes]]:
+        counts: dict[str, int] = {}
+        jobs: list[_Job] = []
+        payloads: list[bytes] = []
+        with self.sessions() as session:
+            for item, stored in zip(items, store_many(session, items), strict=True):
+                if self.on_stored is not None:
+                    self.on_stored(session, item, stored.raw_id, stored.status)
+                counts[stored.status] = counts.get(stored.status, 0) + 1
+                if stored.raw_id is not None:
+                    jobs.append(_Job(stored.raw_id, stored.message_id, item.received_at))
+                    payloads.append(item.data)
+            session.commit()
+            return counts, *self._to_code(session, jobs, payloads)
+
+    def queue_coding(self, jobs: list[_Job], payloads: list[bytes]) -> None:
+        """Start coding stored messages; writes the records of the batches before them."""
+        if jobs:
+            self._queue.append((jobs, self._coder.submit(payloads)))
+        # keep one batch coding while the next is read; write the ones before it
+        while len(self._queue) > 1:
+            self._write_next()
+
+    def _to_code(self, session: Session, jobs: list[_Job],
+                 payloads: list[bytes]) -> tuple[list[_Job], list[bytes]]:
+        """Leave out raw messages that have a record already (known bytes, coded before)."""
+        ids = list({job.message_id for job in jobs})
+        coded: set[tuple[str, int | None]] = set()
+        for chunk in in_chunks(ids):
+            coded.update((message_id, raw_id) for message_id, raw_id in session.execute(
+                sa.select(Message.message_id, Message.raw_id)
+                .where(Message.message_id.in_(chunk))))
+        # a record without raw bytes (SET NULL) takes these ones: _apply re-codes it
+        coded_ids = {message_id for message_id, raw_id in coded if raw_id is not None}
+        keep = [(job, data) for job, data in zip(jobs, payloads, strict=True)
+                if job.message_id not in coded_ids]
+        for job in jobs:
+            if job.message_id in coded_ids and (job.message_id, job.raw_id) not in coded:
+                self.summary.duplicate_id += 1
+        return [job for job, _ in keep], [data for _, data in keep]
+
+    def _write_next(self) -> None:
+        jobs, pending = self._queue.pop(0)
+        outcomes = pending.results()
+        try:
+            try:
+                with self.sessions() as session:
+                    results = _write_batch(session, jobs, outcomes, self.settings)
+                    session.commit()
+            except sa.exc.OperationalError:
+                raise
+            except Exception as exc:  # one message spoils the batch: write one by one
+                log.info("writing a batch failed (%s); writing its messages one by one",
+                         type(exc).__name__)
+                results = []
+                with self.sessions() as session:
+                    for job, outcome in zip(jobs, outcomes, strict=True):
+                        results.append(_apply(session, job.raw_id, job.message_id,
+                                              job.received_at, outcome, self.settings))
+                        session.commit()
+        except sa.exc.OperationalError as exc:
+            raise DatabaseError(f"database error while storing: {exc.orig}") from None
+        for result in results:
+            _count(self.summary, result)
+        from ldn_inbox.parse.reply import UNEXPLAINED_MIN
+
+        self._unexplained += sum(1 for o in outcomes
+                                 if o.coded is not None and o.coded.unexplained >= UNEXPLAINED_MIN)
+        if self.settings.learn and self._unexplained >= self._learn_at:
+            self._learn()
+        if self.on_item is not None:
+            self.on_item(self.summary)
+
+    def _learn(self) -> None:
+        """Learn mailings from the quotes no known mailing explains; code with them from now
+        on. Learning finds nothing new most of the time once the mailings are known, so the
+        next attempt waits for twice as many such messages."""
+        from ldn_inbox.parse.mailing_learn import MIN_SENDERS
+        from ldn_inbox.store.mailing_store import load, relearn
+
+        with self.sessions() as session:
+            added = relearn(session, self.settings.mailings)
+            session.commit()
+            if added:
+                mailings = load(session)
+                self.summary.learned += [record.id for record in added]
+        if added:
+            self.settings = replace(self.settings, mailings=mailings)
+            self._coder.set_mailings(mailings)
+            self._learn_at = MIN_SENDERS
+        else:
+            self._learn_at *= 2
+        self._unexplained = 0
+
+    def finish(self) -> RunSummary:
+        """Wait for the coding still under way and write it; learn from what it brought;
+        re-code what newer knowledge of the mailings may code otherwise."""
+        while self._queue:
+            self._write_next()
+        if self.settings.learn and self._unexplained:
+            self._learn()
+        self.recode_stale()
+        return self.summary
+
+    def recode_stale(self) -> int:
+        """Re-code, in batches and with the coding workers, the records coded with older
+        knowledge of the mailings that the current knowledge may code otherwise; the others
+        are marked current. Corrections are never touched."""
+        from ldn_inbox.store.mailing_store import mark_current, stale
+
+        mailings = self.settings.mailings
+        with self.sessions() as session:
+            pks = stale(session, mailings)
+            if not pks:
+                mark_current(session, mailings)
+                session.commit()
+                return 0
+        size = self.settings.batch_messages
+        for start in range(0, len(pks), size):
+            chunk = pks[start:start + size]
+            with self.sessions() as session:
+                rows = session.execute(
+                    sa.select(Message.id, RawMessage.data)
+                    .join(RawMessage, RawMessage.id == Message.raw_id)
+                    .where(Message.id.in_(chunk))).all()
+            payloads = {pk: data for pk, data in rows if data is not None}
+            order = [pk for pk in chunk if pk in payloads]
+            outcomes = self._coder.submit([payloads[pk] for pk in order]).results()
+            with self.sessions() as session:
+                for pk, outcome in zip(order, outcomes, strict=True):
+                    message = session.get(Message, pk)
+                    if message is None or outcome.coded is None or outcome.facts is None:
+                        continue  # a failure keeps the old coding
+                    with session.no_autoflush:
+                        _write(session, message, outcome, self.settings)
+                    self.summary.recoded += 1
+                session.commit()
+        with self.sessions() as session:
+            mark_current(session, mailings)
+            session.commit()
+        return self.summary.recoded
+
+
+def _count(summary: RunSummary, result: str) -> None:
+    if result == "duplicate_id":
+        summary.duplicate_id += 1
+    elif result == "quarantined":
+        summary.quarantined += 1
+    elif result.startswith("coded:"):
+        summary.coded += 1
+        kind = result.partition(":")[2]
+        if kind:
+            summary.kinds[kind] = summary.kinds.get(kind, 0) + 1
+
+
+def batches(items: Iterable[RawItem], settings: Settings) -> Iterator[list[RawItem]]:
+    """``items`` in lists of at most ``batch_messages`` items and about ``batch_bytes``."""
+    batch: list[RawItem] = []
+    size = 0
+    for item in items:
+        batch.append(item)
+        size += len(item.data)
+        if len(batch) >= settings.batch_messages or size >= settings.batch_bytes:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def ingest(
+    session_factory: Callable[[], Session],
+    items: Iterable[RawItem],
+    settings: Settings,
+    *,
+    summary: RunSummary | None = None,
+    on_item: Callable[[RunSummary], None] | None = None,
+    on_stored: Callable[[Session, RawItem, int | None, str], None] | None = None,
+) -> RunSummary:
+    """Store and code every item, in batches (see :class:`Ingest`). ``on_stored`` runs inside
+    the raw store's transaction (the IMAP ledger uses it to commit its row with the bytes)."""
+    with Ingest(session_factory, settings, summary=summary, on_item=on_item,
+                on_stored=on_stored) as run:
+        for batch in batches(items, settings):
+            run.add(batch)
+    return run.summary
+
+
+def code_uncoded(sessions: Callable[[], Session], settings: Settings,
+                 summary: RunSummary | None = None) -> int:
+    """Code the raw messages an interrupted run stored but did not code; returns how many.
+
+    A raw message needs coding when no record has its Message-ID (the same Message-ID with
+    other bytes has one: that copy stays raw only)."""
+    query = (
+        sa.select(RawMessage.id, RawMessage.message_id, RawMessage.first_seen_at)
+        .outerjoin(Message, Message.message_id == RawMessage.message_id)
+        .where(Message.id.is_(None), RawMessage.data.is_not(None))
+        .order_by(RawMessage.id)
+    )
+    with sessions() as session:
+        rows = session.execute(query).all()
+    if not rows:
+        return 0
+    summary = summary or RunSummary()
+    with Ingest(sessions, settings, summary=summary) as run:
+        for start in range(0, len(rows), settings.batch_messages):
+            chunk = rows[start:start + settings.batch_messages]
+            with sessions() as session:
+                data = {found.id: found.data for found in session.execute(
+                    sa.select(RawMessage.id, RawMessage.data)
+                    .where(RawMessage.id.in_([row.id for row in chunk])))}
+            run.queue_coding([_Job(row.id, row.message_id, row.first_seen_at) for row in chunk],
+                             [data.get(row.id) or b"" for row in chunk])
+    log.info("coded %d message(s) stored by an interrupted run", len(rows))
+    return len(rows)

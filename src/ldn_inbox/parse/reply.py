@@ -1,0 +1,716 @@
+"""Reply isolation: the respondent's own words, apart from quotes, the mailing, attribution
+lines, header blocks, signatures and disclaimers.
+
+Mail clients quote in many ways, and respondents type answers *inside* the quote, right
+under each question. So rather than cutting at the first quote header (what
+mail-parser-reply and its kind do, which loses every inline answer), each line gets a role:
+
+* structure: attribution lines ("Op ... schreef ...:", "On ... wrote:", "Le ... a écrit :",
+  "Am ... schrieb ...:"), Outlook header blocks (Van:/From:/De :/Von: ...) and separators.
+  After them an unprefixed original follows (the *original* region); a forward is the
+  writer's own text (a spouse forwarding the patient's answers);
+* mailing: a line that is a run of a known mailing's tokens (:class:`MailingSet`), however
+  it was wrapped or quoted, is never the writer's; a line overlapping one of the mailing's
+  questions becomes an anchor ``[Qn]`` (n: the codebook's question, whatever the mailing's
+  numbering); a question followed by an answer on the same line keeps the answer;
+* inline answers are a diff: inside a quote of a mailing, the lines that are not the
+  mailing's and stand under a question belong to that question; mailing text after the
+  answer closes it (``[Q0]``: what follows answers no question in particular);
+* without a known mailing, questions are recognised by what they ask
+  (:func:`ldn_inbox.parse.mailings.concept_scores`) and an answer under one ends at a blank line;
+* ``>``-quoted lines outside those answers are quote; signatures and disclaimers go.
+
+mail-parser-reply's header patterns (12 languages) are used to spot Outlook header blocks
+besides our own; the rest is here because the library has no notion of inline answers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from ldn_inbox.parse.htmltext import OUTLOOK_REPLY_MARKER
+from ldn_inbox.parse.mailings import Found, MailingSet, addresses_reader, concept_scores
+from ldn_inbox.parse.textnorm import fold, line_tokens
+
+ANCHOR = "[Q{n}]"
+#: "[Q2]"; "[Q1+2]" where one question of the mailing asks two of the codebook's
+ANCHOR_RE = re.compile(r"^\[Q([0-4](?:\+[0-4])*)\]\s?")
+
+_QUOTE_PREFIX = re.compile(r"^((?:[ \t]?>)+)[ \t]?")
+_ATTRIBUTION = re.compile(
+    r"^(?:"
+    r"op\b.{3,160}\b(?:schreef|schreven|geschreven)\b.*"
+    r"|on\b.{3,200}\bwrote\b.*"
+    r"|le\b.{3,200}\ba\s+ecrit\b.*"
+    r"|am\b.{3,200}\bschrieb\b.*"
+    r"|.{0,120}(?:<[^>]*@[^>]*>|@\S+)\s*(?:schreef|wrote|a ecrit|schrieb)\s*:?\s*"
+    r"|.{0,120}\b(?:schreef|wrote|a ecrit|schrieb)\s*:\s*"
+    r")$"
+)
+_ATTRIBUTION_START = re.compile(r"^(?:op|on|le|am)\s+\S")
+_SEPARATOR = re.compile(
+    r"^\s*(?:[-_=*]{2,}\s*)?(?:"
+    r"oorspronkelijk bericht|origineel bericht|original message|message d'origine"
+    r"|urspr[u]?ngliche nachricht|doorgestuurd bericht|forwarded message|message transfere"
+    r"|weitergeleitete nachricht|begin doorgestuurd bericht|begin forwarded message"
+    r"|debut du message reexpedie|anfang der weitergeleiteten nachricht"
+    r")\s*:?\s*(?:[-_=*]{2,})?\s*$"
+)
+_FORWARD_WORDS = ("doorgestuurd", "forwarded", "transfere", "reexpedie", "weitergeleitet")
+_RULE = re.compile(r"^\s*[_-]{10,}\s*$")
+_HEADER_FIELD = re.compile(
+    r"^\s*\*?(van|from|de|von|verzonden|sent|envoye|envoye le|gesendet|aan|to|a|an|onderwerp"
+    r"|subject|objet|sujet|pour|betreff|datum|date|cc|bcc|kopie|copie|verstuurd|envoi"
+    r"|expediteur|destinataire|reply-to|antwoord aan)\s*\*?\s*:\s*(.*)$"
+)
+_HEADER_FROM = {"van", "from", "de", "von"}
+_SENT_FROM = re.compile(
+    r"^\s*(?:verzonden|verstuurd|gestuurd|sent|envoye|envoyé|von meinem|gesendet|get outlook"
+    r"|telecharger outlook|download outlook|outlook voor|outlook for)\b.{0,60}"
+    r"(?:iphone|ipad|android|samsung|galaxy|smartphone|mobiel|mobile|outlook|gsm|huawei"
+    r"|xiaomi|oneplus|pixel|blackberry|mail|windows|telenet|proximus|yahoo|gmail)\b.*$"
+)
+_CLOSING = re.compile(
+    r"^\s*(?:met\s+)?(?:vriendelijke|hartelijke|lieve|beste|warme|veel|vele|fijne)?\s*"
+    r"(?:groet(?:en|jes|je)?|groeten|mvg|m\.v\.g\.?|vg|gr|dank\s*(?:u|je)?(?:\s+wel)?"
+    r"|bedankt|alvast bedankt|bien a vous|bien à vous|cordialement|salutations|bisous|amities"
+    r"|amitiés|bonne journee|bonne journée|merci(?: d'avance| beaucoup)?|kind regards|regards"
+    r"|best regards|best wishes|best|cheers|thanks|thank you|many thanks|warm regards"
+    r"|mit freundlichen gr(?:ü|u|ue)(?:ß|ss)en|freundliche gr(?:ü|u|ue)(?:ß|ss)e"
+    r"|liebe gr(?:ü|u|ue)(?:ß|ss)e|viele gr(?:ü|u|ue)(?:ß|ss)e|lg|mfg|gruss|gruß)\b"
+    r"\s*[,.!]*\s*(?:\w+\s*[,.!]*)?$",
+    re.IGNORECASE,
+)
+_PHONE = re.compile(r"(?:\+|00)\d[\d ./-]{7,}\d|\b0\d{1,3}[ ./-]?\d{2,3}[ ./-]?\d{2}[ ./-]?\d{2}\b")
+_CONTACT_LINE = re.compile(
+    r"^\s*(?:(?:tel|tél|gsm|mobiel|mobile|fax|phone|telefoon|téléphone|e-?mail|web|www)\b"
+    r"[\s.:]*|\S+@\S+\.\w+\s*$|https?://\S+\s*$|www\.\S+\s*$)",
+    re.IGNORECASE,
+)
+_ADDRESS_LINE = re.compile(
+    r"^\s*(?:\d{4}\s+[A-ZÀ-Ý][\w'-]+(?:[ -][\w'-]+)?"
+    r"|[A-ZÀ-Ý][\w'.-]+(?: [\w'.-]+){0,3} \d+[a-z]?(?:\s*(?:bus|bte)\s*\w+)?,?\s+\d{4}\s+\S+.*"
+    r"|[\w'. -]*(?:straat|laan|weg|plein|dreef|steenweg|lei|baan|dijk|kaai|markt|hof|rue|avenue"
+    r"|chaussée|chaussee|boulevard|place|straße|strasse|gasse)\s*\d+\s*\w{0,4}(?:\s*(?:bus|bte)"
+    r"\s*\w+)?)\s*,?\s*$",
+    re.IGNORECASE,
+)
+_DISCLAIMER = re.compile(
+    r"\b(?:disclaimer|dit (?:e-?mail)?bericht (?:en eventuele bijlagen )?(?:is|zijn) "
+    r"(?:uitsluitend )?bestemd|vertrouwelijke informatie|this (?:e-?mail|message) "
+    r"(?:and any attachments )?(?:is|are|may contain) (?:confidential|intended)|ce message "
+    r"(?:et ses pi[eè]ces jointes )?(?:est|sont) (?:confidentiel|destin)|diese e-?mail "
+    r"(?:enth[äa]lt|ist) (?:vertrauliche|nur)|privileged and confidential|"
+    r"gelieve (?:dit bericht )?te verwijderen|please (?:notify|delete)|"
+    r"think before you print|denk aan het milieu|pensez à l'environnement|"
+    r"(?:is|zijn) vertrouwelijk en|uitsluitend bestemd voor|per vergissing ontvangen|"
+    r"bestemd voor de geadresseerde|intended (?:solely )?for the (?:addressee|recipient)|"
+    r"destiné exclusivement|par erreur|irrtümlich erhalten|nicht der richtige adressat)",
+    re.IGNORECASE,
+)
+
+
+#: Quoted tokens not explained by a known mailing above which a message may quote a
+#: mailing not yet known (it feeds learning, and is re-coded when one is learned).
+UNEXPLAINED_MIN = 20
+#: Mailing runs at least this long count wherever they stand; shorter ones only where they
+#: continue the mailing line above (a wrapped line) or stand in a quote.
+_FREE_RUN = 6
+_QUOTED_RUN = 3
+#: Tokens of a mailing a writer may have left out between two pieces of it they kept.
+_SKIP = 80
+
+
+@dataclass
+class OwnText:
+    """Result of reply isolation.
+
+    :ivar text: the writer's own words, with ``[Qn]`` anchor lines where a question stood
+        above an answer (``[Q0]``: the answers ended there); the coding reads only this.
+    :ivar quoted: everything else (quotes, mailing, headers, signatures), kept for review.
+    :ivar anchors: numbers of the questions found as anchors.
+    :ivar quoted_sheet: whether a mailing or its questions were quoted at all.
+    :ivar order: the codebook's question numbers in the order the quoted mailing asks them.
+    :ivar labels: the quoted mailing's own labels ("5", "c") to codebook question numbers.
+    :ivar mailings: keys of the known mailings this message quotes.
+    :ivar unexplained: quoted tokens that no known mailing explains.
+    :ivar material: those quoted lines, when there are enough of them to hold a mailing not
+        known yet (what learning reads), else "".
+    :ivar inline_unknown: answers were read under questions of a mailing not known.
+    :ivar forwarded: own text includes a forwarded message.
+    """
+
+    text: str
+    quoted: str
+    anchors: list[int] = field(default_factory=list)
+    quoted_sheet: bool = False
+    order: tuple[int, ...] = (1, 2, 3, 4)
+    labels: dict[str, int] = field(default_factory=dict)
+    mailings: list[str] = field(default_factory=list)
+    unexplained: int = 0
+    material: str = ""
+    inline_unknown: bool = False
+    forwarded: bool = False
+
+
+@dataclass
+class _Line:
+    raw: str
+    body: str
+    depth: int
+    role: str = ""  # own, quote, sheet, attribution, header, signature, question, blank
+    region: str = "own"  # own, original (an unprefixed quoted original), forward
+    question: int = 0
+    also: tuple[int, ...] = ()  # further questions the same mailing question asks
+    rest: str = ""
+    found: Found | None = None
+    generic: bool = False  # a question recognised by what it asks (mailing not known)
+    closes: bool = False  # mailing text that ends the answers above it
+    pasted: bool = False  # an unlabelled question in the writer's own text
+    inline: bool = False  # a quoted-region line read as an answer
+
+    @property
+    def quoted(self) -> bool:
+        return self.depth > 0 or self.region == "original"
+
+
+def strip_quote(line: str) -> tuple[int, str]:
+    """A line's quote depth (number of ``>`` marks) and the line without them."""
+    match = _QUOTE_PREFIX.match(line)
+    if not match:
+        return 0, line
+    return match.group(1).count(">"), line[match.end():]
+
+
+@lru_cache(maxsize=1)
+def _library_header_regex() -> re.Pattern[str] | None:
+    try:
+        from mailparser_reply.parser import EmailMessage
+    except ImportError:  # pragma: no cover - a declared dependency
+        return None
+    message = EmailMessage(text="", languages=["nl", "fr", "de", "en"])
+    pattern: re.Pattern[str] = message.HEADER_REGEX
+    return pattern
+
+
+def is_structure_line(text: str) -> bool:
+    """Whether ``text`` is an attribution line, a separator or a header field line."""
+    folded = fold(text.strip())
+    return bool(_is_attribution(text) or _SEPARATOR.match(folded) or _RULE.match(text)
+                or _HEADER_FIELD.match(folded) or text.strip() == OUTLOOK_REPLY_MARKER)
+
+
+def is_client_line(text: str) -> bool:
+    """Whether ``text`` is a mail client's line ("Verzonden vanaf mijn iPhone")."""
+    return bool(_SENT_FROM.match(fold(text.strip())))
+
+
+def _header_block_at(lines: list[_Line], index: int, *, any_first: bool = False) -> int:
+    """Number of lines of an Outlook-style header block starting at ``index`` (0 if none).
+
+    A block starts with From/Van/De/Von, or with any header field right after a separator
+    (Thunderbird's forward starts with the subject)."""
+    first = _HEADER_FIELD.match(fold(lines[index].body))
+    if not first or (first.group(1) not in _HEADER_FROM and not any_first):
+        return 0
+    fields = 1
+    end = index + 1
+    scan = index + 1
+    while scan < len(lines) and scan < index + 12:
+        body = lines[scan].body.strip()
+        if not body:
+            scan += 1
+            continue
+        if _HEADER_FIELD.match(fold(body)):
+            fields += 1
+            end = scan + 1
+            scan += 1
+            continue
+        break
+    return end - index if fields >= 2 else 0
+
+
+def _is_attribution(text: str) -> bool:
+    folded = fold(text.strip())
+    return len(folded) < 260 and bool(_ATTRIBUTION.match(folded))
+
+
+def _next_text(lines: list[_Line], index: int) -> int:
+    while index < len(lines) and not lines[index].body.strip():
+        index += 1
+    return index
+
+
+# -- pass 1: structure ----------------------------------------------------------------
+
+
+def _attribution_span(lines: list[_Line], index: int) -> int:
+    """1 or 2 when an attribution line (possibly wrapped over two lines) starts here."""
+    body = lines[index].body.strip()
+    if _is_attribution(body):
+        # "... schrieb FibroRes vzw <" + "info@fibrores.org>:" wrapped by the client
+        tail = lines[index + 1].body.strip() if index + 1 < len(lines) else ""
+        if tail and len(tail) < 80 and tail.endswith(":") and "@" in tail and " " not in tail:
+            return 2
+        return 1
+    if index + 1 < len(lines) and _ATTRIBUTION_START.match(fold(body)) \
+            and _is_attribution(body + " " + lines[index + 1].body.strip()):
+        return 2
+    return 0
+
+
+def _separator_block(lines: list[_Line], index: int) -> tuple[int, str] | None:
+    """At a separator ("-----Original Message-----", "---------- Forwarded message"):
+    how many lines the separator and its header block take, and the region after it."""
+    line = lines[index]
+    body = line.body.strip()
+    folded = fold(body)
+    separator = _SEPARATOR.match(folded) or body == OUTLOOK_REPLY_MARKER
+    if not (separator or _RULE.match(body)):
+        return None
+    start = _next_text(lines, index + 1)
+    block = _header_block_at(lines, start, any_first=True) if start < len(lines) else 0
+    if block == 0 and not separator:
+        return None
+    forward = any(word in folded for word in _FORWARD_WORDS)
+    return start + block - index, "forward" if forward else "original"
+
+
+def _from_writer(lines: list[_Line], start: int, size: int, writer: tuple[str, ...]) -> bool:
+    """Whether the From line of the header block at ``start`` names the writer."""
+    for offset in range(size):
+        match = _HEADER_FIELD.match(fold(lines[start + offset].body))
+        if match and match.group(1) in _HEADER_FROM:
+            value = match.group(2)
+            return any(part and part in value for part in writer)
+    return False
+
+
+def _mark_structure(lines: list[_Line], writer: tuple[str, ...] = ()) -> None:
+    """Roles of attribution lines, separators and header blocks; the region of every line.
+
+    What follows a forward separator is the writer's own text: what someone forwards to the
+    survey address is what they want to say (a spouse forwarding the patient's answers). So
+    is a message of the writer's own below a header block when the writer forwards it
+    (``writer``: their folded address and name, given only for a forward: "TR:", "Fwd:")."""
+    region = "own"
+    shift = 0  # quote marks a forward put on the forwarded message (Apple Mail: "> Van:")
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if region == "forward" and shift and line.depth >= shift:
+            line.depth -= shift
+        if not line.body.strip():
+            line.role = "blank"
+            line.region = region
+            index += 1
+            continue
+        span = _attribution_span(lines, index)
+        if span:
+            for offset in range(span):
+                lines[index + offset].role = "attribution"
+                lines[index + offset].region = region
+            after = _next_text(lines, index + span)
+            if line.depth == 0 and after < len(lines) and lines[after].depth == 0:
+                region = "original"
+            index += span
+            continue
+        block = _separator_block(lines, index)
+        if block is None:
+            size = _header_block_at(lines, index)
+            own = bool(writer) and _from_writer(lines, index, size, writer)
+            block = (size, "forward" if own else "original") if size else None
+        if block is not None:
+            size, after_region = block
+            for offset in range(size):
+                if lines[index + offset].body.strip():
+                    lines[index + offset].role = "header"
+                lines[index + offset].region = region
+            after = _next_text(lines, index + size)
+            quoted_after = after < len(lines) and lines[after].depth > 0
+            if line.depth == 0 and not (after_region == "original" and quoted_after):
+                # (an original that keeps its own quote marks leaves the unmarked lines
+                # among them to the writer: answers typed between the quoted questions)
+                region = after_region
+                header = lines[_next_text(lines, index + 1)] if index + 1 < len(lines) else line
+                shift = header.depth if region == "forward" else 0
+            index += size
+            continue
+        line.region = region
+        index += 1
+
+
+# -- pass 2: mailing text and questions -----------------------------------------------
+
+
+def _mark_mailing(lines: list[_Line], mailings: MailingSet) -> None:
+    """Lines that are runs of a known mailing, its questions, and typed questions."""
+    previous: Found | None = None
+    last_question: tuple[int, int] | None = None  # (mailing, question number) of the line above
+    for index, line in enumerate(lines):
+        if line.role:
+            continue
+        _, found_tokens = line_tokens(line.body)
+        toks = [tok for tok, _, _ in found_tokens]
+        if not toks:
+            continue
+        found = mailings.longest_prefix(toks, previous) if mailings else None
+        labelled = found is not None and found.length < len(toks) and \
+            line.body[found_tokens[found.length - 1][2]:].lstrip()[:1] in (":", "?")
+        if found is not None and _accept(line, found, len(toks), mailings, previous,
+                                         labelled=labelled):
+            whole = found.length == len(toks)
+            question = mailings.last_question(found)
+            line.found = found
+            previous = found
+            rest = "" if whole else _rest_after(line.body, found_tokens[found.length - 1][2])
+            following = lines[index + 1].body if index + 1 < len(lines) else ""
+            if rest and line.depth and _mailing_text(rest, following, mailings):
+                rest = ""  # a quote re-wrapped: the mailing's next words, not an answer
+            if question is not None and last_question != (found.mailing, question.number):
+                line.role = "question"
+                line.question = question.number
+                line.also = tuple(n for n in mailings.numbers(found) if n != question.number)
+                line.rest = rest
+            else:
+                line.role = "sheet"
+                line.rest = rest
+            last_question = (found.mailing, question.number) if question else None
+            continue
+        last_question = None
+        _typed_question(line, toks)
+    _pasted_questions(lines)
+
+
+def _accept(line: _Line, found: Found, size: int, mailings: MailingSet,
+            previous: Found | None, *, labelled: bool = False) -> bool:
+    """Whether a mailing run found at the start of ``line`` is mailing text there.
+
+    A whole line of mailing text is, when it continues the mailing line above (a wrapped
+    line: any length), is long (a respondent does not retype six words of the mailing), or
+    is a shorter run inside a quote. A line that only starts with mailing text (a question
+    with the answer after it on the same line) needs a run of three tokens or more."""
+    whole = found.length == size
+    continues = mailings.continues(previous, found)
+    if whole:
+        # a few lines of the mailing left out (the writer deleted them) still leave the rest
+        # of it in order: a run of three tokens a little further on is mailing text too
+        skipped = previous is not None and previous.mailing == found.mailing \
+            and 0 <= found.start - previous.end <= _SKIP and size >= _QUOTED_RUN
+        return continues or skipped or size >= _FREE_RUN or (line.quoted and size >= _QUOTED_RUN)
+    covered = mailings.covers_question(found)
+    if covered >= 2 or (covered == 1 and labelled):
+        # the mailing's question or form label, the answer after it ("Voorgeschreven door:
+        # huisarts" in place of "Voorgeschreven door: ...", "Bijwerkingen: geen")
+        return True
+    if found.length < _QUOTED_RUN:
+        return False
+    return continues or found.length >= 4
+
+
+def _mailing_text(text: str, following: str, mailings: MailingSet) -> bool:
+    """Whether ``text`` (the tail of a quoted line) is itself mailing text: a run of it, or
+    a word that runs on into the next line's mailing text (a quote wrapped anew)."""
+    toks = [tok for tok, _, _ in line_tokens(text)[1]]
+    if not toks:
+        return True
+    if len(toks) == 1:
+        toks += [tok for tok, _, _ in line_tokens(following)[1][:3]]
+        found = mailings.longest_prefix(toks)
+        return found is not None and found.length >= 2
+    found = mailings.longest_prefix(toks)
+    return found is not None and found.length >= 2 and (
+        found.length == len(toks) or found.length >= 4)
+
+
+def _rest_after(body: str, end: int) -> str:
+    """The text of ``body`` after character ``end``, without the punctuation closing the
+    mailing's words."""
+    rest = body[end:]
+    return rest.lstrip(" \t?)!.:,;]–—-*").strip()
+
+
+def _typed_question(line: _Line, toks: list[str]) -> None:
+    """A question of the survey in words no known mailing has: quoted from an unknown
+    mailing, typed by the respondent with the answer after it ("Bijwerkingen? Geen"), or
+    pasted among others (see :func:`_pasted_questions`)."""
+    body = line.body.strip()
+    if len(body) > 240 or ("?" not in body and not _labelled(body)):
+        return
+    head, mark, after = body.partition("?")
+    head_tokens = [tok for tok, _, _ in line_tokens(head)[1]]
+    scores = concept_scores(head_tokens)
+    if not scores:
+        return
+    number = max(scores.items(), key=lambda item: item[1])[0]
+    addressed = addresses_reader(head_tokens)
+    # a question alone on its line, asking the reader or numbered ("(3) Positief?"): the
+    # writer's copy of the questions, counted only as a set (:func:`_pasted_questions`)
+    labelled = _labelled(body)
+    pasted = (addressed or (labelled and not line.quoted)) and len(head_tokens) <= 16 \
+        and not after.strip()
+    if not line.quoted and (not mark or after.strip()):
+        # "1. Oui, je le prends" is a numbered answer; "3. Positief? Neen" or "Bijwerkingen?
+        # geen" is the writer's own label: the line stays as written, for the list or label
+        # it belongs to
+        return
+    if not (line.quoted and addressed) and not (after.strip() and len(head_tokens) <= 8) \
+            and not (_labelled(body) and addressed) and not pasted:
+        return
+    line.role = "question"
+    line.question = number
+    line.generic = True
+    line.pasted = pasted and not line.quoted and not (labelled and addressed)
+    rest = after.lstrip(" \t?)!.:,;]–—-").strip() if mark else ""
+    # the question's own examples, or a quoted line's tail, are no answer
+    line.rest = "" if rest.startswith("(") or line.depth else rest
+
+
+def _pasted_questions(lines: list[_Line]) -> None:
+    """Questions pasted into the writer's own text without labels count only as a set: a
+    lone question asking the reader something ("Weet u of er bijwerkingen zijn?") is the
+    writer's own question, not the survey's."""
+    pasted = [line for line in lines if line.pasted]
+    if len({line.question for line in pasted}) >= 2:
+        return
+    for line in pasted:
+        line.role, line.question, line.generic, line.pasted = "", 0, False, False
+
+
+def _labelled(body: str) -> bool:
+    label, _ = line_tokens(body)
+    return bool(label) or bool(re.match(r"^\s*(?:vraag|question|frage|q|v)\s*\d", body, re.I))
+
+
+# -- pass 3: quoted lines: inline answers or quote ------------------------------------
+
+
+def _answers_at_top_level(lines: list[_Line]) -> bool:
+    """Whether the writer answers with unquoted lines between ``>``-quoted questions
+    (Gmail, Apple Mail): then quoted lines that are not mailing text are never answers."""
+    quoted = [i for i, line in enumerate(lines)
+              if line.depth > 0 and line.role in ("question", "sheet")]
+    first = next((i for i in quoted if lines[i].role == "question"), None)
+    if first is None:
+        return False
+    return any(lines[i].depth == 0 and lines[i].region == "own" and not lines[i].role
+               for i in range(first + 1, quoted[-1]))
+
+
+def _mark_quoted(lines: list[_Line], mailings: MailingSet) -> None:
+    """Roles of the lines left: own words, or quote."""
+    top_level = _answers_at_top_level(lines)
+    zone: dict[int, _Line] = {}  # depth -> the question whose answer is open there
+    answered: dict[int, bool] = {}
+    for index, line in enumerate(lines):
+        if line.role in ("attribution", "header"):
+            zone.clear()
+            continue
+        if line.role == "blank":
+            opened = zone.get(line.depth)
+            if opened is not None and opened.generic and answered.get(line.depth):
+                del zone[line.depth]  # without the mailing, an answer ends at a blank line
+            continue
+        if line.role == "question":
+            zone[line.depth] = line
+            answered[line.depth] = bool(line.rest)
+            continue
+        if line.role == "sheet":
+            opened = zone.get(line.depth)
+            if opened is not None and not _same_question(opened, line, mailings):
+                del zone[line.depth]
+                line.closes = True
+            continue
+        if line.role:
+            continue
+        if not line.quoted:
+            line.role = "own"
+            continue
+        opened = zone.get(line.depth)
+        if opened is not None and not top_level and not _continues_question(lines, index):
+            line.role = "own"
+            line.inline = True
+            answered[line.depth] = True
+        else:
+            line.role = "quote"
+
+
+def _unexplained(lines: list[_Line]) -> list[str]:
+    """The quoted lines (inline answers among them) that no known mailing explains: what
+    a mailing not known yet is learned from."""
+    return [line.body.strip() for line in lines
+            if line.quoted and line.found is None and line.body.strip()
+            and line.role not in ("attribution", "header", "blank")]
+
+
+def _same_question(opened: _Line, line: _Line, mailings: MailingSet) -> bool:
+    if opened.found is None or line.found is None:
+        return False
+    question = mailings.question(line.found)
+    return question is not None and question.number == opened.question \
+        and line.found.mailing == opened.found.mailing
+
+
+def _continues_question(lines: list[_Line], index: int) -> bool:
+    """A wrapped tail of a question no mailing knows: right under it, lower case or
+    bracketed ("(bv. de huisarts, ...)")."""
+    above = lines[index - 1] if index > 0 else None
+    if above is None or above.role != "question" or not above.generic or above.rest:
+        return False
+    head = lines[index].body.lstrip()[:1]
+    return head == "(" or head.islower()
+
+
+# -- pass 4: signatures ---------------------------------------------------------------
+
+
+def _strip_signatures(lines: list[_Line]) -> None:
+    own = [line for line in lines
+           if line.role in ("own", "question", "blank", "attribution", "header")]
+    in_signature = False
+    closing_budget = 0
+    for line in own:
+        if line.role in ("attribution", "header"):
+            # a forwarded or quoted message starts: the signature above it has ended
+            in_signature = False
+            closing_budget = 0
+            continue
+        if line.role == "question":
+            in_signature = False
+            closing_budget = 0
+            continue
+        body = line.body.strip()
+        if line.role == "blank":
+            continue
+        if in_signature:
+            line.role = "signature"
+            continue
+        if body in ("--", "-- ", "—", "__") or line.body.rstrip("\n") == "-- ":
+            line.role = "signature"
+            in_signature = True
+            continue
+        folded = fold(body)
+        if _SENT_FROM.match(folded) or _DISCLAIMER.search(body):
+            line.role = "signature"
+            if _DISCLAIMER.search(body):
+                in_signature = True
+            continue
+        if closing_budget > 0:
+            if len(body) <= 60:
+                line.role = "signature"
+                closing_budget -= 1
+                continue
+            closing_budget = 0
+        if len(body) <= 45 and _CLOSING.match(body):
+            line.role = "signature"
+            closing_budget = 6
+            continue
+        if (_CONTACT_LINE.match(body) or (_PHONE.search(body) and len(body) < 60)
+                or _ADDRESS_LINE.match(body)):
+            line.role = "signature"
+
+
+# -- assembly -------------------------------------------------------------------------
+
+
+def isolate(text: str, *, mailings: MailingSet | None = None,
+            forwarded_by: tuple[str, ...] = ()) -> OwnText:
+    """Split a plain-text body (quotes as ``>``) into the writer's own words and the rest,
+    knowing the ``mailings`` the organisation sent (none: questions are recognised by what
+    they ask, and nothing else of a mailing is known). ``forwarded_by``: the writer's folded
+    address and name when the message is a forward: their own message below is their words."""
+    mailings = mailings or MailingSet()
+    lines: list[_Line] = []
+    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        raw = raw.replace("\ufeff", "").replace("\xa0", " ").replace("\u200b", "")
+        depth, body = strip_quote(raw)
+        lines.append(_Line(raw, body.rstrip(), depth))
+    _mark_structure(lines, forwarded_by)
+    _mark_mailing(lines, mailings)
+    _mark_quoted(lines, mailings)
+    _strip_signatures(lines)
+    return _assemble(lines, mailings)
+
+
+def _assemble(lines: list[_Line], mailings: MailingSet) -> OwnText:
+    own: list[str] = []
+    quoted: list[str] = []
+    anchors: list[int] = []
+    used: dict[int, int] = {}
+    for line in lines:
+        if line.found is not None:
+            used[line.found.mailing] = used.get(line.found.mailing, 0) + 1
+        if line.role == "question":
+            quoted.append(line.raw)
+            anchors.append(line.question)
+            numbers = "+".join(str(n) for n in (line.question, *line.also))
+            own.append(f"{ANCHOR.format(n=numbers)} {line.rest}".rstrip())
+        elif line.role == "sheet":
+            quoted.append(line.raw)
+            if line.closes:
+                own.append(ANCHOR.format(n=0))
+            if line.rest and not line.quoted:
+                own.append(line.rest)
+        elif line.role == "own":
+            own.append(line.body)
+        elif line.role == "blank":
+            own.append("")
+        else:
+            quoted.append(line.raw)
+    if anchors and not _any_anchor_answered(own):
+        # The questions were only quoted below answers written elsewhere: no anchors.
+        own = [line for line in own if not ANCHOR_RE.match(line)]
+        anchors = []
+    material = _unexplained(lines)
+    unexplained = sum(len(line_tokens(text)[1]) for text in material)
+    order: tuple[int, ...] = (1, 2, 3, 4)
+    labels: dict[str, int] = {}
+    if used:
+        main = max(used, key=lambda index: used[index])
+        order = mailings.mailings[main].order
+        labels = mailings.mailings[main].labels
+    return OwnText(
+        _tidy(own), "\n".join(quoted).strip("\n"), anchors,
+        quoted_sheet=bool(used) or any(line.role == "question" and line.quoted
+                                       for line in lines),
+        order=order,
+        labels=labels,
+        mailings=sorted(mailings.mailings[index].key for index in used),
+        unexplained=unexplained,
+        material="\n".join(material) if unexplained >= UNEXPLAINED_MIN else "",
+        inline_unknown=any(line.inline for line in lines) and not used,
+        forwarded=any(line.region == "forward" and line.role == "own" for line in lines),
+    )
+
+
+def _any_anchor_answered(own: list[str]) -> bool:
+    current = 0
+    for line in own:
+        match = ANCHOR_RE.match(line)
+        if match:
+            current = int(match.group(1).split("+")[0])
+            if current and _has_words(line[match.end():]):
+                return True
+        elif current and _has_words(line):
+            return True  # an emoji or a dash alone ("👇", "-") answers nothing
+    return False
+
+
+def _has_words(text: str) -> bool:
+    return bool(line_tokens(text)[1])
+
+
+def _tidy(lines: list[str]) -> str:
+    out: list[str] = []
+    for line in lines:
+        if not line.strip():
+            if out and out[-1] != "":
+                out.append("")
+            continue
+        out.append(line.rstrip())
+    # anchors with nothing under them before the next anchor are kept: "question left blank"
+    while out and (out[-1] == "" or out[-1] == ANCHOR.format(n=0)):
+        out.pop()
+    return "\n".join(out).strip("\n")

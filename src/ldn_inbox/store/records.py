@@ -1,0 +1,122 @@
+"""Coded records: the extractor's output, human corrections, and the effective record.
+
+The effective value of a field is the human one where a correction exists, else the
+extracted one. ``responses`` and ``response_items`` hold it for views, exports and the
+report, rebuilt by :func:`refresh_response` whenever an extraction or a correction changes.
+A new extraction never overwrites a correction; where it now disagrees with one, the field
+is listed in ``responses.conflicts``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ldn_inbox.codebook import CODED_FIELDS, LIST_FIELDS
+from ldn_inbox.store.models import (
+    Correction,
+    Extraction,
+    Message,
+    Response,
+    ResponseItem,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from ldn_inbox.extract.coding import Coded
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, list) and isinstance(b, list):
+        return sorted(a) == sorted(b)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return abs(float(a) - float(b)) < 1e-9
+    return bool(a == b)
+
+
+def save_extraction(session: Session, message: Message, coded: Coded, *,
+                    fresh: bool = False) -> None:
+    """Store (or replace) the extractor's record of ``message`` and refresh the effective one.
+
+    ``fresh``: the message row was made in this transaction, so it has no extraction,
+    corrections or effective record yet: nothing is read and nothing is flushed (the
+    caller flushes a whole batch at once)."""
+    extraction = None if fresh else session.get(Extraction, message.id)
+    if extraction is None:
+        extraction = Extraction(message_pk=message.id)
+        session.add(extraction)
+    extraction.extractor_version = coded.extractor_version
+    extraction.values = dict(coded.values)
+    extraction.confidence = dict(coded.confidence)
+    extraction.evidence = dict(coded.evidence)
+    extraction.review_fields = list(coded.review_fields)
+    extraction.coded_at = utcnow()
+    extraction.knowledge = coded.knowledge
+    extraction.mailing_keys = list(coded.mailings)
+    extraction.unexplained = coded.unexplained
+    extraction.learn_text = coded.learn_text or None
+    if not fresh:
+        session.flush()
+    refresh_response(session, message, fresh=fresh, extraction=extraction)
+
+
+def effective_values(extraction: Extraction | None,
+                     corrections: list[Correction]) -> dict[str, Any]:
+    values: dict[str, Any] = dict.fromkeys(CODED_FIELDS)
+    if extraction is not None:
+        values.update({k: v for k, v in extraction.values.items() if k in CODED_FIELDS})
+    for correction in corrections:
+        values[correction.field] = correction.value.get("v")
+    return values
+
+
+def refresh_response(session: Session, message: Message, *, fresh: bool = False,
+                     extraction: Extraction | None = None) -> Response:
+    """Rebuild the effective record of ``message`` from its extraction and corrections."""
+    extraction = extraction or session.get(Extraction, message.id)
+    corrections = [] if fresh else list(session.scalars(
+        sa.select(Correction).where(Correction.message_pk == message.id)
+    ))
+    values = effective_values(extraction, corrections)
+    corrected = {c.field for c in corrections}
+    conflicts: list[str] = []
+    if extraction is not None:
+        for correction in corrections:
+            new = extraction.values.get(correction.field)
+            then = (correction.extracted_value or {}).get("v")
+            human = correction.value.get("v")
+            if not _same(new, human) and not _same(new, then):
+                conflicts.append(correction.field)
+    response = None if fresh else session.get(Response, message.id)
+    if response is None:
+        response = Response(message_pk=message.id)
+        session.add(response)
+    for name in CODED_FIELDS:
+        value = values.get(name)
+        if name in LIST_FIELDS and value is not None:
+            value = sorted(value)
+        setattr(response, name, value)
+    reviewed = message.reviewed_at is not None
+    review_fields = [] if extraction is None else [
+        f for f in extraction.review_fields if f not in corrected
+    ]
+    response.review_fields = review_fields
+    response.reviewed = reviewed
+    response.needs_review = bool(review_fields) and not reviewed
+    confidences = [] if extraction is None else [
+        float(v) for k, v in extraction.confidence.items() if k not in corrected
+    ]
+    response.min_confidence = min(confidences) if confidences else None
+    response.conflicts = sorted(conflicts)
+    response.extractor_version = None if extraction is None else extraction.extractor_version
+    response.updated_at = utcnow()
+    if not fresh:
+        session.execute(sa.delete(ResponseItem).where(ResponseItem.message_pk == message.id))
+    for name in LIST_FIELDS:
+        for code_value in sorted(set(values.get(name) or [])):
+            session.add(ResponseItem(message_pk=message.id, field=name, code=code_value))
+    if not fresh:
+        session.flush()
+    return response
