@@ -347,8 +347,8 @@ def parse_value(field_name: str, text: str | None) -> Value:
     return raw
 
 
-def check_rules(coding: dict[str, Any]) -> list[Issue]:
-    """The codebook's cross-field rules; an empty list when the record is consistent."""
+def _value_issues(coding: dict[str, Any]) -> list[Issue]:
+    """Values outside their field's codes."""
     issues: list[Issue] = []
     for name in CODED_FIELDS:
         spec = FIELD_BY_NAME[name]
@@ -360,29 +360,37 @@ def check_rules(coding: dict[str, Any]) -> list[Issue]:
                 issues.append(Issue(name, f"values must be among {', '.join(spec.codes)}"))
         elif spec.type == "enum" and value not in spec.codes:
             issues.append(Issue(name, f"must be one of {', '.join(spec.codes)}"))
-    if coding.get("kind") != Kind.REPLY:
-        for name in ANSWER_FIELDS:
-            if coding.get(name) is not None:
-                issues.append(Issue(name, "only a reply carries answers: must be null"))
-        return issues
+    return issues
+
+
+def _reply_issues(coding: dict[str, Any]) -> list[Issue]:
+    """The rules between the answer fields of a reply."""
+    issues: list[Issue] = []
     if coding.get("ldn_use") == LdnUse.NEVER:
-        for name in ("prescriber", "prescriber_specialty", "experience", "side_effects",
-                     "dose_mg"):
-            if coding.get(name) is not None:
-                issues.append(Issue(name, "must be null when ldn_use = never"))
+        issues += [Issue(name, "must be null when ldn_use = never")
+                   for name in ("prescriber", "prescriber_specialty", "experience",
+                                "side_effects", "dose_mg") if coding.get(name) is not None]
     elif coding.get("prescriber") is None:
         issues.append(Issue("prescriber", "null only when ldn_use = never; use unknown"))
     specialty = coding.get("prescriber_specialty")
-    if (specialty is None) != (coding.get("prescriber") != Prescriber.SPECIALIST):
-        if specialty is None:
-            issues.append(Issue("prescriber_specialty",
-                                "prescriber = specialist needs a specialty (unknown if unstated)"))
-        else:
-            issues.append(Issue("prescriber_specialty",
-                                "a specialty needs prescriber = specialist"))
+    specialist = coding.get("prescriber") == Prescriber.SPECIALIST
+    if specialty is None and specialist:
+        issues.append(Issue("prescriber_specialty",
+                            "prescriber = specialist needs a specialty (unknown if unstated)"))
+    elif specialty is not None and not specialist:
+        issues.append(Issue("prescriber_specialty", "a specialty needs prescriber = specialist"))
     if coding.get("side_effect_codes") and coding.get("side_effects") != SideEffects.YES:
         issues.append(Issue("side_effect_codes", "must be empty unless side_effects = yes"))
     return issues
+
+
+def check_rules(coding: dict[str, Any]) -> list[Issue]:
+    """The codebook's cross-field rules; an empty list when the record is consistent."""
+    issues = _value_issues(coding)
+    if coding.get("kind") != Kind.REPLY:
+        return issues + [Issue(name, "only a reply carries answers: must be null")
+                         for name in ANSWER_FIELDS if coding.get(name) is not None]
+    return issues + _reply_issues(coding)
 
 
 @dataclass(frozen=True)

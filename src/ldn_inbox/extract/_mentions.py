@@ -81,31 +81,65 @@ class _Symptoms(_Index):
             if any(d.first < s.last and s.first < d.last for d in index.near(s.first, s.last))}
 
 
+def _reach(doc: Doc, clause_last: int, sentence: int, symptoms: _Symptoms) -> int:
+    """Where a symptom's direction words may stand up to: its clause, and up to two
+    following clauses of the sentence that name no symptom of their own ("de pijn is niet
+    weg, maar wel draaglijker"; over a clause made only of "maar" or "wel")."""
+    last = clause_last
+    for _ in range(2):
+        following = doc.clause_starting(sentence, last)
+        if following is None or any(s.first >= following.first and s.last <= following.last
+                                    for s in symptoms.near(following.first, following.last)):
+            break
+        last = following.last
+    return last
+
+
+def _candidate_directions(doc: Doc, first: int, last: int) -> list[Hit]:
+    """The direction words in tokens [first, last), without an intensifier standing right
+    before another one: in "veel beter", "much better", "bien moins" the second word gives
+    the direction."""
+    directions = doc.hits_in(first, last, "direction")
+    heads = {h.first for h in directions}
+    return [d for d in directions if not (
+        d.key in ("worsen", "more") and d.last in heads and d.last - d.first == 1
+        and not any(h.first == d.first and h is not d for h in directions))]
+
+
+def _keyed(doc: Doc, other: Hit, hit: Hit, polarity: str) -> str | None:
+    """Which way ``other`` says ``hit`` went, for a symptom of ``polarity``; None when it
+    says nothing of it."""
+    key = other.key
+    if key == "no_longer" and not _bears_on(doc, other, hit, polarity):
+        return None  # "misselijk, nu niet meer": it passed; "niet meer zo moe": better
+    if key == "regain":
+        # "weer pijn" says nothing the other words do not
+        return None if polarity == "bad" else "improve"
+    if key in ("less", "no_longer"):
+        # "minder pijn", "niet meer zo moe": better; "minder energie", "kon niet meer
+        # slapen": worse
+        return "improve" if polarity == "bad" else "worsen"
+    if key == "more":
+        return "worsen" if polarity == "bad" else "improve"
+    return key
+
+
+def _nearest_elsewhere(hit: Hit, other: Hit, distance: int, symptoms: _Symptoms) -> bool:
+    """Whether another symptom stands nearer to direction word ``other`` than ``hit`` (a
+    direction word belongs to the symptom nearest to it: "minder pijn en ik slaap")."""
+    return any(_gap(s, other) - 1 < distance
+               for s in symptoms.near(other.first - distance - 1, other.last + distance + 1)
+               if s is not hit and s.first != hit.first and s not in symptoms.self_directed)
+
+
 def _direction(doc: Doc, hit: Hit, polarity: str,
                symptoms: _Symptoms) -> tuple[str | None, Hit | None]:
     clause = doc.clause_of(hit.first)
     if clause is None:
         return None, None
-    last = clause.last
-    # "de pijn is niet weg, maar wel draaglijker": the next clause of the sentence speaks of
-    # the same symptom when it names none of its own
-    # (over a clause made only of "maar" or "wel")
-    for _ in range(2):
-        following = doc.clause_starting(clause.sentence, last)
-        if following is None or any(s.first >= following.first and s.last <= following.last
-                                    for s in symptoms.near(following.first, following.last)):
-            break
-        last = following.last
-    self_directed = symptoms.self_directed
+    last = _reach(doc, clause.last, clause.sentence, symptoms)
     found: list[tuple[int, str, Hit]] = []
-    directions = doc.hits_in(clause.first, last, "direction")
-    # an intensifier right before another direction word says nothing by itself: in
-    # "veel beter", "much better", "bien moins" the second word gives the direction
-    heads = {h.first for h in directions}
-    directions = [d for d in directions if not (
-        d.key in ("worsen", "more") and d.last in heads and d.last - d.first == 1
-        and not any(h.first == d.first and h is not d for h in directions))]
-    for other in directions:
+    for other in _candidate_directions(doc, clause.first, last):
         pseudo = doc.hits_in(other.last - 12, other.first + 12, "negation", "pseudo")
         if other.key != "no_longer" and any(p.first <= other.first and other.last <= p.last
                                             for p in pseudo):
@@ -114,29 +148,12 @@ def _direction(doc: Doc, hit: Hit, polarity: str,
             continue  # only "..., maar wel draaglijker" reaches into the next clause
         distance = _gap(hit, other) - 1
         overlap = distance < 0
-        if not overlap and distance > DIRECTION_WINDOW:
+        if not overlap and (distance > DIRECTION_WINDOW
+                            or _nearest_elsewhere(hit, other, distance, symptoms)):
             continue
-        # a direction word belongs to the symptom nearest to it ("minder pijn en ik slaap")
-        if not overlap and any(_gap(s, other) - 1 < distance
-                               for s in symptoms.near(other.first - distance - 1,
-                                                      other.last + distance + 1)
-                               if s is not hit and s.first != hit.first
-                               and s not in self_directed):
-            continue
-        key = other.key
-        if key == "no_longer" and not _bears_on(doc, other, hit, polarity):
-            continue  # "misselijk, nu niet meer": it passed; "niet meer zo moe": better
-        if key == "regain":
-            if polarity == "bad":
-                continue  # "weer pijn" says nothing the other words do not
-            key = "improve"
-        if key in ("less", "no_longer"):
-            # "minder pijn", "niet meer zo moe": better; "minder energie", "kon niet meer
-            # slapen": worse
-            key = "improve" if polarity == "bad" else "worsen"
-        elif key == "more":
-            key = "worsen" if polarity == "bad" else "improve"
-        found.append((0 if overlap else max(distance, 0) + 1, key, other))
+        key = _keyed(doc, other, hit, polarity)
+        if key is not None:
+            found.append((0 if overlap else max(distance, 0) + 1, key, other))
     if not found:
         return None, None
     found.sort(key=lambda f: (f[0], f[1] != "improve"))

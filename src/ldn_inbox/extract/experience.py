@@ -10,6 +10,8 @@ worse, or stopped for side effects without a benefit -> negative; no difference 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ldn_inbox.codebook import Experience, LdnUse
 from ldn_inbox.extract._common import (
     Reading,
@@ -193,68 +195,92 @@ def _no_longer(doc: Doc, *, proxy: bool) -> list[Hit]:
     return out
 
 
-def code_experience(doc: Doc, segs: Segments, *, use: LdnUse, benefits: list[str],
-                    benefit_hits: list[Hit],
-                    side_effect_mentions: list[Mention], stop_for_side_effects: bool,
-                    proxy: bool) -> Reading:
-    if use is LdnUse.NEVER:
-        return Reading(None, 0.9)
-    too_early = _cues(doc, "too_early", proxy=proxy, segs=segs)
-    mixed = _cues(doc, "mixed", proxy=proxy, segs=segs)
+@dataclass
+class _Cues:
+    """The experience cues of one text, each a list of the hits saying it."""
+
+    too_early: list[Hit]
+    mixed: list[Hit]
+    faded: list[Hit]
+    negative: list[Hit]
+    no_effect: list[Hit]
+    severe: list[Hit]
+    positive: list[Hit]
+
+
+def _gather(doc: Doc, segs: Segments, *, benefits: list[str], benefit_hits: list[Hit],
+            proxy: bool) -> _Cues:
     faded = _cues(doc, "faded", proxy=proxy, segs=segs) + [
         h for h in _cues(doc, "faded_weak", proxy=proxy, segs=segs)
         if _effect_in_clause(doc, h) or _after_first_benefit(doc, h, benefit_hits)]
     if benefits:
         faded += _no_longer(doc, proxy=proxy)
-    negative = _cues(doc, "negative", proxy=proxy, segs=segs)
-    no_effect = _cues(doc, "no_effect", proxy=proxy, segs=segs) + [
-        # "niet beter", "niks beter gevoeld": a negated benefit is no effect
-        h for h in doc.hits_of("experience", "positive")
-        if usable(doc, h, proxy=proxy) and negated(doc, h)]
-    severe = [h for h in doc.hits_of("experience", "severe")
-              if usable(doc, h, proxy=proxy) and not negated(doc, h)]  # "nicht so schlimm"
-    stopped = stop_for_side_effects
-    positive = [h for h in _cues(doc, "positive", proxy=proxy, segs=segs)
-                if segs.answers(h.start, 3) or " " in h.term
-                or len(h.term) > _WEAK_POSITIVE_MAX_LEN]
+    return _Cues(
+        too_early=_cues(doc, "too_early", proxy=proxy, segs=segs),
+        mixed=_cues(doc, "mixed", proxy=proxy, segs=segs),
+        faded=faded,
+        negative=_cues(doc, "negative", proxy=proxy, segs=segs),
+        no_effect=_cues(doc, "no_effect", proxy=proxy, segs=segs) + [
+            # "niet beter", "niks beter gevoeld": a negated benefit is no effect
+            h for h in doc.hits_of("experience", "positive")
+            if usable(doc, h, proxy=proxy) and negated(doc, h)],
+        severe=[h for h in doc.hits_of("experience", "severe")  # not "nicht so schlimm"
+                if usable(doc, h, proxy=proxy) and not negated(doc, h)],
+        positive=[h for h in _cues(doc, "positive", proxy=proxy, segs=segs)
+                  if segs.answers(h.start, 3) or " " in h.term
+                  or len(h.term) > _WEAK_POSITIVE_MAX_LEN],
+    )
+
+
+def _positive(doc: Doc, cues: _Cues, *, benefits: list[str],
+              side_effect_mentions: list[Mention], opening_hits: tuple[Hit, ...]) -> Reading:
+    """A benefit or a yes: positive, as sure as the side effects and doubts allow."""
+    confidence = 0.88 if benefits or cues.positive else 0.8
+    if side_effect_mentions:
+        # positive or mixed hangs on how much the side effects weigh: side effects said to
+        # have passed or not to bother leave it surely positive
+        light = all(_passing(doc, m.hit) for m in side_effect_mentions)
+        confidence = 0.6 if cues.severe else (0.82 if light else 0.7)
+    if cues.no_effect or cues.negative:
+        confidence = 0.6
+    if cues.too_early:
+        confidence = min(confidence, 0.7)  # a benefit already, too early for the rest
+    return Reading(Experience.POSITIVE, confidence, tuple(cues.positive[:1]) or opening_hits)
+
+
+def code_experience(doc: Doc, segs: Segments, *, use: LdnUse, benefits: list[str],
+                    benefit_hits: list[Hit],
+                    side_effect_mentions: list[Mention], stop_for_side_effects: bool,
+                    proxy: bool) -> Reading:
+    """The codebook's order: too early, mixed (a benefit that faded or weighed against a
+    drawback), positive, negative, no effect."""
+    if use is LdnUse.NEVER:
+        return Reading(None, 0.9)
+    cues = _gather(doc, segs, benefits=benefits, benefit_hits=benefit_hits, proxy=proxy)
     answer = answer_word(doc, segs, 3)
     opening = first_hit_of_answer(doc, segs, 3)
     opening_hits: tuple[Hit, ...] = (opening,) if opening else ()
-    if too_early and not benefits:
-        return Reading(Experience.UNKNOWN, 0.8, tuple(too_early[:1]))
-    if benefits and (mixed or faded):
-        return Reading(Experience.MIXED, 0.8, tuple((mixed or faded)[:2]))
-    if mixed and (positive or answer == "yes"):
-        return Reading(Experience.MIXED, 0.75, tuple(mixed[:1]))
-    if benefits and stopped:
+    if cues.too_early and not benefits:
+        return Reading(Experience.UNKNOWN, 0.8, tuple(cues.too_early[:1]))
+    if benefits and (cues.mixed or cues.faded):
+        return Reading(Experience.MIXED, 0.8, tuple((cues.mixed or cues.faded)[:2]))
+    if cues.mixed and (cues.positive or answer == "yes"):
+        return Reading(Experience.MIXED, 0.75, tuple(cues.mixed[:1]))
+    if benefits and stop_for_side_effects:
         return Reading(Experience.MIXED, 0.65, ())
-    if benefits or positive or answer == "yes":
-        contradiction = bool(no_effect or negative)
-        confidence = 0.88 if benefits or positive else 0.8
-        if side_effect_mentions:
-            # positive or mixed hangs on how much the side effects weigh: side effects said
-            # to have passed or not to bother leave it surely positive
-            light = all(_passing(doc, m.hit) for m in side_effect_mentions)
-            confidence = 0.6 if severe else (0.82 if light else 0.7)
-        if contradiction:
-            confidence = 0.6
-        if too_early and not benefits:
-            return Reading(Experience.UNKNOWN, 0.6, tuple(too_early[:1]))
-        if too_early:
-            confidence = min(confidence, 0.7)  # a benefit already, too early for the rest
-        return Reading(Experience.POSITIVE, confidence,
-                       tuple(positive[:1]) or opening_hits)
-    if too_early:
-        return Reading(Experience.UNKNOWN, 0.8, tuple(too_early[:1]))
-    if negative or stopped:
-        return Reading(Experience.NEGATIVE, 0.78, tuple(negative[:1]))
-    if use is LdnUse.PAST and side_effect_mentions and severe:
+    if benefits or cues.positive or answer == "yes":
+        return _positive(doc, cues, benefits=benefits,
+                         side_effect_mentions=side_effect_mentions, opening_hits=opening_hits)
+    if cues.too_early:
+        return Reading(Experience.UNKNOWN, 0.8, tuple(cues.too_early[:1]))
+    if cues.negative or stop_for_side_effects:
+        return Reading(Experience.NEGATIVE, 0.78, tuple(cues.negative[:1]))
+    if use is LdnUse.PAST and side_effect_mentions and cues.severe:
         # stopped, side effects, no benefit, reason unsaid: severe ones make it negative
-        return Reading(Experience.NEGATIVE, 0.65, tuple(severe[:1]))
-    if no_effect or answer == "no":
-        return Reading(Experience.NO_EFFECT, 0.85 if no_effect else 0.72,
-                       tuple(no_effect[:1]) or opening_hits)
-    if mixed:
-        return Reading(Experience.MIXED, 0.6, tuple(mixed[:1]))
-    said = segs.has(3)
-    return Reading(Experience.UNKNOWN, 0.55 if said else 0.75)
+        return Reading(Experience.NEGATIVE, 0.65, tuple(cues.severe[:1]))
+    if cues.no_effect or answer == "no":
+        return Reading(Experience.NO_EFFECT, 0.85 if cues.no_effect else 0.72,
+                       tuple(cues.no_effect[:1]) or opening_hits)
+    if cues.mixed:
+        return Reading(Experience.MIXED, 0.6, tuple(cues.mixed[:1]))
+    return Reading(Experience.UNKNOWN, 0.55 if segs.has(3) else 0.75)

@@ -162,43 +162,53 @@ def _same_sentence(doc: Doc, a: Hit, b: Hit) -> bool:
     return first is not None and second is not None and first.sentence == second.sentence
 
 
-def code_prescriber(doc: Doc, segs: Segments, *, proxy: bool) -> tuple[Reading, Reading]:
-    """(prescriber, prescriber_specialty) readings."""
+def _scored(doc: Doc, segs: Segments, hit: Hit, refused: set[Hit],
+            recommenders: set[Hit]) -> _Candidate | None:
+    """A doctor or other source named, with its weight as the prescriber."""
+    kind = _candidate(hit)
+    if kind is None:
+        return None
+    prescriber, specialty = kind
+    score = 1.0
+    if segs.answers(hit.start, 2):
+        score += 3.0
+    elif segs.layout != "narrative" and segs.questions_at(hit.start):
+        score -= 0.5
+    verb = _near(doc, hit, "prescribe", "verb", 6)
+    if verb is not None and not negated(doc, verb):
+        score += 2.0
+    # a negation right before ("niet de huisarts"); in a text without punctuation a "niks"
+    # six words back is about something else
+    if hit in refused or negated(doc, hit, window=2):
+        score -= 4.0
+    if hit in recommenders and verb is None:
+        score -= 1.5  # recommended it; someone else wrote the prescription
+    if prescriber is Prescriber.UNKNOWN and _remote(doc, hit):
+        prescriber = Prescriber.OTHER  # a doctor abroad reached online, type unstated
+    elif prescriber is Prescriber.UNKNOWN or specialty is Specialty.UNKNOWN:
+        score -= 0.6
+    return _Candidate(hit, prescriber, specialty, score)
+
+
+def _candidates(doc: Doc, segs: Segments, *, proxy: bool) -> list[_Candidate]:
+    """Every source the writer names, weighed; those weighing nothing are left out."""
     entity_hits = [h for h in doc.hits if _candidate(h) is not None]
     refused = _refused(doc, entity_hits)
     recommenders = _recommenders(doc, entity_hits)
-    candidates: list[_Candidate] = []
-    for hit in doc.hits:
-        kind = _candidate(hit)
-        if kind is None or not usable(doc, hit, proxy=proxy):
-            continue
-        prescriber, specialty = kind
-        score = 1.0
-        if segs.answers(hit.start, 2):
-            score += 3.0
-        elif segs.layout != "narrative" and segs.questions_at(hit.start):
-            score -= 0.5
-        verb = _near(doc, hit, "prescribe", "verb", 6)
-        if verb is not None and not negated(doc, verb):
-            score += 2.0
-        # a negation right before ("niet de huisarts"); in a text without punctuation a "niks"
-        # six words back is about something else
-        if hit in refused or negated(doc, hit, window=2):
-            score -= 4.0
-        if hit in recommenders and verb is None:
-            score -= 1.5  # recommended it; someone else wrote the prescription
-        if prescriber is Prescriber.UNKNOWN and _remote(doc, hit):
-            prescriber = Prescriber.OTHER  # a doctor abroad reached online, type unstated
-        elif prescriber is Prescriber.UNKNOWN or specialty is Specialty.UNKNOWN:
-            score -= 0.6
-        candidates.append(_Candidate(hit, prescriber, specialty, score))
+    candidates = [c for c in (_scored(doc, segs, hit, refused, recommenders)
+                              for hit in entity_hits if usable(doc, hit, proxy=proxy))
+                  if c is not None]
     for order in _self_ordered(doc):
         if usable(doc, order, proxy=proxy):
             score = 3.0 + (3.0 if segs.answers(order.start, 2) else 0.0)
             candidates.append(_Candidate(order, Prescriber.OTHER, None, score))
     _pronoun_prescribers(doc, candidates, refused)
-    candidates = _appositions(doc, candidates)
-    candidates = [c for c in candidates if c.score > 0]
+    return [c for c in _appositions(doc, candidates) if c.score > 0]
+
+
+def code_prescriber(doc: Doc, segs: Segments, *, proxy: bool) -> tuple[Reading, Reading]:
+    """(prescriber, prescriber_specialty) readings: the source weighing most."""
+    candidates = _candidates(doc, segs, proxy=proxy)
     if not candidates:
         confidence = 0.6 if segs.has(2) else 0.8
         return Reading(Prescriber.UNKNOWN, confidence), Reading(None, confidence)
@@ -206,9 +216,7 @@ def code_prescriber(doc: Doc, segs: Segments, *, proxy: bool) -> tuple[Reading, 
     best = candidates[-1]
     rivals = [c for c in candidates if c.prescriber is not best.prescriber
               and c.prescriber is not Prescriber.UNKNOWN and c.score >= best.score - 1.0]
-    confidence = 0.9 if best.score >= 3 else 0.78
-    if rivals:
-        confidence = 0.6
+    confidence = 0.6 if rivals else (0.9 if best.score >= 3 else 0.78)
     specialty = best.specialty
     if best.prescriber is Prescriber.SPECIALIST and specialty is Specialty.UNKNOWN:
         # "een specialist in het UZ: reumatologie" names the kind nearby

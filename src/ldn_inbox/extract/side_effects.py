@@ -64,11 +64,8 @@ def _answered_no(doc: Doc, hit: Hit) -> bool:
                or h.concept == "context.so_far" for h in following)
 
 
-def code_side_effects(doc: Doc, segs: Segments, found: list[Mention], *, use: LdnUse,
-                      proxy: bool) -> tuple[Reading, Reading]:
-    """(side_effects, side_effect_codes) readings."""
-    if use is LdnUse.NEVER:
-        return Reading(None, 0.9), Reading([], 0.9)
+def _effects(found: list[Mention]) -> tuple[dict[str, Hit], list[Hit]]:
+    """The side effects named (code -> first mention), and the mentions said unsure."""
     codes: dict[str, Hit] = {}
     unsure: list[Hit] = []
     for mention in found:
@@ -79,9 +76,17 @@ def code_side_effects(doc: Doc, segs: Segments, found: list[Mention], *, use: Ld
             continue
         assert mention.side_effect is not None
         codes.setdefault(mention.side_effect, mention.hit)
+    return codes, unsure
+
+
+def _generic_words(doc: Doc, *, proxy: bool, unsure: list[Hit]
+                   ) -> tuple[list[Hit], list[Hit], list[Hit]]:
+    """The general words ("bijwerkingen") said no, said yes, and said no explicitly
+    ("geen bijwerkingen", "Bijwerkingen: geen", with nothing left open); an unsure one goes
+    to ``unsure``."""
     said_no: list[Hit] = []
     said_yes: list[Hit] = []
-    explicit_no: list[Hit] = []  # "geen bijwerkingen", "Bijwerkingen: geen" (nothing else)
+    explicit_no: list[Hit] = []
     for hit in doc.hits_of("side_effect", "generic"):
         if not usable(doc, hit, proxy=proxy) or in_context(doc, hit, "other_drug",
                                                             scope="clause"):
@@ -95,44 +100,63 @@ def code_side_effects(doc: Doc, segs: Segments, found: list[Mention], *, use: Ld
                 explicit_no.append(hit)
         elif hit.term.lower().startswith(("bijwerk", "neven", "effet", "side", "neben")):
             said_yes.append(hit)
-    if explicit_no and codes:
-        # the later, more specific statement wins: effects read from a story told before
-        # "Bijwerkingen: geen" are not side effects (a symptom that got better, the illness)
-        last_no = max(h.start for h in explicit_no)
-        codes = {code: hit for code, hit in codes.items()
-                 if hit.start > last_no or _sentence(doc, hit) in
-                 {_sentence(doc, h) for h in explicit_no}}
+    return said_no, said_yes, explicit_no
+
+
+def _after_explicit_no(doc: Doc, codes: dict[str, Hit], explicit_no: list[Hit]
+                       ) -> dict[str, Hit]:
+    """The later, more specific statement wins: effects read from a story told before
+    "Bijwerkingen: geen" are not side effects (a symptom that got better, the illness)."""
+    if not explicit_no or not codes:
+        return codes
+    last_no = max(h.start for h in explicit_no)
+    said = {_sentence(doc, h) for h in explicit_no}
+    return {code: hit for code, hit in codes.items()
+            if hit.start > last_no or _sentence(doc, hit) in said}
+
+
+def _answer_four(doc: Doc, segs: Segments, *, has_codes: bool, said_no: list[Hit],
+                 said_yes: list[Hit], unsure: list[Hit]) -> None:
+    """What the answer to question 4 says by itself: a yes/no opening it, "so far", a
+    doubt, or a short answer made of a "no" word ("Tot op heden geen.", "neen, niets")."""
     answer = answer_word(doc, segs, 4)
     opening = first_hit_of_answer(doc, segs, 4)
     if answer == "no" and opening is not None:
         said_no.append(opening)
     elif answer == "yes" and opening is not None:
         said_yes.append(opening)
-    if segs.has(4):
-        start = segs.spans[4][0][0]
-        end = segs.spans[4][-1][1]
-        for hit in doc.hits_of("context", "unsure"):
-            if start <= hit.start < end:
-                unsure.append(hit)
-        for hit in doc.hits_of("context", "so_far"):
-            if start <= hit.start < end and not codes:
-                said_no.append(hit)
-        # a short answer made of a "no" word: "Tot op heden geen.", "neen, niets"
-        inside = [t for t in doc.tokens if start <= t.start < end]
-        if len(inside) <= 8 and not codes:
-            said_no += [h for h in doc.hits_of("answer", "no")
-                        if start <= h.start < end and h.term not in ("/",)]
-    code_list = sorted(codes)
-    if code_list:
+    if not segs.has(4):
+        return
+    start = segs.spans[4][0][0]
+    end = segs.spans[4][-1][1]
+    unsure += [h for h in doc.hits_of("context", "unsure") if start <= h.start < end]
+    if has_codes:
+        return
+    said_no += [h for h in doc.hits_of("context", "so_far") if start <= h.start < end]
+    inside = [t for t in doc.tokens if start <= t.start < end]
+    if len(inside) <= 8:
+        said_no += [h for h in doc.hits_of("answer", "no")
+                    if start <= h.start < end and h.term not in ("/",)]
+
+
+def code_side_effects(doc: Doc, segs: Segments, found: list[Mention], *, use: LdnUse,
+                      proxy: bool) -> tuple[Reading, Reading]:
+    """(side_effects, side_effect_codes) readings."""
+    if use is LdnUse.NEVER:
+        return Reading(None, 0.9), Reading([], 0.9)
+    codes, unsure = _effects(found)
+    said_no, said_yes, explicit_no = _generic_words(doc, proxy=proxy, unsure=unsure)
+    codes = _after_explicit_no(doc, codes, explicit_no)
+    _answer_four(doc, segs, has_codes=bool(codes), said_no=said_no, said_yes=said_yes,
+                 unsure=unsure)
+    if codes:
         # named under question 4 or next to "bijwerking": sure; read from a story: less so
         direct = any(segs.answers(h.start, 4) or _near_generic(doc, h)
                      for h in codes.values())
-        confidence = 0.88 if direct else 0.72
-        if said_no:
-            confidence -= 0.1
+        confidence = (0.88 if direct else 0.72) - (0.1 if said_no else 0.0)
         hits = tuple(codes.values())
         return (Reading(SideEffects.YES, confidence, hits),
-                Reading(code_list, confidence, hits))
+                Reading(sorted(codes), confidence, hits))
     if unsure:
         return Reading(SideEffects.UNKNOWN, 0.7, tuple(unsure[:1])), Reading([], 0.7)
     if said_no:

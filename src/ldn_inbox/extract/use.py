@@ -234,81 +234,106 @@ def _about_use(doc: Doc, hit: Hit, *, proxy: bool) -> bool:
         or _elliptic(doc, hit)
 
 
-def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
-    strong: list[tuple[int, LdnUse, Hit, float]] = []
-    weak: list[tuple[int, LdnUse, Hit]] = []
-    restart: list[Hit] = []
-    answer = answer_word(doc, segs, 1)
+_Statement = tuple[int, LdnUse, Hit, float]
+
+
+def _opening_answer(doc: Doc, segs: Segments, answer: str | None) -> _Statement | None:
+    """A yes/no opening the answer to question 1, or a story that opens with one."""
     opening = first_hit_of_answer(doc, segs, 1)
     if answer is not None and opening is not None:
         label = LdnUse.CURRENT if answer == "yes" else LdnUse.NEVER
-        strong.append((opening.first, label, opening, 1.0))
-    elif segs.layout == "narrative":
-        # a story that opens with "Ja," or "Neen," answers question 1 first
-        first = next((h for h in doc.hits_of("answer") if h.first == 0), None)
-        # only a yes/no standing alone ("Ja, ...", "Neen.") answers; "No side effects" not
-        followed = doc.text[first.end:first.end + 1] if first is not None else ""
-        # ... or a "ja" run on into how long ("ja al bijna 2 jaar via mijn huisarts")
-        line_end = doc.text.find("\n", first.end) if first is not None else -1
-        line_end = len(doc.text) if line_end < 0 else line_end
-        run_on = first is not None and first.key == "yes" and any(
-            first.end <= h.start < line_end for h in doc.hits_of("use", "current_weak"))
-        if first is not None and (followed in (",", ".", "!", ";", "\n", "") or run_on) \
-                and first.term.strip() not in ("/", "n", "niet", "geen"):
-            label = LdnUse.CURRENT if first.key == "yes" else LdnUse.NEVER
-            strong.append((first.first, label, first, 0.8))
+        return (opening.first, label, opening, 1.0)
+    if segs.layout != "narrative":
+        return None
+    # a story that opens with "Ja," or "Neen," answers question 1 first
+    first = next((h for h in doc.hits_of("answer") if h.first == 0), None)
+    if first is None or first.term.strip() in ("/", "n", "niet", "geen"):
+        return None
+    # only a yes/no standing alone ("Ja, ...", "Neen.") answers; "No side effects" not ...
+    followed = doc.text[first.end:first.end + 1]
+    # ... or a "ja" run on into how long ("ja al bijna 2 jaar via mijn huisarts")
+    line_end = doc.text.find("\n", first.end)
+    line_end = len(doc.text) if line_end < 0 else line_end
+    run_on = first.key == "yes" and any(
+        first.end <= h.start < line_end for h in doc.hits_of("use", "current_weak"))
+    if followed not in (",", ".", "!", ";", "\n", "") and not run_on:
+        return None
+    return (first.first, LdnUse.CURRENT if first.key == "yes" else LdnUse.NEVER, first, 0.8)
+
+
+def _read_here(doc: Doc, hit: Hit, in_q1: bool, *, proxy: bool) -> bool:
+    """Whether a use statement is about the writer's own LDN here and now: answering
+    question 1 or about the drug, not a plan, not about another drug."""
+    if not usable(doc, hit, proxy=proxy):
+        return False
+    if not in_q1 and not _about_use(doc, hit, proxy=proxy):
+        return False
+    if hit.key in ("restart", "current", "past") and _planned(doc, hit):
+        return False  # "ik ga herbeginnen nadien" is a plan, not use
+    # "omdat ik ook opioïden neem" is about another drug
+    return not (in_context(doc, hit, "other_drug", scope="clause")
+                or _other_drug_sentence(doc, hit))
+
+
+def _strong_label(doc: Doc, hit: Hit) -> LdnUse | None:
+    """What a strong statement says, negations read; None when it says nothing of use."""
+    label = _STRONG[hit.key]
+    if hit.key == "past" and (_reason_clause(doc, hit) or _stops_something_else(doc, hit)
+                              or _paused(doc, hit)):
+        # "daarvoor ben ik niet gestopt" (the reason, not the stop), "j'ai arrêté de
+        # travailler" (another stop), "toen ik een week gestopt was" (a pause)
+        return None
+    if hit.key in ("never", "never_bare") and _no_longer_after(doc, hit):
+        label = LdnUse.PAST  # "gebruik het niet meer"
+    if hit.key in ("past_generic", "never", "never_bare", "keep") \
+            or not _use_negated(doc, hit):
+        return label
+    # only a negation right before a statement turns it round ("niet gestopt"); "nee, nooit
+    # gebruikt" stays never; "gebruik het niet meer" is past
+    flipped = _flip(label) if hit.key != "restart" else None
+    if flipped is LdnUse.NEVER and _no_longer_after(doc, hit):
+        flipped = LdnUse.PAST
+    return flipped
+
+
+def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
+    """Statements of use in order, the last strong one winning (see :func:`_decide`)."""
+    strong: list[_Statement] = []
+    weak: list[tuple[int, LdnUse, Hit]] = []
+    restart: list[Hit] = []
+    answer = answer_word(doc, segs, 1)
+    opening = _opening_answer(doc, segs, answer)
+    if opening is not None:
+        strong.append(opening)
     other_dose = False
     not_yet = _not_yet(doc, segs)
     if not_yet is not None:
         strong.append((not_yet.first, LdnUse.NEVER, not_yet, 1.0))
-    for hit in doc.hits:
-        if hit.section != "use" or not usable(doc, hit, proxy=proxy):
-            continue
+    for hit in doc.hits_of("use"):
         in_q1 = segs.answers(hit.start, 1)
-        if not in_q1 and not _about_use(doc, hit, proxy=proxy):
+        if not _read_here(doc, hit, in_q1, proxy=proxy):
             continue
-        if hit.key in ("restart", "current", "past") and _planned(doc, hit):
-            continue  # "ik ga herbeginnen nadien" is a plan, not use
-        if in_context(doc, hit, "other_drug", scope="clause") or _other_drug_sentence(doc, hit):
-            continue  # "omdat ik ook opioïden neem" is about another drug
         if hit.key in _STRONG:
-            label = _STRONG[hit.key]
-            # only a negation right before a statement turns it round ("niet gestopt");
-            # "nee, nie meer" is still past
-            if hit.key == "past" and _reason_clause(doc, hit):
-                continue  # "daarvoor ben ik niet gestopt": about the reason, not the stop
-            if hit.key in ("never", "never_bare") and _no_longer_after(doc, hit):
-                label = LdnUse.PAST  # "gebruik het niet meer"
-            elif hit.key == "past" and _stops_something_else(doc, hit):
-                continue  # "j'ai arrêté de travailler", "stopped working"
-            elif hit.key == "past" and _paused(doc, hit):
-                continue  # "toen ik een week gestopt was": a pause
-            if hit.key not in ("past_generic", "never", "never_bare", "keep") \
-                    and _use_negated(doc, hit):
-                # "nee, nooit gebruikt" stays never; "gebruik het niet meer" is past
-                flipped = _flip(label) if hit.key != "restart" else None
-                if flipped is LdnUse.NEVER and _no_longer_after(doc, hit):
-                    flipped = LdnUse.PAST
-                if flipped is None:
-                    continue
-                label = flipped
-            elif hit.key == "restart":
+            label = _strong_label(doc, hit)
+            if label is None:
+                continue
+            if hit.key == "restart" and not _use_negated(doc, hit):
                 restart.append(hit)
             if label is LdnUse.NEVER and _low_dose_only(doc, hit):
                 other_dose = True
                 continue  # "LDN nooit gebruikt, maar wel naltrexone 50 mg": any dose counts
             strong.append((hit.first, label, hit, 1.0 if in_q1 else 0.8))
-        elif hit.key in _WEAK and not negated(doc, hit):
+        elif hit.key in _WEAK and not negated(doc, hit) \
+                and (segs.layout == "narrative" or in_q1):
             # a hint inside the answer to another question ("since I started" under
             # question 3) does not answer question 1
-            if segs.layout == "narrative" or in_q1:
-                weak.append((hit.first, _WEAK[hit.key], hit))
+            weak.append((hit.first, _WEAK[hit.key], hit))
+    reading = _decide(doc, strong, weak, restart, answer, segs, proxy=proxy)
     if other_dose:
         # never the low dose, but naltrexone at another dose: a person sorts out when
-        reading = _decide(doc, strong, weak, restart, answer, segs, proxy=proxy)
         return Reading(reading.value, min(reading.confidence, 0.6), reading.hits,
                        contradicted=True)
-    return _decide(doc, strong, weak, restart, answer, segs, proxy=proxy)
+    return reading
 
 
 def _decide(doc: Doc, strong: list[tuple[int, LdnUse, Hit, float]],

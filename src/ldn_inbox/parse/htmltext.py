@@ -71,26 +71,38 @@ class _Writer:
         return "\n".join(out).strip("\n")
 
 
-def _walk(node: etree._Element, writer: _Writer, level: int) -> None:
-    tag = node.tag if isinstance(node.tag, str) else ""
-    tag = tag.rsplit("}", 1)[-1].lower()
-    if tag in _SKIP or not isinstance(node.tag, str):
-        if node.tail:
-            writer.text(node.tail)
-        return
-    attrs = node.attrib
-    ident = (attrs.get("id") or "").lower()
-    classes = (attrs.get("class") or "").lower()
+def _open(tag: str, node: etree._Element, writer: _Writer) -> None:
+    """What an element's start writes: the reply marker of a client's quote container, a
+    line break before a block, a rule for <hr>."""
+    ident = (node.attrib.get("id") or "").lower()
+    classes = (node.attrib.get("class") or "").lower()
     if ident in ("divrplyfwdmsg", "appendonsend") or "gmail_attr" in classes:
         writer.newline()
         if ident in ("divrplyfwdmsg", "appendonsend"):
             writer.marker(OUTLOOK_REPLY_MARKER)
-    is_quote = tag == "blockquote" and level < _MAX_DEPTH
-    block = tag in _BLOCK
-    if block:
+    if tag in _BLOCK:
         writer.newline()
     if tag == "hr":
         writer.marker("________________________________")
+
+
+def _close(tag: str, writer: _Writer) -> None:
+    """What an element's end writes: a blank line after a paragraph or an empty <br>, a line
+    break after a block or <br>."""
+    if tag in _PARAGRAPH or (tag == "br" and not writer.current):
+        writer.blank()
+    elif tag in _BLOCK or tag == "br":
+        writer.newline()
+
+
+def _walk(node: etree._Element, writer: _Writer, level: int) -> None:
+    tag = node.tag.rsplit("}", 1)[-1].lower() if isinstance(node.tag, str) else ""
+    if tag in _SKIP or not isinstance(node.tag, str):
+        if node.tail:
+            writer.text(node.tail)
+        return
+    is_quote = tag == "blockquote" and level < _MAX_DEPTH
+    _open(tag, node, writer)
     if is_quote:
         writer.depth += 1
     if node.text:
@@ -103,12 +115,7 @@ def _walk(node: etree._Element, writer: _Writer, level: int) -> None:
     if is_quote:
         writer.newline()
         writer.depth -= 1
-    if tag in _PARAGRAPH:
-        writer.blank()
-    elif tag == "br" and not writer.current:
-        writer.blank()
-    elif block or tag == "br":
-        writer.newline()
+    _close(tag, writer)
     if node.tail:
         writer.text(node.tail)
 

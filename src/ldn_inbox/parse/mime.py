@@ -333,79 +333,90 @@ def _failed_recipients(part_text: str) -> list[str]:
     return found
 
 
+def _container(part: Message, ctype: str, parsed: ParsedMessage) -> list[Message] | None:
+    """The parts a container holds, to be read next (None: ``part`` is a leaf). A message
+    returned in a bounce gives only its id (its text is not the writer's); a delivery
+    status report feeds the report text and the failed recipients."""
+    if ctype in ("message/rfc822", "message/global"):
+        # A returned or forwarded message: its id helps pair a bounce with what bounced.
+        inner = part.get_payload()
+        if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+            if parsed.report_type:
+                parsed.returned_message_id = normalize_message_id(inner[0].get("Message-ID"))
+                return []
+            return [inner[0]]
+        return []
+    if ctype == "text/rfc822-headers":
+        return []
+    if ctype in ("message/delivery-status", "message/global-delivery-status"):
+        inner = part.get_payload()
+        text = "\n".join(str(p) for p in inner) if isinstance(inner, list) \
+            else _part_text(part, parsed.problems)
+        parsed.report_text += text + "\n"
+        parsed.failed_recipients += [
+            r for r in _failed_recipients(text) if r not in parsed.failed_recipients]
+        return []
+    if not part.is_multipart():
+        return None
+    if ctype == "multipart/report":
+        parsed.report_type = str(part.get_param("report-type", "")).lower()
+    payload = part.get_payload()
+    return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
+
+
+def _attachment(part: Message, ctype: str, parsed: ParsedMessage,
+                convert_timeout: float) -> bool:
+    """Read ``part`` as an attachment when it is one (its text when it has some)."""
+    disposition = str(part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+    raw_name = part.get_filename()
+    filename = _decode_header_value(raw_name) if raw_name else ""
+    if not (disposition == "attachment" or filename or not ctype.startswith("text/")):
+        return False
+    payload = part.get_payload(decode=True)
+    data = payload if isinstance(payload, bytes) else b""
+    extracted, error = attachment_text(filename, ctype, data, part.get_content_charset(),
+                                       convert_timeout)
+    if extracted is not None:
+        extracted = _cut(extracted, f"the text of {filename or 'an attachment'}",
+                         parsed.problems)
+    parsed.attachments.append(
+        Attachment(filename or "(unnamed)", ctype, len(data), extracted, error))
+    return True
+
+
+def _html_body(html: list[str], parsed: ParsedMessage, convert_timeout: float) -> None:
+    source = "\n".join(html)
+    if len(source) > MAX_HTML_CHARS:
+        parsed.problems.append("HTML body cut before conversion (too large)")
+        source = source[:MAX_HTML_CHARS]
+    try:
+        with time_limit(convert_timeout):
+            parsed.html_text = _cut(html_to_text(source), "the HTML body's text",
+                                    parsed.problems)
+    except TimeLimitExceeded as exc:
+        parsed.problems.append(f"HTML conversion {exc}")
+
+
 def _walk(message: Message, parsed: ParsedMessage, convert_timeout: float) -> None:
+    """Every part in order (depth first, at most MAX_PARTS): bodies, attachments, reports."""
     plain: list[str] = []
     html: list[str] = []
+    stack: list[Message] = [message]
     count = 0
-    stack: list[tuple[Message, bool]] = [(message, False)]
     while stack:
-        part, inside_returned = stack.pop(0)
+        part = stack.pop(0)
         count += 1
         if count > MAX_PARTS:
             parsed.problems.append(f"more than {MAX_PARTS} MIME parts: the rest not read")
             break
         ctype = part.get_content_type()
-        if ctype in ("message/rfc822", "message/global"):
-            # A returned or forwarded message: its id helps pair a bounce with what bounced.
-            # The text of a message returned in a bounce is not the writer's: not read.
-            inner = part.get_payload()
-            if isinstance(inner, list) and inner and isinstance(inner[0], Message):
-                if parsed.report_type:
-                    parsed.returned_message_id = normalize_message_id(
-                        inner[0].get("Message-ID"))
-                    continue
-                stack[0:0] = [(inner[0], inside_returned)]
-            continue
-        if ctype == "text/rfc822-headers":
-            continue
-        if ctype in ("message/delivery-status", "message/global-delivery-status"):
-            inner = part.get_payload()
-            if isinstance(inner, list):
-                text = "\n".join(str(p) for p in inner)
-            else:
-                text = _part_text(part, parsed.problems)
-            parsed.report_text += text + "\n"
-            parsed.failed_recipients += [
-                r for r in _failed_recipients(text) if r not in parsed.failed_recipients
-            ]
-            continue
-        if part.is_multipart():
-            if ctype == "multipart/report":
-                parsed.report_type = str(part.get_param("report-type", "")).lower()
-            payload = part.get_payload()
-            if isinstance(payload, list):
-                stack[0:0] = [(p, inside_returned) for p in payload if isinstance(p, Message)]
-            continue
-        disposition = str(part.get("Content-Disposition") or "").split(";")[0].strip().lower()
-        raw_name = part.get_filename()
-        filename = _decode_header_value(raw_name) if raw_name else ""
-        if disposition == "attachment" or filename or not ctype.startswith("text/"):
-            payload = part.get_payload(decode=True)
-            data = payload if isinstance(payload, bytes) else b""
-            extracted, error = attachment_text(filename, ctype, data,
-                                               part.get_content_charset(), convert_timeout)
-            if extracted is not None:
-                extracted = _cut(extracted, f"the text of {filename or 'an attachment'}",
-                                 parsed.problems)
-            parsed.attachments.append(
-                Attachment(filename or "(unnamed)", ctype, len(data), extracted, error)
-            )
-            continue
-        if ctype == "text/html":
-            html.append(_part_text(part, parsed.problems))
-        else:
-            plain.append(_part_text(part, parsed.problems))
+        inner = _container(part, ctype, parsed)
+        if inner is not None:
+            stack[0:0] = inner
+        elif not _attachment(part, ctype, parsed, convert_timeout):
+            (html if ctype == "text/html" else plain).append(_part_text(part, parsed.problems))
     if html:
-        source = "\n".join(html)
-        if len(source) > MAX_HTML_CHARS:
-            parsed.problems.append("HTML body cut before conversion (too large)")
-            source = source[:MAX_HTML_CHARS]
-        try:
-            with time_limit(convert_timeout):
-                parsed.html_text = _cut(html_to_text(source), "the HTML body's text",
-                                        parsed.problems)
-        except TimeLimitExceeded as exc:
-            parsed.problems.append(f"HTML conversion {exc}")
+        _html_body(html, parsed, convert_timeout)
     text = "\n".join(t.strip("\n") for t in plain if t.strip())
     parsed.text = _cut(text, "the body text", parsed.problems) or parsed.html_text
     parsed.report_text = _cut(parsed.report_text, "the delivery report", parsed.problems)

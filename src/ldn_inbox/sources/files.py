@@ -286,63 +286,75 @@ class _Reader:
         rule); one without a date (Netscape's "From - ", test suites) only when a header
         field follows it. Any other "From " line is part of a body.
         """
-        location = str(path)
-        index = -1
-        message = bytearray()
-        size = 0
-        last_empty = False
-        at_line_start = True
-        pending: bytes | None = None  # a dateless "From " line: the next line decides
-
-        def done() -> RawItem:
-            length = size - 1 if last_empty else size
-            if length > self.max_bytes:
-                return RawItem(_header_of(message), "mbox", location, str(index),
-                               store_error=_too_big(length, self.max_bytes,
-                                                    f"{location}, message {index}"))
-            return RawItem(bytes(message[:length]), "mbox", location, str(index))
-
-        def add(piece: bytes, line_start: bool) -> None:
-            nonlocal message, size, last_empty
-            size += len(piece)
-            if size <= self.max_bytes + 1:
-                message += piece
-            elif len(message) > _HEADER_BYTES:
-                message = bytearray(_header_of(message))
-            last_empty = line_start and piece == b"\n"
-
-        def start() -> Iterator[RawItem]:
-            nonlocal index, message, size, last_empty
-            if index >= 0:
-                yield done()
-            index += 1
-            message, size, last_empty = bytearray(), 0, False
-
+        splitter = _MboxSplitter(str(path), self.max_bytes)
         try:
             while piece := handle.readline(_PIECE_BYTES):
-                line_start, at_line_start = at_line_start, piece.endswith(b"\n")
-                if pending is not None:
-                    held, pending = pending, None
-                    if line_start and _HEADER_LINE.match(piece):
-                        yield from start()
-                    else:
-                        add(held, True)
-                if line_start and piece.startswith(b"From "):
-                    if index < 0 or is_envelope_line(piece):
-                        yield from start()
-                        continue
-                    if at_line_start:
-                        pending = piece
-                        continue
-                if index >= 0:
-                    add(piece, line_start)
-            if pending is not None:
-                add(pending, True)
+                yield from splitter.feed(piece)
         except OSError as exc:
-            self.skip(path, f"read error after {index + 1} message(s): {exc.strerror}")
+            self.skip(path, f"read error after {splitter.index + 1} message(s): "
+                      f"{exc.strerror}")
             return
-        if index >= 0:
-            yield done()
+        yield from splitter.end()
+
+
+class _MboxSplitter:
+    """The state of splitting one mbox, fed a line (or a piece of a long line) at a time."""
+
+    def __init__(self, location: str, max_bytes: int) -> None:
+        self.location = location
+        self.max_bytes = max_bytes
+        self.index = -1
+        self.message = bytearray()
+        self.size = 0
+        self.last_empty = False
+        self.at_line_start = True
+        self.pending: bytes | None = None  # a dateless "From " line: the next line decides
+
+    def _done(self) -> RawItem:
+        length = self.size - 1 if self.last_empty else self.size
+        if length > self.max_bytes:
+            return RawItem(_header_of(self.message), "mbox", self.location, str(self.index),
+                           store_error=_too_big(length, self.max_bytes,
+                                                f"{self.location}, message {self.index}"))
+        return RawItem(bytes(self.message[:length]), "mbox", self.location, str(self.index))
+
+    def _add(self, piece: bytes, line_start: bool) -> None:
+        self.size += len(piece)
+        if self.size <= self.max_bytes + 1:
+            self.message += piece
+        elif len(self.message) > _HEADER_BYTES:
+            self.message = bytearray(_header_of(self.message))
+        self.last_empty = line_start and piece == b"\n"
+
+    def _start(self) -> Iterator[RawItem]:
+        if self.index >= 0:
+            yield self._done()
+        self.index += 1
+        self.message, self.size, self.last_empty = bytearray(), 0, False
+
+    def feed(self, piece: bytes) -> Iterator[RawItem]:
+        line_start, self.at_line_start = self.at_line_start, piece.endswith(b"\n")
+        if self.pending is not None:
+            held, self.pending = self.pending, None
+            if line_start and _HEADER_LINE.match(piece):
+                yield from self._start()
+            else:
+                self._add(held, True)
+        if line_start and piece.startswith(b"From "):
+            if self.index < 0 or is_envelope_line(piece):
+                yield from self._start()
+                return
+            if self.at_line_start:
+                self.pending = piece
+                return
+        if self.index >= 0:
+            self._add(piece, line_start)
+
+    def end(self) -> Iterator[RawItem]:
+        if self.pending is not None:
+            self._add(self.pending, True)
+        if self.index >= 0:
+            yield self._done()
 
 
 def iter_paths(paths: Iterable[Path], skipped: list[Skipped], *,
