@@ -150,7 +150,11 @@ def _listed(text: str, order: tuple[int, ...],
         plain = {"1", "2", "3", "4", "a", "b", "c", "d"}
         worded = any(re.match(r"[ \t]*[^\W\d_]{2}", text[start:end])
                      for label, start, end in found if label in own)
-        if labels and own and not own <= plain and (len(own) >= 2 or worded):
+        # the mailing's own labels decide when they say otherwise than plain order would
+        # (its "5." asks question 1, or its "b)" question 4)
+        differs = any(labels[label] != order[_position(label)] for label in own
+                      if label in plain and _position(label) < len(order))
+        if labels and own and (not own <= plain or differs) and (len(own) >= 2 or worded):
             # the mailing's own labels; its other questions' answers are foreign (-1)
             return [(labels.get(label, -1), start, end) for label, start, end in found]
         found = [(label, start, end) for label, start, end in found

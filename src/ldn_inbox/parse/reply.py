@@ -545,12 +545,24 @@ def _unexplained(lines: list[_Line]) -> list[str]:
             and line.role not in ("attribution", "header", "blank")]
 
 
+#: The longest line of mailing text right after a question that still belongs to it (its
+#: translation).
+_QUESTION_TAIL = 40
+
+
 def _same_question(opened: _Line, line: _Line, mailings: MailingSet) -> bool:
-    if opened.found is None or line.found is None:
+    """Whether mailing line ``line`` still belongs to the question ``opened`` asked: a piece
+    of it, or the mailing's words right after it before the next question ("B. Heeft u
+    nevenwerkingen gehad?" / "En avez-vous ressenti des effets indésirables ?")."""
+    if opened.found is None or line.found is None \
+            or line.found.mailing != opened.found.mailing:
         return False
     question = mailings.question(line.found)
-    return question is not None and question.number == opened.question \
-        and line.found.mailing == opened.found.mailing
+    if question is not None:
+        return question.number == opened.question
+    # the line right after the question in the mailing, and short: its translation
+    after = opened.found.end
+    return after <= line.found.start <= after + 2 and line.found.length <= _QUESTION_TAIL
 
 
 def _continues_question(lines: list[_Line], index: int) -> bool:
