@@ -39,6 +39,8 @@ _FORM_ROW = re.compile(
     # the cell: blank, or the choices to pick from ("ja / nee / vroeger", "(oui/non)")
     r"(?:[ \t]*\(?[^\W\d_]{1,14}(?:[ \t]*/[ \t]*[^\W\d_]{1,14})+\)?)?[ \t._|\-–…]*$")
 _FORM_MAX_TOKENS = 14
+#: Question blocks looked for in one mailing: one per language of a multilingual mailing.
+_MAX_BLOCKS = 4
 #: Mail clients wrap at 72-80 characters; a longer line is a paragraph, not a wrapped line.
 _WRAP_MAX = 100
 #: A label and its blank cell inside a line: "Voorgeschreven door: ____________".
@@ -319,8 +321,8 @@ def locate_questions(mailing: Mailing) -> tuple[Question, ...]:
     score, gives each question its own candidate, and favours candidates that stand together
     (the question block) over a section heading or a rhetorical question elsewhere. A
     candidate that also asks a question no other one asks answers both ("Neemt u LDN, en wie
-    schreef het voor?"); a second block of questions (the same questions in another
-    language in a bilingual mailing) is found too."""
+    schreef het voor?"); further blocks (the same questions in the other languages of a
+    multilingual mailing) are found too."""
     units = _units(mailing)
     # a row ending in ":" is a form's row only among other such rows ("Gebruik: ...",
     # "Voorgeschreven door: ...", "Bijwerkingen: ..."), not a list's heading
@@ -328,7 +330,7 @@ def locate_questions(mailing: Mailing) -> tuple[Question, ...]:
     units = [u for u in units if u.scores and (u.asks or u.labelled) and (
         not u.form or sum(1 for r in rows if r is not u and abs(r.line - u.line) <= 4) >= 2)]
     questions: list[Question] = []
-    for _ in range(2):
+    for _ in range(_MAX_BLOCKS):
         found = _question_block(units)[1]
         if len(found) < (1 if not questions else 3):
             break
