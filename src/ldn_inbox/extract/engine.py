@@ -70,6 +70,16 @@ def _own_use(doc: Doc) -> bool:
     return False
 
 
+def _bare_sentence(doc: Doc, hit: Hit) -> bool:
+    """Whether ``hit`` is a sentence by itself, a word or two around it ("De huisarts."):
+    an answer to a question asked, as in a thread where the organisation asked it."""
+    clause = doc.clause_of(hit.first)
+    if clause is None:
+        return False
+    first, last = doc.sentence_range(clause.sentence)
+    return last - first <= 4
+
+
 def _near_prescribing(doc: Doc, hit: Hit) -> bool:
     """Whether ``hit`` shares its sentence with a prescribing word."""
     clause = doc.clause_of(hit.first)
@@ -174,7 +184,8 @@ def run(own_text: str, language: str, *, order: tuple[int, ...] = (1, 2, 3, 4),
     result.answered_weakly = not answered and (
         bool(benefits.value) or bool(codes.value)
         or (named and (bool(doc.hits_of("context", "amend"))
-                       or any(_near_prescribing(doc, hit) for hit in prescriber.hits))))
+                       or any(_near_prescribing(doc, hit) or _bare_sentence(doc, hit)
+                              for hit in prescriber.hits))))
     result.answered = answered
     for name, field_result in result.fields.items():
         if field_result.confidence < REVIEW_BELOW:
