@@ -65,7 +65,7 @@ def _after_first_benefit(doc: Doc, hit: Hit, benefit_hits: list[Hit]) -> bool:
     # or told over two sentences: "Au début c'était super, moins de douleurs. Puis après
     # 4 mois plus rien."
     before = sentence - 1
-    if any(_sentence(doc, h) in (before, sentence) for h in doc.hits_of("side_effect")):
+    if any(_sentence(doc, h) == before for h in doc.hits_of("side_effect")):
         return False  # "De eerste weken misselijk. Na vijf weken was dat weg." is a side effect
     return any(_sentence(doc, h) == before for h in _at_first(doc)) \
         and any(_sentence(doc, b) == before for b in benefit_hits)
