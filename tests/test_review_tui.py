@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from ldn_inbox import review
 from ldn_inbox.flow.pipeline import Settings
-from ldn_inbox.flow.reparse import reparse
+from ldn_inbox.flow.reparse import reparse, select_messages
 from ldn_inbox.review.tui import (
     STYLE_EVIDENCE,
     STYLE_EVIDENCE_SELECTED,
@@ -216,7 +216,7 @@ def test_screenshots(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         review.set_field(session, M1, "ldn_use", "past", reviewer="anne")
     with sessions() as session:
         review.set_field(session, M1, "benefits", "pain,sleep,stiffness", reviewer="anne")
-        pks = review.select_messages(session, idents=[M1])
+        pks = select_messages(session, idents=[M1])
     monkeypatch.setattr("ldn_inbox.extract.coding.code", fake_coder(CODER_V2, "2.0.0"))
     reparse(sessions, pks, Settings(pseudonym_key=b"k" * 32), reviewer="anne")
     engine.dispose()
