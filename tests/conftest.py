@@ -99,3 +99,7 @@ def shared_dir() -> Path:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-known-errors", action="store_true", default=False,
                      help="rewrite fixtures/emails/KNOWN_ERRORS.json from this run")
+    parser.addoption("--accept-regression", action="append", default=[],
+                     metavar="NAME:FIELD",
+                     help="with --update-known-errors: record this field of this golden "
+                          "file as wrong although it was right before (repeat per field)")
