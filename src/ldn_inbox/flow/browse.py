@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import signal
 import socket
 import tempfile
 from collections.abc import Callable
@@ -92,10 +93,24 @@ def serve(path: Path, *, host: str, port: int, announce: Callable[[str], None]) 
         config = uvicorn.Config(ds.app(), log_level="warning", lifespan="off")
         await uvicorn.Server(config).serve(sockets=[sock])
 
+    # uvicorn stops gracefully on SIGINT and SIGTERM, then raises the signal again: turn
+    # that into a normal return, so that the temporary copy is removed and the exit is 0.
+    previous = signal.signal(signal.SIGTERM, _stop)
     try:
         asyncio.run(run())
+    except (KeyboardInterrupt, _Stopped):
+        pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         sock.close()
+
+
+class _Stopped(Exception):
+    """SIGTERM arrived: stop serving."""
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise _Stopped
 
 
 def browse(ctx: Context | None, *, copy: Path | None = None, host: str = "127.0.0.1",
