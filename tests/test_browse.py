@@ -415,3 +415,20 @@ def test_browse_refuses_a_port_in_use_and_a_file_that_is_no_copy(
     result = invoke(runner, sample_url, "browse", "--copy", str(plain))
     assert result.exit_code == 2
     assert "export --format sqlite" in result.output
+
+
+def test_a_renamed_copy_keeps_its_metadata(sample_url: str, runner: Any, env: Path,
+                                           tmp_path: Path) -> None:
+    """`browse --copy` serves a copy under the name of its file, whatever it was called
+    when exported."""
+    from ldn_inbox.flow.browse import load_metadata
+
+    made = tmp_path / "survey.sqlite"
+    assert invoke(runner, sample_url, "export", "-f", "sqlite", "-o", str(made)).exit_code == 0
+    moved = tmp_path / "analyse_2024.sqlite"
+    made.rename(moved)
+    metadata_path(made).rename(metadata_path(moved))
+    meta = load_metadata(moved)
+    assert list(meta["databases"]) == ["analyse_2024"]
+    assert set(meta["databases"]["analyse_2024"]["queries"]) == \
+        {q["name"] for q in documented_queries()}
