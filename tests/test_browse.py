@@ -211,6 +211,17 @@ def test_the_copy_is_read_only(server: Browse) -> None:
     assert server.get("/ldn_survey/respondents.json").json()["filtered_table_rows_count"] > 0
 
 
+def test_the_server_listens_on_loopback_only(server: Browse) -> None:
+    port = int(server.base.rsplit(":", 1)[1])
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    if not tables[0].exists():
+        pytest.skip("no /proc/net/tcp to read listening sockets from")
+    listening = [line.split()[1] for table in tables if table.exists()
+                 for line in table.read_text().splitlines()[1:]
+                 if line.split()[3] == "0A" and int(line.split()[1].rsplit(":", 1)[1], 16) == port]
+    assert listening == [f"0100007F:{port:04X}"]  # 127.0.0.1, nothing else
+
+
 def test_chromium_renders_the_browse_page(server: Browse, tmp_path: Path) -> None:
     """A real headless Chromium: the page's script folds the column descriptions, the facets
     show labels and marked small counts; a screenshot is taken."""
