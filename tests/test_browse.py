@@ -27,10 +27,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from analyst_data import KEY, ROOT, identities, import_files, leak_finder, loaded_url
+from conftest import run_cli
 from servers import free_port
 from sqlalchemy.orm import Session
 
-from ldn_inbox import cli
 from ldn_inbox.codebook import FIELD_BY_NAME
 from ldn_inbox.flow.pipeline import Settings, ingest
 from ldn_inbox.flow.workflows import sample_mailbox
@@ -47,11 +47,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def invoke(runner: Any, url: str, *args: str) -> Any:
-    try:
-        return runner.invoke(cli.app, ["--db", url, *args])
-    finally:
-        if cli.STATE._context is not None:
-            cli.STATE._context.close()
+    return run_cli(runner, args, db=url, code=None)
 
 
 def _query(url: str, sql: str) -> list[tuple[Any, ...]]:

@@ -428,7 +428,7 @@ def export_command(
 
     with handled():
         if format == "sqlite":
-            _export_sqlite(output, view=view, kind=kind, reviewed_only=reviewed_only)
+            _export_sqlite(ctx, output, view=view, kind=kind, reviewed_only=reviewed_only)
             return
         if format not in ("jsonl", "csv", "xlsx", "dta", "sav"):
             raise ValidationError("--format must be jsonl, csv, xlsx, dta, sav or sqlite")
@@ -474,8 +474,8 @@ def export_command(
             typer.echo(f"{count} rows written to {one_line(str(output))}", err=True)
 
 
-def _export_sqlite(output: Path | None, *, view: str | None, kind: str | None,
-                   reviewed_only: bool) -> None:
+def _export_sqlite(ctx: typer.Context, output: Path | None, *, view: str | None,
+                   kind: str | None, reviewed_only: bool) -> None:
     from ldn_inbox.serve.analyst_copy import build, metadata_path
 
     if output is None:
@@ -483,8 +483,7 @@ def _export_sqlite(output: Path | None, *, view: str | None, kind: str | None,
     if view is not None or kind is not None:
         raise ValidationError("the sqlite copy holds every view; --view and --kind do not "
                               "apply")
-    ctx = STATE.context()
-    with ctx.read_sessions() as session:
+    with _context(ctx).read_sessions() as session:
         counts = build(session, output, reviewed_only=reviewed_only)
     typer.echo(f"{counts['survey_responses']} replies, {counts['respondents']} respondents "
                f"written to {one_line(str(output))} (metadata: "
@@ -494,6 +493,7 @@ def _export_sqlite(output: Path | None, *, view: str | None, kind: str | None,
 # --------------------------------------------------------------------------- browse
 @app.command("browse")
 def browse_command(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on; keep it a loopback one.")]
     = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
@@ -520,7 +520,7 @@ def browse_command(
         typer.echo(one_line(line), err=True)
 
     with handled():
-        browse(None if copy is not None else STATE.context(), copy=copy, host=host,
+        browse(None if copy is not None else _context(ctx), copy=copy, host=host,
                port=port, reviewed_only=reviewed_only, announce=announce)
 
 
