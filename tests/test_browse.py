@@ -439,3 +439,27 @@ def test_a_renamed_copy_keeps_its_metadata(sample_url: str, runner: Any, env: Pa
     assert list(meta["databases"]) == ["analyse_2024"]
     assert set(meta["databases"]["analyse_2024"]["queries"]) == \
         {q["name"] for q in documented_queries()}
+
+
+def test_copy_has_label_tables_foreign_keys_and_facet_indexes(
+        sample_url: str, runner: Any, env: Path, tmp_path: Path) -> None:
+    path = tmp_path / "survey.sqlite"
+    assert invoke(runner, sample_url, "export", "-f", "sqlite", "-o", str(path)).exit_code == 0
+    conn = sqlite3.connect(path)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = "
+                                             "'table' AND name NOT LIKE 'sqlite_%'")}
+        labels = {t for t in tables if t.startswith("labels_")}
+        assert tables - labels == set(VIEW_NAMES)
+        for view in VIEW_NAMES:
+            indexed = {conn.execute(f"PRAGMA index_info('{name}')").fetchone()[2] for (name,) in
+                       conn.execute(f"SELECT name FROM pragma_index_list('{view}') "
+                                    "WHERE origin = 'c'")}
+            primary = {r[1] for r in conn.execute(f"PRAGMA table_info('{view}')") if r[5]}
+            assert set(FACETS[view]) - primary <= indexed, view
+        keys = {(r[3], r[2]) for r in conn.execute("PRAGMA foreign_key_list('survey_responses')")}
+        assert ("ldn_use", label_table("ldn_use")) in keys
+        assert all(target in labels for _, target in keys)
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []  # every code labelled
+    finally:
+        conn.close()
