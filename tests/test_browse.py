@@ -422,6 +422,9 @@ def test_browse_refuses_a_port_in_use_and_a_file_that_is_no_copy(
     result = invoke(runner, sample_url, "browse", "--copy", str(plain))
     assert result.exit_code == 2
     assert "export --format sqlite" in result.output
+    result = invoke(runner, sample_url, "browse", "--copy", str(plain), "--reviewed-only")
+    assert result.exit_code == 2
+    assert "--reviewed-only" in result.output
 
 
 def test_a_renamed_copy_keeps_its_metadata(sample_url: str, runner: Any, env: Path,

@@ -123,6 +123,9 @@ def browse(ctx: Context | None, *, copy: Path | None = None, host: str = "127.0.
     except ImportError:
         raise ConfigError(MISSING) from None
     if copy is not None:
+        if reviewed_only:
+            raise ValidationError("--reviewed-only selects what goes into a new copy; make "
+                                  "that copy with `export --format sqlite --reviewed-only`")
         serve(copy, host=host, port=port, announce=announce)
         return
     assert ctx is not None
