@@ -397,7 +397,8 @@ def export_command(
     ctx: typer.Context,
     format: Annotated[str, typer.Option(
         "--format", "-f", help="jsonl, csv or xlsx; dta (Stata) or sav (SPSS) with the "
-        "stats extra.")] = "jsonl",
+        "stats extra; sqlite: the analyst copy (every view, labels, Datasette metadata).")]
+    = "jsonl",
     output: Annotated[Path | None, typer.Option("--output", "-o",
                       help="File to write (default: standard output).")] = None,
     kind: Annotated[str | None, typer.Option(help="Only messages of this kind.")] = None,
@@ -412,19 +413,25 @@ def export_command(
 ) -> None:
     """Export one row per message with the codebook's fields (human corrections applied),
     or an analyst view (docs/analysts.md). CSV files start with a UTF-8 BOM for Excel.
+    `--format sqlite` writes the analyst copy: every view as a table, code labels, and
+    FILE's metadata beside it (survey.metadata.json) for `ldn-inbox browse --copy FILE`.
 
     Examples:
       ldn-inbox export --format jsonl --output out.jsonl
       ldn-inbox export --format csv --delimiter ';' --kind reply -o antwoorden.csv
       ldn-inbox export --view respondents --format xlsx --reviewed-only -o respondents.xlsx
       ldn-inbox export --format sav -o survey.sav
+      ldn-inbox export --format sqlite -o survey.sqlite
     """
     from ldn_inbox.codebook import FIELD_BY_NAME
     from ldn_inbox.serve import export, views
 
     with handled():
+        if format == "sqlite":
+            _export_sqlite(ctx, output, view=view, kind=kind, reviewed_only=reviewed_only)
+            return
         if format not in ("jsonl", "csv", "xlsx", "dta", "sav"):
-            raise ValidationError("--format must be jsonl, csv, xlsx, dta or sav")
+            raise ValidationError("--format must be jsonl, csv, xlsx, dta, sav or sqlite")
         if kind is not None and kind not in FIELD_BY_NAME["kind"].codes:
             raise ValidationError(f"--kind must be one of {', '.join(FIELD_BY_NAME['kind'].codes)}")
         if len(delimiter) != 1:
@@ -465,6 +472,56 @@ def export_command(
                                                    columns=columns))
         if output is not None:
             typer.echo(f"{count} rows written to {one_line(str(output))}", err=True)
+
+
+def _export_sqlite(ctx: typer.Context, output: Path | None, *, view: str | None,
+                   kind: str | None, reviewed_only: bool) -> None:
+    from ldn_inbox.serve.analyst_copy import build, metadata_path
+
+    if output is None:
+        raise ValidationError("sqlite needs --output FILE")
+    if view is not None or kind is not None:
+        raise ValidationError("the sqlite copy holds every view; --view and --kind do not "
+                              "apply")
+    with _context(ctx).read_sessions() as session:
+        counts = build(session, output, reviewed_only=reviewed_only)
+    typer.echo(f"{counts['survey_responses']} replies, {counts['respondents']} respondents "
+               f"written to {one_line(str(output))} (metadata: "
+               f"{one_line(str(metadata_path(output)))})", err=True)
+
+
+# --------------------------------------------------------------------------- browse
+@app.command("browse")
+def browse_command(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on; keep it a loopback one.")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
+    copy: Annotated[Path | None, typer.Option(
+        "--copy", help="Serve this analyst copy (from `export --format sqlite`) instead of "
+        "building one from the database.", show_default=False)] = None,
+    reviewed_only: Annotated[bool, typer.Option("--reviewed-only",
+                             help="Only records a reviewer accepted.")] = False,
+) -> None:
+    """Browse the analyst views in a web browser (Datasette), read-only.
+
+    Builds the analyst copy (as `export --format sqlite`) in a temporary directory and
+    serves it on 127.0.0.1 until Ctrl-C; needs the browse extra
+    (pip install 'ldn-inbox[browse]'). Counts below 5 are marked: do not publish them.
+
+    Examples:
+      ldn-inbox browse                               # then open http://127.0.0.1:8001/
+      ldn-inbox browse --port 8002 --reviewed-only
+      ldn-inbox browse --copy survey.sqlite          # a copy made on another machine
+    """
+    from ldn_inbox.flow.browse import browse
+
+    def announce(line: str) -> None:
+        typer.echo(one_line(line), err=True)
+
+    with handled():
+        browse(None if copy is not None else _context(ctx), copy=copy, host=host,
+               port=port, reviewed_only=reviewed_only, announce=announce)
 
 
 # --------------------------------------------------------------------------- errors
