@@ -361,7 +361,8 @@ def spelling(word: str) -> str:
     """One spelling for the variants of Flemish dialect writing, applied alike to the text
     and to every lexicon term: "y" for "ij" ("myn", "bywerkingen"), "uu" for "ui" ("huus",
     "uut"), Limburg "veur" for "voor" ("veurgeschreve") and "sj" for "sch" ("versjil"), and
-    whole words ("nie", "neet" for "niet", "gein", "gin" for "geen", "noeits" for "nooit"). Standard words change the
+    whole words ("nie", "neet" for "niet", "gein", "gin" for "geen", "noeits" for
+    "nooit"). Standard words change the
     same way on both sides, so they still match."""
     word = word.replace("’", "'")
     if "y" in word:
