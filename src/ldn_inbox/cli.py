@@ -371,7 +371,8 @@ def fetch_command(
 def export_command(
     format: Annotated[str, typer.Option(
         "--format", "-f", help="jsonl, csv or xlsx; dta (Stata) or sav (SPSS) with the "
-        "stats extra.")] = "jsonl",
+        "stats extra; gold: the reviewed records as a labelled set (--output DIR) for "
+        "`ldn-inbox eval`.")] = "jsonl",
     output: Annotated[Path | None, typer.Option("--output", "-o",
                       help="File to write (default: standard output).")] = None,
     kind: Annotated[str | None, typer.Option(help="Only messages of this kind.")] = None,
@@ -392,13 +393,17 @@ def export_command(
       ldn-inbox export --format csv --delimiter ';' --kind reply -o antwoorden.csv
       ldn-inbox export --view respondents --format xlsx --reviewed-only -o respondents.xlsx
       ldn-inbox export --format sav -o survey.sav
+      ldn-inbox export --format gold --output our-set/     # then: ldn-inbox eval our-set
     """
     from ldn_inbox.codebook import FIELD_BY_NAME
     from ldn_inbox.serve import export, views
 
     with handled():
+        if format == "gold":
+            _export_gold(output)
+            return
         if format not in ("jsonl", "csv", "xlsx", "dta", "sav"):
-            raise ValidationError("--format must be jsonl, csv, xlsx, dta or sav")
+            raise ValidationError("--format must be jsonl, csv, xlsx, dta, sav or gold")
         if kind is not None and kind not in FIELD_BY_NAME["kind"].codes:
             raise ValidationError(f"--kind must be one of {', '.join(FIELD_BY_NAME['kind'].codes)}")
         if len(delimiter) != 1:
@@ -439,6 +444,17 @@ def export_command(
                                                    columns=columns))
         if output is not None:
             typer.echo(f"{count} rows written to {one_line(str(output))}", err=True)
+
+
+def _export_gold(output: Path | None) -> None:
+    from ldn_inbox.serve.gold import write_gold
+
+    if output is None:
+        raise ValidationError("--format gold needs --output DIR")
+    with STATE.context().read_sessions() as session:
+        count = write_gold(session, output)
+    typer.echo(f"{count} reviewed records written to {one_line(str(output))} (eml/ and "
+               "gold.jsonl; the messages keep their addresses: share with care)", err=True)
 
 
 # --------------------------------------------------------------------------- errors
@@ -526,6 +542,12 @@ def eval_command(
     mailings: Annotated[Path | None, typer.Option(
         "--mailings", help="A mailing file, or a directory of them, to add first (else the "
         "mailings are learned from the replies).", show_default=False)] = None,
+    overlay: Annotated[Path | None, typer.Option(
+        "--overlay", help="Code with the packaged lexicons plus this overlay file (as "
+        "`ldn-inbox learn` writes it).", show_default=False)] = None,
+    stored: Annotated[bool, typer.Option(
+        "--stored", help="Score the records stored in the database (--db), human values "
+        "applied, instead of coding the messages afresh.")] = False,
 ) -> None:
     """Score the coding against a labelled set, in a throw-away database.
 
@@ -533,12 +555,19 @@ def eval_command(
       ldn-inbox eval ../shared/survey/dev
       ldn-inbox eval fixtures/emails --json --min-macro 0.9
       ldn-inbox eval fixtures/measure/ma --mailings fixtures/measure/ma/mailings
+      ldn-inbox eval ../shared/survey/dev --overlay proposals.toml
+      ldn-inbox eval our-set --stored          # a set written by export --format gold
     """
+    from ldn_inbox.flow.teach import evaluate_stored, evaluation_overlay
     from ldn_inbox.flow.workflows import evaluate_directory
     from ldn_inbox.serve.evaluate import format_scores
 
     with handled():
-        scores = evaluate_directory(directory, mailings=mailings)
+        if stored:
+            scores = evaluate_stored(STATE.context(), directory)
+        else:
+            evaluation_overlay(overlay)
+            scores = evaluate_directory(directory, mailings=mailings)
         if as_json:
             typer.echo(json.dumps(scores.as_dict(), indent=2, ensure_ascii=False))
         else:
@@ -984,6 +1013,83 @@ def reparse_command(
                        "coding is kept", ExitCode.BUG)
 
 
+# --------------------------------------------------------------------------- learn
+@app.command("learn")
+def learn_command(
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the proposed overlay (TOML) here (default: standard "
+        "output).", show_default=False)] = None,
+    dev: Annotated[list[Path] | None, typer.Option(
+        "--dev", help="A labelled set (eml/ + gold.jsonl) to measure each proposal on; "
+        "repeatable.", show_default=False)] = None,
+    min_respondents: Annotated[int, typer.Option(
+        "--min-respondents", help="Different respondents a proposal needs (2 or more).")]
+    = 2,
+    apply: Annotated[Path | None, typer.Option(
+        "--apply", help="Install this checked overlay file and re-code what it may change.",
+        show_default=False)] = None,
+    list_: Annotated[bool, typer.Option("--list", help="The overlays applied and removed.")]
+    = False,
+    remove: Annotated[str | None, typer.Option(
+        "--remove", help="Set the overlay with this number aside and re-code.",
+        show_default=False)] = None,
+    reviewer: ReviewerOption = None,
+) -> None:
+    """Learn lexicon entries from the reviewers' corrections: each proposal is an
+    expression that at least two respondents used where a person set the same value, with
+    its effect measured on messages it was not learned from. Check the file, then apply it
+    (docs/review.md).
+
+    Examples:
+      ldn-inbox learn --output proposals.toml --dev ../shared/survey/dev
+      ldn-inbox eval ../shared/survey/dev --overlay proposals.toml
+      ldn-inbox learn --apply proposals.toml
+      ldn-inbox learn --list
+      ldn-inbox learn --remove 2
+    """
+    from ldn_inbox import review
+    from ldn_inbox.flow import teach
+
+    with handled():
+        if sum((apply is not None, list_, remove is not None)) > 1:
+            raise ValidationError("give one of --apply, --list and --remove")
+        if min_respondents < 2:
+            raise ValidationError("--min-respondents must be 2 or more")
+        ctx = STATE.context()
+        who = review.default_reviewer(reviewer)
+        if list_:
+            found = teach.list_overlays(ctx)
+            typer.echo("\n".join(teach.describe(o) for o in found) if found
+                       else "no overlay applied yet")
+            return
+        if apply is not None or remove is not None:
+            if apply is not None:
+                overlay, summary = teach.apply_overlay(ctx, apply, applied_by=who)
+                done = f"applied overlay #{overlay.id} ({len(overlay.entries)} entries)"
+            else:
+                overlay, summary = teach.remove_overlay(ctx, str(remove), removed_by=who)
+                done = f"removed overlay #{overlay.id}"
+            typer.echo(f"{done}; re-coded {summary.recoded} record(s); values set by a "
+                       "reviewer are kept")
+            return
+        run = teach.learn_from_reviews(
+            ctx, dev_sets=dev or (), min_respondents=min_respondents,
+            progress=(lambda text: typer.echo(text, err=True)) if STATE.verbose else None)
+        if not dev:
+            typer.echo("warning: no --dev set: proposals are measured on the reviewed "
+                       "records only", err=True)
+        if output is None:
+            _terminal_safe(sys.stdout).write(run.text)
+        else:
+            from ldn_inbox.store.privacy import open_private
+
+            with open_private(output, "w", encoding="utf-8") as handle:
+                handle.write(run.text)
+        learned = run.learned
+        typer.echo(f"{len(learned.proposals)} proposal(s) from {learned.corrected} corrected "
+                   f"of {learned.reviewed} reviewed records", err=True)
+
+
 # --------------------------------------------------------------------------- analysts
 @app.command("codebook")
 def codebook_command(
@@ -1026,11 +1132,15 @@ def stats_command(unit: UnitOption = "respondents", lang: LangOption = "en") -> 
       ldn-inbox stats
       ldn-inbox stats --unit replies --lang nl
     """
+    from ldn_inbox.serve.gold import correction_rates, format_rates
     from ldn_inbox.serve.report import stats_text
 
     with handled():
         with STATE.context().read_sessions() as session:
             typer.echo(stats_text(session, unit=unit, lang=lang), nl=False)
+            rates = format_rates(correction_rates(session))
+            if rates:
+                typer.echo("\n" + rates, nl=False)
 
 
 @app.command("report")

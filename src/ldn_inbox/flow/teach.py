@@ -25,7 +25,7 @@ from ldn_inbox.config import user_data_dir
 from ldn_inbox.errors import ConfigError, SourceError, ValidationError
 from ldn_inbox.flow.app import Context
 from ldn_inbox.flow.pipeline import Ingest, RunSummary, Settings, ingest, use_overlay
-from ldn_inbox.serve.evaluate import load_gold
+from ldn_inbox.serve.evaluate import Scores, load_gold, score
 from ldn_inbox.serve.learn import Item, Learned, learn, overlay_text, prepare, target
 from ldn_inbox.sources.files import iter_paths
 from ldn_inbox.store import mailing_store, overlays
@@ -241,6 +241,20 @@ def describe(overlay: LexiconOverlay) -> str:
     return "\n".join(lines)
 
 
+def evaluate_stored(ctx: Context, directory: Path) -> Scores:
+    """Score the records stored in the database (human values applied) against the labelled
+    set ``directory`` (``ldn-inbox eval --stored``): does the database say what the set says."""
+    from ldn_inbox.serve.export import iter_rows
+
+    gold_path = directory / "gold.jsonl"
+    if not gold_path.is_file():
+        raise SourceError(f"{directory}: no gold.jsonl")
+    gold = load_gold(gold_path)
+    with ctx.read_sessions() as session:
+        records = {row["message_id"]: row for row in iter_rows(session)}
+    return score(records, gold)
+
+
 def evaluation_overlay(path: Path | None) -> None:
     """Code with the entries of the overlay file ``path`` on top of the packaged lexicons
     (``ldn-inbox eval --overlay``), or with the packaged lexicons alone."""
@@ -255,5 +269,6 @@ def evaluation_overlay(path: Path | None) -> None:
         raise ValidationError(f"not an overlay: {exc}") from None
 
 
-__all__ = ["apply_overlay", "describe", "dev_items", "evaluation_overlay", "learn_from_reviews",
-           "list_overlays", "overlay_dir", "remove_overlay", "reviewed_items", "target"]
+__all__ = ["apply_overlay", "describe", "dev_items", "evaluate_stored", "evaluation_overlay",
+           "learn_from_reviews", "list_overlays", "overlay_dir", "remove_overlay",
+           "reviewed_items", "target"]
