@@ -7,7 +7,8 @@ entry behind that value. A candidate is proposed only when
 - at least :data:`MIN_RESPONDENTS` different respondents support it (records where a person
   changed the field to that value and whose own words hold the expression);
 - it is a short expression (one to three words, no proper name, not only function words),
-  not already in the lexicon, and rarer in reviewed records with another value;
+  no entry of the language's lexicon yet (whatever it stands for there), and rarer in
+  reviewed records with another value;
 - added alone, it codes at least two of its own records as the person did (it *explains* the
   correction);
 - its measured effect is not negative, scored only on messages it did not come from: the
@@ -180,10 +181,15 @@ def _natural(ref: str) -> tuple[int, str]:
     return (int(ref), "") if ref.isdigit() else (1 << 62, ref)
 
 
-def _known(section: str, key: str, language: str) -> set[str]:
+def _known(language: str) -> set[str]:
+    """Every entry of the language's lexicon, folded: an expression that already means
+    something to the coder (a use verb, a symptom) is no entry for another value."""
     from ldn_inbox.extract._text import load_lexicon
 
-    return {" ".join(fold(e).split()) for e in load_lexicon(language).words(section, key)}
+    lexicon = load_lexicon(language)
+    entries = [t.text for t in lexicon.terms + lexicon.prefix_terms + lexicon.suffix_terms]
+    entries += [t.text for terms in lexicon.gap_terms.values() for t, _, _ in terms]
+    return {" ".join(fold(e).strip("* ").split()) for e in entries}
 
 
 def _has(item: Item, field_name: str, value: Any) -> bool | None:
@@ -217,14 +223,14 @@ def candidates(items: Sequence[Item], *, min_respondents: int = MIN_RESPONDENTS
                     support[(field_name, json.dumps(value), item.language, section, key,
                              phrase)].append(item)
     found: list[Candidate] = []
-    known: dict[tuple[str, str, str], set[str]] = {}
+    known: dict[str, set[str]] = {}
     for (field_name, value_key, language, section, key, phrase), supporters \
             in support.items():
         if len({i.respondent for i in supporters}) < min_respondents:
             continue
-        if (section, key, language) not in known:
-            known[(section, key, language)] = _known(section, key, language)
-        if phrase in known[(section, key, language)]:
+        if language not in known:
+            known[language] = _known(language)
+        if phrase in known[language]:
             continue
         found.append(Candidate(field_name, values[value_key], language, section, key,
                                phrase, supporters))
