@@ -182,6 +182,10 @@ def test_corrections_teach_the_coder(tmp_path: Path, env: Path, runner: CliRunne
     # one respondent's words are no proposal, and no entry is a whole sentence
     assert not any("kruidenvrouw" in e["expression"] for e in entries)
     assert all(len(e["expression"].split()) <= 3 and e["respondents"] >= 2 for e in entries)
+    # a word the lexicon already uses for something else ("neem", "positief") only with a gain
+    known = {term.text for term in load_lexicon("nl").terms}
+    assert all(e["gain_reviewed"] + e["gain_dev"] > 0 for e in entries
+               if e["expression"] in known)
     # the proposals measured on the dev set before they are applied: never worse
     dev_overlay = dev_scores(runner, db_url, "--overlay", str(proposals))
     for name, value in dev_before["accuracy"].items():
@@ -292,5 +296,6 @@ def test_overlays_in_the_database(db_url: str, tmp_path: Path, env: Path,
                    'expression = "y"\n', "utf-8")
     invoke(runner, db_url, "learn", "--apply", str(bad), code=2)
     invoke(runner, db_url, "learn", "--remove", "7", code=8)
+    invoke(runner, db_url, "learn", "--min-respondents", "1", code=2)  # never one alone
     invoke(runner, db_url, "learn", "--remove", "1")
     assert "removed" in invoke(runner, db_url, "learn", "--list").stdout

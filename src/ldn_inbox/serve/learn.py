@@ -7,13 +7,14 @@ entry behind that value. A candidate is proposed only when
 - at least :data:`MIN_RESPONDENTS` different respondents support it (records where a person
   changed the field to that value and whose own words hold the expression);
 - it is a short expression (one to three words, no proper name, not only function words),
-  no entry of the language's lexicon yet (whatever it stands for there), and rarer in
-  reviewed records with another value;
+  not in that lexicon list yet, and rarer in reviewed records with another value;
 - added alone, it codes at least two of its own records as the person did (it *explains* the
   correction);
 - its measured effect is not negative, scored only on messages it did not come from: the
   reviewed records of other respondents, each supporting respondent's records when the
-  expression is learned without that respondent (leave-one-respondent-out), and the dev sets.
+  expression is learned without that respondent (leave-one-respondent-out), and the dev sets;
+  an expression the lexicons already use for something else (a use verb, a symptom) must
+  show a gain there, not merely no loss.
 
 Pure apart from the coder: items (raw bytes, mailings, known values) in, proposals out.
 """
@@ -157,6 +158,8 @@ class Candidate:
     key: str
     expression: str
     supporters: list[Item]
+    #: already an entry of the language's lexicon, for something else
+    in_lexicon: bool = False
     against: int = 0
     fixes: int = 0
     gain_reviewed: int = 0
@@ -179,6 +182,12 @@ class Candidate:
 
 def _natural(ref: str) -> tuple[int, str]:
     return (int(ref), "") if ref.isdigit() else (1 << 62, ref)
+
+
+def _known_here(section: str, key: str, language: str) -> set[str]:
+    from ldn_inbox.extract._text import load_lexicon
+
+    return {" ".join(fold(e).split()) for e in load_lexicon(language).words(section, key)}
 
 
 def _known(language: str) -> set[str]:
@@ -230,10 +239,10 @@ def candidates(items: Sequence[Item], *, min_respondents: int = MIN_RESPONDENTS
             continue
         if language not in known:
             known[language] = _known(language)
-        if phrase in known[language]:
+        if phrase in _known_here(section, key, language):
             continue
         found.append(Candidate(field_name, values[value_key], language, section, key,
-                               phrase, supporters))
+                               phrase, supporters, in_lexicon=phrase in known[language]))
     kept = []
     for candidate in found:
         candidate.against = _against(candidate, items, phrases)
@@ -390,7 +399,8 @@ def learn(reviewed: Sequence[Item], dev: Sequence[Item], *, base: Sequence[Entry
         if candidate.fixes < min_respondents:
             continue
         measure(candidate, reviewed, dev, measure_with, min_respondents=min_respondents)
-        if candidate.gain_reviewed >= 0 and candidate.gain_dev >= 0:
+        if candidate.gain_reviewed >= 0 and candidate.gain_dev >= 0 and (
+                not candidate.in_lexicon or candidate.gain_reviewed + candidate.gain_dev > 0):
             proposals.append(candidate)
     proposals = _one_per_expression(proposals)
     proposals.sort(key=lambda c: (-(c.gain_dev + c.gain_reviewed), -c.fixes, c.expression))
