@@ -59,7 +59,8 @@ def reviewed_items(ctx: Context) -> list[Item]:
             sa.select(Message.id, Message.respondent_id, RawMessage.data, Response)
             .join(RawMessage, RawMessage.id == Message.raw_id)
             .join(Response, Response.message_pk == Message.id)
-            .where(sa.or_(Response.reviewed.is_(True), Message.id.in_(list(confirmed))))
+            .where(sa.or_(Response.reviewed.is_(True),
+                          Message.id.in_(sa.select(Correction.message_pk))))
             .order_by(Message.id)).all()
         for pk, respondent, data, response in rows:
             if data is None:

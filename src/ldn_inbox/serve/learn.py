@@ -445,7 +445,7 @@ def overlay_text(learned: Learned, *, when: datetime) -> str:
         f"{learned.dev} dev-set messages; {learned.considered} expressions measured.",
         "# Check each entry: delete it or set accept = false to leave it out, then run",
         "#   ldn-inbox learn --apply THIS_FILE",
-        "# records: the records it was learned from (ldn-inbox review show ID);",
+        "# records: the records it was learned from (ldn-inbox review show '#12');",
         "# fixes: how many of their respondents the entry alone codes as the person did;",
         "# gain_reviewed: fields right minus fields wrong it brings on reviewed records it",
         "# was not learned from (other respondents, and each supporting respondent when",
