@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from conftest import run_cli
 from typer.testing import CliRunner
 
-from ldn_inbox.cli import STATE, app
 from ldn_inbox.codebook import CODED_FIELDS
 from ldn_inbox.extract._text import load_lexicon, set_lexicon_overlay
 from ldn_inbox.serve.evaluate import equal, load_gold
@@ -103,14 +103,7 @@ def packaged_lexicons() -> Any:
 
 
 def invoke(runner: CliRunner, db_url: str, *args: str, code: int = 0) -> Any:
-    try:
-        result = runner.invoke(app, ["--db", db_url, *args])
-    finally:
-        if STATE._context is not None:
-            STATE._context.close()
-    assert result.exit_code == code, (
-        f"{args}: exit {result.exit_code}\n{result.output}\n{result.exception!r}")
-    return result
+    return run_cli(runner, args, db=db_url, code=code)
 
 
 def as_text(value: Any) -> str:

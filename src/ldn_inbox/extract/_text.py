@@ -430,7 +430,8 @@ _LOW_DOSE = re.compile(r"(?<![\d,.])(?:[0-4](?:[.,]\d{1,2})?|5)\s*(?:mg|milligra
 
 #: Whole words written as spoken ("nie" for "niet").
 _DIALECT_WORDS = {"nie": "niet", "neet": "niet", "gein": "geen", "gene": "geen",
-                  "ich": "ik", "nae": "nee", "vruig": "vroeg"}
+                  "gin": "geen", "noeits": "nooit", "nooits": "nooit", "ich": "ik",
+                  "nae": "nee", "vruig": "vroeg"}
 
 
 @lru_cache(maxsize=65536)
@@ -438,7 +439,7 @@ def spelling(word: str) -> str:
     """One spelling for the variants of Flemish dialect writing, applied alike to the text
     and to every lexicon term: "y" for "ij" ("myn", "bywerkingen"), "uu" for "ui" ("huus",
     "uut"), Limburg "veur" for "voor" ("veurgeschreve") and "sj" for "sch" ("versjil"), and
-    whole words ("nie", "neet" for "niet", "gein" for "geen"). Standard words change the
+    whole words ("nie", "neet" for "niet", "gein", "gin" for "geen", "noeits" for "nooit"). Standard words change the
     same way on both sides, so they still match."""
     word = word.replace("’", "'")
     if "y" in word:
@@ -477,6 +478,8 @@ def _match_all(tokens: list[Token], lexicon: Lexicon, *, fuzzy: bool = True) -> 
         candidates += [t for t in lexicon.prefix_by_head.get(norm[:3], ())
                        if norm.startswith(t.words[0])]
         token = tokens[index]
+        if index + 1 < count:
+            hits += _split_word(tokens, index, norms, lexicon)
         for term, second, gap in lexicon.gap_terms.get(norm, ()):
             for end in range(index + 1, min(count, index + gap + 2)):
                 if norms[end] == second:
@@ -503,6 +506,19 @@ def _match_all(tokens: list[Token], lexicon: Lexicon, *, fuzzy: bool = True) -> 
                 hits.append(Hit(term.concept, index, end, token.start, tokens[end - 1].end,
                                 term.text))
     return hits
+
+
+def _split_word(tokens: list[Token], index: int, norms: list[str],
+                lexicon: Lexicon) -> list[Hit]:
+    """A one-word term written in two pieces ("reuma toloog", dictated or typed on a
+    phone): both pieces at least three letters, the second no word a term starts with, and
+    their join exactly a term (no fuzzy match across the gap)."""
+    first, second = norms[index], norms[index + 1]
+    if len(first) < 3 or len(second) < 3 or second in lexicon.by_first:
+        return []
+    return [Hit(term.concept, index, index + 2, tokens[index].start, tokens[index + 1].end,
+                term.text)
+            for term in lexicon.by_first.get(first + second, ()) if len(term.words) == 1]
 
 
 def _clauses(text: str, tokens: list[Token], terminators: set[str]) -> tuple[
