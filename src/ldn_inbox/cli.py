@@ -397,7 +397,8 @@ def export_command(
     ctx: typer.Context,
     format: Annotated[str, typer.Option(
         "--format", "-f", help="jsonl, csv or xlsx; dta (Stata) or sav (SPSS) with the "
-        "stats extra; sqlite: the analyst copy (every view, labels, Datasette metadata).")]
+        "stats extra; sqlite: the analyst copy (every view, labels, Datasette metadata); "
+        "gold: the reviewed records as a labelled set (--output DIR) for `ldn-inbox eval`.")]
     = "jsonl",
     output: Annotated[Path | None, typer.Option("--output", "-o",
                       help="File to write (default: standard output).")] = None,
@@ -422,6 +423,7 @@ def export_command(
       ldn-inbox export --view respondents --format xlsx --reviewed-only -o respondents.xlsx
       ldn-inbox export --format sav -o survey.sav
       ldn-inbox export --format sqlite -o survey.sqlite
+      ldn-inbox export --format gold --output our-set/     # then: ldn-inbox eval our-set
     """
     from ldn_inbox.codebook import FIELD_BY_NAME
     from ldn_inbox.serve import export, views
@@ -430,8 +432,12 @@ def export_command(
         if format == "sqlite":
             _export_sqlite(ctx, output, view=view, kind=kind, reviewed_only=reviewed_only)
             return
+        if format == "gold":
+            _export_gold(ctx, output)
+            return
         if format not in ("jsonl", "csv", "xlsx", "dta", "sav"):
-            raise ValidationError("--format must be jsonl, csv, xlsx, dta, sav or sqlite")
+            raise ValidationError("--format must be jsonl, csv, xlsx, dta, sav, sqlite or "
+                                  "gold")
         if kind is not None and kind not in FIELD_BY_NAME["kind"].codes:
             raise ValidationError(f"--kind must be one of {', '.join(FIELD_BY_NAME['kind'].codes)}")
         if len(delimiter) != 1:
@@ -524,6 +530,17 @@ def browse_command(
                port=port, reviewed_only=reviewed_only, announce=announce)
 
 
+def _export_gold(ctx: typer.Context, output: Path | None) -> None:
+    from ldn_inbox.serve.gold import write_gold
+
+    if output is None:
+        raise ValidationError("--format gold needs --output DIR")
+    with _context(ctx).read_sessions() as session:
+        count = write_gold(session, output)
+    typer.echo(f"{count} reviewed records written to {one_line(str(output))} (eml/ and "
+               "gold.jsonl; the messages keep their addresses: share with care)", err=True)
+
+
 # --------------------------------------------------------------------------- errors
 @app.command("errors")
 def errors_command(
@@ -602,6 +619,7 @@ def raw_command(
 # --------------------------------------------------------------------------- eval
 @app.command("eval")
 def eval_command(
+    ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="A directory with eml/ and gold.jsonl.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
     min_macro: Annotated[float | None, typer.Option(
@@ -611,6 +629,12 @@ def eval_command(
     mailings: Annotated[Path | None, typer.Option(
         "--mailings", help="A mailing file, or a directory of them, to add first (else the "
         "mailings are learned from the replies).", show_default=False)] = None,
+    overlay: Annotated[Path | None, typer.Option(
+        "--overlay", help="Code with the packaged lexicons plus this overlay file (as "
+        "`ldn-inbox learn` writes it).", show_default=False)] = None,
+    stored: Annotated[bool, typer.Option(
+        "--stored", help="Score the records stored in the database (--db), human values "
+        "applied, instead of coding the messages afresh.")] = False,
 ) -> None:
     """Score the coding against a labelled set, in a throw-away database.
 
@@ -618,12 +642,19 @@ def eval_command(
       ldn-inbox eval ../shared/survey/dev
       ldn-inbox eval fixtures/emails --json --min-macro 0.9
       ldn-inbox eval fixtures/measure/ma --mailings fixtures/measure/ma/mailings
+      ldn-inbox eval ../shared/survey/dev --overlay proposals.toml
+      ldn-inbox eval our-set --stored          # a set written by export --format gold
     """
+    from ldn_inbox.flow.teach import evaluate_stored, evaluation_overlay
     from ldn_inbox.flow.workflows import evaluate_directory
     from ldn_inbox.serve.evaluate import format_scores
 
     with handled():
-        scores = evaluate_directory(directory, mailings=mailings)
+        if stored:
+            scores = evaluate_stored(_context(ctx), directory)
+        else:
+            evaluation_overlay(overlay)
+            scores = evaluate_directory(directory, mailings=mailings)
         if as_json:
             typer.echo(json.dumps(scores.as_dict(), indent=2, ensure_ascii=False))
         else:
@@ -1081,6 +1112,84 @@ def reparse_command(
                        "coding is kept", ExitCode.BUG)
 
 
+# --------------------------------------------------------------------------- learn
+@app.command("learn")
+def learn_command(
+    ctx: typer.Context,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the proposed overlay (TOML) here (default: standard "
+        "output).", show_default=False)] = None,
+    dev: Annotated[list[Path] | None, typer.Option(
+        "--dev", help="A labelled set (eml/ + gold.jsonl) to measure each proposal on; "
+        "repeatable.", show_default=False)] = None,
+    min_respondents: Annotated[int, typer.Option(
+        "--min-respondents", help="Different respondents a proposal needs (2 or more).")]
+    = 2,
+    apply: Annotated[Path | None, typer.Option(
+        "--apply", help="Install this checked overlay file and re-code what it may change.",
+        show_default=False)] = None,
+    list_: Annotated[bool, typer.Option("--list", help="The overlays applied and removed.")]
+    = False,
+    remove: Annotated[str | None, typer.Option(
+        "--remove", help="Set the overlay with this number aside and re-code.",
+        show_default=False)] = None,
+    reviewer: ReviewerOption = None,
+) -> None:
+    """Learn lexicon entries from the reviewers' corrections: each proposal is an
+    expression that at least two respondents used where a person set the same value, with
+    its effect measured on messages it was not learned from. Check the file, then apply it
+    (docs/review.md).
+
+    Examples:
+      ldn-inbox learn --output proposals.toml --dev ../shared/survey/dev
+      ldn-inbox eval ../shared/survey/dev --overlay proposals.toml
+      ldn-inbox learn --apply proposals.toml
+      ldn-inbox learn --list
+      ldn-inbox learn --remove 2
+    """
+    from ldn_inbox import review
+    from ldn_inbox.flow import teach
+
+    with handled():
+        if sum((apply is not None, list_, remove is not None)) > 1:
+            raise ValidationError("give one of --apply, --list and --remove")
+        if min_respondents < 2:
+            raise ValidationError("--min-respondents must be 2 or more")
+        context = _context(ctx)
+        who = review.default_reviewer(reviewer)
+        if list_:
+            found = teach.list_overlays(context)
+            typer.echo("\n".join(teach.describe(o) for o in found) if found
+                       else "no overlay applied yet")
+            return
+        if apply is not None or remove is not None:
+            if apply is not None:
+                overlay, summary = teach.apply_overlay(context, apply, applied_by=who)
+                done = f"applied overlay #{overlay.id} ({len(overlay.entries)} entries)"
+            else:
+                overlay, summary = teach.remove_overlay(context, str(remove), removed_by=who)
+                done = f"removed overlay #{overlay.id}"
+            typer.echo(f"{done}; re-coded {summary.recoded} record(s); values set by a "
+                       "reviewer are kept")
+            return
+        run = teach.learn_from_reviews(
+            context, dev_sets=dev or (), min_respondents=min_respondents,
+            progress=(lambda text: typer.echo(text, err=True)) if _state(ctx).verbose else None)
+        if not dev:
+            typer.echo("warning: no --dev set: proposals are measured on the reviewed "
+                       "records only", err=True)
+        if output is None:
+            _terminal_safe(sys.stdout).write(run.text)
+        else:
+            from ldn_inbox.store.privacy import open_private
+
+            with open_private(output, "w", encoding="utf-8") as handle:
+                handle.write(run.text)
+        learned = run.learned
+        typer.echo(f"{len(learned.proposals)} proposal(s) from {learned.corrected} corrected "
+                   f"of {learned.reviewed} reviewed records", err=True)
+
+
 # --------------------------------------------------------------------------- analysts
 @app.command("codebook")
 def codebook_command(
@@ -1124,11 +1233,15 @@ def stats_command(ctx: typer.Context, unit: UnitOption = "respondents",
       ldn-inbox stats
       ldn-inbox stats --unit replies --lang nl
     """
+    from ldn_inbox.serve.gold import correction_rates, format_rates
     from ldn_inbox.serve.report import stats_text
 
     with handled():
         with _context(ctx).read_sessions() as session:
             typer.echo(stats_text(session, unit=unit, lang=lang), nl=False)
+            rates = format_rates(correction_rates(session))
+            if rates:
+                typer.echo("\n" + rates, nl=False)
 
 
 @app.command("report")

@@ -13,10 +13,12 @@ import sys
 import tomllib
 from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -126,7 +128,7 @@ _GAP_TERM = re.compile(r"^([^\W\d_]+)\s+~(\d)\s+([^\W\d_]+)$")
 def load_lexicon(language: str) -> Lexicon:
     """The lexicon of ``language`` (nl, fr, en, de), parsed and indexed once."""
     path = resources.files("ldn_inbox").joinpath(f"data/lexicon/{language}.toml")
-    data = tomllib.loads(path.read_text("utf-8"))
+    data = _with_overlay(language, tomllib.loads(path.read_text("utf-8")))
     lexicon = Lexicon(language, data)
     for section, table in data.items():
         if section == "symptom":
@@ -142,6 +144,82 @@ def load_lexicon(language: str) -> Lexicon:
                 _add_terms(lexicon, f"{target}.{key}", [str(e) for e in entries])
     lexicon.vocabulary = sorted({w for w in lexicon.by_first if len(w) >= FUZZY_MIN_LEN})
     return lexicon
+
+
+#: Extra entries added to the packaged lexicons: language -> section -> key -> entries
+#: (``ldn-inbox learn --apply``). Set with :func:`set_lexicon_overlay`.
+_OVERLAY: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {}
+
+
+def _with_overlay(language: str, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with the overlay's entries for ``language`` appended (a copy; the packaged
+    entries are never changed). Only lists of a section that exists are extended."""
+    extra = _OVERLAY.get(language)
+    if not extra:
+        return data
+    out = dict(data)
+    for section, keys in extra.items():
+        table = out.get(section)
+        if not isinstance(table, dict) or section == "symptom":
+            continue
+        table = dict(table)
+        for key, entries in keys.items():
+            known = table.get(key, [])
+            if isinstance(known, list):
+                table[key] = known + [e for e in entries if e not in known]
+        out[section] = table
+    return out
+
+
+def set_lexicon_overlay(entries: Iterable[tuple[str, str, str, str]]) -> None:
+    """Code from now on with the packaged lexicons plus ``entries``: (language, section,
+    key, expression) tuples, as ``ldn-inbox learn`` proposes them. An empty iterable goes
+    back to the packaged lexicons alone. Clears the caches built from the lexicons."""
+    overlay: dict[str, dict[str, dict[str, list[str]]]] = {}
+    for language, section, key, expression in entries:
+        slot = overlay.setdefault(language, {}).setdefault(section, {}).setdefault(key, [])
+        if expression not in slot:
+            slot.append(expression)
+    frozen = {lang: {sec: {key: tuple(v) for key, v in keys.items()}
+                     for sec, keys in secs.items()} for lang, secs in overlay.items()}
+    if frozen == _OVERLAY:
+        return
+    _OVERLAY.clear()
+    _OVERLAY.update(frozen)
+    load_lexicon.cache_clear()
+    _fuzzy_first.cache_clear()
+
+
+def lexicon_overlay() -> list[tuple[str, str, str, str]]:
+    """The entries now added to the packaged lexicons (see :func:`set_lexicon_overlay`)."""
+    return [(lang, sec, key, expression) for lang, secs in _OVERLAY.items()
+            for sec, keys in secs.items() for key, values in keys.items()
+            for expression in values]
+
+
+def load_lexicon_overlay(path: str | Path) -> list[tuple[str, str, str, str]]:
+    """The entries of an overlay file: a TOML file with ``[[entry]]`` tables holding
+    ``language``, ``section``, ``key`` and ``expression`` (others are ignored; an entry
+    with ``accept = false`` is left out). Raises ValueError naming what is wrong."""
+    try:
+        data = tomllib.loads(Path(path).read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    out: list[tuple[str, str, str, str]] = []
+    for number, entry in enumerate(data.get("entry", []), 1):
+        if not isinstance(entry, dict):
+            raise ValueError(f"{path}: entry {number} is not a table")
+        if entry.get("accept", True) is False:
+            continue
+        parts = [entry.get(name) for name in ("language", "section", "key", "expression")]
+        if not all(isinstance(p, str) and p.strip() for p in parts):
+            raise ValueError(f"{path}: entry {number} needs language, section, key and "
+                             "expression (text)")
+        if parts[0] not in LANGUAGES:
+            raise ValueError(f"{path}: entry {number}: language must be one of "
+                             f"{', '.join(LANGUAGES)}")
+        out.append((str(parts[0]), str(parts[1]), str(parts[2]), str(parts[3]).strip()))
+    return out
 
 
 def available_languages() -> tuple[str, ...]:

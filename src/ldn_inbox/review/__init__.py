@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -124,10 +125,15 @@ def default_reviewer(name: str | None = None, env: Mapping[str, str] | None = No
 # --------------------------------------------------------------------------- lookup
 def find_message(session: Session, ident: str) -> Message:
     """The message with Message-ID ``ident`` (angle brackets optional), or the only one
-    whose Message-ID starts with it."""
+    whose Message-ID starts with it; ``#12`` is record 12 (as ``learn`` names them)."""
     wanted = ident.strip().strip("<>")
     if not wanted:
         raise NotFoundError("no message id given")
+    if re.fullmatch(r"#\d{1,18}", wanted):
+        by_number = session.get(Message, int(wanted[1:]))
+        if by_number is None:
+            raise NotFoundError(f"no record {wanted}")
+        return by_number
     message = session.scalar(sa.select(Message).where(Message.message_id == wanted))
     if message is not None:
         return message
