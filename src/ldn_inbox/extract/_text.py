@@ -616,22 +616,50 @@ def _number(token: Token) -> float | None:
         return None
 
 
+_ARTICLE = frozenset(("een", "a", "un", "une", "ein", "eine"))
+_SCALE = frozenset(("op", "sur", "of", "/", "von"))
+
+
+def _score_at(tokens: list[Token], index: int) -> tuple[float, int] | None:
+    """A score of at most 10 at ``index`` ("8", "een 8", "8 op 10", "a 7 out of 10"):
+    its value and the index after it."""
+    if index < len(tokens) and tokens[index].norm in _ARTICLE:
+        index += 1
+    if index >= len(tokens):
+        return None
+    value = _number(tokens[index])
+    if value is None or value > 10:
+        return None
+    index += 1
+    if index < len(tokens) and tokens[index].norm == "out":
+        index += 1
+    if index + 1 < len(tokens) and tokens[index].norm in _SCALE \
+            and tokens[index + 1].norm == "10":
+        index += 2
+    return value, index
+
+
 def _score_changes(tokens: list[Token]) -> list[Hit]:
-    """A score that went down or up: "pijn van 8 naar 4 op 10", "pain from 7 to 3",
-    "douleurs de 8 à 5": a direction word ("less" or "more") over the two numbers."""
+    """A score that went down or up: "pijn van 8 naar 4 op 10", "van een 8 op 10 naar een
+    5", "pain from 7 to 3", "douleurs de 8 à 5": a direction word ("less" or "more") over
+    the two numbers."""
     out: list[Hit] = []
     for index in range(len(tokens) - 3):
-        if tokens[index].norm not in _FROM or tokens[index + 2].norm not in _TO:
+        if tokens[index].norm not in _FROM:
             continue
-        before, after = _number(tokens[index + 1]), _number(tokens[index + 3])
-        if before is None or after is None or before == after or max(before, after) > 10:
+        first = _score_at(tokens, index + 1)
+        if first is None or first[1] >= len(tokens) or tokens[first[1]].norm not in _TO:
             continue
-        unit = tokens[index + 4].norm if index + 4 < len(tokens) else ""
+        second = _score_at(tokens, first[1] + 1)
+        if second is None or first[0] == second[0]:
+            continue
+        end = second[1]
+        unit = tokens[end].norm if end < len(tokens) else ""
         if unit in ("mg", "milligram", "capsules", "weken", "weeks", "maanden", "months"):
             continue  # a dose or a time going up, not a score
-        key = "less" if after < before else "more"
-        out.append(Hit(f"direction.{key}", index, index + 4, tokens[index].start,
-                       tokens[index + 3].end, f"{before:g}->{after:g}"))
+        key = "less" if second[0] < first[0] else "more"
+        out.append(Hit(f"direction.{key}", index, end, tokens[index].start,
+                       tokens[end - 1].end, f"{first[0]:g}->{second[0]:g}"))
     return out
 
 
