@@ -195,7 +195,8 @@ def sentence(group: str, share: Share | None, category: str, who: str, said: str
         return w["hidden"].format(group=name, label=category)
     k, d = in_tens(share.value)
     low, high = share.interval
-    text = w["sentence"].format(
+    form = {share.base: "sentence_all", 0: "sentence_none"}.get(share.count, "sentence")
+    text = w[form].format(
         group=f"{group}: " if group else "", k=k, d=d, n=share.base, who=who,
         said=said.format(label=category), pct=percent(round(100 * share.value), lang),
         ci=w["ci"], low=round(100 * low), high=percent(round(100 * high), lang))

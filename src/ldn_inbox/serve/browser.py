@@ -40,7 +40,9 @@ def find_chromium() -> str:
 def _run(args: list[str], target: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="ldn-inbox-chromium-") as profile:
         command = [find_chromium(), "--headless", "--disable-gpu", "--hide-scrollbars",
-                   "--no-first-run", "--disable-extensions", "--disable-sync",
+                   # an infobar (e.g. the --no-sandbox warning) would take viewport height
+                   "--disable-infobars", "--no-first-run", "--disable-extensions",
+                   "--disable-sync",
                    "--disable-background-networking", "--mute-audio",
                    f"--user-data-dir={profile}", *args]
         if os.geteuid() == 0:  # Chromium's sandbox refuses to start as root

@@ -57,6 +57,8 @@ WORDS: dict[str, dict[str, str]] = {
         "too_few": "{group}: fewer than 5 answered, so no share is given.",
         "hidden": "{group}: too few named {label} to give a share.",
         "sentence": "{group}about {k} in {d} of the {n} {who} {said} ({pct}; {ci} {low}–{high}).",
+        "sentence_all": "{group}all {n} {who} {said} ({pct}; {ci} {low}–{high}).",
+        "sentence_none": "{group}none of the {n} {who} {said} ({pct}; {ci} {low}–{high}).",
         "caveat": "These are the people who chose to answer, not a random sample of everyone "
                   "who uses LDN; the interval shows the play of chance only, not that bias.",
         "t_experience": "Experience of users",
@@ -119,6 +121,8 @@ WORDS: dict[str, dict[str, str]] = {
         "hidden": "{group}: te weinigen noemden {label} om een percentage te geven.",
         "sentence": "{group}ongeveer {k} op {d} van de {n} {who} {said} ({pct}; {ci} "
                     "{low}–{high}).",
+        "sentence_all": "{group}alle {n} {who} {said} ({pct}; {ci} {low}–{high}).",
+        "sentence_none": "{group}geen van de {n} {who} {said} ({pct}; {ci} {low}–{high}).",
         "caveat": "Dit zijn de mensen die zelf kozen om te antwoorden, geen toevallige "
                   "steekproef van iedereen die LDN gebruikt; het interval toont alleen het "
                   "toeval, niet die vertekening.",
@@ -185,6 +189,8 @@ WORDS: dict[str, dict[str, str]] = {
         "hidden": "{group} : trop peu ont cité {label} pour donner un pourcentage.",
         "sentence": "{group}environ {k} sur {d} des {n} {who} {said} ({pct} ; {ci} "
                     "{low}–{high}).",
+        "sentence_all": "{group}les {n} {who} {said}, tous ({pct} ; {ci} {low}–{high}).",
+        "sentence_none": "{group}aucun des {n} {who} ne {said} ({pct} ; {ci} {low}–{high}).",
         "caveat": "Ce sont les personnes qui ont choisi de répondre, pas un échantillon au "
                   "hasard de tous les utilisateurs de LDN ; l'intervalle ne reflète que le "
                   "hasard, pas ce biais.",
