@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from analyst_data import REVIEWER
+from conftest import IN_CI
 from test_cli import invoke
 from typer.testing import CliRunner
 
@@ -31,6 +33,7 @@ from ldn_inbox.serve.proportions import (
     MIN_GROUP,
     Share,
     hidden_cells,
+    hidden_grid,
     in_tens,
     shares,
     wilson,
@@ -40,11 +43,18 @@ from ldn_inbox.store.db import open_database, session_factory
 from ldn_inbox.store.models import Contact, Correction, Extraction, Message
 from ldn_inbox.store.records import refresh_response
 
-CHROMIUM = shutil.which("chromium")
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None or shutil.which("pdftotext") is None,
-    reason="needs Debian chromium and poppler-utils (.ci/system-deps.sh)")
 SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture(scope="module")
+def browser() -> None:
+    """Chromium and pdftotext (Debian chromium, poppler-utils): skip here, fail in CI."""
+    missing = [name for name in ("chromium", "pdftotext") if shutil.which(name) is None]
+    if missing:
+        reason = f"{', '.join(missing)} not installed (.ci/system-deps.sh installs them)"
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
 
 
 # --------------------------------------------------------------------------- intervals
@@ -89,6 +99,48 @@ def test_shares_in_words(value: float, words: tuple[int, int]) -> None:
 def test_small_cells_are_hidden(counts: list[int], exclusive: bool,
                                 hidden: list[bool]) -> None:
     assert hidden_cells(counts, exclusive=exclusive) == hidden
+
+
+@pytest.mark.parametrize(("columns", "exclusive", "hidden"), [
+    pytest.param([[20, 3], [15, 8]], False, [[False, True], [False, True]],
+                 id="row-total-shown-elsewhere"),
+    pytest.param([[20, 3], [15, 8]], True, [[True, True], [True, True]],
+                 id="two-by-two-all-derivable"),
+    pytest.param([[20, 30], [15, 8], [9, 9]], True, [[False] * 2] * 3, id="nothing-small"),
+    pytest.param([[2, 1], [15, 8]], True, [[True, True], [True, True]], id="small-group"),
+])
+def test_cross_table_hiding(columns: list[list[int]], exclusive: bool,
+                            hidden: list[list[bool]]) -> None:
+    assert hidden_grid(columns, [sum(c) for c in columns], exclusive=exclusive) == hidden
+
+
+def _derivable(table: ArticleTable, exclusive: bool) -> list[str]:
+    """Hidden cells that subtraction would reveal: alone in their row (row totals are
+    shown elsewhere), or alone in a single-answer column."""
+    found = []
+    for row, name in enumerate(table.categories):
+        cells = [g.cells[row] for g in table.groups]
+        if len(cells) > 1 and sum(c.hidden for c in cells) == 1 \
+                and any(not c.hidden and c.count for c in cells):
+            found.append(f"row {name}")
+    for group in table.groups:
+        if exclusive and sum(c.hidden for c in group.cells) == 1 \
+                and any(not c.hidden and c.count for c in group.cells):
+            found.append(f"group {group.label}")
+    return found
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_no_hidden_count_can_be_worked_out(seed: int) -> None:
+    tables = build(_synthetic_rows(90, seed=seed), "en")
+    hidden = 0
+    for table in tables:
+        exclusive = table.key.startswith("experience")
+        assert not _derivable(table, exclusive), table.key
+        hidden += sum(c.hidden for g in table.groups for c in g.cells)
+        for group in table.groups:
+            assert all(c.count >= MIN_COUNT or c.count == 0 or c.hidden for c in group.cells)
+    assert hidden, "a survey this small has small cells"
 
 
 def test_small_base_hides_every_count() -> None:
@@ -170,6 +222,11 @@ def test_sentences_state_the_tables_figures(lang: str) -> None:
                 shown = [i for i, c in enumerate(group.cells) if not c.hidden and c.count]
                 index = max(shown, key=lambda i: group.cells[i].count)
             cell = group.cells[index]
+            if cell.hidden:
+                assert "held back" in group.sentence or "niet getoond" in group.sentence \
+                    or "pas affiché" in group.sentence
+                assert not re.search(r"\d+ ?%", group.sentence)
+                continue
             assert table.categories[index] in group.sentence, (table.key, group.label)
             *words, n, pct, low, high = _numbers(group.sentence, group.label, lang)
             assert n == group.n == cell.base, (table.key, group.label)
@@ -191,9 +248,16 @@ def test_sentence_for_a_small_group_gives_no_share() -> None:
     assert past.n == 3
     assert "fewer than 5" in past.sentence
     assert not re.search(r"\d+%", past.sentence)
+    # the one-way table shows 23 positive: the 20 of the current users would give away
+    # the past users' 3, so it is held back too, and the sentence says so
     current = next(g for g in stopping.groups if "Still using" in g.label)
-    assert current.sentence.startswith("Still using (current users): all 20 users had a "
-                                       "positive experience (100%;"), current.sentence
+    assert current.cells[stopping.categories.index("had a positive experience")].hidden
+    assert current.sentence == ("Still using (current users): the figure for “had a positive "
+                                "experience” is held back to protect small numbers."), \
+        current.sentence
+    alone = _table(build([_row()] * 20, "en"), "stopping").groups[0]
+    assert alone.sentence.startswith("Still using (current users): all 20 users had a "
+                                     "positive experience (100%;"), alone.sentence
 
 
 def test_dose_bands() -> None:
@@ -244,12 +308,20 @@ def survey(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def any_survey(request: pytest.FixtureRequest, survey: str) -> str:
+    """The survey on SQLite, then the same on PostgreSQL (the views' SQL differs)."""
+    if request.param == "sqlite":
+        return survey
+    url = str(request.getfixturevalue("postgres").create_database("report_survey"))
+    _survey(url)
+    return url
+
+
 def _count(url: str, sql: str) -> int:
     engine = open_database(url, migrate=False)
     try:
         with engine.connect() as conn:
-            import sqlalchemy as sa
-
             return int(conn.execute(sa.text(sql)).scalar() or 0)
     finally:
         engine.dispose()
@@ -266,9 +338,11 @@ def _visible(page: str) -> str:
 
 
 @pytest.mark.parametrize(("records", "where"), [
-    ("all", "1 = 1"), ("reviewed", "reviewed = 1"), ("unflagged", "needs_review = 0")])
-def test_records_counted_are_named(env: Path, runner: CliRunner, survey: str, tmp_path: Path,
-                                   records: str, where: str) -> None:
+    ("all", "1 = 1"), ("reviewed", "reviewed = 1"), ("unflagged", "needs_review = 0")],
+    ids=["all", "reviewed", "unflagged"])
+def test_records_counted_are_named(env: Path, runner: CliRunner, any_survey: str,
+                                   tmp_path: Path, records: str, where: str) -> None:
+    survey = any_survey
     page = _report(runner, survey, tmp_path / "r.html", "--records", records)
     total = _count(survey, "SELECT COUNT(*) FROM respondents")
     kept = _count(survey, f"SELECT COUNT(*) FROM respondents WHERE {where}")
@@ -282,6 +356,16 @@ def test_records_counted_are_named(env: Path, runner: CliRunner, survey: str, tm
                            "('current', 'past') AND experience IN ('positive', 'mixed', "
                            "'no_effect', 'negative')")
     assert f"of the {users} users who described their experience" in _visible(page)
+
+
+@pytest.mark.parametrize("option", [("--records", "checked"), ("--lang", "de")],
+                         ids=["records", "lang"])
+def test_wrong_choice_is_a_usage_error(env: Path, runner: CliRunner, survey: str,
+                                       tmp_path: Path, option: tuple[str, str]) -> None:
+    result = invoke(runner, "--db", survey, "report", "-o", str(tmp_path / "r.html"),
+                    *option, code=2)
+    assert f"{option[0]} must be one of" in result.stderr
+    assert not (tmp_path / "r.html").exists()
 
 
 def test_page_never_shows_a_count_under_five(env: Path, runner: CliRunner, survey: str,
@@ -343,7 +427,7 @@ def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     return chunks
 
 
-@needs_chromium
+@pytest.mark.usefixtures("browser")
 @pytest.mark.parametrize("lang", ["fr"])
 def test_charts_as_svg_and_png(env: Path, runner: CliRunner, survey: str, tmp_path: Path,
                                lang: str) -> None:
@@ -383,7 +467,7 @@ def test_charts_as_svg_and_png(env: Path, runner: CliRunner, survey: str, tmp_pa
     assert any("Expérience" in c.title for c in expected)
 
 
-@needs_chromium
+@pytest.mark.usefixtures("browser")
 def test_page_prints_to_pdf_with_its_tables(env: Path, runner: CliRunner, survey: str,
                                             tmp_path: Path) -> None:
     from ldn_inbox.serve.browser import print_pdf

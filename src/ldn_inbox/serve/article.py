@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ldn_inbox.codebook import FIELD_BY_NAME
-from ldn_inbox.serve.proportions import MIN_COUNT, MIN_GROUP, Share, in_tens, shares
+from ldn_inbox.serve.proportions import MIN_COUNT, MIN_GROUP, Share, hidden_grid, in_tens
 from ldn_inbox.serve.wording import FRENCH, WORDS, percent
 
 Row = Mapping[str, Any]
@@ -203,18 +203,25 @@ def sentence(group: str, share: Share | None, category: str, who: str, said: str
     return text[0].upper() + text[1:]
 
 
-def _group(name: str, rows: list[Row], spec: _Spec, labels: list[str], lang: str,
-           single: bool) -> Group:
-    counts = [sum(1 for row in rows if test(row)) for _, test in spec.categories]
-    cells = tuple(shares(counts, len(rows), exclusive=spec.exclusive))
-    index = spec.headline
-    if index is None:
-        shown = [i for i, c in enumerate(cells) if not c.hidden and c.count]
-        index = max(shown, key=lambda i: cells[i].count) if shown else 0
+def _groups(members: list[tuple[str, list[Row]]], spec: _Spec, labels: list[str],
+            lang: str, single: bool) -> list[Group]:
+    """The groups' shares, hidden as the small-number rule says, and their sentences."""
+    columns = [[sum(1 for row in rows if test(row)) for _, test in spec.categories]
+               for _, rows in members]
+    bases = [len(rows) for _, rows in members]
+    hidden = hidden_grid(columns, bases, exclusive=spec.exclusive) if members else []
     w = WORDS[lang]
-    text = sentence("" if single else name, cells[index] if cells else None, labels[index],
-                    w[f"who_{spec.word}"], w[f"said_{spec.word}"], lang)
-    return Group(name, len(rows), cells, text)
+    groups = []
+    for (name, _), counts, base, flags in zip(members, columns, bases, hidden, strict=True):
+        cells = tuple(Share(c, base, hidden=h) for c, h in zip(counts, flags, strict=True))
+        index = spec.headline
+        if index is None:  # the largest shown, else the largest
+            shown = [i for i, c in enumerate(cells) if not c.hidden and c.count]
+            index = max(shown or range(len(cells)), key=lambda i: cells[i].count)
+        text = sentence("" if single else name, cells[index] if cells else None,
+                        labels[index], w[f"who_{spec.word}"], w[f"said_{spec.word}"], lang)
+        groups.append(Group(name, base, cells, text))
+    return groups
 
 
 def build(rows: Iterable[Row], lang: str) -> list[ArticleTable]:
@@ -226,14 +233,13 @@ def build(rows: Iterable[Row], lang: str) -> list[ArticleTable]:
         people = [row for row in rows if spec.population(row)]
         labels = [name for name, _ in spec.categories]
         if spec.grouping is None:
-            groups = [_group("", people, spec, labels, lang, single=True)]
+            groups = _groups([("", people)], spec, labels, lang, single=True)
         else:
             by: dict[str, list[Row]] = {}
             for row in people:
                 by.setdefault(spec.grouping(row), []).append(row)
-            groups = [_group(name, members, spec, labels, lang, single=False)
-                      for name, members in _merge_small(by, spec.group_order,
-                                                        (w["merged_all"], w["merged"]))]
+            merged = _merge_small(by, spec.group_order, (w["merged_all"], w["merged"]))
+            groups = _groups(merged, spec, labels, lang, single=False)
         tables.append(ArticleTable(
             spec.key, w[f"t_{spec.key}"], tuple(labels), tuple(groups), spec.headline,
             note=w["stopping_note"] if spec.key == "stopping" else "", caveat=w["caveat"]))

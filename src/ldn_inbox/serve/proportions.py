@@ -5,9 +5,10 @@ its 95% confidence interval is Wilson's score interval, which stays inside 0-100
 behaves for small bases and for shares near 0 or 1 (the plain "p ± 1.96·se" does neither).
 
 The small-number rule (docs/analysts.md, "Small numbers"): a count from 1 to 4 is not shown
-(``<5``), and when a single-answer table would let it be worked out from the base and the
-other cells, the next smallest cell is hidden too. A group (a column of a cross-table) with
-fewer than :data:`MIN_GROUP` people is merged into one "other" group.
+(``<5``), and when a table would let it be worked out by subtraction (from the base and
+the other cells of a single-answer table, or from a row total shown elsewhere), the next
+smallest cell is hidden too. A group (a column of a cross-table) with fewer than
+:data:`MIN_GROUP` people is merged into one "other" group.
 """
 
 from __future__ import annotations
@@ -89,12 +90,35 @@ def hidden_cells(counts: Sequence[int], *, exclusive: bool) -> list[bool]:
     return hidden
 
 
+def hidden_grid(columns: Sequence[Sequence[int]], bases: Sequence[int], *,
+                exclusive: bool) -> list[list[bool]]:
+    """The rule for a cross-table (one column of counts per group, out of its base, the
+    same categories in each): every count of a group under MIN_COUNT people is hidden;
+    otherwise each column as :func:`hidden_cells`; and when a row has one hidden cell,
+    the next smallest of that row is hidden too, since the row's total is shown elsewhere
+    (the one-way table, or the wider group it splits)."""
+    hidden = [[c > 0 for c in column] if small(base)
+              else hidden_cells(column, exclusive=exclusive)
+              for column, base in zip(columns, bases, strict=True)]
+    changed = len(columns) > 1
+    while changed:
+        changed = False
+        for row in range(len(columns[0])):
+            others = [(column[row], i) for i, column in enumerate(columns)
+                      if not hidden[i][row] and column[row] > 0]
+            if sum(h[row] for h in hidden) == 1 and others:
+                hidden[min(others)[1]][row] = changed = True
+        for column, flags in zip(columns, hidden, strict=True):
+            others = [(c, j) for j, c in enumerate(column) if not flags[j] and c > 0]
+            if exclusive and sum(flags) == 1 and others:
+                flags[min(others)[1]] = changed = True
+    return hidden
+
+
 def shares(counts: Sequence[int], base: int, *, exclusive: bool) -> list[Share]:
     """The counts as :class:`Share` of ``base`` with the small-number rule applied."""
-    if small(base):
-        return [Share(c, base, hidden=c > 0) for c in counts]
-    return [Share(c, base, hidden=h)
-            for c, h in zip(counts, hidden_cells(counts, exclusive=exclusive), strict=True)]
+    flags = hidden_grid([counts], [base], exclusive=exclusive)[0]
+    return [Share(c, base, hidden=h) for c, h in zip(counts, flags, strict=True)]
 
 
 def in_tens(value: float) -> tuple[int, int]:

@@ -55,7 +55,7 @@ WORDS: dict[str, dict[str, str]] = {
         "all_users": "all users who answered",
         "article": "Figures for publication", "answers": "All answers, field by field",
         "too_few": "{group}: fewer than 5 answered, so no share is given.",
-        "hidden": "{group}: too few named {label} to give a share.",
+        "hidden": "{group}: the figure for “{label}” is held back to protect small numbers.",
         "sentence": "{group}about {k} in {d} of the {n} {who} {said} ({pct}; {ci} {low}–{high}).",
         "sentence_all": "{group}all {n} {who} {said} ({pct}; {ci} {low}–{high}).",
         "sentence_none": "{group}none of the {n} {who} {said} ({pct}; {ci} {low}–{high}).",
@@ -118,7 +118,8 @@ WORDS: dict[str, dict[str, str]] = {
         "all_users": "alle gebruikers die antwoordden",
         "article": "Cijfers om te publiceren", "answers": "Alle antwoorden, per veld",
         "too_few": "{group}: minder dan 5 antwoordden, dus geen percentage.",
-        "hidden": "{group}: te weinigen noemden {label} om een percentage te geven.",
+        "hidden": "{group}: het cijfer voor „{label}” wordt niet getoond, om kleine aantallen "
+                  "te beschermen.",
         "sentence": "{group}ongeveer {k} op {d} van de {n} {who} {said} ({pct}; {ci} "
                     "{low}–{high}).",
         "sentence_all": "{group}alle {n} {who} {said} ({pct}; {ci} {low}–{high}).",
@@ -186,7 +187,8 @@ WORDS: dict[str, dict[str, str]] = {
         "all_users": "tous les utilisateurs ayant répondu",
         "article": "Chiffres à publier", "answers": "Toutes les réponses, champ par champ",
         "too_few": "{group} : moins de 5 personnes ont répondu, pas de pourcentage.",
-        "hidden": "{group} : trop peu ont cité {label} pour donner un pourcentage.",
+        "hidden": "{group} : le chiffre pour « {label} » n'est pas affiché, pour protéger les "
+                  "petits nombres.",
         "sentence": "{group}environ {k} sur {d} des {n} {who} {said} ({pct} ; {ci} "
                     "{low}–{high}).",
         "sentence_all": "{group}les {n} {who} {said}, tous ({pct} ; {ci} {low}–{high}).",
