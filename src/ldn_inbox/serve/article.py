@@ -168,17 +168,18 @@ def _specs(lang: str) -> list[_Spec]:
 
 
 def _merge_small(groups: dict[str, list[Row]], order: Sequence[str],
-                 merged_label: tuple[str, str]) -> list[tuple[str, list[Row]]]:
+                 merged_label: tuple[str, str], colon: str) -> list[tuple[str, list[Row]]]:
     """Groups in ``order`` (others after, by name); those under MIN_GROUP as one group,
-    labelled ``merged_label[0]`` when it is all of them, else ``merged_label[1]``."""
+    labelled ``merged_label[0]`` when it is all of them, else ``merged_label[1]``; a lone
+    small group has nothing to merge with and keeps its name."""
     names = [g for g in order if g in groups] + sorted(g for g in groups if g not in order)
     kept = [(g, groups[g]) for g in names if len(groups[g]) >= MIN_GROUP]
     small = [g for g in names if len(groups[g]) < MIN_GROUP]
-    if len(small) == 1 and not kept:
+    if len(small) == 1:
         kept.append((small[0], groups[small[0]]))
     elif small:
         rows = [row for g in small for row in groups[g]]
-        kept.append((f"{merged_label[bool(kept)]}: {', '.join(small)}", rows))
+        kept.append((f"{merged_label[bool(kept)]}{colon}{', '.join(small)}", rows))
     return kept
 
 
@@ -190,14 +191,14 @@ def sentence(group: str, share: Share | None, category: str, who: str, said: str
     w = WORDS[lang]
     name = group or w["all_users"]
     if share is None or share.base < MIN_COUNT:
-        return w["too_few"].format(group=name)
+        return w["too_few"].format(group=name, colon=w["colon"])
     if share.hidden:
-        return w["hidden"].format(group=name, label=category)
+        return w["hidden"].format(group=name, label=category, colon=w["colon"])
     k, d = in_tens(share.value)
     low, high = share.interval
     form = {share.base: "sentence_all", 0: "sentence_none"}.get(share.count, "sentence")
     text = w[form].format(
-        group=f"{group}: " if group else "", k=k, d=d, n=share.base, who=who,
+        group=f"{group}{w['colon']}" if group else "", k=k, d=d, n=share.base, who=who,
         said=said.format(label=category), pct=percent(round(100 * share.value), lang),
         ci=w["ci"], low=round(100 * low), high=percent(round(100 * high), lang))
     return text[0].upper() + text[1:]
@@ -238,7 +239,8 @@ def build(rows: Iterable[Row], lang: str) -> list[ArticleTable]:
             by: dict[str, list[Row]] = {}
             for row in people:
                 by.setdefault(spec.grouping(row), []).append(row)
-            merged = _merge_small(by, spec.group_order, (w["merged_all"], w["merged"]))
+            merged = _merge_small(by, spec.group_order, (w["merged_all"], w["merged"]),
+                                  w["colon"])
             groups = _groups(merged, spec, labels, lang, single=False)
         tables.append(ArticleTable(
             spec.key, w[f"t_{spec.key}"], tuple(labels), tuple(groups), spec.headline,

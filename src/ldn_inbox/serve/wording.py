@@ -49,13 +49,13 @@ WORDS: dict[str, dict[str, str]] = {
         "records_reviewed": "reviewed records only",
         "records_unflagged": "reviewed records and those the automatic coding did not flag",
         "records_line": "Counted: {which} ({kept} of {total} {unit}; {left} left out)",
-        "ci": "95% CI", "n": "n", "shown_as": "<5: fewer than 5, not shown",
+        "ci": "95% CI", "n": "n", "colon": ": ", "shown_as": "<5: fewer than 5, not shown",
         "merged": "other (smaller groups)",
         "merged_all": "all together (each group under 10)",
         "all_users": "all users who answered",
         "article": "Figures for publication", "answers": "All answers, field by field",
-        "too_few": "{group}: fewer than 5 answered, so no share is given.",
-        "hidden": "{group}: the figure for “{label}” is held back to protect small numbers.",
+        "too_few": "{group}{colon}fewer than 5 answered, so no share is given.",
+        "hidden": "{group}{colon}the figure for “{label}” is held back to protect small numbers.",
         "sentence": "{group}about {k} in {d} of the {n} {who} {said} ({pct}; {ci} {low}–{high}).",
         "sentence_all": "{group}all {n} {who} {said} ({pct}; {ci} {low}–{high}).",
         "sentence_none": "{group}none of the {n} {who} {said} ({pct}; {ci} {low}–{high}).",
@@ -112,13 +112,13 @@ WORDS: dict[str, dict[str, str]] = {
         "records_unflagged": "nagekeken records en records die de automatische codering "
                              "niet markeerde",
         "records_line": "Geteld: {which} ({kept} van {total} {unit}; {left} weggelaten)",
-        "ci": "95%-BI", "n": "n", "shown_as": "<5: minder dan 5, niet getoond",
+        "ci": "95%-BI", "n": "n", "colon": ": ", "shown_as": "<5: minder dan 5, niet getoond",
         "merged": "andere (kleinere groepen)",
         "merged_all": "allemaal samen (elke groep onder 10)",
         "all_users": "alle gebruikers die antwoordden",
         "article": "Cijfers om te publiceren", "answers": "Alle antwoorden, per veld",
-        "too_few": "{group}: minder dan 5 antwoordden, dus geen percentage.",
-        "hidden": "{group}: het cijfer voor „{label}” wordt niet getoond, om kleine aantallen "
+        "too_few": "{group}{colon}minder dan 5 antwoordden, dus geen percentage.",
+        "hidden": "{group}{colon}het cijfer voor „{label}” wordt niet getoond, om kleine aantallen "
                   "te beschermen.",
         "sentence": "{group}ongeveer {k} op {d} van de {n} {who} {said} ({pct}; {ci} "
                     "{low}–{high}).",
@@ -181,13 +181,14 @@ WORDS: dict[str, dict[str, str]] = {
         "records_unflagged": "les enregistrements vérifiés et ceux que le codage automatique "
                              "n'a pas signalés",
         "records_line": "Comptés : {which} ({kept} sur {total} {unit} ; {left} laissés de côté)",
-        "ci": "IC à 95 %", "n": "n", "shown_as": "<5 : moins de 5, non affiché",
+        "ci": "IC à 95 %", "n": "n", "colon": "\u00a0: ",
+        "shown_as": "<5 : moins de 5, non affiché",
         "merged": "autres (petits groupes)",
         "merged_all": "tous ensemble (chaque groupe sous 10)",
         "all_users": "tous les utilisateurs ayant répondu",
         "article": "Chiffres à publier", "answers": "Toutes les réponses, champ par champ",
-        "too_few": "{group} : moins de 5 personnes ont répondu, pas de pourcentage.",
-        "hidden": "{group} : le chiffre pour « {label} » n'est pas affiché, pour protéger les "
+        "too_few": "{group}{colon}moins de 5 personnes ont répondu, pas de pourcentage.",
+        "hidden": "{group}{colon}le chiffre pour « {label} » n'est pas affiché, pour protéger les "
                   "petits nombres.",
         "sentence": "{group}environ {k} sur {d} des {n} {who} {said} ({pct} ; {ci} "
                     "{low}–{high}).",
