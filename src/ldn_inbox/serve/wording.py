@@ -134,7 +134,7 @@ WORDS: dict[str, dict[str, str]] = {
         "t_stopping": "Stoppen: vroegere gebruikers naast huidige",
         "t_benefits_positive": "Wat verbeterde, bij gebruikers met een positieve ervaring",
         "who_experience": "gebruikers die hun ervaring beschreven",
-        "said_experience": "noemden die {label}",
+        "said_experience": "vonden ze {label}",
         "who_side_effects": "gebruikers die zeiden of ze bijwerkingen hadden",
         "said_side_effects": "noemden {label}",
         "who_stopping": "gebruikers", "said_stopping": "{label}",
