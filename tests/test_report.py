@@ -148,6 +148,8 @@ def test_small_base_hides_every_count() -> None:
     assert [c.hidden for c in cells] == [True, True, False]
     assert cells[0].percent() == "<5"
     assert cells[0].interval_text() == ""
+    held = hidden_grid([[20, 3], [15, 8]], [23, 23], exclusive=False)
+    assert Share(8, 23, hidden=held[1][1]).percent() == "×", "held back, not 'under 5'"
 
 
 def _row(**values: Any) -> dict[str, Any]:
@@ -374,7 +376,8 @@ def test_page_never_shows_a_count_under_five(env: Path, runner: CliRunner, surve
     counts = [int(c) for c in re.findall(r'<td class="n">(\d+)</td>', page)]
     assert counts, "the tables have count cells"
     assert not [c for c in counts if 0 < c < MIN_COUNT]
-    assert "&lt;5" in page, "some cells are hidden in a subset this small"
+    assert '<td class="n" colspan="3">&lt;5</td>' in page, "small cells in a subset this small"
+    assert '<td class="n" colspan="3">×</td>' in page, "and cells held back to protect them"
 
 
 def test_reliability_per_field(env: Path, runner: CliRunner, survey: str,

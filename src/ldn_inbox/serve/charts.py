@@ -77,7 +77,7 @@ def _row(y: float, name: str, share: Share, lang: str) -> list[str]:
              f'<rect class="track" x="{TRACK_X}" y="{mid - BAR / 2:g}" width="{TRACK}" '
              f'height="{BAR}" fill="{_TRACK}"/>']
     if share.hidden:
-        return [*parts, _text(TRACK_X + 4, mid + 3.5, "<5", fill="#5b6670")]
+        return [*parts, _text(TRACK_X + 4, mid + 3.5, share.mark, fill="#5b6670")]
     width = round(TRACK * share.value, 2)
     low, high = (TRACK_X + TRACK * v for v in share.interval)
     parts += [

@@ -87,7 +87,7 @@ def _n(n: int) -> str:
 def _cell(share: Share, lang: str) -> str:
     """Count, share and interval as three cells; one spanning cell when hidden or empty."""
     if share.hidden:
-        return '<td class="n" colspan="3">&lt;5</td>'
+        return f'<td class="n" colspan="3">{escape(share.mark)}</td>'
     if not share.base:
         return '<td class="n" colspan="3">–</td>'
     low, high = share.interval

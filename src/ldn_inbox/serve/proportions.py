@@ -62,9 +62,15 @@ class Share:
     def interval(self) -> tuple[float, float]:
         return wilson(self.count, self.base)
 
+    @property
+    def mark(self) -> str:
+        """What a hidden cell shows: ``<5`` for a small count, ``×`` for one held back so
+        that a small one cannot be worked out (it is 5 or more: ``<5`` would be untrue)."""
+        return f"<{MIN_COUNT}" if self.count < MIN_COUNT else "×"
+
     def percent(self) -> str:
-        """``58%`` (or ``<5`` when hidden)."""
-        return "<5" if self.hidden else f"{round(100 * self.value)}%"
+        """``58%`` (or the :attr:`mark` when hidden)."""
+        return self.mark if self.hidden else f"{round(100 * self.value)}%"
 
     def interval_text(self) -> str:
         """``50–66%`` for the 95% interval ('' when hidden)."""

@@ -49,7 +49,9 @@ WORDS: dict[str, dict[str, str]] = {
         "records_reviewed": "reviewed records only",
         "records_unflagged": "reviewed records and those the automatic coding did not flag",
         "records_line": "Counted: {which} ({kept} of {total} {unit}; {left} left out)",
-        "ci": "95% CI", "n": "n", "colon": ": ", "shown_as": "<5: fewer than 5, not shown",
+        "ci": "95% CI", "n": "n", "colon": ": ",
+        "shown_as": "<5: fewer than 5, not shown. ×: held back so that a count under 5 "
+                    "cannot be worked out by subtraction.",
         "merged": "other (smaller groups)",
         "merged_all": "all together (each group under 10)",
         "all_users": "all users who answered",
@@ -112,7 +114,9 @@ WORDS: dict[str, dict[str, str]] = {
         "records_unflagged": "nagekeken records en records die de automatische codering "
                              "niet markeerde",
         "records_line": "Geteld: {which} ({kept} van {total} {unit}; {left} weggelaten)",
-        "ci": "95%-BI", "n": "n", "colon": ": ", "shown_as": "<5: minder dan 5, niet getoond",
+        "ci": "95%-BI", "n": "n", "colon": ": ",
+        "shown_as": "<5: minder dan 5, niet getoond. ×: weggelaten zodat een aantal onder 5 "
+                    "niet uit te rekenen is.",
         "merged": "andere (kleinere groepen)",
         "merged_all": "allemaal samen (elke groep onder 10)",
         "all_users": "alle gebruikers die antwoordden",
@@ -182,7 +186,8 @@ WORDS: dict[str, dict[str, str]] = {
                              "n'a pas signalés",
         "records_line": "Comptés : {which} ({kept} sur {total} {unit} ; {left} laissés de côté)",
         "ci": "IC à 95 %", "n": "n", "colon": "\u00a0: ",
-        "shown_as": "<5 : moins de 5, non affiché",
+        "shown_as": "<5 : moins de 5, non affiché. × : masqué pour qu'un nombre inférieur à 5 "
+                    "ne puisse pas être déduit par soustraction.",
         "merged": "autres (petits groupes)",
         "merged_all": "tous ensemble (chaque groupe sous 10)",
         "all_users": "tous les utilisateurs ayant répondu",
