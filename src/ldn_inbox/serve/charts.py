@@ -121,8 +121,13 @@ def svg(chart: Chart, *, standalone: bool = False) -> str:
         parts.append(f'<path class="grid" d="M{x:g} {y:g}v4" stroke="{_GRID}" '
                      'stroke-width="1"/>')
         parts.append(_text(x, y + 14, percent(tick, chart.lang), anchor="middle", size=9))
-    parts.append(_text(0, y + 30, words["chart_scale"], size=9, fill="#5b6670"))
-    height = round(y + 36)
+    y += 30
+    parts.append(_text(0, y, words["chart_scale"], size=9, fill="#5b6670"))
+    if any(share.hidden for _, rows in chart.groups for _, share in rows):
+        for line in _wrap(words["shown_as"], 95):
+            y += 12
+            parts.append(_text(0, y, line, size=9, fill="#5b6670"))
+    height = round(y + 6)
     size = (f' width="{COLUMN_MM}mm" height="{COLUMN_MM * height / WIDTH:.1f}mm"'
             if standalone else "")
     head = '<?xml version="1.0" encoding="UTF-8"?>\n' if standalone else ""
