@@ -352,6 +352,8 @@ def test_records_counted_are_named(env: Path, runner: CliRunner, any_survey: str
     line = words["records_line"].format(which=words[f"records_{records}"], kept=kept,
                                         total=total, unit="respondents", left=total - kept)
     assert line in _visible(page)
+    stats = invoke(runner, "--db", survey, "stats", "--records", records)
+    assert line in stats.stdout, "stats counts the same records"
     if records != "all":
         assert kept < total, "the synthetic survey leaves some out"
     users = _count(survey, f"SELECT COUNT(*) FROM respondents WHERE {where} AND ldn_use IN "

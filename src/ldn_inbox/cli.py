@@ -1015,22 +1015,27 @@ def codebook_command(
 UnitOption = Annotated[str, typer.Option(
     "--unit", help="Count respondents (their replies combined) or single replies.")]
 LangOption = Annotated[str, typer.Option("--lang", help="Labels in en, nl or fr.")]
+RecordsOption = Annotated[str, typer.Option(
+    "--records", help="Which records count: all (every coded one), reviewed (reviewed "
+    "only) or unflagged (reviewed plus those the coding did not flag).")]
 
 
 @app.command("stats")
-def stats_command(unit: UnitOption = "respondents", lang: LangOption = "en") -> None:
+def stats_command(unit: UnitOption = "respondents", lang: LangOption = "en",
+                  records: RecordsOption = "all") -> None:
     """Print the report's numbers as text tables: counts per question, language,
     prescriber, benefits, side effects, dose, review progress and date range.
 
     Examples:
       ldn-inbox stats
       ldn-inbox stats --unit replies --lang nl
+      ldn-inbox stats --records reviewed
     """
     from ldn_inbox.serve.report import stats_text
 
     with handled():
         with STATE.context().read_sessions() as session:
-            typer.echo(stats_text(session, unit=unit, lang=lang), nl=False)
+            typer.echo(stats_text(session, unit=unit, lang=lang, records=records), nl=False)
 
 
 @app.command("report")
@@ -1039,9 +1044,7 @@ def report_command(
     = Path("report.html"),
     unit: UnitOption = "respondents",
     lang: LangOption = "en",
-    records: Annotated[str, typer.Option(
-        "--records", help="Which records count: all (every coded one), reviewed (reviewed "
-        "only) or unflagged (reviewed plus those the coding did not flag).")] = "all",
+    records: RecordsOption = "all",
     charts: Annotated[Path | None, typer.Option(
         "--charts", help="Also write every chart to this folder as SVG and PNG, one "
         "magazine column wide (PNG needs Chromium).", show_default=False)] = None,

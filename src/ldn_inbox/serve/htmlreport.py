@@ -195,21 +195,12 @@ def _reliability_html(summary: Summary) -> str:
             "</section>")
 
 
-def records_line(summary: Summary) -> str:
-    """Which records count and how many were left out, e.g. "Counted: reviewed records
-    only (112 of 230 respondents; 118 left out)"."""
-    w = WORDS[summary.lang]
-    return w["records_line"].format(
-        which=w[f"records_{summary.records}"], kept=summary.kept, total=summary.total,
-        unit=summary.text(summary.unit), left=summary.total - summary.kept)
-
-
 def render(summary: Summary, *, generated: str | None = None) -> str:
     """The whole page as a string (UTF-8 when written)."""
     t = TEXT[summary.lang]
     w = WORDS[summary.lang]
     facts = "\n".join(f"<li>{escape(line)}</li>"
-                      for line in [*overview_lines(summary), records_line(summary)])
+                      for line in overview_lines(summary))
     stamp = (f"<p class=\"muted\">{t['generated']} {escape(generated)}</p>"
              if generated else "")
     article = "\n".join(_article_html(table, summary.lang) for table in summary.article)

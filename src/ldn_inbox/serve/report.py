@@ -45,11 +45,12 @@ def summary_text(session: Session) -> str:
     return "\n".join(lines)
 
 
-def stats_text(session: Session, *, unit: str = "respondents", lang: str = "en") -> str:
+def stats_text(session: Session, *, unit: str = "respondents", lang: str = "en",
+               records: str = "all") -> str:
     """The HTML report's numbers as text tables (``ldn-inbox stats``), from the views."""
     from ldn_inbox.serve.summary import collect, format_text
 
-    return format_text(collect(session, unit=unit, lang=lang))
+    return format_text(collect(session, unit=unit, lang=lang, records=records))
 
 
 @dataclass(frozen=True)

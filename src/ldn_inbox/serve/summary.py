@@ -19,6 +19,7 @@ from ldn_inbox.serve.evaluate import equal
 from ldn_inbox.serve.proportions import Share, shares
 from ldn_inbox.serve.reliability import Observation, Reliability, format_tables, tabulate
 from ldn_inbox.serve.views import flag_column
+from ldn_inbox.serve.wording import WORDS
 from ldn_inbox.store.models import Correction, Extraction, Message, Response
 
 UNITS: tuple[str, ...] = ("respondents", "replies")
@@ -350,7 +351,17 @@ def overview_lines(summary: Summary) -> list[str]:
         f"({share:.0f}%), {summary.flagged} {t['flagged']}, {summary.queue} {t['queue']}"
     )
     lines.append(f"{t['counted_in']}: {t[summary.unit]}")
+    lines.append(records_line(summary))
     return lines
+
+
+def records_line(summary: Summary) -> str:
+    """Which records count and how many were left out, e.g. "Counted: reviewed records
+    only (112 of 230 respondents; 118 left out)"."""
+    w = WORDS[summary.lang]
+    return w["records_line"].format(
+        which=w[f"records_{summary.records}"], kept=summary.kept, total=summary.total,
+        unit=summary.text(summary.unit), left=summary.total - summary.kept)
 
 
 def _text_table(table: Table, lang: str) -> list[str]:
