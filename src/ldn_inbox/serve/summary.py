@@ -271,6 +271,7 @@ def collect(session: Session, *, unit: str = "respondents", lang: str = "en",
     base = int(_scalar(session, f"SELECT COUNT(*) FROM {view} WHERE {selected}") or 0)
     rows = [dict(row._mapping) for row in session.execute(sa.text(
         f"SELECT {', '.join(_ARTICLE_COLUMNS)} FROM {view} WHERE {selected}"))]
+    reliability = reviewed_reliability(session)
     return Summary(
         unit=unit, lang=lang, messages=messages, uncoded=messages - coded,
         replies=int(replies_row[0] or 0),
@@ -279,7 +280,7 @@ def collect(session: Session, *, unit: str = "respondents", lang: str = "en",
         reviewed=int(replies_row[3] or 0), flagged=int(replies_row[4] or 0),
         queue=int(_scalar(session, "SELECT COUNT(*) FROM review_queue") or 0),
         kinds=kinds, tables=_field_tables(session, view, selected, base, lang),
-        reliability=(reliability := reviewed_reliability(session)),
+        reliability=reliability,
         records=records, kept=base, total=total, article=build(rows, lang),
         fields=field_reliability(session, reliability),
     )
