@@ -6,7 +6,8 @@
 #   isync          mbsync, used by a benchmark
 #   openssl        test CA and certificates
 #   python3-venv   the virtualenv the scripts create (not in a minimal Debian 12)
-#   chromium       headless browser: report charts as PNG, the report printed to PDF
+#   chromium       headless browser: the browse-page test (tests/test_browse.py), report
+#                  charts as PNG and the report printed to PDF (tests/test_report.py)
 #   poppler-utils  pdftotext, to read the printed report in tests/test_report.py
 #   fonts-dejavu-core  the charts' font, so PNGs and PDFs look the same everywhere
 #
@@ -97,4 +98,4 @@ pg_bin=$(find /usr/lib/postgresql -path '*/bin/initdb' 2>/dev/null | sort -V | t
 log "postgresql initdb: ${pg_bin:-NOT FOUND}"
 log "$(mbsync --version 2>&1 | head -n 1)"
 log "$(openssl version)"
-log "$(chromium --version 2>/dev/null || echo 'chromium: NOT FOUND')"
+log "$(chromium --version 2>/dev/null || echo "chromium: NOT FOUND")"

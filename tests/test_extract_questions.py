@@ -60,6 +60,8 @@ PRESCRIBER = [
     ("Mijn osteopaat raadde het aan en mijn huisarts heeft het voorgeschreven. Ik neem het "
      "nu drie maanden.", "gp", None),
     ("1. ja\n2. mijn gynaecoloog\n3. ja\n4. neen", "specialist", "other"),
+    ("ik neem het sinds mei gekregen van de reuma toloog in gent", "specialist",
+     "rheumatology"),
 ]
 
 
@@ -111,6 +113,10 @@ SIDE_EFFECTS = [
     ("Ik neem LDN. De eerste weken sliep ik slecht en had ik hoofdpijn.", "yes",
      ["headache", "sleep_disturbance"]),
     ("Ik neem het. Ik ben wat moe, maar of dat van de LDN komt weet ik niet.", "unknown", []),
+    ("Ik neem het sinds mei. Bijwerkingen heb ik nooit gemerkt.", "no", []),
+    ("Ik neem het sinds mei. Bijwerkingen heb ik nooit gehad.", "no", []),
+    ("'k Pak het sinds mei. Bywerkingen è 'k gin g'ad.", "no", []),
+    ("Ich neem 't sinds mei. Bijwirkinge han ich noeits gehad.", "no", []),
 ]
 
 

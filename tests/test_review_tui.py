@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import os
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -235,4 +237,17 @@ def test_screenshots(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
             written.append(path)
 
     run(db, Position(current=M1), scenario)
-    assert all(path.stat().st_size > 1000 for path in written)
+    expected = {"main": ("ldn_use", "past", "pain,sleep,stiffness"),
+                "picker": ("prescriber", "Enter picks"),
+                "help": ("Keys", "accept the record")}
+    for path in written:
+        shown = svg_text(path)
+        name = path.stem.removeprefix("review-")
+        missing = [text for text in expected[name] if text not in shown]
+        assert not missing, f"{path.name} lacks {missing}"
+
+
+def svg_text(path: Path) -> str:
+    """The text a screenshot shows, cells joined, non-breaking spaces as spaces."""
+    cells = re.findall(r">([^<>]+)</text>", path.read_text("utf-8"))
+    return " ".join(html.unescape(cell) for cell in cells).replace("\xa0", " ")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ldn_inbox import config as config_module
 from ldn_inbox.flow.coder import set_message_memory
-from ldn_inbox.flow.pipeline import Settings
+from ldn_inbox.flow.pipeline import Settings, use_overlay
 from ldn_inbox.store.db import open_database, read_session_factory, session_factory
 from ldn_inbox.store.privacy import key_path, load_key
 
@@ -54,10 +54,19 @@ class Context:
 
     def pipeline_settings(self) -> Settings:
         set_message_memory(int(self.config["run.message_memory"]))
+        self.use_overlays()
         return Settings(pseudonym_key=load_key(key_path(self.config)),
                         convert_timeout=float(self.config["run.convert_timeout"]),
                         message_timeout=float(self.config["run.message_timeout"]),
                         workers=int(self.config["run.workers"]))
+
+    def use_overlays(self) -> None:
+        """Code with the lexicon overlays the database has active (``learn --apply``)."""
+        from ldn_inbox.store.overlays import active_entries
+
+        with self.read_sessions() as session:
+            entries = active_entries(session)
+        use_overlay(entries)
 
     def lock_path(self) -> Path:
         configured = self.config["run.lock_file"]
