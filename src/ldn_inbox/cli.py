@@ -1220,25 +1220,29 @@ def codebook_command(
 
 UnitOption = Annotated[str, typer.Option(
     "--unit", help="Count respondents (their replies combined) or single replies.")]
-LangOption = Annotated[str, typer.Option("--lang", help="Labels in en or nl.")]
+LangOption = Annotated[str, typer.Option("--lang", help="Labels in en, nl or fr.")]
+RecordsOption = Annotated[str, typer.Option(
+    "--records", help="Which records count: all (every coded one), reviewed (reviewed "
+    "only) or unflagged (reviewed plus those the coding did not flag).")]
 
 
 @app.command("stats")
 def stats_command(ctx: typer.Context, unit: UnitOption = "respondents",
-                  lang: LangOption = "en") -> None:
+                  lang: LangOption = "en", records: RecordsOption = "all") -> None:
     """Print the report's numbers as text tables: counts per question, language,
     prescriber, benefits, side effects, dose, review progress and date range.
 
     Examples:
       ldn-inbox stats
       ldn-inbox stats --unit replies --lang nl
+      ldn-inbox stats --records reviewed
     """
     from ldn_inbox.serve.gold import correction_rates, format_rates
     from ldn_inbox.serve.report import stats_text
 
     with handled():
         with _context(ctx).read_sessions() as session:
-            typer.echo(stats_text(session, unit=unit, lang=lang), nl=False)
+            typer.echo(stats_text(session, unit=unit, lang=lang, records=records), nl=False)
             rates = format_rates(correction_rates(session))
             if rates:
                 typer.echo("\n" + rates, nl=False)
@@ -1251,26 +1255,38 @@ def report_command(
     = Path("report.html"),
     unit: UnitOption = "respondents",
     lang: LangOption = "en",
+    records: RecordsOption = "all",
+    charts: Annotated[Path | None, typer.Option(
+        "--charts", help="Also write every chart to this folder as SVG and PNG, one "
+        "magazine column wide (PNG needs Chromium).", show_default=False)] = None,
 ) -> None:
     """Write one self-contained HTML page (inline SVG charts, no scripts, nothing loaded
-    from the network) with the same numbers as `ldn-inbox stats`.
+    from the network): shares with 95% intervals, the cross-tables for an article with a
+    sentence each, the coding's reliability per field, every answer; counts under 5
+    hidden. Prints cleanly to PDF from a browser.
 
     Examples:
       ldn-inbox report --output report.html
-      ldn-inbox report --lang nl --unit replies -o verslag.html
+      ldn-inbox report --lang nl --records reviewed -o verslag.html
+      ldn-inbox report --lang fr --charts grafieken/ -o rapport.html
     """
     from datetime import UTC, datetime
 
-    from ldn_inbox.serve.report import report_html
+    from ldn_inbox.serve.report import make_report, write_charts
     from ldn_inbox.store.privacy import open_private
 
     with handled():
         generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         with _context(ctx).read_sessions() as session:
-            page = report_html(session, unit=unit, lang=lang, generated=generated)
+            report = make_report(session, unit=unit, lang=lang, records=records,
+                                 generated=generated)
         with open_private(output, "w", encoding="utf-8") as handle:
-            handle.write(page)
+            handle.write(report.page)
         typer.echo(f"report written to {one_line(str(output))}", err=True)
+        if charts is not None:
+            written = write_charts(report.charts, charts)
+            typer.echo(f"{len(written)} chart files written to {one_line(str(charts))}",
+                       err=True)
 
 
 # --------------------------------------------------------------------------- privacy
