@@ -62,6 +62,8 @@ PRESCRIBER = [
     ("1. ja\n2. mijn gynaecoloog\n3. ja\n4. neen", "specialist", "other"),
     ("ik neem het sinds mei gekregen van de reuma toloog in gent", "specialist",
      "rheumatology"),
+    ("Anders dan bij u heeft niet de reumatoloog maar mijn huisarts het voorgeschreven. Ik "
+     "neem het sinds mei.", "gp", None),
 ]
 
 
@@ -175,6 +177,10 @@ EXPERIENCE_OTHER_LANGUAGES = [
      "a negated 'good' in the story before LDN comes up says nothing of LDN"),
     ("Je prends la LDN depuis un an. Mes douleurs sont passées de 8 à 5.", "fr", "positive",
      "a score that went down"),
+    ("Dear Hilde,\n\nI am so glad it is working for you.\n\nI took LDN for four months. "
+     "No difference at all.", "en", "no_effect", "praise of the reader's experience"),
+    ("Je suis contente que cela vous aide. Moi, je l'ai pris trois semaines, aucune "
+     "différence.", "fr", "no_effect", "'que cela vous aide' is the reader's"),
 ]
 
 

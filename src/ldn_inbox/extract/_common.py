@@ -83,7 +83,16 @@ def usable(doc: Doc, hit: Hit, *, proxy: bool) -> bool:
     if not proxy and _other_person(doc, hit, "sentence") \
             and not doc.hits_in(clause.first, clause.last, "subject", "self"):
         return False  # "mijn zus nam het, en had nachtmerries": still the sister
+    if _addressed(doc, hit, clause.first, clause.last):
+        return False
     return in_context(doc, hit, "fear", scope="clause") is None
+
+
+def _addressed(doc: Doc, hit: Hit, first: int, last: int) -> bool:
+    """Said of the reader, right at the hit ("blij dat het u helpt", "que cela vous aide"),
+    not of the writer ("anders dan bij u heeft mijn huisarts het voorgeschreven")."""
+    return any(a.first - 2 <= hit.last and hit.first <= a.last + 1
+               for a in doc.hits_in(first, last, "context", "addressee"))
 
 
 def on_topic(doc: Doc, hit: Hit, segs: Segments | None) -> bool:
