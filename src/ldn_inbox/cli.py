@@ -51,6 +51,13 @@ class State:
             self._context = Context.load(self.config_path, self.db)
         return self._context
 
+    def existing(self) -> Context:
+        """The context of a command that reads or changes stored records: a missing
+        database is an error (exit 5), never a new empty one."""
+        context = self.context()
+        context.create = False
+        return context
+
 
 STATE = State()
 
@@ -411,7 +418,7 @@ def export_command(
             views.check_view(view)
             if kind is not None:
                 raise ValidationError("--kind selects messages; it does not apply to --view")
-        ctx = STATE.context()
+        ctx = STATE.existing()
         with ctx.read_sessions() as session:
             if view is not None:
                 columns, rows = views.read_view(session, view, reviewed_only=reviewed_only)
@@ -454,7 +461,7 @@ def errors_command(
     from ldn_inbox.store.queries import quarantined
 
     with handled():
-        ctx = STATE.context()
+        ctx = STATE.existing()
         with ctx.read_sessions() as session:
             rows = quarantined(session)
         if format == "jsonl":
@@ -490,7 +497,7 @@ def raw_command(
     from ldn_inbox.store.queries import AmbiguousRaw, raw_message
 
     with handled():
-        with STATE.context().read_sessions() as session:
+        with STATE.existing().read_sessions() as session:
             try:
                 raw = raw_message(session, message_id, sha256)
             except AmbiguousRaw as exc:
@@ -609,7 +616,7 @@ def mailing_list(
     from ldn_inbox.store import mailing_store
 
     with handled():
-        records = list_mailings(STATE.context(), all_statuses=all_statuses)
+        records = list_mailings(STATE.existing(), all_statuses=all_statuses)
         if not records:
             typer.echo("no mailings known yet: add one with `ldn-inbox mailing add FILE`, or "
                        "import replies (a mailing quoted by 3 senders is learned)")
@@ -630,7 +637,7 @@ def mailing_remove(
     from ldn_inbox.flow.workflows import remove_mailing
 
     with handled():
-        record, summary = remove_mailing(STATE.context(), ident)
+        record, summary = remove_mailing(STATE.existing(), ident)
         typer.echo(f"removed mailing #{record.id} {record.name}; re-coded {summary.recoded} "
                    "record(s)")
 
@@ -678,7 +685,7 @@ def db_vacuum() -> None:
       ldn-inbox db vacuum
     """
     with handled():
-        if _clear_old_copies(STATE.context(), vacuum=True):
+        if _clear_old_copies(STATE.existing(), vacuum=True):
             typer.echo("database vacuumed")
 
 
@@ -746,11 +753,13 @@ def review_main(
     from ldn_inbox.review.tui import run_review
 
     with handled():
+        context = STATE.existing()
+        context.engine  # noqa: B018  (a missing database is said before anything else)
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             raise ValidationError("the review screen needs a terminal; in scripts use "
                                   "`ldn-inbox review list`, `show`, `set` and `accept`")
-        context = STATE.context()
-        run_review(context.sessions, default_reviewer(reviewer), context.db_url)
+        run_review(context.sessions, default_reviewer(reviewer), context.db_url,
+                   database=context.db_label())
 
 
 @review_app.command("list")
@@ -779,7 +788,7 @@ def review_list(
     with handled():
         if format not in ("table", "jsonl"):
             raise ValidationError("--format must be table or jsonl")
-        with STATE.context().read_sessions() as session:
+        with STATE.existing().read_sessions() as session:
             items = review.queue(session, needs_review=needs_review, field_name=field,
                                  conflicts=conflicts, include_reviewed=all_records)
         _emit(items, format, review.format_queue)
@@ -801,7 +810,7 @@ def review_show(
     with handled():
         if format not in ("text", "json"):
             raise ValidationError("--format must be text or json")
-        with STATE.context().read_sessions() as session:
+        with STATE.existing().read_sessions() as session:
             view = review.show(session, message_id)
         if format == "json":
             typer.echo(_json(view.as_dict(), indent=2))
@@ -831,7 +840,7 @@ def review_set(
 
     with handled():
         name = review.default_reviewer(reviewer)
-        with STATE.context().sessions() as session:
+        with STATE.existing().sessions() as session:
             outcome = review.set_field(session, message_id, field, value, reviewer=name,
                                        note=note)
         if not outcome.changes:
@@ -860,7 +869,7 @@ def review_accept(
 
     with handled():
         name = review.default_reviewer(reviewer)
-        with STATE.context().sessions() as session:
+        with STATE.existing().sessions() as session:
             outcome = review.accept(session, message_id, reviewer=name, note=note)
         typer.echo(one_line(f"accepted {outcome.message_id} (by {name})"))
         if outcome.detail:
@@ -881,7 +890,7 @@ def review_undo(
 
     with handled():
         name = review.default_reviewer(reviewer)
-        with STATE.context().sessions() as session:
+        with STATE.existing().sessions() as session:
             outcome = review.undo(session, message_id, reviewer=name)
         for change in outcome.changes:
             typer.echo(f"{change.field}: {review.format_value(change.old)} -> "
@@ -907,7 +916,7 @@ def review_note(
 
     with handled():
         name = review.default_reviewer(reviewer)
-        with STATE.context().sessions() as session:
+        with STATE.existing().sessions() as session:
             review.add_note(session, message_id, text, reviewer=name, field_name=field)
         typer.echo("note added")
 
@@ -931,7 +940,7 @@ def review_history(
     with handled():
         if format not in ("table", "jsonl"):
             raise ValidationError("--format must be table or jsonl")
-        with STATE.context().read_sessions() as session:
+        with STATE.existing().read_sessions() as session:
             entries = review.history(session, message_id)
         _emit(entries, format, review.format_history)
 
@@ -972,7 +981,7 @@ def reparse_command(
                     from None
             if since_at.tzinfo is None:
                 since_at = since_at.replace(tzinfo=UTC)
-        summary = reparse_messages(STATE.context(), all_messages=all_messages, since=since_at,
+        summary = reparse_messages(STATE.existing(), all_messages=all_messages, since=since_at,
                                    idents=message_ids or (),
                                    reviewer=review.default_reviewer(reviewer))
         for message_id, error in summary.failed[:20]:
@@ -1029,7 +1038,7 @@ def stats_command(unit: UnitOption = "respondents", lang: LangOption = "en") -> 
     from ldn_inbox.serve.report import stats_text
 
     with handled():
-        with STATE.context().read_sessions() as session:
+        with STATE.existing().read_sessions() as session:
             typer.echo(stats_text(session, unit=unit, lang=lang), nl=False)
 
 
@@ -1054,7 +1063,7 @@ def report_command(
 
     with handled():
         generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        with STATE.context().read_sessions() as session:
+        with STATE.existing().read_sessions() as session:
             page = report_html(session, unit=unit, lang=lang, generated=generated)
         with open_private(output, "w", encoding="utf-8") as handle:
             handle.write(page)
@@ -1102,16 +1111,14 @@ def forget_command(
     """
     from ldn_inbox.review import default_reviewer
     from ldn_inbox.store.erasure import forget
-    from ldn_inbox.store.privacy import key_path, load_key
-
     with handled():
         if address == "-":
             address = sys.stdin.readline().strip()
             if not yes and not dry_run:
                 raise ValidationError("with '-' (address on standard input) pass --yes")
         name = default_reviewer(reviewer)
-        ctx = STATE.context()
-        key = load_key(key_path(ctx.config))
+        ctx = STATE.existing()
+        key = ctx.pseudonym_key()
         with ctx.sessions() as session:
             counts = forget(session, address, key, by=name, dry_run=True)
         if not dry_run and not yes:
@@ -1151,7 +1158,7 @@ def purge_command(
     with handled():
         age = parse_age(raw_older_than)
         name = default_reviewer(reviewer)
-        ctx = STATE.context()
+        ctx = STATE.existing()
         with ctx.sessions() as session:
             counts = purge(session, age, by=name, dry_run=dry_run)
             if not dry_run:

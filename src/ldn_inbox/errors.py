@@ -6,6 +6,7 @@
     - TLSError             certificate or host name verification failed
     - AuthError            the server refused the login
   + DatabaseError          exit 5: the database is unreachable or its schema is not usable
+    - MissingDatabaseError a command that reads found no database where it was pointed
   + ValidationError        exit 2: a value given by the user is not allowed by the codebook
   + LockedError            exit 7: another run holds the lock
   + NotFoundError          exit 8: a message or record named by the user does not exist
@@ -65,6 +66,10 @@ class DatabaseError(LdnInboxError):
     """The database cannot be reached, or its schema is not usable."""
 
     exit_code = ExitCode.DATABASE
+
+
+class MissingDatabaseError(DatabaseError):
+    """A command that only reads or changes stored records found no database to open."""
 
 
 class ValidationError(LdnInboxError):

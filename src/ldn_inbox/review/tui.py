@@ -360,11 +360,13 @@ class ReviewScreen(Screen[None]):
     ]
 
     def __init__(self, sessions: Callable[[], Session], reviewer: str,
-                 position: Position) -> None:
+                 position: Position, *, database: str = "") -> None:
         super().__init__()
         self.sessions = sessions
         self.reviewer = reviewer
         self.position = position
+        #: the database reviewed, shown in the top bar (so a wrong one is seen at once)
+        self.database = database
         self.view: review.MessageView | None = None
         self.visited: list[str] = []
         self.show_quoted = False
@@ -425,7 +427,8 @@ class ReviewScreen(Screen[None]):
             self.message_text = Text("Nothing left to review. Press q to quit.")
             self.query_one("#message", Static).update(self.message_text)
             self.query_one("#title", Static).update(
-                Text(strip(f"review · {self.reviewer}", lines=False)))
+                Text(strip(f"review · {self.reviewer}{self._where()}", lines=False),
+                     no_wrap=True, overflow="ellipsis"))
             self.query_one("#detail", Static).update(Text())
             return
         fields.add_options([Option(field_row(f), id=f.name) for f in self.view.fields])
@@ -451,8 +454,12 @@ class ReviewScreen(Screen[None]):
         state = f" · accepted by {view.reviewed_by}" if view.reviewed_by else ""
         title = Text(no_wrap=True, overflow="ellipsis")
         title.append(f"{self.remaining} to review", "bold")
-        title.append(strip(f" · {when} · {view.message_id}{state}", lines=False))
+        title.append(strip(f"{self._where()} · {when} · {view.message_id}{state}",
+                           lines=False))
         self.query_one("#title", Static).update(title)
+
+    def _where(self) -> str:
+        return f" · {self.database}" if self.database else ""
 
     def _render_text(self) -> None:
         if self.view is None:
@@ -612,14 +619,19 @@ class ReviewApp(App[None]):
     ENABLE_COMMAND_PALETTE = False
 
     def __init__(self, sessions: Callable[[], Session], reviewer: str,
-                 position: Position | None = None, **kwargs: Any) -> None:
+                 position: Position | None = None, *, database: str = "",
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.review_screen = ReviewScreen(sessions, reviewer, position or Position())
+        self.review_screen = ReviewScreen(sessions, reviewer, position or Position(),
+                                          database=database)
 
     def on_mount(self) -> None:
         self.push_screen(self.review_screen)
 
 
-def run_review(sessions: Callable[[], Session], reviewer: str, db_url: str) -> None:
-    """Open the review screen; the position is kept per database and reviewer."""
-    ReviewApp(sessions, reviewer, Position.load(state_path(db_url, reviewer))).run()
+def run_review(sessions: Callable[[], Session], reviewer: str, db_url: str, *,
+               database: str = "") -> None:
+    """Open the review screen; the position is kept per database and reviewer.
+    ``database`` names the database in the top bar (a file's path, or host/dbname)."""
+    ReviewApp(sessions, reviewer, Position.load(state_path(db_url, reviewer)),
+              database=database).run()

@@ -15,6 +15,7 @@ Data path and tables::
     response_items one row per list item of the effective record (benefits, side_effect_codes)
     tombstones     hashes of erased messages, so a re-import does not bring them back
     mailings       what the organisation sent (added, or learned from the replies' quotes)
+    database_facts facts about the database itself (the pseudonym key's fingerprint)
 """
 
 from __future__ import annotations
@@ -308,3 +309,14 @@ class MailingRecord(Base):
     added_by: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DatabaseFact(Base):
+    """A fact about the database itself, e.g. the fingerprint of the pseudonym key its
+    respondent ids were made with (never the key)."""
+
+    __tablename__ = "database_facts"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(200))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,280 @@
+"""What a volunteer, an analyst and a cron admin meet on the command line: a missing
+database is an error (never a new empty one), one shared configuration and database, a
+pseudonym key that cannot change silently, bad database URLs explained.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from test_cli import FIXTURE, assert_error_line, invoke
+from typer.testing import CliRunner
+
+from ldn_inbox import config
+from ldn_inbox.store.db import open_database
+from ldn_inbox.store.privacy import FINGERPRINT_FACT, key_fingerprint
+
+FIXTURES = FIXTURE.parent
+
+
+def imported(runner: CliRunner, url: str, count: int = 3) -> None:
+    """``count`` golden messages imported into ``url``."""
+    for path in sorted(FIXTURES.glob("*.eml"))[:count]:
+        invoke(runner, "--db", url, "import", "-q", str(path))
+
+
+def scalar(url: str, sql: str) -> Any:
+    engine = open_database(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text(sql)).scalar()
+    finally:
+        engine.dispose()
+
+
+# --------------------------------------------------------------------------- missing database
+#: Commands that only read or change stored records, with the arguments they need.
+READERS = [
+    pytest.param(["review"], id="review-screen"),
+    pytest.param(["review", "list"], id="review-list"),
+    pytest.param(["review", "show", "x@example.org"], id="review-show"),
+    pytest.param(["review", "accept", "x@example.org"], id="review-accept"),
+    pytest.param(["stats"], id="stats"),
+    pytest.param(["export", "--format", "csv"], id="export"),
+    pytest.param(["report", "-o", "{tmp}/report.html"], id="report"),
+    pytest.param(["forget", "--dry-run", "jan@example.org"], id="forget"),
+    pytest.param(["purge", "--raw-older-than", "90d", "--dry-run"], id="purge"),
+    pytest.param(["errors"], id="errors"),
+    pytest.param(["reparse", "--all"], id="reparse"),
+]
+
+
+@pytest.mark.parametrize("args", READERS)
+def test_a_reading_command_never_creates_a_database(env: Path, runner: CliRunner,
+                                                    tmp_path: Path, args: list[str]) -> None:
+    missing = tmp_path / "typo" / ".." / "ldn-inbox.sqlit"
+    args = [arg.format(tmp=tmp_path) for arg in args]
+    result = invoke(runner, "--db", f"sqlite:///{missing}", *args, code=5)
+    line = assert_error_line(result, str(missing.resolve()), "--db", "`ldn-inbox import`")
+    assert "no database at" in line
+    assert not missing.exists(), "a database file was created"
+    assert not list(tmp_path.glob("*.sqlit*"))
+
+
+def test_the_default_database_is_named_with_where_it_came_from(
+        env: Path, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Started from another folder with no configuration: the message says which file was
+    looked for and that it is the default in the current folder."""
+    elsewhere = tmp_path / "elders"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = invoke(runner, "stats", code=5)
+    assert_error_line(result, str(elsewhere / "ldn-inbox.sqlite"),
+                      "the default, in the current folder", "config file's db")
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_an_empty_database_is_not_filled_by_a_reading_command(env: Path, runner: CliRunner,
+                                                              db_url: str) -> None:
+    """A PostgreSQL database that exists but holds nothing of ldn-inbox (or a SQLite file
+    left empty) is refused the same way, and stays empty."""
+    if db_url.startswith("sqlite"):
+        Path(db_url.removeprefix("sqlite:///")).touch()
+    result = invoke(runner, "--db", db_url, "export", code=5)
+    assert_error_line(result, "no ldn-inbox data", "--db")
+    engine = sa.create_engine(db_url)
+    try:
+        assert sa.inspect(engine).get_table_names() == []
+    finally:
+        engine.dispose()
+
+
+def test_commands_that_fill_the_database_still_create_it(env: Path, runner: CliRunner,
+                                                         tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new.sqlite'}"
+    invoke(runner, "--db", url, "import", "-q", str(FIXTURE))
+    assert invoke(runner, "--db", url, "stats").stdout.strip()
+    assert (tmp_path / "new.sqlite").is_file()
+
+
+def test_volunteer_and_cron_share_the_machine_config(
+        env: Path, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`db` set once in the shared config (relative to it): a run in one folder and the
+    review listing in another open the same database, and the key sits beside the config."""
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    shared = etc / "config.toml"
+    shared.write_text('db = "sqlite:///data/ldn.sqlite"\n', encoding="utf-8")
+    (etc / "data").mkdir()
+    monkeypatch.setattr(config, "SYSTEM_CONFIG", shared)
+    monkeypatch.delenv("LDN_INBOX_PRIVACY_KEY_FILE")
+    for folder in ("cron", "volunteer"):
+        (tmp_path / folder).mkdir()
+    monkeypatch.chdir(tmp_path / "cron")
+    invoke(runner, "import", "-q", str(FIXTURE))
+    monkeypatch.chdir(tmp_path / "volunteer")
+    listing = invoke(runner, "review", "list", "--all", "--format", "jsonl").stdout
+    assert len(listing.splitlines()) == 1
+    assert (etc / "data" / "ldn.sqlite").is_file()
+    assert list((tmp_path / "volunteer").iterdir()) == []
+    shown = invoke(runner, "config", "show").stdout
+    assert f"# config file: {shared}" in shown
+    assert f'db = "sqlite:///{etc}/data/ldn.sqlite"' in shown
+    key = etc / "ldn-inbox.key"
+    assert key.is_file()
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+
+
+def test_a_users_own_config_wins_over_the_machine_config(
+        env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = tmp_path / "shared.toml"
+    shared.write_text('db = "sqlite:////srv/ldn.sqlite"\n', encoding="utf-8")
+    monkeypatch.setattr(config, "SYSTEM_CONFIG", shared)
+    assert config.load().path == shared
+    own = env / ".config" / "ldn-inbox" / "config.toml"
+    own.parent.mkdir(parents=True)
+    own.write_text("", encoding="utf-8")
+    assert config.load().path == own
+    assert config.load().values["db"] == "sqlite:///ldn-inbox.sqlite"
+
+
+def test_review_screen_shows_the_database(env: Path, tmp_path: Path) -> None:
+    import asyncio
+
+    from ldn_inbox.review.tui import Position, ReviewApp
+    from ldn_inbox.store.db import session_factory
+
+    url = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    imported(CliRunner(), url, 1)
+    engine = open_database(url)
+    shown: list[str] = []
+
+    async def play() -> None:
+        app = ReviewApp(session_factory(engine), "anne", Position(),
+                        database="~/verein/ldn.sqlite")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            shown.append(str(app.review_screen.query_one("#title").render()))
+
+    try:
+        asyncio.run(play())
+    finally:
+        engine.dispose()
+    assert "~/verein/ldn.sqlite" in shown[0]
+    assert "1 to review" in shown[0]
+
+
+# --------------------------------------------------------------------------- pseudonym key
+def respondent_ids(url: str) -> list[str]:
+    engine = open_database(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text(
+                "SELECT respondent_id FROM messages ORDER BY id")).scalars())
+    finally:
+        engine.dispose()
+
+
+def test_the_database_records_the_keys_fingerprint(env: Path, runner: CliRunner,
+                                                   db_url: str, tmp_path: Path) -> None:
+    imported(runner, db_url, 1)
+    key = bytes.fromhex((tmp_path / "pseudonym.key").read_text().strip())
+    recorded = scalar(db_url, f"SELECT value FROM database_facts WHERE name = "
+                              f"'{FINGERPRINT_FACT}'")
+    assert recorded == key_fingerprint(key)
+    assert key.hex() not in str(recorded)
+    assert stat.S_IMODE((tmp_path / "pseudonym.key").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("command", [
+    pytest.param(["reparse", "--all", "-q"], id="reparse"),
+    pytest.param(["import", "-q", "{fixture}"], id="import"),
+    pytest.param(["forget", "--dry-run", "jan@example.org"], id="forget"),
+])
+def test_another_key_is_refused(env: Path, runner: CliRunner, tmp_path: Path,
+                                command: list[str]) -> None:
+    """Run as another OS user (another key file): refused with exit 3, nothing changes,
+    and no new key is made."""
+    url = f"sqlite:///{tmp_path / 'k.sqlite'}"
+    imported(runner, url)
+    before = respondent_ids(url)
+    args = [arg.format(fixture=sorted(FIXTURES.glob("*.eml"))[5]) for arg in command]
+    other = tmp_path / "other-user" / "ldn-inbox.key"
+    result = invoke(runner, "--db", url, *args, code=3,
+                    env={"LDN_INBOX_PRIVACY_KEY_FILE": str(other)})
+    assert_error_line(result, str(other), "does not exist", "fingerprint", "respondent_id")
+    assert not other.exists(), "a new key was made"
+    other.parent.mkdir()
+    other.write_text("ab" * 32 + "\n")
+    result = invoke(runner, "--db", url, *args, code=3,
+                    env={"LDN_INBOX_PRIVACY_KEY_FILE": str(other)})
+    assert_error_line(result, str(other), "another key", "respondent_id")
+    assert respondent_ids(url) == before
+    # the right key passes (forget then finds no such respondent: exit 8)
+    invoke(runner, "--db", url, *args, code=8 if command[0] == "forget" else 0)
+
+
+def test_a_database_from_before_fingerprints_checks_the_key_on_its_contacts(
+        env: Path, runner: CliRunner, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    imported(runner, url)
+    engine = open_database(url)
+    with engine.begin() as conn:  # as a database migrated from 0004 is
+        conn.execute(sa.text("DELETE FROM database_facts"))
+    engine.dispose()
+    other = tmp_path / "other.key"
+    other.write_text("cd" * 32 + "\n")
+    result = invoke(runner, "--db", url, "reparse", "--all", "-q", code=3,
+                    env={"LDN_INBOX_PRIVACY_KEY_FILE": str(other)})
+    assert_error_line(result, str(other), "does not give the respondent ids")
+    assert scalar(url, "SELECT COUNT(*) FROM database_facts") == 0
+    invoke(runner, "--db", url, "reparse", "--all", "-q")
+    key = bytes.fromhex((tmp_path / "pseudonym.key").read_text().strip())
+    assert scalar(url, "SELECT value FROM database_facts") == key_fingerprint(key)
+
+
+def test_a_copied_database_keeps_its_key(env: Path, runner: CliRunner, tmp_path: Path) -> None:
+    """A fresh database gets whatever key is configured; the copy of a used one does not."""
+    url = f"sqlite:///{tmp_path / 'a.sqlite'}"
+    imported(runner, url, 1)
+    shutil.copyfile(tmp_path / "a.sqlite", tmp_path / "b.sqlite")
+    fresh = tmp_path / "fresh.key"
+    invoke(runner, "--db", f"sqlite:///{tmp_path / 'c.sqlite'}", "import", "-q",
+           str(FIXTURE), env={"LDN_INBOX_PRIVACY_KEY_FILE": str(fresh)})
+    assert fresh.is_file()
+    invoke(runner, "--db", f"sqlite:///{tmp_path / 'b.sqlite'}", "reparse", "--all", "-q",
+           code=3, env={"LDN_INBOX_PRIVACY_KEY_FILE": str(fresh)})
+
+
+# --------------------------------------------------------------------------- database URLs
+@pytest.mark.parametrize("url", [
+    pytest.param("not a url", id="not-a-url"),
+    pytest.param("sqlit:///x.sqlite", id="typo"),
+    pytest.param("postgres://ldn:pw@127.0.0.1/ldn", id="postgres-scheme"),
+    pytest.param("mysql://ldn:pw@127.0.0.1/ldn", id="mysql"),
+    pytest.param("postgresql+psycopg2://ldn:pw@127.0.0.1/ldn", id="other-driver"),
+])
+def test_a_bad_database_url_is_a_config_error(env: Path, runner: CliRunner, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              url: str) -> None:
+    folder = tmp_path / "here"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    result = invoke(runner, "--db", url, "errors", code=3)
+    line = assert_error_line(result, "sqlite:///", "postgresql+psycopg://")
+    assert line.count("\n") == 1, "one line"
+    assert ":pw@" not in line, "the password is printed"
+    assert "[postgres]" not in line
+    assert list(folder.iterdir()) == []
+
+
+def test_plain_postgresql_url_uses_the_installed_driver() -> None:
+    from ldn_inbox.store.db import parse_url
+
+    assert parse_url("postgresql://u@h/d").drivername == "postgresql+psycopg"
+    assert parse_url("sqlite:///x.sqlite").drivername == "sqlite"
