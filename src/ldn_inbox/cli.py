@@ -18,7 +18,7 @@ from typing import IO, Annotated, Any, cast
 import typer
 
 from ldn_inbox import __version__
-from ldn_inbox.errors import ExitCode, LdnInboxError, ValidationError
+from ldn_inbox.errors import ConfigError, ExitCode, LdnInboxError, ValidationError
 from ldn_inbox.flow.app import Context
 from ldn_inbox.terminal import one_line, printable
 
@@ -1118,7 +1118,12 @@ def forget_command(
                 raise ValidationError("with '-' (address on standard input) pass --yes")
         name = default_reviewer(reviewer)
         ctx = STATE.existing()
-        key = ctx.pseudonym_key()
+        key: bytes | None = None
+        try:
+            key = ctx.pseudonym_key()
+        except ConfigError as exc:
+            typer.echo(f"warning: {one_line(str(exc))}; erasing by the stored address only",
+                       err=True)
         with ctx.sessions() as session:
             counts = forget(session, address, key, by=name, dry_run=True)
         if not dry_run and not yes:
