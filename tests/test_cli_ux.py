@@ -5,6 +5,7 @@ pseudonym key that cannot change silently, bad database URLs explained.
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 from pathlib import Path
@@ -292,3 +293,145 @@ def test_plain_postgresql_url_uses_the_installed_driver() -> None:
 
     assert parse_url("postgresql://u@h/d").drivername == "postgresql+psycopg"
     assert parse_url("sqlite:///x.sqlite").drivername == "sqlite"
+
+
+# --------------------------------------------------------------------------- exports
+IDENTIFYING = ("message_id", "source", "evidence")
+
+
+@pytest.fixture
+def named_file_db(env: Path, runner: CliRunner, tmp_path: Path) -> tuple[str, str]:
+    """A database holding a message imported from a file named after its sender."""
+    named = tmp_path / "mail" / "Jan Peeters jan.peeters@example.org.eml"
+    named.parent.mkdir()
+    shutil.copyfile(FIXTURE, named)
+    url = f"sqlite:///{tmp_path / 'e.sqlite'}"
+    invoke(runner, "--db", url, "import", "-q", str(named.parent))
+    address = scalar(url, "SELECT address FROM contacts")
+    return url, address
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "xlsx"])
+def test_the_default_export_identifies_nobody(named_file_db: tuple[str, str],
+                                              runner: CliRunner, tmp_path: Path,
+                                              fmt: str) -> None:
+    import pandas as pd
+
+    url, address = named_file_db
+    path = tmp_path / f"out.{fmt}"
+    result = invoke(runner, "--db", url, "export", "-f", fmt, "-o", str(path))
+    assert "warning" not in result.stderr
+    frame = (pd.read_json(path, lines=True) if fmt == "jsonl" else
+             pd.read_csv(path, encoding="utf-8-sig") if fmt == "csv" else pd.read_excel(path))
+    assert len(frame) == 1
+    assert not set(IDENTIFYING) & set(frame.columns), list(frame.columns)
+    text = frame.to_csv()
+    for secret in ("Peeters", "jan.peeters", address, address.split("@")[0]):
+        assert secret not in text, f"{secret!r} in the {fmt} export"
+    for name in ("reviewed", "needs_review"):
+        assert frame[name].dtype == bool, f"{fmt} {name}: {frame[name].dtype}"
+
+
+def test_full_export_says_what_it_adds(named_file_db: tuple[str, str], runner: CliRunner,
+                                       tmp_path: Path) -> None:
+    import pandas as pd
+
+    url, _ = named_file_db
+    path = tmp_path / "full.xlsx"
+    result = invoke(runner, "--db", url, "export", "--full", "-f", "xlsx", "-o", str(path))
+    warning = result.stderr.splitlines()[0]
+    assert warning.startswith("warning: --full adds ")
+    for name in IDENTIFYING:
+        assert f"{name}:" in warning
+    assert "file's name" in warning
+    frame = pd.read_excel(path)
+    assert set(IDENTIFYING) <= set(frame.columns)
+    assert "jan.peeters@example.org.eml" in frame["source"][0]
+    assert frame["reviewed"].dtype == bool
+    result = invoke(runner, "--db", url, "export", "--full", "--view", "respondents",
+                    code=2)
+    assert_error_line(result, "--full", "views")
+
+
+@pytest.mark.parametrize("args", [
+    pytest.param(["export", "-f", "csv"], id="csv"),
+    pytest.param(["export", "-f", "jsonl"], id="jsonl"),
+    pytest.param(["export", "-f", "xlsx"], id="xlsx"),
+    pytest.param(["export", "-f", "sav"], id="sav"),
+    pytest.param(["report", "--lang", "nl"], id="report"),
+    pytest.param(["codebook", "-f", "csv"], id="codebook"),
+])
+def test_dash_output_is_standard_output(named_file_db: tuple[str, str], runner: CliRunner,
+                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        args: list[str]) -> None:
+    url, _ = named_file_db
+    folder = tmp_path / "cwd"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    data = invoke(runner, "--db", url, *args, "-o", "-").stdout_bytes
+    assert not (folder / "-").exists(), "a file named - was written"
+    assert list(folder.iterdir()) == []
+    starts = {"csv": b"\xef\xbb\xbf", "jsonl": b"{", "xlsx": b"PK\x03\x04",
+              "report": b"<!DOCTYPE html>", "codebook": b"\xef\xbb\xbf"}
+    fmt = args[-1] if args[0] != "report" else "report"
+    if fmt == "sav":
+        import pyreadstat
+
+        out = tmp_path / "x.sav"
+        out.write_bytes(data)
+        frame, _meta = pyreadstat.read_sav(str(out))
+        assert len(frame) == 1
+    else:
+        assert data.startswith(starts[fmt]), data[:40]
+
+
+# --------------------------------------------------------------------------- config, logs, errors
+def test_config_show_loads_back(env: Path, runner: CliRunner, tmp_path: Path) -> None:
+    """What `config show` prints is a config file giving the same values (a secret, shown
+    masked, is commented out rather than loaded as "********")."""
+    path = tmp_path / "c.toml"
+    path.write_text('db = "sqlite:////srv/ldn/ldn.sqlite"\n[imap]\nhost = "imap.example.org"\n'
+                    'folder = "Enquête \\"2024\\""\npassword = "file-secret"\nport = 993\n'
+                    '[run]\nmessage_timeout = 30.5\n', encoding="utf-8")
+    path.chmod(0o600)
+    shown = invoke(runner, "--config", str(path), "config", "show",
+                   env={"LDN_INBOX_IMAP_KEYRING": "true"}).stdout
+    assert "[general]" not in shown
+    assert "file-secret" not in shown
+    again = tmp_path / "again.toml"
+    again.write_text(shown, encoding="utf-8")
+    original = config.load(path, env={**os.environ, "LDN_INBOX_IMAP_KEYRING": "true"})
+    reloaded = config.load(again, env={})
+    for name, value in original.values.items():
+        if name == "imap.password":
+            assert reloaded[name] == "", "the masked secret was loaded"
+        else:
+            assert reloaded[name] == value, name
+    assert reloaded["imap.folder"] == 'Enquête "2024"'
+    assert reloaded["imap.keyring"] is True
+
+
+def test_a_url_with_a_password_is_commented_out(env: Path, runner: CliRunner,
+                                                tmp_path: Path) -> None:
+    shown = invoke(runner, "config", "show", env={
+        "LDN_INBOX_DB": "postgresql+psycopg://ldn:hunter2@db.example.org/ldn"}).stdout
+    assert '# db = "postgresql+psycopg://ldn:***@db.example.org/ldn"  # environment' in shown
+    assert "hunter2" not in shown
+    again = tmp_path / "again.toml"
+    again.write_text(shown, encoding="utf-8")
+    assert config.load(again, env={})["db"] == "sqlite:///ldn-inbox.sqlite"
+
+
+def test_errors_names_the_file(env: Path, runner: CliRunner, tmp_path: Path) -> None:
+    import json
+
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    broken = mail / "kapot.eml"
+    broken.write_bytes(b"\x00\x01\x02 not mail \xff" * 50)
+    url = f"sqlite:///{tmp_path / 'q.sqlite'}"
+    invoke(runner, "--db", url, "import", "-q", str(mail), code=6)
+    table = invoke(runner, "--db", url, "errors").stdout
+    assert f"file:{broken}" in table
+    row = json.loads(invoke(runner, "--db", url, "errors", "--format", "jsonl").stdout)
+    assert row["source"] == f"file:{broken}"

@@ -248,7 +248,8 @@ def test_exports_never_hold_a_formula(db_url: str, runner: CliRunner, env: Path,
     import csv
     import io
 
-    invoke(runner, db_url, "export", "--format", "csv", "-o", str(tmp_path / "out.csv"))
+    invoke(runner, db_url, "export", "--full", "--format", "csv", "-o",
+           str(tmp_path / "out.csv"))
     text = (tmp_path / "out.csv").read_text("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert {row["message_id"] for row in rows} == {"'" + f for f in FORMULAS} | {
@@ -259,12 +260,13 @@ def test_exports_never_hold_a_formula(db_url: str, runner: CliRunner, env: Path,
 
     from openpyxl import load_workbook
 
-    invoke(runner, db_url, "export", "--format", "xlsx", "-o", str(tmp_path / "out.xlsx"))
+    invoke(runner, db_url, "export", "--full", "--format", "xlsx", "-o",
+           str(tmp_path / "out.xlsx"))
     sheet = load_workbook(tmp_path / "out.xlsx").active
     assert sheet is not None
     cells = [cell for row in sheet.iter_rows(min_row=2) for cell in row]
     assert not [c.coordinate for c in cells if c.data_type == "f"], "a live formula"
-    ids = {row[0].value for row in sheet.iter_rows(min_row=2)}
+    ids = {row[1].value for row in sheet.iter_rows(min_row=2)}  # after response_id
     assert ids == {"'" + f for f in FORMULAS} | {"esc@example.org"}
 
 
@@ -310,8 +312,8 @@ def test_terminal_text_is_stripped_of_escapes(sqlite_url: str, runner: CliRunner
 
     with monkeypatch.context() as patch:
         patch.setattr(cli, "_stdout_is_tty", lambda: True)
-        for args in (["raw", "escapes@example.org"], ["export", "--format", "csv"],
-                     ["export", "--format", "jsonl"]):
+        for args in (["raw", "escapes@example.org"], ["export", "--full", "--format", "csv"],
+                     ["export", "--full", "--format", "jsonl"]):
             shown = invoke(runner, sqlite_url, *args).stdout
             assert not _unsafe(shown), (args, _unsafe(shown))
 

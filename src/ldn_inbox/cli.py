@@ -94,8 +94,16 @@ def main_options(
     STATE._context = None
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO if verbose else logging.WARNING)
+    handler.addFilter(_own_progress_only)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         handlers=[handler])
+
+
+def _own_progress_only(record: logging.LogRecord) -> bool:
+    """Libraries' INFO lines (imapclient's "Connection closed", alembic's migration
+    steps) never reach stderr: under cron each line is mail about a problem."""
+    return record.levelno >= logging.WARNING or record.name.startswith("ldn_inbox")
 
 
 class _OneLineFormatter(logging.Formatter):
@@ -374,13 +382,40 @@ def fetch_command(
 
 
 # --------------------------------------------------------------------------- export
+def _to_stdout(output: Path | None) -> bool:
+    """``-o -`` (or no ``-o``) means standard output."""
+    return output is None or str(output) == "-"
+
+
+@contextmanager
+def _binary_output(output: Path | None, suffix: str) -> Iterator[Path]:
+    """A path for a writer that needs a file name (XLSX, Stata, SPSS): ``output`` itself,
+    or for ``-o -`` a private temporary file copied to standard output afterwards."""
+    import shutil
+    import tempfile
+
+    if not _to_stdout(output):
+        assert output is not None
+        yield output
+        return
+    if _stdout_is_tty():
+        raise ValidationError(f"a {suffix} file is binary: redirect standard output "
+                              f"(-o - > file.{suffix}) or give -o FILE")
+    with tempfile.TemporaryDirectory(prefix="ldn-inbox-") as folder:
+        path = Path(folder) / f"export.{suffix}"
+        yield path
+        with path.open("rb") as handle:
+            shutil.copyfileobj(handle, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+
+
 @app.command("export")
 def export_command(
     format: Annotated[str, typer.Option(
         "--format", "-f", help="jsonl, csv or xlsx; dta (Stata) or sav (SPSS) with the "
         "stats extra.")] = "jsonl",
     output: Annotated[Path | None, typer.Option("--output", "-o",
-                      help="File to write (default: standard output).")] = None,
+                      help="File to write; - or none: standard output.")] = None,
     kind: Annotated[str | None, typer.Option(help="Only messages of this kind.")] = None,
     reviewed_only: Annotated[bool, typer.Option("--reviewed-only",
                              help="Only records a reviewer accepted.")] = False,
@@ -390,15 +425,22 @@ def export_command(
         "--view", help="Export an analyst view instead (survey_responses, respondents, "
         "benefits_long, side_effects_long, review_queue, codebook_values); dta and sav "
         "always do, survey_responses by default.", show_default=False)] = None,
+    full: Annotated[bool, typer.Option(
+        "--full", help="Add what can identify a person, for reviewers and administrators, "
+        "not analysts: each message's Message-ID, where it was found (source: the imported "
+        "file's name or the IMAP folder/UID) and the evidence (the respondent's own "
+        "words).")] = False,
 ) -> None:
     """Export one row per message with the codebook's fields (human corrections applied),
-    or an analyst view (docs/analysts.md). CSV files start with a UTF-8 BOM for Excel.
+    or an analyst view (docs/analysts.md). Nothing in it names a person or a message
+    unless --full is given. CSV files start with a UTF-8 BOM for Excel.
 
     Examples:
       ldn-inbox export --format jsonl --output out.jsonl
       ldn-inbox export --format csv --delimiter ';' --kind reply -o antwoorden.csv
       ldn-inbox export --view respondents --format xlsx --reviewed-only -o respondents.xlsx
       ldn-inbox export --format sav -o survey.sav
+      ldn-inbox export --full --format csv -o review-copy.csv
     """
     from ldn_inbox.codebook import FIELD_BY_NAME
     from ldn_inbox.serve import export, views
@@ -411,40 +453,49 @@ def export_command(
         if len(delimiter) != 1:
             raise ValidationError("--delimiter must be one character")
         if format in ("xlsx", "dta", "sav") and output is None:
-            raise ValidationError(f"{format} needs --output FILE")
+            raise ValidationError(f"{format} needs --output FILE (-o - for standard output)")
         if format in ("dta", "sav"):
             view = view or "survey_responses"
         if view is not None:
             views.check_view(view)
             if kind is not None:
                 raise ValidationError("--kind selects messages; it does not apply to --view")
+            if full:
+                raise ValidationError("--full adds identifying columns to the per-message "
+                                      "export; the analyst views have none (drop --view, "
+                                      "and use jsonl, csv or xlsx)")
+        if full:
+            typer.echo("warning: --full adds " + "; ".join(
+                f"{name}: {why}" for name, why in export.FULL_COLUMNS.items())
+                + ". Keep this file where the messages are kept.", err=True)
         ctx = STATE.existing()
         with ctx.read_sessions() as session:
             if view is not None:
                 columns, rows = views.read_view(session, view, reviewed_only=reviewed_only)
             else:
-                columns = list(export.EXPORT_COLUMNS)
+                columns = list(export.FULL_EXPORT_COLUMNS if full else export.EXPORT_COLUMNS)
                 rows = export.iter_rows(session, kind=kind, reviewed_only=reviewed_only)
-            if format in ("dta", "sav"):
-                assert output is not None
-                count = views.write_stats_file(columns, rows, output, format)
-            elif format == "xlsx":
-                assert output is not None
-                count = export.write_xlsx(rows, output, columns=columns,
-                                          sheet_name=view or "responses")
-            elif output is None:
+            if format in ("dta", "sav", "xlsx"):
+                with _binary_output(output, format) as path:
+                    count = (views.write_stats_file(columns, rows, path, format)
+                             if format != "xlsx" else
+                             export.write_xlsx(rows, path, columns=columns,
+                                               sheet_name=view or "responses"))
+            elif _to_stdout(output):
                 stdout = _terminal_safe(sys.stdout)
-                count = (export.write_jsonl(rows, stdout) if format == "jsonl"
+                count = (export.write_jsonl(rows, stdout, columns=columns) if format == "jsonl"
                          else export.write_csv(rows, stdout, delimiter=delimiter,
                                                columns=columns))
             else:
                 from ldn_inbox.store.privacy import open_private
 
+                assert output is not None
                 with open_private(output, "w", encoding="utf-8", newline="") as handle:
-                    count = (export.write_jsonl(rows, handle) if format == "jsonl"
-                             else export.write_csv(rows, handle, delimiter=delimiter,
-                                                   columns=columns))
-        if output is not None:
+                    count = (export.write_jsonl(rows, handle, columns=columns)
+                             if format == "jsonl" else
+                             export.write_csv(rows, handle, delimiter=delimiter,
+                                              columns=columns))
+        if not _to_stdout(output):
             typer.echo(f"{count} rows written to {one_line(str(output))}", err=True)
 
 
@@ -453,7 +504,8 @@ def export_command(
 def errors_command(
     format: Annotated[str, typer.Option("--format", help="table or jsonl.")] = "table",
 ) -> None:
-    """List messages kept raw because they could not be parsed or coded.
+    """List messages kept raw because they could not be parsed or coded: Message-ID, where
+    it was found (the file, or the IMAP account/folder and UID), when, and the error.
 
     Example:
       ldn-inbox errors --format jsonl
@@ -472,7 +524,8 @@ def errors_command(
             typer.echo("no quarantined messages")
             return
         for row in rows:
-            typer.echo(one_line(f"{row['message_id']}\t{row['stored_at']}\t{row['error']}"))
+            typer.echo(one_line(f"{row['message_id']}\t{row['source'] or '-'}\t"
+                                f"{row['stored_at']}\t{row['error']}"))
 
 
 # --------------------------------------------------------------------------- raw
@@ -709,18 +762,25 @@ def db_current() -> None:
 @config_app.command("show")
 def config_show() -> None:
     """Print the effective configuration, secrets masked, with where each value came from.
+    The output is a valid config file (a masked secret is commented out).
 
     Example:
       LDN_INBOX_IMAP_HOST=imap.example.org ldn-inbox config show
     """
+    from ldn_inbox.config import MASK
+
     with handled():
         cfg = STATE.context().config
         typer.echo(f"# config file: {cfg.path or 'none'}")
         for section, values in cfg.redacted().items():
-            typer.echo(f"[{section}]")
+            if section:
+                typer.echo(f"\n[{section}]")
             for key, value in values.items():
-                name = key if section == "general" else f"{section}.{key}"
-                typer.echo(f"{key} = {json.dumps(value)}  # {cfg.origins[name]}")
+                name = f"{section}.{key}" if section else key
+                # a masked secret (or a URL with its password masked) is commented out, so
+                # that the output loads back as a config file
+                hide = "# " if value == MASK or value != cfg[name] else ""
+                typer.echo(f"{hide}{key} = {_json(value)}  # {cfg.origins[name]}")
 
 
 # --------------------------------------------------------------------------- review
@@ -998,7 +1058,7 @@ def reparse_command(
 def codebook_command(
     format: Annotated[str, typer.Option("--format", "-f", help="md, csv or json.")] = "md",
     output: Annotated[Path | None, typer.Option("--output", "-o",
-                      help="File to write (default: standard output).")] = None,
+                      help="File to write; - or none: standard output.")] = None,
     delimiter: Annotated[str, typer.Option(help="CSV delimiter (';' for Belgian Excel).")]
     = ",",
 ) -> None:
@@ -1014,9 +1074,10 @@ def codebook_command(
         if len(delimiter) != 1:
             raise ValidationError("--delimiter must be one character")
         text = datadict.render(format, delimiter=delimiter)
-        if output is None:
+        if _to_stdout(output):
             sys.stdout.write(text)
         else:
+            assert output is not None
             output.write_text(text, encoding="utf-8", newline="")
             typer.echo(f"data dictionary written to {one_line(str(output))}", err=True)
 
@@ -1044,7 +1105,8 @@ def stats_command(unit: UnitOption = "respondents", lang: LangOption = "en") -> 
 
 @app.command("report")
 def report_command(
-    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")]
+    output: Annotated[Path, typer.Option("--output", "-o",
+                                         help="HTML file to write; - for standard output.")]
     = Path("report.html"),
     unit: UnitOption = "respondents",
     lang: LangOption = "en",
@@ -1065,6 +1127,9 @@ def report_command(
         generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         with STATE.existing().read_sessions() as session:
             page = report_html(session, unit=unit, lang=lang, generated=generated)
+        if _to_stdout(output):
+            sys.stdout.write(page)
+            return
         with open_private(output, "w", encoding="utf-8") as handle:
             handle.write(page)
         typer.echo(f"report written to {one_line(str(output))}", err=True)

@@ -124,6 +124,8 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 SETTING_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+#: What ``config show`` prints for a secret that is set.
+MASK = "********"
 SECTIONS: tuple[str, ...] = tuple(sorted({s.section for s in SETTINGS if s.section}))
 
 
@@ -139,15 +141,16 @@ class Config:
         return self.values[name]
 
     def redacted(self) -> dict[str, dict[str, Any]]:
-        """Section -> key -> value, secrets masked: what ``config show`` prints."""
+        """Section ('' for the top-level keys, first) -> key -> value, secrets masked: what
+        ``config show`` prints."""
         out: dict[str, dict[str, Any]] = {}
-        for setting in SETTINGS:
+        for setting in sorted(SETTINGS, key=lambda s: bool(s.section)):
             value = self.values[setting.name]
             if setting.secret and value:
-                value = "********"
+                value = MASK
             elif setting.name == "db" and value:
                 value = hide_url_password(value)
-            out.setdefault(setting.section or "general", {})[setting.key] = value
+            out.setdefault(setting.section, {})[setting.key] = value
         return out
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Config:

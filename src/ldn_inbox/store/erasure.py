@@ -120,10 +120,11 @@ def forget(session: Session, address: str, key: bytes | None, *, by: str,
     """Erase everything held about ``address``; the caller commits (or, for a dry run,
     the session is rolled back here).
 
-    Found: the contact (by pseudonym, with ``key``, or stored address), its messages, bounces naming the
-    address as failed recipient, raw messages from that address not linked to a contact,
-    and every raw copy with the Message-ID of an erased message. Audit rows of those
-    messages stay, blanked (action ``erase``); tombstones keep the hashes.
+    Found: the contact (by pseudonym, with ``key``, or stored address), its messages,
+    bounces naming the address as failed recipient, raw messages from that address not
+    linked to a contact, and every raw copy with the Message-ID of an erased message.
+    Audit rows of those messages stay, blanked (action ``erase``); tombstones keep the
+    hashes.
     """
     # "Name <address>" is read as a From header would be; a bare address as it is
     target = parse_sender([address]).address or normalize_address(address)
