@@ -28,6 +28,8 @@ from ldn_inbox.review.tui import (
     ReviewScreen,
     TextPrompt,
     ValuePicker,
+    field_label,
+    value_label,
 )
 from ldn_inbox.store.db import open_database, session_factory
 
@@ -98,7 +100,9 @@ def test_change_undo_accept_quit_and_resume(db: str, tmp_path: Path) -> None:
         await pilot.press("enter")
         assert isinstance(screen.app.screen, ValuePicker)
         await pilot.press("up", "enter")  # specialist -> gp
-        assert "prescriber: specialist → gp" in screen.status_text.plain
+        said = (f"{field_label('prescriber', 'en')}: {value_label('prescriber', 'specialist', 'en')}"
+                f" → {value_label('prescriber', 'gp', 'en')}")
+        assert said in screen.status_text.plain, "labels, not codes, in the status line"
         changed = view(db, M1)
         assert changed.field("prescriber").human == "gp"
         assert changed.field("prescriber_specialty").effective is None

@@ -799,27 +799,33 @@ def review_main(
     reviewer: Annotated[str | None, typer.Option(
         "--reviewer", help="Who reviews in the screen (else $LDN_INBOX_REVIEWER, else the OS "
         "user); subcommands take their own --reviewer.", show_default=False)] = None,
+    lang: Annotated[str | None, typer.Option(
+        "--lang", help="Labels of fields and values in nl or en (else Dutch when the "
+        "locale, $LANG, is Dutch).", show_default=False)] = None,
 ) -> None:
     """Open the review screen over the queue (keys: ? in the screen), or run a subcommand.
 
     Examples:
       ldn-inbox review                                   # the review screen
+      ldn-inbox review --lang nl                         # with Dutch labels
       ldn-inbox review list --needs-review
       ldn-inbox review set 'CAPV...@mail.gmail.com' prescriber specialist
     """
     if ctx.invoked_subcommand is not None:
         return
-    from ldn_inbox.review import default_reviewer
+    from ldn_inbox.review import default_language, default_reviewer
     from ldn_inbox.review.tui import run_review
 
     with handled():
+        if lang not in (None, "nl", "en"):
+            raise ValidationError("--lang must be nl or en")
         context = STATE.existing()
         context.engine  # noqa: B018  (a missing database is said before anything else)
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             raise ValidationError("the review screen needs a terminal; in scripts use "
                                   "`ldn-inbox review list`, `show`, `set` and `accept`")
         run_review(context.sessions, default_reviewer(reviewer), context.db_url,
-                   database=context.db_label())
+                   database=context.db_label(), lang=lang or default_language())
 
 
 @review_app.command("list")
