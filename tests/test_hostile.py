@@ -578,7 +578,7 @@ def test_files_are_private_whatever_the_umask(runner: CliRunner, env: Path, tmp_
         outputs = {name: tmp_path / name for name in ("out.csv", "out.jsonl", "out.xlsx")}
         for name, path in outputs.items():
             invoke(runner, url, "export", "--format", name.split(".")[1], "-o", str(path))
-        invoke(runner, url, "export", "--format", "csv", "-o", str(old_export))
+        invoke(runner, url, "export", "--full", "--format", "csv", "-o", str(old_export))
         invoke(runner, url, "export", "--view", "survey_responses", "--format", "sav",
                "-o", str(tmp_path / "out.sav"))
         invoke(runner, url, "report", "-o", str(tmp_path / "report.html"))
