@@ -100,8 +100,9 @@ def test_change_undo_accept_quit_and_resume(db: str, tmp_path: Path) -> None:
         await pilot.press("enter")
         assert isinstance(screen.app.screen, ValuePicker)
         await pilot.press("up", "enter")  # specialist -> gp
-        said = (f"{field_label('prescriber', 'en')}: {value_label('prescriber', 'specialist', 'en')}"
-                f" → {value_label('prescriber', 'gp', 'en')}")
+        said = (f"{field_label('prescriber', 'en')}: "
+                f"{value_label('prescriber', 'specialist', 'en')} → "
+                f"{value_label('prescriber', 'gp', 'en')}")
         assert said in screen.status_text.plain, "labels, not codes, in the status line"
         changed = view(db, M1)
         assert changed.field("prescriber").human == "gp"

@@ -825,7 +825,8 @@ def review_main(
             raise ValidationError("the review screen needs a terminal; in scripts use "
                                   "`ldn-inbox review list`, `show`, `set` and `accept`")
         run_review(context.sessions, default_reviewer(reviewer), context.db_url,
-                   database=context.db_label(), lang=lang or default_language())
+                   database=context.db_label(), lang=lang or default_language(),
+                   read_sessions=context.read_sessions)
 
 
 @review_app.command("list")

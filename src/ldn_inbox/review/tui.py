@@ -417,9 +417,13 @@ class ReviewScreen(Screen[None]):
     FOLLOW_S = 3.0
 
     def __init__(self, sessions: Callable[[], Session], reviewer: str,
-                 position: Position, *, database: str = "", lang: str = "en") -> None:
+                 position: Position, *, database: str = "", lang: str = "en",
+                 read_sessions: Callable[[], Session] | None = None) -> None:
         super().__init__()
         self.sessions = sessions
+        #: for looking only (the queue, the record, changes elsewhere): on SQLite these
+        #: never wait for a fetch that holds the write lock
+        self.read_sessions = read_sessions or sessions
         self.reviewer = reviewer
         self.position = position
         #: the database reviewed, shown in the top bar (so a wrong one is seen at once)
@@ -465,7 +469,7 @@ class ReviewScreen(Screen[None]):
     # ------------------------------------------------------------------ data
     def _queue_ids(self) -> list[str]:
         """The queue, less the records open on other reviewers' screens."""
-        with self.sessions() as session:
+        with self.read_sessions() as session:
             items = review.queue(session)
             busy = review.claimed_by_others(session, self.reviewer)
         ids = [item.message_id for item in items if item.message_id not in busy]
@@ -510,7 +514,7 @@ class ReviewScreen(Screen[None]):
         if self.view is None or self.app.screen is not self:
             return
         try:
-            with self.sessions() as session:
+            with self.read_sessions() as session:
                 now = review.show(session, self.view.message_id)
         except LdnInboxError:
             return
@@ -541,7 +545,7 @@ class ReviewScreen(Screen[None]):
         self.view = None
         if message_id is not None:
             try:
-                with self.sessions() as session:
+                with self.read_sessions() as session:
                     self.view = review.show(session, message_id)
             except LdnInboxError as exc:
                 self._say(str(exc), error=True)
@@ -769,19 +773,21 @@ class ReviewApp(App[None]):
 
     def __init__(self, sessions: Callable[[], Session], reviewer: str,
                  position: Position | None = None, *, database: str = "", lang: str = "en",
-                 **kwargs: Any) -> None:
+                 read_sessions: Callable[[], Session] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.review_screen = ReviewScreen(sessions, reviewer, position or Position(),
-                                          database=database, lang=lang)
+                                          database=database, lang=lang,
+                                          read_sessions=read_sessions)
 
     def on_mount(self) -> None:
         self.push_screen(self.review_screen)
 
 
 def run_review(sessions: Callable[[], Session], reviewer: str, db_url: str, *,
-               database: str = "", lang: str = "en") -> None:
+               database: str = "", lang: str = "en",
+               read_sessions: Callable[[], Session] | None = None) -> None:
     """Open the review screen; the position is kept per database and reviewer.
     ``database`` names the database in the top bar (a file's path, or host/dbname);
     ``lang`` (nl or en) the language of the labels."""
     ReviewApp(sessions, reviewer, Position.load(state_path(db_url, reviewer)),
-              database=database, lang=lang).run()
+              database=database, lang=lang, read_sessions=read_sessions).run()
