@@ -42,12 +42,12 @@ ROW = {name: index for index, name in enumerate(review.CODED_FIELDS)}
 Scenario = Callable[[Any, ReviewScreen], Awaitable[None]]
 
 
-def run(db_url: str, position: Position, scenario: Scenario) -> None:
+def run(db_url: str, position: Position, scenario: Scenario, **options: Any) -> None:
     """Open the review screen on ``db_url`` as anne and play ``scenario`` on it."""
     engine = open_database(db_url)
 
     async def play() -> None:
-        app = ReviewApp(session_factory(engine), "anne", position)
+        app = ReviewApp(session_factory(engine), "anne", position, **options)
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
             await scenario(pilot, app.review_screen)
@@ -239,5 +239,5 @@ def test_screenshots(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
             screen.app.save_screenshot(path.name, str(target))
             written.append(path)
 
-    run(db, Position(current=M1), scenario)
+    run(db, Position(current=M1), scenario, database="/var/lib/ldn-inbox/ldn-inbox.sqlite")
     assert all(path.stat().st_size > 1000 for path in written)
