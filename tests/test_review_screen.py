@@ -296,3 +296,44 @@ def test_show_gives_the_record_number_and_version(db: str, runner: CliRunner) ->
     invoke(runner, db, "review", "set", M1, "experience", "mixed")
     changed = json.loads(invoke(runner, db, "review", "show", M1, "--format", "json").stdout)
     assert changed["version"] != data["version"]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_long_reasons_wrap_and_the_evidence_shows_while_picking(db: str,
+                                                               size: tuple[int, int]) -> None:
+    """A refused change's reason is shown whole at 80 columns (it used to be cut after
+    "prescriber_specialty: a"), and the chosen field's evidence stays on screen, below the
+    picker, while a value is picked."""
+    from textual.containers import Vertical
+
+    async def scenario(pilot: Any, screen: ReviewScreen) -> None:
+        await choose(pilot, screen, "prescriber")
+        await pilot.press("enter")
+        await pilot.pause()
+        detail = screen.query_one("#detail")
+        assert "« De reumatoloog »" in str(detail.render())
+        dialog = screen.app.screen.query_one(Vertical).region
+        assert not dialog.overlaps(detail.region), "the picker hides the evidence"
+        await pilot.press("escape", "s")
+        assert screen.view is not None
+        assert screen.view.message_id == M2, "a GP's record: a specialty breaks a rule"
+        await choose(pilot, screen, "prescriber_specialty")
+        await pilot.press("enter", "home", "down", "down", "enter")
+        await pilot.pause()
+        status = screen.query_one("#status")
+        reason = screen.status_text.plain
+        assert "set prescriber to specialist first" in reason
+        room = status.size.width - 2  # its padding
+        assert status.size.height >= min(3, -(-len(reason) // room)), (status.size, reason)
+
+    engine = open_database(db)
+    try:
+        async def play() -> None:
+            app = ReviewApp(session_factory(engine), "anne", Position(current=M1))
+            async with app.run_test(size=size) as pilot:
+                await pilot.pause()
+                await scenario(pilot, app.review_screen)
+
+        asyncio.run(play())
+    finally:
+        engine.dispose()
