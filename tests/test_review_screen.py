@@ -302,8 +302,8 @@ def test_show_gives_the_record_number_and_version(db: str, runner: CliRunner) ->
 def test_long_reasons_wrap_and_the_evidence_shows_while_picking(db: str,
                                                                size: tuple[int, int]) -> None:
     """A refused change's reason is shown whole at 80 columns (it used to be cut after
-    "prescriber_specialty: a"), and the chosen field's evidence stays on screen, below the
-    picker, while a value is picked."""
+    "prescriber_specialty: a"), and the message with its evidence stays on screen while a
+    value is picked (the picker lies over the field list)."""
     from textual.containers import Vertical
 
     async def scenario(pilot: Any, screen: ReviewScreen) -> None:
@@ -314,6 +314,7 @@ def test_long_reasons_wrap_and_the_evidence_shows_while_picking(db: str,
         assert "« De reumatoloog »" in str(detail.render())
         dialog = screen.app.screen.query_one(Vertical).region
         assert not dialog.overlaps(detail.region), "the picker hides the evidence"
+        assert not dialog.overlaps(screen.query_one("#text").region), "it hides the message"
         await pilot.press("escape", "s")
         assert screen.view is not None
         assert screen.view.message_id == M2, "a GP's record: a specialty breaks a rule"

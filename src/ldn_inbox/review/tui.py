@@ -235,10 +235,11 @@ def message_text(view: review.MessageView, selected: str | None, show_quoted: bo
 
 # --------------------------------------------------------------------------- dialogs
 class _Dialog(ModalScreen[str | None]):
+    # over the field list, on the right: the message and its evidence stay in view
     DEFAULT_CSS = """
-    _Dialog { align: center middle; }
+    _Dialog { align: right middle; }
     _Dialog > Vertical {
-        width: 72; max-width: 100%; height: auto; max-height: 100%;
+        width: 45; max-width: 100%; height: auto; max-height: 100%;
         border: round $accent; background: $surface; padding: 0 1;
     }
     _Dialog .title { text-style: bold; }
@@ -251,36 +252,40 @@ class _Dialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-def _heading(spec: FieldSpec, keys: str) -> list[Static]:
-    return [Static(Text(f"{spec.name}: {spec.label_en} / {spec.label_nl}  ({keys})"),
-                   classes="title"),
-            Static(Text(spec.rule), classes="rule")]
+def _heading(spec: FieldSpec, keys: str, lang: str) -> list[Static]:
+    return [Static(Text(f"{field_label(spec.name, lang)} ({spec.name})"), classes="title"),
+            Static(Text(f"{keys}. {spec.rule}"), classes="rule")]
 
 
-def _label(code: str, nl: str, en: str, current: bool, coder: bool) -> Text:
-    text = Text(f"{code:<21}", "bold" if current else "")
-    text.append(f"{nl} / {en}")
+def _label(code: str, nl: str, en: str, current: bool, coder: bool, lang: str) -> Text:
+    """A value in a picker: its label in ``lang``, the computer's choice marked, the code
+    dim after it."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(nl if lang == "nl" else en, "bold" if current else "")
     if coder:
-        text.append("  (coder)", "dim")
+        text.append(" (coder)", "italic")
+    text.append(f"  {code}", "dim")
     return text
 
 
 class ValuePicker(_Dialog):
     """Pick one codebook value (or null where the codebook allows it)."""
 
-    def __init__(self, spec: FieldSpec, current: Value, extracted: Value) -> None:
+    def __init__(self, spec: FieldSpec, current: Value, extracted: Value,
+                 lang: str = "en") -> None:
         super().__init__()
         self.spec, self.current, self.extracted = spec, current, extracted
+        self.lang = lang
 
     def compose(self) -> ComposeResult:
-        options = [Option(_label(code, nl, en, code == self.current, code == self.extracted),
-                          id=code) for code, nl, en in self.spec.values]
+        options = [Option(_label(code, nl, en, code == self.current, code == self.extracted,
+                                 self.lang), id=code) for code, nl, en in self.spec.values]
         if self.spec.nullable:
             options.append(Option(_label("null", "niet van toepassing", "not applicable",
-                                         self.current is None, self.extracted is None),
-                                  id="null"))
+                                         self.current is None, self.extracted is None,
+                                         self.lang), id="null"))
         with Vertical():
-            yield from _heading(self.spec, "Enter picks, Esc cancels")
+            yield from _heading(self.spec, "Enter picks, Esc cancels", self.lang)
             yield OptionList(*options, id="values")
 
     def on_mount(self) -> None:
@@ -322,17 +327,20 @@ class ListPicker(_Dialog):
         Binding("enter", "save", "Save", priority=True),
     ]
 
-    def __init__(self, spec: FieldSpec, current: Value, extracted: Value) -> None:
+    def __init__(self, spec: FieldSpec, current: Value, extracted: Value,
+                 lang: str = "en") -> None:
         super().__init__()
         self.spec = spec
         self.current = list(current) if isinstance(current, list) else []
         self.extracted = list(extracted) if isinstance(extracted, list) else []
+        self.lang = lang
 
     def compose(self) -> ComposeResult:
-        selections = [Selection(_label(code, nl, en, False, code in self.extracted), code,
-                                code in self.current) for code, nl, en in self.spec.values]
+        selections = [Selection(_label(code, nl, en, False, code in self.extracted, self.lang),
+                                code, code in self.current)
+                      for code, nl, en in self.spec.values]
         with Vertical():
-            yield from _heading(self.spec, "space ticks, Enter saves, Esc cancels")
+            yield from _heading(self.spec, "space ticks, Enter saves, Esc cancels", self.lang)
             yield TickList(*selections, id="values")
 
     def on_mount(self) -> None:
@@ -638,14 +646,14 @@ class ReviewScreen(Screen[None]):
         spec = FIELD_BY_NAME[chosen.name]
         dialog: _Dialog
         if spec.type == "list":
-            dialog = ListPicker(spec, chosen.effective, chosen.extracted)
+            dialog = ListPicker(spec, chosen.effective, chosen.extracted, self.lang)
         elif spec.type == "number":
             current = "" if chosen.effective is None else review.format_value(chosen.effective)
-            dialog = TextPrompt(f"{spec.name}: {spec.label_en} / {spec.label_nl}",
+            dialog = TextPrompt(f"{field_label(spec.name, self.lang)} ({spec.name})",
                                 spec.rule + " Enter saves (empty = null), Esc cancels.",
                                 current)
         else:
-            dialog = ValuePicker(spec, chosen.effective, chosen.extracted)
+            dialog = ValuePicker(spec, chosen.effective, chosen.extracted, self.lang)
         self.app.push_screen(dialog, lambda text: self._apply(chosen, text))
 
     def _apply(self, chosen: review.FieldView, text: str | None) -> None:
