@@ -52,6 +52,9 @@ READERS = [
     pytest.param(["purge", "--raw-older-than", "90d", "--dry-run"], id="purge"),
     pytest.param(["errors"], id="errors"),
     pytest.param(["reparse", "--all"], id="reparse"),
+    pytest.param(["db", "current"], id="db-current"),
+    pytest.param(["raw", "x@example.org"], id="raw"),
+    pytest.param(["mailing", "list"], id="mailing-list"),
 ]
 
 

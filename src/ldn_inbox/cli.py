@@ -749,10 +749,15 @@ def db_current() -> None:
     Example:
       ldn-inbox db current
     """
+    from ldn_inbox.errors import MissingDatabaseError
     from ldn_inbox.store.db import current_revision, head_revision, make_engine
 
     with handled():
-        engine = make_engine(STATE.context().db_url)
+        ctx = STATE.context()
+        try:
+            engine = make_engine(ctx.db_url, create=False)
+        except MissingDatabaseError as exc:
+            raise ctx.explained(exc) from None
         current = current_revision(engine)
         head = head_revision()
         state = "up to date" if current == head else "run `ldn-inbox db upgrade`"

@@ -53,9 +53,12 @@ class Context:
             try:
                 self._engine = open_database(self.db_url, create=self.create)
             except MissingDatabaseError as exc:
-                raise MissingDatabaseError(f"{exc} ({self.db_source()}): {MISSING_FIX}") \
-                    from None
+                raise self.explained(exc) from None
         return self._engine
+
+    def explained(self, exc: MissingDatabaseError) -> MissingDatabaseError:
+        """A missing database's error with where its URL came from and what to do."""
+        return MissingDatabaseError(f"{exc} ({self.db_source()}): {MISSING_FIX}")
 
     def db_source(self) -> str:
         """Where the database URL came from, for messages."""
