@@ -6,6 +6,10 @@
 #   isync          mbsync, used by a benchmark
 #   openssl        test CA and certificates
 #   python3-venv   the virtualenv the scripts create (not in a minimal Debian 12)
+#   chromium       headless browser: the browse-page test (tests/test_browse.py), report
+#                  charts as PNG and the report printed to PDF (tests/test_report.py)
+#   poppler-utils  pdftotext, to read the printed report in tests/test_report.py
+#   fonts-dejavu-core  the charts' font, so PNGs and PDFs look the same everywhere
 #
 # Works as root (Debian 12 containers, no init system) or as a user with sudo.
 # The tests start their own servers on free ports; the system Dovecot and
@@ -14,7 +18,8 @@
 # Set STOP_SYSTEM_SERVICES=1 to stop already-running system instances too.
 set -euo pipefail
 
-PACKAGES=(python3-venv dovecot-imapd postgresql isync openssl)
+PACKAGES=(python3-venv dovecot-imapd postgresql isync openssl chromium poppler-utils
+          fonts-dejavu-core)
 export DEBIAN_FRONTEND=noninteractive
 
 log() { printf '[system-deps] %s\n' "$*"; }
@@ -93,3 +98,4 @@ pg_bin=$(find /usr/lib/postgresql -path '*/bin/initdb' 2>/dev/null | sort -V | t
 log "postgresql initdb: ${pg_bin:-NOT FOUND}"
 log "$(mbsync --version 2>&1 | head -n 1)"
 log "$(openssl version)"
+log "$(chromium --version 2>/dev/null || echo "chromium: NOT FOUND")"

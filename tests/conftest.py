@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from servers import DovecotServer, PostgresServer, dovecot_available, postgres_available
 from typer.testing import CliRunner
 
@@ -88,6 +89,24 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
+def run_cli(runner: CliRunner, args: Sequence[str], *, db: str | None = None,
+            code: int | None = 0, env: Mapping[str, str] | None = None,
+            input: str | None = None) -> Result:
+    """The one way tests run ``ldn-inbox [--db DB] ARGS`` in-process: the exit code is
+    checked unless ``code`` is None, with what the command printed when it differs. The
+    database a command opened is closed by the command itself when it ends."""
+    from ldn_inbox.cli import app
+
+    argv = [*(["--db", db] if db is not None else []), *args]
+    result = runner.invoke(app, argv, env=dict(env) if env is not None else None,
+                           input=input)
+    if code is not None:
+        assert result.exit_code == code, (
+            f"{list(args)}: exit {result.exit_code}, expected {code}\n"
+            f"stdout: {result.stdout}\nstderr: {result.stderr}\n{result.exception!r}")
+    return result
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """../shared from the project root (survey dev set, real-world corpus)."""
@@ -102,3 +121,7 @@ def shared_dir() -> Path:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-known-errors", action="store_true", default=False,
                      help="rewrite fixtures/emails/KNOWN_ERRORS.json from this run")
+    parser.addoption("--accept-regression", action="append", default=[],
+                     metavar="NAME:FIELD",
+                     help="with --update-known-errors: record this field of this golden "
+                          "file as wrong although it was right before (repeat per field)")

@@ -78,6 +78,15 @@ def load_known() -> dict[str, list[str]]:
     return data
 
 
+def ledger_changes(old: dict[str, list[str]], new: dict[str, list[str]]) \
+        -> tuple[list[str], list[str]]:
+    """``NAME:FIELD`` entries that ``new`` adds to the ledger (fields that were right) and
+    those it drops (fields now right)."""
+    before = {f"{name}:{field}" for name, fields in old.items() for field in fields}
+    after = {f"{name}:{field}" for name, fields in new.items() for field in fields}
+    return sorted(after - before), sorted(before - after)
+
+
 def write_known(errors: dict[str, list[str]]) -> None:
     KNOWN_ERRORS.write_text(json.dumps({
         "about": "Fields the extractor still codes wrong in these golden files. The golden "

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from analyst_data import ROOT, import_files, loaded_url, set_coding
+from conftest import run_cli
 from sqlalchemy.orm import Session
 
-from ldn_inbox import cli
 from ldn_inbox.codebook import FIELDS
 from ldn_inbox.serve.views import ORDER_BY, VIEW_NAMES, flag_columns
 from ldn_inbox.store.db import open_database, session_factory
@@ -97,12 +97,8 @@ def both(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
 
 def invoke(runner: Any, url: str, *args: str, input: str | None = None) -> Any:
-    """Run the CLI on ``url`` and close its database afterwards."""
-    try:
-        return runner.invoke(cli.app, ["--db", url, *args], input=input)
-    finally:
-        if cli.STATE._context is not None:
-            cli.STATE._context.close()
+    """Run the CLI on ``url`` (the exit code is the caller's to check)."""
+    return run_cli(runner, args, db=url, code=None, input=input)
 
 
 # --------------------------------------------------------------------------- the views

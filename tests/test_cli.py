@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 import typer
+from conftest import run_cli
 from servers import free_port
 from typer.testing import CliRunner
 
 from ldn_inbox import __version__
-from ldn_inbox.cli import STATE, app
+from ldn_inbox.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text("utf-8")
@@ -28,15 +29,7 @@ CONSOLE_SCRIPT = Path(sys.executable).with_name("ldn-inbox")
 
 def invoke(runner: CliRunner, *args: str, code: int = 0, env: dict[str, str] | None = None,
            ) -> Any:
-    try:
-        result = runner.invoke(app, list(args), env=env)
-    finally:
-        if STATE._context is not None:
-            STATE._context.close()
-    assert result.exit_code == code, (
-        f"{args}: exit {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}\n"
-        f"{result.exception!r}")
-    return result
+    return run_cli(runner, args, code=code, env=env)
 
 
 def assert_error_line(result: Any, *words: str) -> str:

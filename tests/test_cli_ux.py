@@ -242,7 +242,7 @@ def test_a_database_from_before_fingerprints_checks_the_key_on_its_contacts(
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     imported(runner, url)
     engine = open_database(url)
-    with engine.begin() as conn:  # as a database migrated from 0004 is
+    with engine.begin() as conn:  # as a database migrated from 0005 is
         conn.execute(sa.text("DELETE FROM database_facts"))
     engine.dispose()
     other = tmp_path / "other.key"

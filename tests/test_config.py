@@ -90,7 +90,7 @@ def test_every_setting_has_help_and_a_valid_default() -> None:
     pytest.param('colour = "blue"\n', ["unknown key 'colour'", KNOWN], id="unknown-key"),
     pytest.param('[imap]\nhostname = "x"\n', ["unknown key 'imap.hostname'", KNOWN],
                  id="unknown-key-in-section"),
-    pytest.param('[smtp]\nhost = "x"\n', ["unknown section [smtp]", "imap, privacy, run"],
+    pytest.param('[smtp]\nhost = "x"\n', ["unknown section [smtp]", "imap, learn, privacy, run"],
                  id="unknown-section"),
     pytest.param('imap = "x"\n', ["unknown key 'imap'"], id="section-as-value"),
     pytest.param('[imap]\ntls = "maybe"\n',

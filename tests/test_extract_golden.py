@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from golden import cases, code_file, differences, expected_record, load_known, write_known
+from golden import (
+    cases,
+    code_file,
+    differences,
+    expected_record,
+    ledger_changes,
+    load_known,
+    write_known,
+)
 
 from ldn_inbox.codebook import check_rules
 from ldn_inbox.serve.evaluate import score
@@ -41,12 +49,37 @@ def test_golden(expected_path: Path, known: dict[str, list[str]],
                        "(pytest --update-known-errors)")
 
 
-def test_write_known_errors(request: pytest.FixtureRequest) -> None:
-    """With --update-known-errors, rewrite the ledger from this run (runs last)."""
+def test_write_known_errors(request: pytest.FixtureRequest, known: dict[str, list[str]],
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    """With --update-known-errors, rewrite the ledger from this run (runs last): it shows
+    what changes, and a field that was right before is recorded as wrong only when named
+    with --accept-regression NAME:FIELD."""
     if not request.config.getoption("--update-known-errors"):
         pytest.skip("only with --update-known-errors")
     assert len(_RESULTS) == len(CASES), "run the whole golden module to update the ledger"
+    added, removed = ledger_changes(known, _RESULTS)
+    accepted = set(request.config.getoption("--accept-regression"))
+    refused = [entry for entry in added if entry not in accepted]
+    with capsys.disabled():
+        print(f"\nKNOWN_ERRORS.json: {len(removed)} now right, {len(added)} newly wrong")
+        for entry in removed:
+            print(f"  - {entry}")
+        for entry in added:
+            print(f"  + {entry}{'' if entry in accepted else '  (refused)'}")
+    assert not refused, ("fields that were right are now wrong; fix them, or accept each "
+                         "with --accept-regression " + " --accept-regression ".join(refused))
     write_known(_RESULTS)
+
+
+@pytest.mark.parametrize(("old", "new", "added", "removed"), [
+    ({"a": ["x"]}, {"a": ["x"]}, [], []),
+    ({"a": ["x", "y"]}, {"a": ["y"]}, [], ["a:x"]),
+    ({"a": ["x"]}, {"a": ["x"], "b": ["z"]}, ["b:z"], []),
+    ({}, {"a": ["x"]}, ["a:x"], []),
+])
+def test_ledger_changes(old: dict[str, list[str]], new: dict[str, list[str]],
+                        added: list[str], removed: list[str]) -> None:
+    assert ledger_changes(old, new) == (added, removed)
 
 
 def test_scores_on_golden_files() -> None:

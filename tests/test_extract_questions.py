@@ -60,6 +60,8 @@ PRESCRIBER = [
     ("Mijn osteopaat raadde het aan en mijn huisarts heeft het voorgeschreven. Ik neem het "
      "nu drie maanden.", "gp", None),
     ("1. ja\n2. mijn gynaecoloog\n3. ja\n4. neen", "specialist", "other"),
+    ("ik neem het sinds mei gekregen van de reuma toloog in gent", "specialist",
+     "rheumatology"),
 ]
 
 
@@ -88,6 +90,8 @@ EXPERIENCE = [
      ["pain"]),
     ("Ik neem het. Mijn zus had er minder pijn door; bij mij merk ik geen verschil.",
      "no_effect", []),
+    ("Ik neem LDN sinds maart. Mijn pijn is van een 8 op 10 naar een 5 gegaan.", "positive",
+     ["pain"]),
 ]
 
 
@@ -111,6 +115,10 @@ SIDE_EFFECTS = [
     ("Ik neem LDN. De eerste weken sliep ik slecht en had ik hoofdpijn.", "yes",
      ["headache", "sleep_disturbance"]),
     ("Ik neem het. Ik ben wat moe, maar of dat van de LDN komt weet ik niet.", "unknown", []),
+    ("Ik neem het sinds mei. Bijwerkingen heb ik nooit gemerkt.", "no", []),
+    ("Ik neem het sinds mei. Bijwerkingen heb ik nooit gehad.", "no", []),
+    ("'k Pak het sinds mei. Bywerkingen è 'k gin g'ad.", "no", []),
+    ("Ich neem 't sinds mei. Bijwirkinge han ich noeits gehad.", "no", []),
 ]
 
 
@@ -156,3 +164,21 @@ def test_a_question_is_not_an_answer() -> None:
 
 def test_empty_text_answers_nothing() -> None:
     assert extract("", "nl").answered is False
+
+
+EXPERIENCE_OTHER_LANGUAGES = [
+    ("I have been taking LDN for a year now.\n\nWas it positive? My dear, I am a different "
+     "woman.\n\nSide effects: none.", "en", "positive",
+     "an idiom of being changed for the better"),
+    ("Dear Sarah,\n\nI am not very good with computers, so this is short.\n\nI have been "
+     "taking LDN for a year.\n\nSide effects: none.", "en", "unknown",
+     "a negated 'good' in the story before LDN comes up says nothing of LDN"),
+    ("Je prends la LDN depuis un an. Mes douleurs sont passées de 8 à 5.", "fr", "positive",
+     "a score that went down"),
+]
+
+
+@pytest.mark.parametrize(("text", "language", "want", "rule"), EXPERIENCE_OTHER_LANGUAGES,
+                         ids=[r for *_, r in EXPERIENCE_OTHER_LANGUAGES])
+def test_experience_other_languages(text: str, language: str, want: str, rule: str) -> None:
+    assert coded(text, language)["experience"] == want, rule

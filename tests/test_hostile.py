@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from conftest import run_cli
 from typer.testing import CliRunner
 
-from ldn_inbox.cli import STATE, app
 from ldn_inbox.store.db import open_database, session_factory
 from ldn_inbox.store.models import Contact, Message, RawMessage, RawSource, Response
 from ldn_inbox.store.privacy import load_key, respondent_id
@@ -23,16 +23,7 @@ from ldn_inbox.store.privacy import load_key, respondent_id
 def invoke(runner: CliRunner, url: str, *args: str, code: int | None = 0,
            input: str | None = None) -> Any:
     """Run ``ldn-inbox --db url ARGS`` in-process; check the exit code unless None."""
-    try:
-        result = runner.invoke(app, ["--db", url, *args], input=input)
-    finally:
-        if STATE._context is not None:
-            STATE._context.close()
-    if code is not None:
-        assert result.exit_code == code, (
-            f"{args}: exit {result.exit_code}\nstdout: {result.stdout}\n"
-            f"stderr: {result.stderr}\n{result.exception!r}")
-    return result
+    return run_cli(runner, args, db=url, code=code, input=input)
 
 
 def mail(sender: bytes, message_id: str, body: str = "1. Ja, ik neem LDN sinds 2022.\n"

@@ -29,11 +29,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from conftest import run_cli
 from servers import DovecotServer
 from typer.testing import CliRunner
 
 from ldn_inbox import config
-from ldn_inbox.cli import STATE, app
 from ldn_inbox.flow.app import Context
 from ldn_inbox.flow.fetch import FetchSummary, fetch
 
@@ -146,17 +146,9 @@ def imap_env(env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return env
 
 
-def invoke(runner: CliRunner, db_url: str, *args: str, code: int = 0) -> Any:
-    """Run the CLI in-process and check its exit code (the database is closed after)."""
-    try:
-        result = runner.invoke(app, ["--db", db_url, *args])
-    finally:
-        if STATE._context is not None:
-            STATE._context.close()
-    assert result.exit_code == code, (
-        f"{args}: exit {result.exit_code}, expected {code}\nstdout: {result.stdout}\n"
-        f"stderr: {result.stderr}\n{result.exception!r}")
-    return result
+def invoke(runner: CliRunner, url: str, *args: str, code: int = 0) -> Any:
+    """Run ``ldn-inbox --db url ARGS`` in-process and check the exit code."""
+    return run_cli(runner, args, db=url, code=code)
 
 
 def run_fetch(db_url: str, dovecot: DovecotServer, folder: str, *,

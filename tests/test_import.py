@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from conftest import run_cli
 from typer.testing import CliRunner
 
-from ldn_inbox.cli import STATE, app
 from ldn_inbox.flow.pipeline import RunSummary, Settings, ingest
 from ldn_inbox.serve.export import FULL_EXPORT_COLUMNS
 from ldn_inbox.sources.base import RawItem, Skipped
@@ -74,15 +74,7 @@ def counts(url: str) -> dict[str, int]:
 
 def invoke(runner: CliRunner, url: str, *args: str, code: int = 0) -> Any:
     """Run ``ldn-inbox --db url ARGS`` in-process and check the exit code."""
-    try:
-        result = runner.invoke(app, ["--db", url, *args])
-    finally:
-        if STATE._context is not None:
-            STATE._context.close()
-    assert result.exit_code == code, (
-        f"{args}: exit {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}\n"
-        f"{result.exception!r}")
-    return result
+    return run_cli(runner, args, db=url, code=code)
 
 
 def round_trips(data: bytes) -> bool:

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from analyst_data import KEY, ROOT, identities, leak_finder, loaded_url, set_coding
+from conftest import run_cli
 from sqlalchemy.orm import Session
 
-from ldn_inbox import cli
 from ldn_inbox.flow.pipeline import Settings, ingest
 from ldn_inbox.parse.message_ids import hash_message_id, sha256_hex
 from ldn_inbox.serve.views import VIEW_NAMES
@@ -42,11 +42,8 @@ ROLE_SCRIPT = ROOT / "sql" / "analyst_role.sql"
 
 
 def invoke(runner: Any, url: str, *args: str, input: str | None = None) -> Any:
-    try:
-        return runner.invoke(cli.app, ["--db", url, *args], input=input)
-    finally:
-        if cli.STATE._context is not None:
-            cli.STATE._context.close()
+    """Run the CLI on ``url`` (the exit code is the caller's to check)."""
+    return run_cli(runner, args, db=url, code=None, input=input)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from conftest import run_cli
 from typer.testing import CliRunner
 
 from ldn_inbox import review
-from ldn_inbox.cli import STATE, app
 from ldn_inbox.codebook import ANSWER_FIELDS, LIST_FIELDS
 from ldn_inbox.errors import ValidationError
 from ldn_inbox.extract.coding import Coded, own_text_of
@@ -79,16 +79,8 @@ def fake_coder(table: dict[str, dict[str, Any]], version: str) -> Callable[..., 
 
 def invoke(runner: CliRunner, db_url: str, *args: str, env: dict[str, str] | None = None,
            code: int = 0) -> Any:
-    """Run the CLI on ``db_url`` and check the exit code; the database is closed after."""
-    try:
-        result = runner.invoke(app, ["--db", db_url, *args], env=env)
-    finally:
-        if STATE._context is not None:
-            STATE._context.close()
-    assert result.exit_code == code, (
-        f"{args}: exit {result.exit_code}\n{result.output}\n{result.exception!r}"
-    )
-    return result
+    """Run the CLI on ``db_url`` and check the exit code."""
+    return run_cli(runner, args, db=db_url, code=code, env=env)
 
 
 def build(runner: CliRunner, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

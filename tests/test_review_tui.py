@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import os
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -240,4 +242,18 @@ def test_screenshots(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
             written.append(path)
 
     run(db, Position(current=M1), scenario, database="/var/lib/ldn-inbox/ldn-inbox.sqlite")
-    assert all(path.stat().st_size > 1000 for path in written)
+    expected = {"main": (field_label("ldn_use", "en"), value_label("ldn_use", "past", "en"),
+                         "/var/lib/ldn-inbox/ldn-inbox.sqlite", "#"),
+                "picker": (field_label("prescriber", "en"), "Enter picks"),
+                "help": ("Keys", "accept the record")}
+    for path in written:
+        shown = svg_text(path)
+        name = path.stem.removeprefix("review-")
+        missing = [text for text in expected[name] if text not in shown]
+        assert not missing, f"{path.name} lacks {missing}"
+
+
+def svg_text(path: Path) -> str:
+    """The text a screenshot shows, cells joined, non-breaking spaces as spaces."""
+    cells = re.findall(r">([^<>]+)</text>", path.read_text("utf-8"))
+    return " ".join(html.unescape(cell) for cell in cells).replace("\xa0", " ")

@@ -41,10 +41,14 @@ app.add_typer(mailing_app, name="mailing")
 
 
 class State:
-    config_path: str | None = None
-    db: str | None = None
-    verbose: bool = False
-    _context: Context | None = None
+    """The global options of one invocation, kept on Click's root context (``ctx.obj``);
+    the database is opened on first use and closed when the command ends."""
+
+    def __init__(self, config_path: str | None, db: str | None, verbose: bool) -> None:
+        self.config_path = config_path
+        self.db = db
+        self.verbose = verbose
+        self._context: Context | None = None
 
     def context(self) -> Context:
         if self._context is None:
@@ -58,8 +62,29 @@ class State:
         context.create = False
         return context
 
+    def close(self) -> None:
+        if self._context is not None:
+            self._context.close()
+            self._context = None
 
-STATE = State()
+
+def _state(ctx: typer.Context) -> State:
+    """The running command's :class:`State` (set by the main callback)."""
+    state = ctx.find_object(State)
+    if state is None:  # a command called without the app's callback
+        state = State(None, None, False)
+        ctx.obj = state
+        ctx.call_on_close(state.close)
+    return state
+
+
+def _context(ctx: typer.Context) -> Context:
+    return _state(ctx).context()
+
+
+def _existing(ctx: typer.Context) -> Context:
+    """The context of a command that reads or changes stored records (no new database)."""
+    return _state(ctx).existing()
 
 
 def _version(value: bool) -> None:
@@ -70,6 +95,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     db: Annotated[str | None, typer.Option(
         "--db", help="SQLAlchemy database URL (else $LDN_INBOX_DB, the config's db key, "
         "else sqlite:///ldn-inbox.sqlite).", show_default=False)] = None,
@@ -88,10 +114,9 @@ def main_options(
       ldn-inbox export --format csv --output answers.csv
       ldn-inbox eval ../shared/survey/dev
     """
-    STATE.config_path = config
-    STATE.db = db
-    STATE.verbose = verbose
-    STATE._context = None
+    state = State(config, db, verbose)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO if verbose else logging.WARNING)
@@ -199,6 +224,7 @@ def _print_skipped(skipped: list[Any]) -> None:
 # --------------------------------------------------------------------------- import
 @app.command("import")
 def import_command(
+    ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(
         help=".eml files, directories (searched recursively), mbox files or maildirs.",
         show_default=False)],
@@ -217,8 +243,8 @@ def import_command(
     from ldn_inbox.sources.files import iter_paths
 
     with handled():
-        ctx = STATE.context()
-        settings = ctx.pipeline_settings()
+        context = _context(ctx)
+        settings = context.pipeline_settings()
         skipped: list[Any] = []
         too_big: set[tuple[str, str]] = set()
 
@@ -226,9 +252,9 @@ def import_command(
             if item.store_error and status == "new":  # stored as its header only, now
                 too_big.add((item.location, item.key))
 
-        found = iter_paths(paths, skipped, max_bytes=ctx.config["imap.max_message_bytes"])
+        found = iter_paths(paths, skipped, max_bytes=context.config["imap.max_message_bytes"])
         with _progress("importing", quiet) as on_item:
-            summary = ingest(ctx.sessions, found, settings, on_item=on_item,
+            summary = ingest(context.sessions, found, settings, on_item=on_item,
                              on_stored=on_stored)
         summary.skipped = skipped
         _print_skipped(skipped)
@@ -277,12 +303,12 @@ TimeoutOpt = Annotated[float | None, typer.Option(help=_imap_help("timeout"),
                                                   show_default=False)]
 
 
-def _imap_context(**options: Any) -> Context:
+def _imap_context(ctx: typer.Context, **options: Any) -> Context:
     """The context with the command line's [imap] options applied over file and env."""
-    ctx = STATE.context()
-    ctx.config = ctx.config.with_overrides(
+    context = _context(ctx)
+    context.config = context.config.with_overrides(
         {f"imap.{key}": value for key, value in options.items() if value is not None})
-    return ctx
+    return context
 
 
 @contextmanager
@@ -301,6 +327,7 @@ def _fetch_progress() -> Iterator[Any]:
 
 @app.command("check")
 def check_command(
+    ctx: typer.Context,
     account: AccountOpt = None, host: HostOpt = None, port: PortOpt = None, tls: TlsOpt = None,
     ca_file: CaFileOpt = None, username: UsernameOpt = None,
     password_file: PasswordFileOpt = None, password_command: PasswordCommandOpt = None,
@@ -322,18 +349,20 @@ def check_command(
     from ldn_inbox.flow.fetch import check
 
     with handled():
-        ctx = _imap_context(
+        context = _imap_context(
+            ctx,
             account=account, host=host, port=port, tls=tls, ca_file=ca_file,
             username=username, password_file=password_file,
             password_command=password_command, keyring=keyring, auth=auth,
             token_command=token_command, folder=folder, after=after, batch_size=batch_size,
             max_message_bytes=max_message_bytes, timeout=timeout)
-        for line in check(ctx).lines():
+        for line in check(context).lines():
             typer.echo(one_line(line))
 
 
 @app.command("fetch")
 def fetch_command(
+    ctx: typer.Context,
     account: AccountOpt = None, host: HostOpt = None, port: PortOpt = None, tls: TlsOpt = None,
     ca_file: CaFileOpt = None, username: UsernameOpt = None,
     password_file: PasswordFileOpt = None, password_command: PasswordCommandOpt = None,
@@ -359,16 +388,17 @@ def fetch_command(
     """
     from ldn_inbox.flow.fetch import fetch
 
-    verbose = verbose or STATE.verbose
+    verbose = verbose or _state(ctx).verbose
     with handled():
-        ctx = _imap_context(
+        context = _imap_context(
+            ctx,
             account=account, host=host, port=port, tls=tls, ca_file=ca_file,
             username=username, password_file=password_file,
             password_command=password_command, keyring=keyring, auth=auth,
             token_command=token_command, folder=folder, after=after, batch_size=batch_size,
             max_message_bytes=max_message_bytes, timeout=timeout)
         with _fetch_progress() as on_progress:
-            summary = fetch(ctx, progress=on_progress)
+            summary = fetch(context, progress=on_progress)
         if verbose or summary.problems or _is_tty():
             typer.echo(one_line(summary.line()))
         if summary.problems:
@@ -411,9 +441,12 @@ def _binary_output(output: Path | None, suffix: str) -> Iterator[Path]:
 
 @app.command("export")
 def export_command(
+    ctx: typer.Context,
     format: Annotated[str, typer.Option(
         "--format", "-f", help="jsonl, csv or xlsx; dta (Stata) or sav (SPSS) with the "
-        "stats extra.")] = "jsonl",
+        "stats extra; sqlite: the analyst copy (every view, labels, Datasette metadata); "
+        "gold: the reviewed records as a labelled set (--output DIR) for `ldn-inbox eval`.")]
+    = "jsonl",
     output: Annotated[Path | None, typer.Option("--output", "-o",
                       help="File to write; - or none: standard output.")] = None,
     kind: Annotated[str | None, typer.Option(help="Only messages of this kind.")] = None,
@@ -434,6 +467,8 @@ def export_command(
     """Export one row per message with the codebook's fields (human corrections applied),
     or an analyst view (docs/analysts.md). Nothing in it names a person or a message
     unless --full is given. CSV files start with a UTF-8 BOM for Excel.
+    `--format sqlite` writes the analyst copy: every view as a table, code labels, and
+    FILE's metadata beside it (survey.metadata.json) for `ldn-inbox browse --copy FILE`.
 
     Examples:
       ldn-inbox export --format jsonl --output out.jsonl
@@ -441,35 +476,26 @@ def export_command(
       ldn-inbox export --view respondents --format xlsx --reviewed-only -o respondents.xlsx
       ldn-inbox export --format sav -o survey.sav
       ldn-inbox export --full --format csv -o review-copy.csv
+      ldn-inbox export --format sqlite -o survey.sqlite
+      ldn-inbox export --format gold --output our-set/     # then: ldn-inbox eval our-set
     """
-    from ldn_inbox.codebook import FIELD_BY_NAME
     from ldn_inbox.serve import export, views
 
     with handled():
-        if format not in ("jsonl", "csv", "xlsx", "dta", "sav"):
-            raise ValidationError("--format must be jsonl, csv, xlsx, dta or sav")
-        if kind is not None and kind not in FIELD_BY_NAME["kind"].codes:
-            raise ValidationError(f"--kind must be one of {', '.join(FIELD_BY_NAME['kind'].codes)}")
-        if len(delimiter) != 1:
-            raise ValidationError("--delimiter must be one character")
-        if format in ("xlsx", "dta", "sav") and output is None:
-            raise ValidationError(f"{format} needs --output FILE (-o - for standard output)")
-        if format in ("dta", "sav"):
-            view = view or "survey_responses"
-        if view is not None:
-            views.check_view(view)
-            if kind is not None:
-                raise ValidationError("--kind selects messages; it does not apply to --view")
-            if full:
-                raise ValidationError("--full adds identifying columns to the per-message "
-                                      "export; the analyst views have none (drop --view, "
-                                      "and use jsonl, csv or xlsx)")
+        if format == "sqlite":
+            _export_sqlite(ctx, output, view=view, kind=kind, reviewed_only=reviewed_only)
+            return
+        if format == "gold":
+            _export_gold(ctx, output)
+            return
+        view = _export_view(format, output, kind=kind, delimiter=delimiter, view=view,
+                            full=full)
         if full:
             typer.echo("warning: --full adds " + "; ".join(
                 f"{name}: {why}" for name, why in export.FULL_COLUMNS.items())
                 + ". Keep this file where the messages are kept.", err=True)
-        ctx = STATE.existing()
-        with ctx.read_sessions() as session:
+        context = _existing(ctx)
+        with context.read_sessions() as session:
             if view is not None:
                 columns, rows = views.read_view(session, view, reviewed_only=reviewed_only)
             else:
@@ -499,9 +525,99 @@ def export_command(
             typer.echo(f"{count} rows written to {one_line(str(output))}", err=True)
 
 
+def _export_view(format: str, output: Path | None, *, kind: str | None, delimiter: str,
+                 view: str | None, full: bool) -> str | None:
+    """Check the options of a file export; the view to export (None: one row per
+    message)."""
+    from ldn_inbox.codebook import FIELD_BY_NAME
+    from ldn_inbox.serve import views
+
+    if format not in ("jsonl", "csv", "xlsx", "dta", "sav"):
+        raise ValidationError("--format must be jsonl, csv, xlsx, dta, sav, sqlite or gold")
+    if kind is not None and kind not in FIELD_BY_NAME["kind"].codes:
+        raise ValidationError(f"--kind must be one of {', '.join(FIELD_BY_NAME['kind'].codes)}")
+    if len(delimiter) != 1:
+        raise ValidationError("--delimiter must be one character")
+    if format in ("xlsx", "dta", "sav") and output is None:
+        raise ValidationError(f"{format} needs --output FILE (-o - for standard output)")
+    if format in ("dta", "sav"):
+        view = view or "survey_responses"
+    if view is not None:
+        views.check_view(view)
+        if kind is not None:
+            raise ValidationError("--kind selects messages; it does not apply to --view")
+        if full:
+            raise ValidationError("--full adds identifying columns to the per-message "
+                                  "export; the analyst views have none (drop --view, and "
+                                  "use jsonl, csv or xlsx)")
+    return view
+
+
+def _export_sqlite(ctx: typer.Context, output: Path | None, *, view: str | None,
+                   kind: str | None, reviewed_only: bool) -> None:
+    from ldn_inbox.serve.analyst_copy import build, metadata_path
+
+    if output is None:
+        raise ValidationError("sqlite needs --output FILE")
+    if view is not None or kind is not None:
+        raise ValidationError("the sqlite copy holds every view; --view and --kind do not "
+                              "apply")
+    with _existing(ctx).read_sessions() as session:
+        counts = build(session, output, reviewed_only=reviewed_only)
+    typer.echo(f"{counts['survey_responses']} replies, {counts['respondents']} respondents "
+               f"written to {one_line(str(output))} (metadata: "
+               f"{one_line(str(metadata_path(output)))})", err=True)
+
+
+# --------------------------------------------------------------------------- browse
+@app.command("browse")
+def browse_command(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on; keep it a loopback one.")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
+    copy: Annotated[Path | None, typer.Option(
+        "--copy", help="Serve this analyst copy (from `export --format sqlite`) instead of "
+        "building one from the database.", show_default=False)] = None,
+    reviewed_only: Annotated[bool, typer.Option("--reviewed-only",
+                             help="Only records a reviewer accepted.")] = False,
+) -> None:
+    """Browse the analyst views in a web browser (Datasette), read-only.
+
+    Builds the analyst copy (as `export --format sqlite`) in a temporary directory and
+    serves it on 127.0.0.1 until Ctrl-C; needs the browse extra
+    (pip install 'ldn-inbox[browse]'). Counts below 5 are marked: do not publish them.
+
+    Examples:
+      ldn-inbox browse                               # then open http://127.0.0.1:8001/
+      ldn-inbox browse --port 8002 --reviewed-only
+      ldn-inbox browse --copy survey.sqlite          # a copy made on another machine
+    """
+    from ldn_inbox.flow.browse import browse
+
+    def announce(line: str) -> None:
+        typer.echo(one_line(line), err=True)
+
+    with handled():
+        browse(None if copy is not None else _context(ctx), copy=copy, host=host,
+               port=port, reviewed_only=reviewed_only, announce=announce)
+
+
+def _export_gold(ctx: typer.Context, output: Path | None) -> None:
+    from ldn_inbox.serve.gold import write_gold
+
+    if output is None:
+        raise ValidationError("--format gold needs --output DIR")
+    with _existing(ctx).read_sessions() as session:
+        count = write_gold(session, output)
+    typer.echo(f"{count} reviewed records written to {one_line(str(output))} (eml/ and "
+               "gold.jsonl; the messages keep their addresses: share with care)", err=True)
+
+
 # --------------------------------------------------------------------------- errors
 @app.command("errors")
 def errors_command(
+    ctx: typer.Context,
     format: Annotated[str, typer.Option("--format", help="table or jsonl.")] = "table",
 ) -> None:
     """List messages kept raw because they could not be parsed or coded: Message-ID, where
@@ -513,8 +629,8 @@ def errors_command(
     from ldn_inbox.store.queries import quarantined
 
     with handled():
-        ctx = STATE.existing()
-        with ctx.read_sessions() as session:
+        context = _existing(ctx)
+        with context.read_sessions() as session:
             rows = quarantined(session)
         if format == "jsonl":
             for row in rows:
@@ -531,6 +647,7 @@ def errors_command(
 # --------------------------------------------------------------------------- raw
 @app.command("raw")
 def raw_command(
+    ctx: typer.Context,
     message_id: Annotated[str, typer.Argument(
         help="The Message-ID (with or without <>), or a missing-... id.", show_default=False)],
     sha256: Annotated[str | None, typer.Option(
@@ -550,7 +667,7 @@ def raw_command(
     from ldn_inbox.store.queries import AmbiguousRaw, raw_message
 
     with handled():
-        with STATE.existing().read_sessions() as session:
+        with _existing(ctx).read_sessions() as session:
             try:
                 raw = raw_message(session, message_id, sha256)
             except AmbiguousRaw as exc:
@@ -577,6 +694,7 @@ def raw_command(
 # --------------------------------------------------------------------------- eval
 @app.command("eval")
 def eval_command(
+    ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="A directory with eml/ and gold.jsonl.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
     min_macro: Annotated[float | None, typer.Option(
@@ -586,6 +704,12 @@ def eval_command(
     mailings: Annotated[Path | None, typer.Option(
         "--mailings", help="A mailing file, or a directory of them, to add first (else the "
         "mailings are learned from the replies).", show_default=False)] = None,
+    overlay: Annotated[Path | None, typer.Option(
+        "--overlay", help="Code with the packaged lexicons plus this overlay file (as "
+        "`ldn-inbox learn` writes it).", show_default=False)] = None,
+    stored: Annotated[bool, typer.Option(
+        "--stored", help="Score the records stored in the database (--db), human values "
+        "applied, instead of coding the messages afresh.")] = False,
 ) -> None:
     """Score the coding against a labelled set, in a throw-away database.
 
@@ -593,12 +717,19 @@ def eval_command(
       ldn-inbox eval ../shared/survey/dev
       ldn-inbox eval fixtures/emails --json --min-macro 0.9
       ldn-inbox eval fixtures/measure/ma --mailings fixtures/measure/ma/mailings
+      ldn-inbox eval ../shared/survey/dev --overlay proposals.toml
+      ldn-inbox eval our-set --stored          # a set written by export --format gold
     """
+    from ldn_inbox.flow.teach import evaluate_stored, evaluation_overlay
     from ldn_inbox.flow.workflows import evaluate_directory
     from ldn_inbox.serve.evaluate import format_scores
 
     with handled():
-        scores = evaluate_directory(directory, mailings=mailings)
+        if stored:
+            scores = evaluate_stored(_context(ctx), directory)
+        else:
+            evaluation_overlay(overlay)
+            scores = evaluate_directory(directory, mailings=mailings)
         if as_json:
             typer.echo(json.dumps(scores.as_dict(), indent=2, ensure_ascii=False))
         else:
@@ -615,6 +746,7 @@ def eval_command(
 # --------------------------------------------------------------------------- mailings
 @mailing_app.command("add")
 def mailing_add(
+    ctx: typer.Context,
     path: Annotated[Path, typer.Argument(
         help="The mailing as sent: an .eml file, or its text (.txt).")],
     name: Annotated[str | None, typer.Option(
@@ -637,7 +769,7 @@ def mailing_add(
     from ldn_inbox.store import mailing_store
 
     with handled():
-        result = add_mailing(STATE.context(), path, name=name,
+        result = add_mailing(_context(ctx), path, name=name,
                              added_by=default_reviewer(None), recode=not no_recode)
         record = result.added.record
         verb = "added" if result.added.created else "already known:"
@@ -654,6 +786,7 @@ def mailing_add(
 
 @mailing_app.command("list")
 def mailing_list(
+    ctx: typer.Context,
     all_statuses: Annotated[bool, typer.Option(
         "--all", help="Also the mailings set aside (removed, replaced).")] = False,
     full: Annotated[bool, typer.Option("--text", help="Print each mailing's text.")] = False,
@@ -669,7 +802,7 @@ def mailing_list(
     from ldn_inbox.store import mailing_store
 
     with handled():
-        records = list_mailings(STATE.existing(), all_statuses=all_statuses)
+        records = list_mailings(_existing(ctx), all_statuses=all_statuses)
         if not records:
             typer.echo("no mailings known yet: add one with `ldn-inbox mailing add FILE`, or "
                        "import replies (a mailing quoted by 3 senders is learned)")
@@ -679,6 +812,7 @@ def mailing_list(
 
 @mailing_app.command("remove")
 def mailing_remove(
+    ctx: typer.Context,
     ident: Annotated[str, typer.Argument(help="The mailing's number (#3) or key.")],
 ) -> None:
     """Set a mailing aside (a learned one is not learned again) and re-code the records
@@ -690,14 +824,14 @@ def mailing_remove(
     from ldn_inbox.flow.workflows import remove_mailing
 
     with handled():
-        record, summary = remove_mailing(STATE.existing(), ident)
+        record, summary = remove_mailing(_existing(ctx), ident)
         typer.echo(f"removed mailing #{record.id} {record.name}; re-coded {summary.recoded} "
                    "record(s)")
 
 
 # --------------------------------------------------------------------------- demo
 @app.command("demo")
-def demo_command() -> None:
+def demo_command(ctx: typer.Context) -> None:
     """Import the bundled sample mailbox (fictional replies) and print a summary.
 
     Uses the configured database (default ./ldn-inbox.sqlite).
@@ -708,13 +842,14 @@ def demo_command() -> None:
     from ldn_inbox.flow.workflows import run_demo
 
     with handled():
-        typer.echo(run_demo(STATE.context()))
+        typer.echo(run_demo(_context(ctx)))
 
 
 # --------------------------------------------------------------------------- db / config
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head")\
-        -> None:
+def db_upgrade(ctx: typer.Context,
+               revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+               ) -> None:
     """Bring the database schema to the newest (or the given) revision.
 
     Example:
@@ -723,13 +858,13 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     from ldn_inbox.store.db import current_revision, make_engine, upgrade
 
     with handled():
-        engine = make_engine(STATE.context().db_url)
+        engine = make_engine(_context(ctx).db_url)
         upgrade(engine, revision)
         typer.echo(f"database at revision {current_revision(engine)}")
 
 
 @db_app.command("vacuum")
-def db_vacuum() -> None:
+def db_vacuum(ctx: typer.Context) -> None:
     """Rewrite the database without free space and clear SQLite's write-ahead log, so that
     what `forget` and `purge` removed leaves the files (PostgreSQL: VACUUM FULL of the tables
     that hold messages). Other runs wait meanwhile.
@@ -738,12 +873,12 @@ def db_vacuum() -> None:
       ldn-inbox db vacuum
     """
     with handled():
-        if _clear_old_copies(STATE.existing(), vacuum=True):
+        if _clear_old_copies(_existing(ctx), vacuum=True):
             typer.echo("database vacuumed")
 
 
 @db_app.command("current")
-def db_current() -> None:
+def db_current(ctx: typer.Context) -> None:
     """Print the database's schema revision and the newest one.
 
     Example:
@@ -753,11 +888,11 @@ def db_current() -> None:
     from ldn_inbox.store.db import current_revision, head_revision, make_engine
 
     with handled():
-        ctx = STATE.context()
+        context = _context(ctx)
         try:
-            engine = make_engine(ctx.db_url, create=False)
+            engine = make_engine(context.db_url, create=False)
         except MissingDatabaseError as exc:
-            raise ctx.explained(exc) from None
+            raise context.explained(exc) from None
         current = current_revision(engine)
         head = head_revision()
         state = "up to date" if current == head else "run `ldn-inbox db upgrade`"
@@ -765,7 +900,7 @@ def db_current() -> None:
 
 
 @config_app.command("show")
-def config_show() -> None:
+def config_show(ctx: typer.Context) -> None:
     """Print the effective configuration, secrets masked, with where each value came from.
     The output is a valid config file (a masked secret is commented out).
 
@@ -775,7 +910,7 @@ def config_show() -> None:
     from ldn_inbox.config import MASK
 
     with handled():
-        cfg = STATE.context().config
+        cfg = _context(ctx).config
         typer.echo(f"# config file: {cfg.path or 'none'}")
         for section, values in cfg.redacted().items():
             if section:
@@ -824,7 +959,7 @@ def review_main(
     with handled():
         if lang not in (None, "nl", "en"):
             raise ValidationError("--lang must be nl or en")
-        context = STATE.existing()
+        context = _existing(ctx)
         context.engine  # noqa: B018  (a missing database is said before anything else)
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             raise ValidationError("the review screen needs a terminal; in scripts use "
@@ -836,6 +971,7 @@ def review_main(
 
 @review_app.command("list")
 def review_list(
+    ctx: typer.Context,
     needs_review: Annotated[bool, typer.Option(
         "--needs-review", help="Only records the coder flagged for checking.")] = False,
     field: Annotated[str | None, typer.Option(
@@ -860,7 +996,7 @@ def review_list(
     with handled():
         if format not in ("table", "jsonl"):
             raise ValidationError("--format must be table or jsonl")
-        with STATE.existing().read_sessions() as session:
+        with _existing(ctx).read_sessions() as session:
             items = review.queue(session, needs_review=needs_review, field_name=field,
                                  conflicts=conflicts, include_reviewed=all_records)
         _emit(items, format, review.format_queue)
@@ -868,6 +1004,7 @@ def review_list(
 
 @review_app.command("show")
 def review_show(
+    ctx: typer.Context,
     message_id: Annotated[str, typer.Argument(help="Message-ID (or its unique beginning).")],
     format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
 ) -> None:
@@ -882,7 +1019,7 @@ def review_show(
     with handled():
         if format not in ("text", "json"):
             raise ValidationError("--format must be text or json")
-        with STATE.existing().read_sessions() as session:
+        with _existing(ctx).read_sessions() as session:
             view = review.show(session, message_id)
         if format == "json":
             typer.echo(_json(view.as_dict(), indent=2))
@@ -892,6 +1029,7 @@ def review_show(
 
 @review_app.command("set")
 def review_set(
+    ctx: typer.Context,
     message_id: Annotated[str, typer.Argument(help="Message-ID (or its unique beginning).")],
     field: Annotated[str, typer.Argument(help="A codebook field, e.g. prescriber.")],
     value: Annotated[str, typer.Argument(
@@ -912,7 +1050,7 @@ def review_set(
 
     with handled():
         name = review.default_reviewer(reviewer)
-        with STATE.existing().sessions() as session:
+        with _existing(ctx).sessions() as session:
             outcome = review.set_field(session, message_id, field, value, reviewer=name,
                                        note=note)
         if not outcome.changes:
@@ -927,6 +1065,7 @@ def review_set(
 
 @review_app.command("accept")
 def review_accept(
+    ctx: typer.Context,
     message_id: Annotated[str, typer.Argument(help="Message-ID (or its unique beginning).")],
     note: Annotated[str | None, typer.Option("--note", help="A remark for the history.",
                                              show_default=False)] = None,
@@ -941,7 +1080,7 @@ def review_accept(
 
     with handled():
         name = review.default_reviewer(reviewer)
-        with STATE.existing().sessions() as session:
+        with _existing(ctx).sessions() as session:
             outcome = review.accept(session, message_id, reviewer=name, note=note)
         typer.echo(one_line(f"accepted {outcome.message_id} (by {name})"))
         if outcome.detail:
@@ -950,6 +1089,7 @@ def review_accept(
 
 @review_app.command("undo")
 def review_undo(
+    ctx: typer.Context,
     message_id: Annotated[str, typer.Argument(help="Message-ID (or its unique beginning).")],
     reviewer: ReviewerOption = None,
 ) -> None:
@@ -962,7 +1102,7 @@ def review_undo(
 
     with handled():
         name = review.default_reviewer(reviewer)
-        with STATE.existing().sessions() as session:
+        with _existing(ctx).sessions() as session:
             outcome = review.undo(session, message_id, reviewer=name)
         for change in outcome.changes:
             typer.echo(f"{change.field}: {review.format_value(change.old)} -> "
@@ -973,6 +1113,7 @@ def review_undo(
 
 @review_app.command("note")
 def review_note(
+    ctx: typer.Context,
     message_id: Annotated[str, typer.Argument(help="Message-ID (or its unique beginning).")],
     text: Annotated[str, typer.Argument(help="The note.")],
     field: Annotated[str | None, typer.Option("--field", help="The field it is about.",
@@ -988,13 +1129,14 @@ def review_note(
 
     with handled():
         name = review.default_reviewer(reviewer)
-        with STATE.existing().sessions() as session:
+        with _existing(ctx).sessions() as session:
             review.add_note(session, message_id, text, reviewer=name, field_name=field)
         typer.echo("note added")
 
 
 @review_app.command("history")
 def review_history(
+    ctx: typer.Context,
     message_id: Annotated[str | None, typer.Argument(
         help="Message-ID (or its unique beginning); all messages when left out.",
         show_default=False)] = None,
@@ -1012,13 +1154,14 @@ def review_history(
     with handled():
         if format not in ("table", "jsonl"):
             raise ValidationError("--format must be table or jsonl")
-        with STATE.existing().read_sessions() as session:
+        with _existing(ctx).read_sessions() as session:
             entries = review.history(session, message_id)
         _emit(entries, format, review.format_history)
 
 
 @app.command("reparse")
 def reparse_command(
+    ctx: typer.Context,
     message_ids: Annotated[list[str] | None, typer.Argument(
         help="Message-IDs to re-code.", show_default=False)] = None,
     all_messages: Annotated[bool, typer.Option("--all", help="Re-code every message.")]
@@ -1053,7 +1196,7 @@ def reparse_command(
                     from None
             if since_at.tzinfo is None:
                 since_at = since_at.replace(tzinfo=UTC)
-        summary = reparse_messages(STATE.existing(), all_messages=all_messages, since=since_at,
+        summary = reparse_messages(_existing(ctx), all_messages=all_messages, since=since_at,
                                    idents=message_ids or (),
                                    reviewer=review.default_reviewer(reviewer))
         for message_id, error in summary.failed[:20]:
@@ -1063,6 +1206,84 @@ def reparse_command(
         if summary.failed:
             raise fail(f"{len(summary.failed)} message(s) could not be re-coded; their old "
                        "coding is kept", ExitCode.BUG)
+
+
+# --------------------------------------------------------------------------- learn
+@app.command("learn")
+def learn_command(
+    ctx: typer.Context,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the proposed overlay (TOML) here (default: standard "
+        "output).", show_default=False)] = None,
+    dev: Annotated[list[Path] | None, typer.Option(
+        "--dev", help="A labelled set (eml/ + gold.jsonl) to measure each proposal on; "
+        "repeatable.", show_default=False)] = None,
+    min_respondents: Annotated[int, typer.Option(
+        "--min-respondents", help="Different respondents a proposal needs (2 or more).")]
+    = 2,
+    apply: Annotated[Path | None, typer.Option(
+        "--apply", help="Install this checked overlay file and re-code what it may change.",
+        show_default=False)] = None,
+    list_: Annotated[bool, typer.Option("--list", help="The overlays applied and removed.")]
+    = False,
+    remove: Annotated[str | None, typer.Option(
+        "--remove", help="Set the overlay with this number aside and re-code.",
+        show_default=False)] = None,
+    reviewer: ReviewerOption = None,
+) -> None:
+    """Learn lexicon entries from the reviewers' corrections: each proposal is an
+    expression that at least two respondents used where a person set the same value, with
+    its effect measured on messages it was not learned from. Check the file, then apply it
+    (docs/review.md).
+
+    Examples:
+      ldn-inbox learn --output proposals.toml --dev ../shared/survey/dev
+      ldn-inbox eval ../shared/survey/dev --overlay proposals.toml
+      ldn-inbox learn --apply proposals.toml
+      ldn-inbox learn --list
+      ldn-inbox learn --remove 2
+    """
+    from ldn_inbox import review
+    from ldn_inbox.flow import teach
+
+    with handled():
+        if sum((apply is not None, list_, remove is not None)) > 1:
+            raise ValidationError("give one of --apply, --list and --remove")
+        if min_respondents < 2:
+            raise ValidationError("--min-respondents must be 2 or more")
+        context = _context(ctx)
+        who = review.default_reviewer(reviewer)
+        if list_:
+            found = teach.list_overlays(context)
+            typer.echo("\n".join(teach.describe(o) for o in found) if found
+                       else "no overlay applied yet")
+            return
+        if apply is not None or remove is not None:
+            if apply is not None:
+                overlay, summary = teach.apply_overlay(context, apply, applied_by=who)
+                done = f"applied overlay #{overlay.id} ({len(overlay.entries)} entries)"
+            else:
+                overlay, summary = teach.remove_overlay(context, str(remove), removed_by=who)
+                done = f"removed overlay #{overlay.id}"
+            typer.echo(f"{done}; re-coded {summary.recoded} record(s); values set by a "
+                       "reviewer are kept")
+            return
+        run = teach.learn_from_reviews(
+            context, dev_sets=dev or (), min_respondents=min_respondents,
+            progress=(lambda text: typer.echo(text, err=True)) if _state(ctx).verbose else None)
+        if not dev:
+            typer.echo("warning: no --dev set: proposals are measured on the reviewed "
+                       "records only", err=True)
+        if output is None:
+            _terminal_safe(sys.stdout).write(run.text)
+        else:
+            from ldn_inbox.store.privacy import open_private
+
+            with open_private(output, "w", encoding="utf-8") as handle:
+                handle.write(run.text)
+        learned = run.learned
+        typer.echo(f"{len(learned.proposals)} proposal(s) from {learned.corrected} corrected "
+                   f"of {learned.reviewed} reviewed records", err=True)
 
 
 # --------------------------------------------------------------------------- analysts
@@ -1096,55 +1317,77 @@ def codebook_command(
 
 UnitOption = Annotated[str, typer.Option(
     "--unit", help="Count respondents (their replies combined) or single replies.")]
-LangOption = Annotated[str, typer.Option("--lang", help="Labels in en or nl.")]
+LangOption = Annotated[str, typer.Option("--lang", help="Labels in en, nl or fr.")]
+RecordsOption = Annotated[str, typer.Option(
+    "--records", help="Which records count: all (every coded one), reviewed (reviewed "
+    "only) or unflagged (reviewed plus those the coding did not flag).")]
 
 
 @app.command("stats")
-def stats_command(unit: UnitOption = "respondents", lang: LangOption = "en") -> None:
+def stats_command(ctx: typer.Context, unit: UnitOption = "respondents",
+                  lang: LangOption = "en", records: RecordsOption = "all") -> None:
     """Print the report's numbers as text tables: counts per question, language,
     prescriber, benefits, side effects, dose, review progress and date range.
 
     Examples:
       ldn-inbox stats
       ldn-inbox stats --unit replies --lang nl
+      ldn-inbox stats --records reviewed
     """
+    from ldn_inbox.serve.gold import correction_rates, format_rates
     from ldn_inbox.serve.report import stats_text
 
     with handled():
-        with STATE.existing().read_sessions() as session:
-            typer.echo(stats_text(session, unit=unit, lang=lang), nl=False)
+        with _existing(ctx).read_sessions() as session:
+            typer.echo(stats_text(session, unit=unit, lang=lang, records=records), nl=False)
+            rates = format_rates(correction_rates(session))
+            if rates:
+                typer.echo("\n" + rates, nl=False)
 
 
 @app.command("report")
 def report_command(
+    ctx: typer.Context,
     output: Annotated[Path, typer.Option("--output", "-o",
                                          help="HTML file to write; - for standard output.")]
     = Path("report.html"),
     unit: UnitOption = "respondents",
     lang: LangOption = "en",
+    records: RecordsOption = "all",
+    charts: Annotated[Path | None, typer.Option(
+        "--charts", help="Also write every chart to this folder as SVG and PNG, one "
+        "magazine column wide (PNG needs Chromium).", show_default=False)] = None,
 ) -> None:
     """Write one self-contained HTML page (inline SVG charts, no scripts, nothing loaded
-    from the network) with the same numbers as `ldn-inbox stats`.
+    from the network): shares with 95% intervals, the cross-tables for an article with a
+    sentence each, the coding's reliability per field, every answer; counts under 5
+    hidden. Prints cleanly to PDF from a browser.
 
     Examples:
       ldn-inbox report --output report.html
-      ldn-inbox report --lang nl --unit replies -o verslag.html
+      ldn-inbox report --lang nl --records reviewed -o verslag.html
+      ldn-inbox report --lang fr --charts grafieken/ -o rapport.html
     """
     from datetime import UTC, datetime
 
-    from ldn_inbox.serve.report import report_html
+    from ldn_inbox.serve.report import make_report, write_charts
     from ldn_inbox.store.privacy import open_private
 
     with handled():
         generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        with STATE.existing().read_sessions() as session:
-            page = report_html(session, unit=unit, lang=lang, generated=generated)
+        with _existing(ctx).read_sessions() as session:
+            report = make_report(session, unit=unit, lang=lang, records=records,
+                                 generated=generated)
         if _to_stdout(output):
-            sys.stdout.write(page)
-            return
-        with open_private(output, "w", encoding="utf-8") as handle:
-            handle.write(page)
-        typer.echo(f"report written to {one_line(str(output))}", err=True)
+            sys.stdout.write(report.page)
+        else:
+            with open_private(output, "w", encoding="utf-8") as handle:
+                handle.write(report.page)
+            typer.echo(f"report written to {one_line(str(output))}", err=True)
+        if charts is not None:
+            written = write_charts(report.charts, charts)
+            typer.echo(f"{len(written)} chart files written to {one_line(str(charts))}",
+                       err=True)
 
 
 # --------------------------------------------------------------------------- privacy
@@ -1166,6 +1409,7 @@ def _clear_old_copies(ctx: Context, vacuum: bool) -> bool:
 
 @app.command("forget")
 def forget_command(
+    ctx: typer.Context,
     address: Annotated[str, typer.Argument(
         help="The respondent's e-mail address; '-' reads it from standard input.",
         show_default=False)],
@@ -1194,30 +1438,31 @@ def forget_command(
             if not yes and not dry_run:
                 raise ValidationError("with '-' (address on standard input) pass --yes")
         name = default_reviewer(reviewer)
-        ctx = STATE.existing()
+        context = _existing(ctx)
         key: bytes | None = None
         try:
-            key = ctx.pseudonym_key()
+            key = context.pseudonym_key()
         except ConfigError as exc:
             typer.echo(f"warning: {one_line(str(exc))}; erasing by the stored address only",
                        err=True)
-        with ctx.sessions() as session:
+        with context.sessions() as session:
             counts = forget(session, address, key, by=name, dry_run=True)
         if not dry_run and not yes:
             typer.echo("\n".join(counts.lines()))
             typer.confirm("erase all of this?", abort=True, err=True)
         if not dry_run:
-            with ctx.sessions() as session:
+            with context.sessions() as session:
                 counts = forget(session, address, key, by=name)
                 session.commit()
         typer.echo("would erase (dry run):" if dry_run else "erased:")
         typer.echo("\n".join(f"  {line}" for line in counts.lines()))
         if not dry_run:
-            _clear_old_copies(ctx, vacuum)
+            _clear_old_copies(context, vacuum)
 
 
 @app.command("purge")
 def purge_command(
+    ctx: typer.Context,
     raw_older_than: Annotated[str, typer.Option(
         "--raw-older-than", help="Age of the stored copy, e.g. 90d or 12w.",
         show_default=False)],
@@ -1240,15 +1485,15 @@ def purge_command(
     with handled():
         age = parse_age(raw_older_than)
         name = default_reviewer(reviewer)
-        ctx = STATE.existing()
-        with ctx.sessions() as session:
+        context = _existing(ctx)
+        with context.sessions() as session:
             counts = purge(session, age, by=name, dry_run=dry_run)
             if not dry_run:
                 session.commit()
         typer.echo("would purge (dry run):" if dry_run else "purged:")
         typer.echo("\n".join(f"  {line}" for line in counts.lines()))
         if not dry_run:
-            _clear_old_copies(ctx, vacuum)
+            _clear_old_copies(context, vacuum)
 
 
 def _examples_verbatim(group: typer.Typer) -> None:
@@ -1271,11 +1516,7 @@ _examples_verbatim(app)
 
 def main() -> None:
     """Console-script entry point."""
-    try:
-        app()
-    finally:
-        if STATE._context is not None:
-            STATE._context.close()
+    app()
 
 
 __all__ = ["app", "main"]

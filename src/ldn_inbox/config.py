@@ -102,6 +102,9 @@ SETTINGS: tuple[Setting, ...] = (
             "files: import)",
             check=_positive),
     Setting("imap", "timeout", float, 60.0, "Socket timeout in seconds", check=_positive),
+    Setting("learn", "overlay_dir", str, "",
+            "Directory where `ldn-inbox learn --apply` installs accepted lexicon overlays; "
+            "default: overlays/ in the user data dir"),
     Setting("privacy", "key_file", str, "",
             "Key for respondent pseudonyms (HMAC); created with mode 0600 on first use. "
             "Default: ldn-inbox.key beside the config file (without one: in the user data "

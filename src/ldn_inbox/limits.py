@@ -21,6 +21,10 @@ class TimeLimitExceeded(Exception):
     """A conversion took longer than its time limit."""
 
 
+#: How often the time-limit signal repeats once it has fired, until the block ends.
+_REPEAT_S = 0.1
+
+
 @contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
     """Raise :class:`TimeLimitExceeded` in the block after ``seconds`` of wall time.
@@ -28,7 +32,10 @@ def time_limit(seconds: float) -> Iterator[None]:
     Uses SIGALRM, so it only limits code on the main thread (elsewhere it is a no-op); the
     stages it guards (HTML, attachments, a whole message's coding) are pure Python or
     return to it often. Limits nest: an inner one never extends an outer one, and the outer
-    one is re-armed with what is left of it when the inner one ends.
+    one is re-armed with what is left of it when the inner one ends. Once the time is up
+    the signal repeats every 0.1 s until the block ends: an exception raised where Python
+    cannot pass it on (a weakref callback, a destructor during garbage collection) is only
+    reported, and the next signal stops the block.
     """
     if seconds <= 0 or threading.current_thread() is not threading.main_thread():
         yield
@@ -43,7 +50,7 @@ def time_limit(seconds: float) -> Iterator[None]:
 
     previous = signal.signal(signal.SIGALRM, _raise if own else signal.getsignal(
         signal.SIGALRM))
-    signal.setitimer(signal.ITIMER_REAL, limit)
+    signal.setitimer(signal.ITIMER_REAL, limit, _REPEAT_S)
     try:
         yield
     finally:
@@ -52,7 +59,7 @@ def time_limit(seconds: float) -> Iterator[None]:
         if outer_left > 0:
             # what is left of the outer limit; a tiny value fires it at once if it ran out
             left = outer_left - (time.monotonic() - started)
-            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6))
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6), _REPEAT_S)
 
 
 class MemoryLimitExceeded(Exception):

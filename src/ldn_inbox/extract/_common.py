@@ -89,8 +89,8 @@ def usable(doc: Doc, hit: Hit, *, proxy: bool) -> bool:
 def on_topic(doc: Doc, hit: Hit, segs: Segments | None) -> bool:
     """In a story of several paragraphs, whether ``hit`` stands in one about LDN (not one
     about another treatment or the illness's history); answers laid out per question are on
-    topic by their place."""
-    if segs is not None and segs.layout != "narrative":
+    topic by their place, and a story around them is read as a story."""
+    if segs is not None and segs.layout != "narrative" and segs.question_of(hit.start):
         return True
     return doc.topic_at(hit.start) in ("drug", "any")
 

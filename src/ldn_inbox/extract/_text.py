@@ -13,10 +13,12 @@ import sys
 import tomllib
 from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -126,7 +128,7 @@ _GAP_TERM = re.compile(r"^([^\W\d_]+)\s+~(\d)\s+([^\W\d_]+)$")
 def load_lexicon(language: str) -> Lexicon:
     """The lexicon of ``language`` (nl, fr, en, de), parsed and indexed once."""
     path = resources.files("ldn_inbox").joinpath(f"data/lexicon/{language}.toml")
-    data = tomllib.loads(path.read_text("utf-8"))
+    data = _with_overlay(language, tomllib.loads(path.read_text("utf-8")))
     lexicon = Lexicon(language, data)
     for section, table in data.items():
         if section == "symptom":
@@ -142,6 +144,82 @@ def load_lexicon(language: str) -> Lexicon:
                 _add_terms(lexicon, f"{target}.{key}", [str(e) for e in entries])
     lexicon.vocabulary = sorted({w for w in lexicon.by_first if len(w) >= FUZZY_MIN_LEN})
     return lexicon
+
+
+#: Extra entries added to the packaged lexicons: language -> section -> key -> entries
+#: (``ldn-inbox learn --apply``). Set with :func:`set_lexicon_overlay`.
+_OVERLAY: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {}
+
+
+def _with_overlay(language: str, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with the overlay's entries for ``language`` appended (a copy; the packaged
+    entries are never changed). Only lists of a section that exists are extended."""
+    extra = _OVERLAY.get(language)
+    if not extra:
+        return data
+    out = dict(data)
+    for section, keys in extra.items():
+        table = out.get(section)
+        if not isinstance(table, dict) or section == "symptom":
+            continue
+        table = dict(table)
+        for key, entries in keys.items():
+            known = table.get(key, [])
+            if isinstance(known, list):
+                table[key] = known + [e for e in entries if e not in known]
+        out[section] = table
+    return out
+
+
+def set_lexicon_overlay(entries: Iterable[tuple[str, str, str, str]]) -> None:
+    """Code from now on with the packaged lexicons plus ``entries``: (language, section,
+    key, expression) tuples, as ``ldn-inbox learn`` proposes them. An empty iterable goes
+    back to the packaged lexicons alone. Clears the caches built from the lexicons."""
+    overlay: dict[str, dict[str, dict[str, list[str]]]] = {}
+    for language, section, key, expression in entries:
+        slot = overlay.setdefault(language, {}).setdefault(section, {}).setdefault(key, [])
+        if expression not in slot:
+            slot.append(expression)
+    frozen = {lang: {sec: {key: tuple(v) for key, v in keys.items()}
+                     for sec, keys in secs.items()} for lang, secs in overlay.items()}
+    if frozen == _OVERLAY:
+        return
+    _OVERLAY.clear()
+    _OVERLAY.update(frozen)
+    load_lexicon.cache_clear()
+    _fuzzy_first.cache_clear()
+
+
+def lexicon_overlay() -> list[tuple[str, str, str, str]]:
+    """The entries now added to the packaged lexicons (see :func:`set_lexicon_overlay`)."""
+    return [(lang, sec, key, expression) for lang, secs in _OVERLAY.items()
+            for sec, keys in secs.items() for key, values in keys.items()
+            for expression in values]
+
+
+def load_lexicon_overlay(path: str | Path) -> list[tuple[str, str, str, str]]:
+    """The entries of an overlay file: a TOML file with ``[[entry]]`` tables holding
+    ``language``, ``section``, ``key`` and ``expression`` (others are ignored; an entry
+    with ``accept = false`` is left out). Raises ValueError naming what is wrong."""
+    try:
+        data = tomllib.loads(Path(path).read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    out: list[tuple[str, str, str, str]] = []
+    for number, entry in enumerate(data.get("entry", []), 1):
+        if not isinstance(entry, dict):
+            raise ValueError(f"{path}: entry {number} is not a table")
+        if entry.get("accept", True) is False:
+            continue
+        parts = [entry.get(name) for name in ("language", "section", "key", "expression")]
+        if not all(isinstance(p, str) and p.strip() for p in parts):
+            raise ValueError(f"{path}: entry {number} needs language, section, key and "
+                             "expression (text)")
+        if parts[0] not in LANGUAGES:
+            raise ValueError(f"{path}: entry {number}: language must be one of "
+                             f"{', '.join(LANGUAGES)}")
+        out.append((str(parts[0]), str(parts[1]), str(parts[2]), str(parts[3]).strip()))
+    return out
 
 
 def available_languages() -> tuple[str, ...]:
@@ -352,7 +430,8 @@ _LOW_DOSE = re.compile(r"(?<![\d,.])(?:[0-4](?:[.,]\d{1,2})?|5)\s*(?:mg|milligra
 
 #: Whole words written as spoken ("nie" for "niet").
 _DIALECT_WORDS = {"nie": "niet", "neet": "niet", "gein": "geen", "gene": "geen",
-                  "ich": "ik", "nae": "nee", "vruig": "vroeg"}
+                  "gin": "geen", "noeits": "nooit", "nooits": "nooit", "ich": "ik",
+                  "nae": "nee", "vruig": "vroeg"}
 
 
 @lru_cache(maxsize=65536)
@@ -360,7 +439,8 @@ def spelling(word: str) -> str:
     """One spelling for the variants of Flemish dialect writing, applied alike to the text
     and to every lexicon term: "y" for "ij" ("myn", "bywerkingen"), "uu" for "ui" ("huus",
     "uut"), Limburg "veur" for "voor" ("veurgeschreve") and "sj" for "sch" ("versjil"), and
-    whole words ("nie", "neet" for "niet", "gein" for "geen"). Standard words change the
+    whole words ("nie", "neet" for "niet", "gein", "gin" for "geen", "noeits" for
+    "nooit"). Standard words change the
     same way on both sides, so they still match."""
     word = word.replace("’", "'")
     if "y" in word:
@@ -399,6 +479,8 @@ def _match_all(tokens: list[Token], lexicon: Lexicon, *, fuzzy: bool = True) -> 
         candidates += [t for t in lexicon.prefix_by_head.get(norm[:3], ())
                        if norm.startswith(t.words[0])]
         token = tokens[index]
+        if index + 1 < count:
+            hits += _split_word(tokens, index, norms, lexicon)
         for term, second, gap in lexicon.gap_terms.get(norm, ()):
             for end in range(index + 1, min(count, index + gap + 2)):
                 if norms[end] == second:
@@ -425,6 +507,19 @@ def _match_all(tokens: list[Token], lexicon: Lexicon, *, fuzzy: bool = True) -> 
                 hits.append(Hit(term.concept, index, end, token.start, tokens[end - 1].end,
                                 term.text))
     return hits
+
+
+def _split_word(tokens: list[Token], index: int, norms: list[str],
+                lexicon: Lexicon) -> list[Hit]:
+    """A one-word term written in two pieces ("reuma toloog", dictated or typed on a
+    phone): both pieces at least three letters, the second no word a term starts with, and
+    their join exactly a term (no fuzzy match across the gap)."""
+    first, second = norms[index], norms[index + 1]
+    if len(first) < 3 or len(second) < 3 or second in lexicon.by_first:
+        return []
+    return [Hit(term.concept, index, index + 2, tokens[index].start, tokens[index + 1].end,
+                term.text)
+            for term in lexicon.by_first.get(first + second, ()) if len(term.words) == 1]
 
 
 def _clauses(text: str, tokens: list[Token], terminators: set[str]) -> tuple[
@@ -521,22 +616,50 @@ def _number(token: Token) -> float | None:
         return None
 
 
+_ARTICLE = frozenset(("een", "a", "un", "une", "ein", "eine"))
+_SCALE = frozenset(("op", "sur", "of", "/", "von"))
+
+
+def _score_at(tokens: list[Token], index: int) -> tuple[float, int] | None:
+    """A score of at most 10 at ``index`` ("8", "een 8", "8 op 10", "a 7 out of 10"):
+    its value and the index after it."""
+    if index < len(tokens) and tokens[index].norm in _ARTICLE:
+        index += 1
+    if index >= len(tokens):
+        return None
+    value = _number(tokens[index])
+    if value is None or value > 10:
+        return None
+    index += 1
+    if index < len(tokens) and tokens[index].norm == "out":
+        index += 1
+    if index + 1 < len(tokens) and tokens[index].norm in _SCALE \
+            and tokens[index + 1].norm == "10":
+        index += 2
+    return value, index
+
+
 def _score_changes(tokens: list[Token]) -> list[Hit]:
-    """A score that went down or up: "pijn van 8 naar 4 op 10", "pain from 7 to 3",
-    "douleurs de 8 à 5": a direction word ("less" or "more") over the two numbers."""
+    """A score that went down or up: "pijn van 8 naar 4 op 10", "van een 8 op 10 naar een
+    5", "pain from 7 to 3", "douleurs de 8 à 5": a direction word ("less" or "more") over
+    the two numbers."""
     out: list[Hit] = []
     for index in range(len(tokens) - 3):
-        if tokens[index].norm not in _FROM or tokens[index + 2].norm not in _TO:
+        if tokens[index].norm not in _FROM:
             continue
-        before, after = _number(tokens[index + 1]), _number(tokens[index + 3])
-        if before is None or after is None or before == after or max(before, after) > 10:
+        first = _score_at(tokens, index + 1)
+        if first is None or first[1] >= len(tokens) or tokens[first[1]].norm not in _TO:
             continue
-        unit = tokens[index + 4].norm if index + 4 < len(tokens) else ""
+        second = _score_at(tokens, first[1] + 1)
+        if second is None or first[0] == second[0]:
+            continue
+        end = second[1]
+        unit = tokens[end].norm if end < len(tokens) else ""
         if unit in ("mg", "milligram", "capsules", "weken", "weeks", "maanden", "months"):
             continue  # a dose or a time going up, not a score
-        key = "less" if after < before else "more"
-        out.append(Hit(f"direction.{key}", index, index + 4, tokens[index].start,
-                       tokens[index + 3].end, f"{before:g}->{after:g}"))
+        key = "less" if second[0] < first[0] else "more"
+        out.append(Hit(f"direction.{key}", index, end, tokens[index].start,
+                       tokens[end - 1].end, f"{first[0]:g}->{second[0]:g}"))
     return out
 
 

@@ -145,6 +145,8 @@ def run(own_text: str, language: str, *, order: tuple[int, ...] = (1, 2, 3, 4),
         prescriber_value = Prescriber(str(prescriber.value))
         result.set("prescriber", prescriber_value.value, prescriber.confidence,
                    _evidence(doc, prescriber))
+        if prescriber.contradicted:
+            result.contradicted.append("prescriber")
         specialty_value = specialty.value if prescriber_value is Prescriber.SPECIALIST else None
         result.set("prescriber_specialty",
                    None if specialty_value is None else str(specialty_value),

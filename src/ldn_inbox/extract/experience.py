@@ -223,7 +223,7 @@ def _gather(doc: Doc, segs: Segments, *, benefits: list[str], benefit_hits: list
         no_effect=_cues(doc, "no_effect", proxy=proxy, segs=segs) + [
             # "niet beter", "niks beter gevoeld": a negated benefit is no effect
             h for h in doc.hits_of("experience", "positive")
-            if usable(doc, h, proxy=proxy) and negated(doc, h)],
+            if usable(doc, h, proxy=proxy) and negated(doc, h) and on_topic(doc, h, segs)],
         severe=[h for h in doc.hits_of("experience", "severe")  # not "nicht so schlimm"
                 if usable(doc, h, proxy=proxy) and not negated(doc, h)],
         positive=[h for h in _cues(doc, "positive", proxy=proxy, segs=segs)

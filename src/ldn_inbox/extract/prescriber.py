@@ -227,5 +227,7 @@ def code_prescriber(doc: Doc, segs: Segments, *, proxy: bool) -> tuple[Reading, 
     if best.prescriber is Prescriber.UNKNOWN:
         confidence = min(confidence, 0.8)
     hits = (best.hit,)
-    return (Reading(best.prescriber, confidence, hits),
+    # two kinds of prescriber weigh about the same ("zowel de reumatoloog als mijn
+    # huisarts"): which one wrote it is a reader's call
+    return (Reading(best.prescriber, confidence, hits, contradicted=bool(rivals)),
             Reading(specialty, confidence if specialty else 0.9, hits))

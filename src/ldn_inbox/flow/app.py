@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ldn_inbox import config as config_module
 from ldn_inbox.errors import MissingDatabaseError
 from ldn_inbox.flow.coder import set_message_memory
-from ldn_inbox.flow.pipeline import Settings
+from ldn_inbox.flow.pipeline import Settings, use_overlay
 from ldn_inbox.store.db import open_database, read_session_factory, session_factory, sqlite_path
 from ldn_inbox.store.privacy import checked_key, key_path
 
@@ -90,6 +90,7 @@ class Context:
 
     def pipeline_settings(self) -> Settings:
         set_message_memory(int(self.config["run.message_memory"]))
+        self.use_overlays()
         return Settings(pseudonym_key=self.pseudonym_key(),
                         convert_timeout=float(self.config["run.convert_timeout"]),
                         message_timeout=float(self.config["run.message_timeout"]),
@@ -99,6 +100,14 @@ class Context:
         """The pseudonym key, checked against the fingerprint the database recorded."""
         with self.sessions() as session:
             return checked_key(session, key_path(self.config))
+
+    def use_overlays(self) -> None:
+        """Code with the lexicon overlays the database has active (``learn --apply``)."""
+        from ldn_inbox.store.overlays import active_entries
+
+        with self.read_sessions() as session:
+            entries = active_entries(session)
+        use_overlay(entries)
 
     def lock_path(self) -> Path:
         configured = self.config["run.lock_file"]

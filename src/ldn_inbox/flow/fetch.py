@@ -29,6 +29,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import filelock
 import sqlalchemy as sa
@@ -41,6 +42,7 @@ from ldn_inbox.sources.base import RawItem
 from ldn_inbox.sources.imap import (
     BACKOFF_S,
     CheckReport,
+    FetchedMessage,
     FetchFailure,
     FolderReset,
     ImapMailbox,
@@ -239,29 +241,25 @@ def _record_failure(sessions: Callable[[], Session], settings: ImapSettings,
         session.commit()
 
 
-def _fetch_folder(mailbox: ImapMailbox, uidvalidity: int, sessions: Callable[[], Session],
-                  settings: ImapSettings, pipeline_settings: Settings, summary: RunSummary,
-                  counts: _Counts, progress: Progress | None) -> None:
-    """One pass over the folder at ``uidvalidity``: leftovers, retries, then new UIDs."""
+def _read_ledger(sessions: Callable[[], Session], settings: ImapSettings, uidvalidity: int,
+                 counts: _Counts) -> tuple[int, list[Any], list[int]]:
+    """The ledger's state for this pass: the last UID stored, the pending imap.after actions
+    (those of an older UIDVALIDITY dropped) and the UIDs to retry."""
     key = _ledger_key(settings, uidvalidity)
+    folder = (ImapLedger.account == settings.account, ImapLedger.folder == settings.folder)
     with sessions() as session:
         last_uid = session.scalar(sa.select(sa.func.max(ImapLedger.uid)).where(*key))
         if last_uid is None:
-            earlier = session.scalar(
-                sa.select(ImapLedger.uidvalidity)
-                .where(ImapLedger.account == settings.account,
-                       ImapLedger.folder == settings.folder).limit(1))
+            earlier = session.scalar(sa.select(ImapLedger.uidvalidity).where(*folder).limit(1))
             if earlier is not None:
                 counts.uidvalidity_changed = True
                 log.warning("UIDVALIDITY of %r is new (%d): reading the whole folder again; "
                             "messages already stored are recognised by their bytes",
                             settings.folder, uidvalidity)
-        pending = session.execute(
+        pending = list(session.execute(
             sa.select(ImapLedger.uidvalidity, ImapLedger.uid, ImapLedger.pending_action)
-            .where(ImapLedger.pending_action.is_not(None),
-                   ImapLedger.account == settings.account,
-                   ImapLedger.folder == settings.folder)
-            .order_by(ImapLedger.uid)).all()
+            .where(ImapLedger.pending_action.is_not(None), *folder)
+            .order_by(ImapLedger.uid)).all())
         retry = list(session.scalars(
             sa.select(ImapLedger.uid).where(*key, ImapLedger.status == "failed")
             .order_by(ImapLedger.uid)))
@@ -272,12 +270,17 @@ def _fetch_folder(mailbox: ImapMailbox, uidvalidity: int, sessions: Callable[[],
                         len(stale))
             session.execute(
                 sa.update(ImapLedger)
-                .where(ImapLedger.account == settings.account,
-                       ImapLedger.folder == settings.folder,
-                       ImapLedger.uidvalidity != uidvalidity,
+                .where(*folder, ImapLedger.uidvalidity != uidvalidity,
                        ImapLedger.pending_action.is_not(None))
                 .values(pending_action=None))
             session.commit()
+    return int(last_uid or 0), pending, retry
+
+
+def _apply_leftovers(mailbox: ImapMailbox, sessions: Callable[[], Session],
+                     settings: ImapSettings, uidvalidity: int, pending: list[Any],
+                     counts: _Counts) -> None:
+    """Finish the imap.after actions an interrupted run left pending."""
     leftovers: dict[str, list[int]] = {}
     for row in pending:
         if row.uidvalidity == uidvalidity:
@@ -285,14 +288,33 @@ def _fetch_folder(mailbox: ImapMailbox, uidvalidity: int, sessions: Callable[[],
     if leftovers and mailbox.state is not None and mailbox.state.readonly:
         log.warning("imap.after actions of an earlier run are pending but imap.after = none "
                     "opens the folder read-only; they stay pending")
-    else:
-        for action, uids in leftovers.items():
-            log.info("applying %s to %d message(s) left by an interrupted run", action,
-                     len(uids))
-            counts.applied += _apply_after(mailbox, sessions, settings, uidvalidity, action,
-                                           uids)
+        return
+    for action, uids in leftovers.items():
+        log.info("applying %s to %d message(s) left by an interrupted run", action, len(uids))
+        counts.applied += _apply_after(mailbox, sessions, settings, uidvalidity, action, uids)
 
-    new_uids = mailbox.uids_after(int(last_uid or 0))
+
+def _raw_item(result: FetchedMessage, settings: ImapSettings, uidvalidity: int,
+              counts: _Counts) -> RawItem:
+    """A downloaded message as a raw item; a truncated one carries its error."""
+    store_error = None
+    if result.truncated:
+        counts.too_big += 1
+        store_error = (f"message of {result.size} bytes is larger than "
+                       f"imap.max_message_bytes = {settings.max_message_bytes}: "
+                       "only its header was stored")
+    return RawItem(result.data, "imap", settings.location, f"{uidvalidity}/{result.uid}",
+                   result.received_at, store_error)
+
+
+def _fetch_folder(mailbox: ImapMailbox, uidvalidity: int, sessions: Callable[[], Session],
+                  settings: ImapSettings, pipeline_settings: Settings, summary: RunSummary,
+                  counts: _Counts, progress: Progress | None) -> None:
+    """One pass over the folder at ``uidvalidity``: leftovers, retries, then new UIDs."""
+    last_uid, pending, retry = _read_ledger(sessions, settings, uidvalidity, counts)
+    _apply_leftovers(mailbox, sessions, settings, uidvalidity, pending, counts)
+
+    new_uids = mailbox.uids_after(last_uid)
     todo = retry + new_uids
     retried = set(retry)
     log.info("folder %r: %d new message(s), %d to retry", settings.folder, len(new_uids),
@@ -302,11 +324,6 @@ def _fetch_folder(mailbox: ImapMailbox, uidvalidity: int, sessions: Callable[[],
         progress(0, total)
 
     downloaded = 0
-
-    def report() -> None:
-        # per message downloaded (or failed); storing and coding follow batch by batch
-        if progress is not None:
-            progress(downloaded, total)
 
     def on_stored(session: Session, item: RawItem, raw_id: int | None, status: str) -> None:
         uid = int(item.key.rsplit("/", 1)[1])
@@ -336,20 +353,14 @@ def _fetch_folder(mailbox: ImapMailbox, uidvalidity: int, sessions: Callable[[],
                         counts.failed += 1
                         log.warning("message UID %d not fetched: %s", result.uid,
                                     result.error)
-                    report()
-                    continue
-                store_error = None
-                if result.truncated:
-                    counts.too_big += 1
-                    store_error = (f"message of {result.size} bytes is larger than "
-                                   f"imap.max_message_bytes = {settings.max_message_bytes}: "
-                                   "only its header was stored")
-                items.append(RawItem(result.data, "imap", settings.location,
-                                     f"{uidvalidity}/{result.uid}", result.received_at,
-                                     store_error))
-                if store_error is None:
-                    done.append(result.uid)
-                report()
+                else:
+                    item = _raw_item(result, settings, uidvalidity, counts)
+                    items.append(item)
+                    if item.store_error is None:
+                        done.append(result.uid)
+                # per message downloaded (or failed); storing and coding follow by batch
+                if progress is not None:
+                    progress(downloaded, total)
             # the batch's bytes and ledger rows are committed here, before imap.after
             for part in batches(items, pipeline_settings):
                 run.add(part)

@@ -45,6 +45,8 @@ class RunSummary:
     #: mailings learned from the replies in this run, and records re-coded with them
     learned: list[int] = field(default_factory=list)
     recoded: int = 0
+    #: whether lexicon overlays were applied or removed since the last run
+    lexicons: bool = False
 
     def line(self) -> str:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.kinds.items()))
@@ -62,6 +64,7 @@ class RunSummary:
             text += f"; learned mailing {numbers} from the replies' quotes"
         if self.recoded:
             text += f"; {self.recoded} re-coded with what is now known of the mailings"
+            text += " and the lexicons" if self.lexicons else ""
         return text
 
 
@@ -411,6 +414,7 @@ class Ingest:
         if self.settings.learn and self._unexplained:
             self._learn()
         self.recode_stale()
+        self.recode_for_overlays()
         return self.summary
 
     def recode_stale(self) -> int:
@@ -426,6 +430,36 @@ class Ingest:
                 mark_current(session, mailings)
                 session.commit()
                 return 0
+        self._recode(pks)
+        with self.sessions() as session:
+            mark_current(session, mailings)
+            session.commit()
+        return self.summary.recoded
+
+    def recode_for_overlays(self) -> int:
+        """Re-code the records that lexicon overlays applied or removed since the last run
+        may code otherwise (``ldn-inbox learn --apply``); corrections are never touched."""
+        from ldn_inbox.store.overlays import active_entries, affected, mark_recoded, pending
+
+        with self.sessions() as session:
+            overlays = pending(session)
+            if not overlays:
+                return 0
+            pks = affected(session, overlays)
+            entries = active_entries(session)
+        if use_overlay(entries):
+            self._coder.close()  # the workers start again with the lexicons as they are now
+        self.summary.lexicons = True
+        before = self.summary.recoded
+        self._recode(pks)
+        with self.sessions() as session:
+            mark_recoded(session, [o for o in pending(session)
+                                   if o.id in {p.id for p in overlays}])
+            session.commit()
+        return self.summary.recoded - before
+
+    def _recode(self, pks: Sequence[int]) -> None:
+        """Re-code the records ``pks`` in batches with the coding workers."""
         size = self.settings.batch_messages
         for start in range(0, len(pks), size):
             chunk = pks[start:start + size]
@@ -446,10 +480,21 @@ class Ingest:
                         _write(session, message, outcome, self.settings)
                     self.summary.recoded += 1
                 session.commit()
-        with self.sessions() as session:
-            mark_current(session, mailings)
-            session.commit()
-        return self.summary.recoded
+
+
+def use_overlay(entries: Sequence[tuple[str, str, str, str]]) -> bool:
+    """Code with the packaged lexicons plus ``entries`` from now on; whether that changed
+    anything. The extractor is loaded only when there is something to add or take away."""
+    import sys
+
+    if not entries and "ldn_inbox.extract._text" not in sys.modules:
+        return False
+    from ldn_inbox.extract._text import lexicon_overlay, set_lexicon_overlay
+
+    if sorted(lexicon_overlay()) == sorted(set(entries)):
+        return False
+    set_lexicon_overlay(entries)
+    return True
 
 
 def _count(summary: RunSummary, result: str) -> None:

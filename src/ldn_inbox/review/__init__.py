@@ -32,7 +32,8 @@ import getpass
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -140,16 +141,16 @@ def default_language(env: Mapping[str, str] | None = None) -> str:
 
 # --------------------------------------------------------------------------- lookup
 def find_message(session: Session, ident: str) -> Message:
-    """The message with Message-ID ``ident`` (angle brackets optional), the record
-    ``#N``, or the only one whose Message-ID starts with it."""
+    """The message with Message-ID ``ident`` (angle brackets optional), or the only one
+    whose Message-ID starts with it; ``#12`` is record 12 (as ``learn`` names them)."""
     wanted = ident.strip().strip("<>")
     if not wanted:
         raise NotFoundError("no message id given")
-    if wanted.startswith("#") and wanted[1:].isdigit():  # the record number screens show
-        found = session.get(Message, int(wanted[1:]))
-        if found is None:
+    if re.fullmatch(r"#\d{1,18}", wanted):
+        by_number = session.get(Message, int(wanted[1:]))
+        if by_number is None:
             raise NotFoundError(f"no record {wanted}")
-        return found
+        return by_number
     message = session.scalar(sa.select(Message).where(Message.message_id == wanted))
     if message is not None:
         return message
@@ -547,25 +548,9 @@ def _follow(record: dict[str, Any], changed: str, extracted: Mapping[str, Any]) 
             for name in ANSWER_FIELDS:
                 put(name, None)
             return out
-        coded_reply = extracted.get("kind") == Kind.REPLY
-        for name in ANSWER_FIELDS:
-            if record.get(name) is None:
-                value = extracted.get(name) if coded_reply else None
-                if value is None:
-                    value = NOT_STATED.get(name)
-                if value is not None:
-                    put(name, list(value) if isinstance(value, list) else value)
+        _refill_answers(record, put, extracted)
     if changed in ("kind", "ldn_use"):
-        if record.get("ldn_use") == LdnUse.NEVER:
-            for name in _NULL_WHEN_NEVER:
-                put(name, None)
-            for name in LIST_FIELDS:
-                put(name, [])
-        else:
-            for name in ("prescriber", "experience", "side_effects", *LIST_FIELDS):
-                default = NOT_STATED[name]
-                if record.get(name) is None and default is not None:
-                    put(name, list(default) if isinstance(default, list) else default)
+        _follow_use(record, put)
     if changed in ("kind", "ldn_use", "prescriber"):
         if record.get("prescriber") == Prescriber.SPECIALIST:
             if record.get("prescriber_specialty") is None:
@@ -576,6 +561,41 @@ def _follow(record: dict[str, Any], changed: str, extracted: Mapping[str, Any]) 
             and record.get("side_effects") != SideEffects.YES:
         put("side_effect_codes", [] if record.get("kind") == Kind.REPLY else None)
     return out
+
+
+def _default(name: str, extracted: Mapping[str, Any] | None = None) -> Value:
+    """The coder's value of ``name`` when given, else the codebook's 'not stated' value."""
+    value = extracted.get(name) if extracted is not None else None
+    if value is None:
+        value = NOT_STATED.get(name)
+    return list(value) if isinstance(value, list) else value
+
+
+def _refill_answers(record: Mapping[str, Any], put: Callable[[str, Value], None],
+                    extracted: Mapping[str, Any]) -> None:
+    """A record made a reply again: empty answers take the coder's values (when it coded
+    a reply too) or 'not stated'."""
+    coded = extracted if extracted.get("kind") == Kind.REPLY else None
+    for name in ANSWER_FIELDS:
+        if record.get(name) is None:
+            value = _default(name, coded)
+            if value is not None:
+                put(name, value)
+
+
+def _follow_use(record: Mapping[str, Any], put: Callable[[str, Value], None]) -> None:
+    """ldn_use = never empties what only a user can answer; otherwise they are filled."""
+    if record.get("ldn_use") == LdnUse.NEVER:
+        for name in _NULL_WHEN_NEVER:
+            put(name, None)
+        for name in LIST_FIELDS:
+            put(name, [])
+        return
+    for name in ("prescriber", "experience", "side_effects", *LIST_FIELDS):
+        if record.get(name) is None:
+            value = _default(name)
+            if value is not None:
+                put(name, value)
 
 
 # --------------------------------------------------------------------------- writes

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ldn_inbox.codebook import FIELD_BY_NAME
+from ldn_inbox.serve.charts import Chart
 from ldn_inbox.store.models import Response, ResponseItem
 
 
@@ -42,17 +45,54 @@ def summary_text(session: Session) -> str:
     return "\n".join(lines)
 
 
-def stats_text(session: Session, *, unit: str = "respondents", lang: str = "en") -> str:
+def stats_text(session: Session, *, unit: str = "respondents", lang: str = "en",
+               records: str = "all") -> str:
     """The HTML report's numbers as text tables (``ldn-inbox stats``), from the views."""
     from ldn_inbox.serve.summary import collect, format_text
 
-    return format_text(collect(session, unit=unit, lang=lang))
+    return format_text(collect(session, unit=unit, lang=lang, records=records))
+
+
+@dataclass(frozen=True)
+class Report:
+    """A rendered report: the page and its charts (for ``--charts``)."""
+
+    page: str
+    charts: list[Chart]
+
+
+def make_report(session: Session, *, unit: str = "respondents", lang: str = "en",
+                records: str = "all", generated: str | None = None) -> Report:
+    """The self-contained HTML report (``ldn-inbox report``) and its charts."""
+    from ldn_inbox.serve.htmlreport import charts, render
+    from ldn_inbox.serve.summary import collect
+
+    summary = collect(session, unit=unit, lang=lang, records=records)
+    return Report(render(summary, generated=generated), charts(summary))
 
 
 def report_html(session: Session, *, unit: str = "respondents", lang: str = "en",
-                generated: str | None = None) -> str:
-    """The self-contained HTML report (``ldn-inbox report``); see htmlreport.py."""
-    from ldn_inbox.serve.htmlreport import render
-    from ldn_inbox.serve.summary import collect
+                records: str = "all", generated: str | None = None) -> str:
+    """The report page alone; see :func:`make_report`."""
+    return make_report(session, unit=unit, lang=lang, records=records,
+                       generated=generated).page
 
-    return render(collect(session, unit=unit, lang=lang), generated=generated)
+
+def write_charts(charts: list[Chart], directory: Path, *, png: bool = True) -> list[Path]:
+    """Each chart as ``NN-key.svg`` (and ``.png``) in ``directory``, sized for a magazine
+    column; the SVGs are written before any PNG, so they exist even without Chromium."""
+    from ldn_inbox.serve.charts import png as render_png
+    from ldn_inbox.serve.charts import svg
+    from ldn_inbox.store.privacy import open_private
+
+    directory.mkdir(parents=True, exist_ok=True)
+    stems = [directory / f"{i:02d}-{chart.key}" for i, chart in enumerate(charts, 1)]
+    written = []
+    for stem, chart in zip(stems, charts, strict=True):
+        with open_private(stem.with_suffix(".svg"), "w", encoding="utf-8") as handle:
+            handle.write(svg(chart, standalone=True) + "\n")
+        written.append(stem.with_suffix(".svg"))
+    for stem, chart in zip(stems, charts, strict=True) if png else ():
+        render_png(chart, stem.with_suffix(".png"))
+        written.append(stem.with_suffix(".png"))
+    return written

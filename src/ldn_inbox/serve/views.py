@@ -8,7 +8,9 @@ from the codebook the same way the migration's were, and a test keeps the two in
 from __future__ import annotations
 
 import datetime as dt
+import tomllib
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,42 @@ ENUM_COLUMNS: dict[str, str] = {
     "side_effects": "side_effects", "benefit": "benefits", "side_effect": "side_effect_codes",
 }
 _DATE_COLUMNS = ("received_date", "first_reply_date", "last_reply_date")
+#: What each view holds, in a sentence (docs/analysts.md says more).
+VIEW_DESCRIPTIONS: dict[str, str] = {
+    "survey_responses": "One row per reply (a message answering at least one question), "
+                        "with every correction a volunteer made applied.",
+    "respondents": "One row per respondent (pseudonym) who replied, combining their replies: "
+                   "the latest stated answer per question, every benefit and side effect "
+                   "named in any reply.",
+    "benefits_long": "One row per benefit named in a reply, with the reply's answers for "
+                     "grouping.",
+    "side_effects_long": "One row per side effect named in a reply, with the reply's answers "
+                         "for grouping.",
+    "review_queue": "Messages of any kind that wait for a volunteer: flagged by the automatic "
+                    "coding or in conflict with a correction.",
+    "codebook_values": "The codebook's allowed values with their Dutch and English labels.",
+}
+#: Columns that are not codebook fields, described as in docs/analysts.md.
+COLUMN_NOTES: dict[str, str] = {
+    "response_id": "The record's number; stable, and used by review_queue and the long views.",
+    "respondent_id": "The writer's pseudonym (32 hex characters): the same person always has "
+                     "the same one; it cannot be turned back into an address.",
+    "received_date": "YYYY-MM-DD, the UTC date the message was sent.",
+    "reviewed": "1 when a volunteer checked the record (respondents: every reply), else 0.",
+    "needs_review": "1 when the automatic coding flagged a field and nobody reviewed it yet.",
+    "replies": "How many replies this person sent.",
+    "first_reply_date": "YYYY-MM-DD of their first reply.",
+    "last_reply_date": "YYYY-MM-DD of their latest reply.",
+    "review_fields": "The flagged fields, joined by ';'.",
+    "conflicts": "Fields where a human value and a newer automatic coding disagree, joined "
+                 "by ';'.",
+    "min_confidence": "The lowest confidence (0 to 1) of the automatic coding's fields.",
+    "field": "The codebook field.",
+    "position": "The value's place in the codebook (1, 2, ...), for ordering.",
+    "code": "The value as stored in the views.",
+    "label_nl": "Its label in Dutch.",
+    "label_en": "Its label in English.",
+}
 
 
 def flag_column(field: str, code: str) -> str:
@@ -108,6 +146,35 @@ def column_label(column: str) -> str:
     if column in FIELD_BY_NAME:
         return FIELD_BY_NAME[column].label_en
     return column.replace("_", " ")
+
+
+def column_description(column: str) -> str:
+    """What a view column holds, from the codebook where it is a field (labels in English and
+    Dutch, the question, the coding rule), else from :data:`COLUMN_NOTES`."""
+    for field, prefix in FLAG_PREFIX.items():
+        code = column[len(prefix):]
+        if column.startswith(prefix) and code in FIELD_BY_NAME[field].codes:
+            _, nl, en = next(v for v in FIELD_BY_NAME[field].values if v[0] == code)
+            return f"1 when the reply names {en} ({nl}) under {FIELD_BY_NAME[field].label_en}."
+    name = ENUM_COLUMNS.get(column, column)
+    spec = FIELD_BY_NAME.get(name)
+    if spec is None:
+        return COLUMN_NOTES.get(column, "")
+    text = f"{spec.label_en} ({spec.label_nl})"
+    if spec.question:
+        text += f", question {spec.question}"
+    if column != name:
+        text += ": one code per row"
+    elif spec.type == "list":
+        text += ": codes joined by ';' in codebook order, '' when none"
+    return f"{text}. {spec.rule}"
+
+
+def documented_queries() -> list[dict[str, Any]]:
+    """The example queries of docs/analysts.md (name, title, description, counts, sql)."""
+    source = resources.files("ldn_inbox").joinpath("data/analyst_queries.toml")
+    queries: list[dict[str, Any]] = tomllib.loads(source.read_text("utf-8"))["query"]
+    return queries
 
 
 def write_stats_file(columns: list[str], rows: Iterator[dict[str, Any]], path: Path,

@@ -15,6 +15,7 @@ Data path and tables::
     response_items one row per list item of the effective record (benefits, side_effect_codes)
     tombstones     hashes of erased messages, so a re-import does not bring them back
     mailings       what the organisation sent (added, or learned from the replies' quotes)
+    lexicon_overlays entries added to the lexicons from reviewed corrections (learn --apply)
     database_facts facts about the database itself (the pseudonym key's fingerprint)
     review_claims  records open on a reviewer's screen, passed by on the others
 """
@@ -310,6 +311,29 @@ class MailingRecord(Base):
     added_by: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LexiconOverlay(Base):
+    """Entries added to the lexicons (``ldn-inbox learn --apply``): which file, its entries,
+    who applied it and when, and whether the records it may change were re-coded."""
+
+    __tablename__ = "lexicon_overlays"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(400))
+    #: where the file was installed (``learn.overlay_dir``) and its sha256
+    path: Mapped[str] = mapped_column(sa.String(2000))
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    #: the accepted entries: [{"field", "value", "language", "section", "key", "expression"}]
+    entries: Mapped[list[Any]] = mapped_column(default=list)
+    #: active, or removed (kept for the history and the report)
+    status: Mapped[str] = mapped_column(sa.String(16), default="active", index=True)
+    applied_by: Mapped[str] = mapped_column(sa.String(200))
+    applied_at: Mapped[datetime] = mapped_column(default=utcnow)
+    removed_by: Mapped[str | None] = mapped_column(sa.String(200))
+    removed_at: Mapped[datetime | None]
+    #: when a run last re-coded the records this overlay may change (None: still to do)
+    recoded_at: Mapped[datetime | None]
 
 
 class DatabaseFact(Base):
