@@ -599,7 +599,7 @@ def browse_command(
         typer.echo(one_line(line), err=True)
 
     with handled():
-        browse(None if copy is not None else _context(ctx), copy=copy, host=host,
+        browse(None if copy is not None else _existing(ctx), copy=copy, host=host,
                port=port, reviewed_only=reviewed_only, announce=announce)
 
 
@@ -726,7 +726,7 @@ def eval_command(
 
     with handled():
         if stored:
-            scores = evaluate_stored(_context(ctx), directory)
+            scores = evaluate_stored(_existing(ctx), directory)
         else:
             evaluation_overlay(overlay)
             scores = evaluate_directory(directory, mailings=mailings)
