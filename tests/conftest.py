@@ -78,6 +78,9 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         if name.startswith("LDN_INBOX_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("LDN_INBOX_PRIVACY_KEY_FILE", str(tmp_path / "pseudonym.key"))
+    from ldn_inbox import config  # the machine's shared config is not the test's
+
+    monkeypatch.setattr(config, "SYSTEM_CONFIG", tmp_path / "etc" / "config.toml")
     return home
 
 

@@ -366,6 +366,7 @@ def test_report_escapes_message_derived_strings(db_url: str, runner: Any, env: P
 
 def test_empty_database_report(sqlite_url: str, runner: Any, env: Path,
                                tmp_path: Path) -> None:
+    assert invoke(runner, sqlite_url, "db", "upgrade").exit_code == 0  # made, nothing in it
     result = invoke(runner, sqlite_url, "stats")
     assert result.exit_code == 0, result.output
     assert "no data" in result.stdout

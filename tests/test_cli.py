@@ -211,7 +211,6 @@ def test_exit_4_missing_path(env: Path, runner: CliRunner, sqlite_url: str,
 @pytest.mark.parametrize("url", [
     pytest.param("sqlite:////nonexistent-dir/sub/ldn.sqlite", id="sqlite-missing-directory"),
     pytest.param("postgresql+psycopg://ldn:pw@127.0.0.1:{port}/ldn", id="postgres-closed-port"),
-    pytest.param("not a url", id="not-a-url"),
 ])
 def test_exit_5_database(env: Path, runner: CliRunner, url: str) -> None:
     url = url.format(port=free_port())

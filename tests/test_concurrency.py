@@ -29,7 +29,7 @@ from test_imap import ALICE, ALICE_PW, contents, fetch_args, message, new_folder
 
 from ldn_inbox.codebook import Value
 from ldn_inbox.review import format_value
-from ldn_inbox.serve.export import EXPORT_COLUMNS
+from ldn_inbox.serve.export import FULL_EXPORT_COLUMNS
 from ldn_inbox.store.db import SQLITE_BUSY_TIMEOUT_S
 from ldn_inbox.store.models import AuditEntry, Correction, Extraction, ImapLedger, Message
 
@@ -183,7 +183,8 @@ def export_loop(db_url: str, cwd: Path, fetching: subprocess.Popen[bytes],
         while fetching.poll() is None and step < 60:
             fmt = ("csv", "jsonl")[step % 2]
             path = cwd / f"during-{step:03d}.{fmt}"
-            run = run_command(db_url, cwd, "export", "--format", fmt, "--output", str(path))
+            run = run_command(db_url, cwd, "export", "--full", "--format", fmt, "--output",
+                              str(path))
             activity.exports.append(Exporting(path, fmt, run))
             step += 1
     except BaseException as exc:
@@ -197,14 +198,14 @@ def read_export(path: Path, fmt: str) -> list[dict[str, object]]:
         assert text == "" or text.endswith("\n"), f"{path.name}: last line cut off"
         rows = [json.loads(line) for line in text.splitlines()]
         for row in rows:
-            assert list(row) == list(EXPORT_COLUMNS), f"{path.name}: keys {list(row)}"
+            assert list(row) == list(FULL_EXPORT_COLUMNS), f"{path.name}: keys {list(row)}"
         return rows
     assert text.startswith("\ufeff"), f"{path.name}: no BOM"
     assert text.endswith("\r\n"), f"{path.name}: last row cut off"
     records = list(csv.reader(io.StringIO(text[1:], newline="")))
     assert records, f"{path.name}: empty"
     header, *body = records
-    assert header == list(EXPORT_COLUMNS), f"{path.name}: header {header}"
+    assert header == list(FULL_EXPORT_COLUMNS), f"{path.name}: header {header}"
     for record in body:
         assert len(record) == len(header), f"{path.name}: partial row {record}"
     return [dict(zip(header, record, strict=True)) for record in body]
@@ -340,7 +341,8 @@ def test_review_and_export_during_fetch_lose_nothing(dovecot: DovecotServer, ima
     # 3d. A final export holds every message, with every correction as its value.
     for fmt in ("csv", "jsonl"):
         path = work / f"final.{fmt}"
-        run = run_command(db_url, work, "export", "--format", fmt, "--output", str(path))
+        run = run_command(db_url, work, "export", "--full", "--format", fmt, "--output",
+                          str(path))
         assert run.code == 0, run.failure()
         rows = read_export(path, fmt)
         by_id = {str(row["message_id"]): row for row in rows}

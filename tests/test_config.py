@@ -208,7 +208,7 @@ def test_redacted_masks_secrets(tmp_path: Path) -> None:
                   env={"LDN_INBOX_DB": "postgresql+psycopg://ldn:s3cret@db.example.org/ldn"})
     shown = loaded.redacted()
     assert shown["imap"]["password"] == "********"
-    assert shown["general"]["db"] == "postgresql+psycopg://ldn:***@db.example.org/ldn"
+    assert shown[""]["db"] == "postgresql+psycopg://ldn:***@db.example.org/ldn"
     assert "hunter2" not in repr(shown)
     assert "s3cret" not in repr(shown)
     assert loaded["imap.password"] == "hunter2", "only the display is masked"

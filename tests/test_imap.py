@@ -284,8 +284,8 @@ def tls_case(request: pytest.FixtureRequest, dovecot: DovecotServer, case: str
 @pytest.mark.parametrize(
     ("case", "message"),
     [
-        ("wrong-ca", "cannot be verified (unable to get local issuer certificate); if the "
-                     "server uses a private CA, set imap.ca_file"),
+        ("wrong-ca", "cannot be verified (unable to get local issuer certificate) with the "
+                     "system's CAs nor imap.ca_file ("),
         ("system-store-only", "cannot be verified (unable to get local issuer certificate)"),
         ("host-name-mismatch", "is not valid for the name '127.0.0.1'"),
         ("starttls-on-imaps-port", "stays silent too: then set imap.tls = implicit"),
@@ -716,3 +716,42 @@ def test_sigkill_with_after_move_finishes_the_moves(dovecot, imap_env, sqlite_ur
     assert (got.raw, got.messages, got.pending) == (200, 200, 0), f"seed {seed}"
     assert got.sha256s == {sha256(m) for m in messages}
     assert (dovecot.count(ALICE, folder), dovecot.count(ALICE, target)) == (0, 200)
+
+
+def test_errors_names_the_imap_folder_and_uid(dovecot, imap_env, runner, sqlite_url):
+    folder = new_folder(dovecot)
+    fill(dovecot, folder, [message(1, "where"), message(2, "where", size=20_000)])
+    invoke(runner, sqlite_url, "fetch", *imap_options(dovecot, folder, max_message_bytes=5000),
+           code=6)
+    errors = invoke(runner, sqlite_url, "errors").stdout
+    line = next(line for line in errors.splitlines() if "where-2@test.invalid" in line)
+    assert f"imap:default/{folder} UID 2 (UIDVALIDITY " in line
+
+
+def test_a_wrong_ca_file_is_named(dovecot, imap_env, runner, sqlite_url):
+    """With imap.ca_file set, the message says that file is the wrong CA, not to set it."""
+    result = invoke(runner, sqlite_url, "fetch", *imap_options(
+        dovecot, "INBOX", ca_file=dovecot.wrong_ca_file), code=4)
+    assert f"imap.ca_file ({dovecot.wrong_ca_file})" in result.stderr
+    assert "does not hold the CA" in result.stderr
+    assert "set imap.ca_file" not in result.stderr
+
+
+@pytest.mark.parametrize("verbose", [[], ["--verbose"]], ids=["quiet", "verbose"])
+def test_cron_output_holds_no_library_info(dovecot, imap_env, sqlite_url, verbose):
+    """A failing nightly run (missing folder) writes its error line and nothing from the
+    libraries (imapclient's INFO "Connection closed", alembic's migration steps)."""
+    script = Path(sys.executable).with_name("ldn-inbox")
+    command = [str(script)] if script.exists() else [sys.executable, "-P", "-m", "ldn_inbox"]
+    done = subprocess.run(
+        [*command, *verbose, "--db", sqlite_url, "fetch",
+         *imap_options(dovecot, "NoSuchFolder")],
+        capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert done.returncode == 4, done.stderr
+    lines = done.stderr.splitlines()
+    assert [line for line in lines if line.startswith("error: ")], done.stderr
+    strangers = [line for line in lines if line.startswith("INFO ")
+                 and not line.startswith("INFO ldn_inbox")]
+    assert not strangers, done.stderr
+    if not verbose:
+        assert all(line.startswith("error: ") for line in lines), done.stderr

@@ -29,7 +29,7 @@ from conftest import run_cli
 from typer.testing import CliRunner
 
 from ldn_inbox.flow.pipeline import RunSummary, Settings, ingest
-from ldn_inbox.serve.export import EXPORT_COLUMNS
+from ldn_inbox.serve.export import FULL_EXPORT_COLUMNS
 from ldn_inbox.sources.base import RawItem, Skipped
 from ldn_inbox.sources.files import iter_paths
 from ldn_inbox.store.db import open_database, session_factory
@@ -254,13 +254,14 @@ def _csv_cell(value: Any) -> str:
 def test_exports_jsonl_and_csv(golden: Imported, env: Path, runner: CliRunner,
                                tmp_path: Path) -> None:
     jsonl = tmp_path / "out.jsonl"
-    result = invoke(runner, golden.url, "export", "--format", "jsonl", "--output", str(jsonl))
+    result = invoke(runner, golden.url, "export", "--full", "--format", "jsonl", "--output",
+                    str(jsonl))
     assert f"{len(golden.files)} rows written" in result.stderr
     rows = [json.loads(line) for line in jsonl.read_text("utf-8").splitlines()]
     assert len(rows) == len(golden.files)
     assert {row["message_id"] for row in rows} == set(kinds(golden.url))
     for row in rows:
-        assert list(row) == list(EXPORT_COLUMNS)
+        assert list(row) == list(FULL_EXPORT_COLUMNS)
         for name in ("benefits", "side_effect_codes"):
             assert row[name] is None or isinstance(row[name], list), name
         assert isinstance(row["review_fields"], list)
@@ -274,20 +275,23 @@ def test_exports_jsonl_and_csv(golden: Imported, env: Path, runner: CliRunner,
 
     for delimiter in (",", ";"):
         path = tmp_path / f"out{delimiter == ';'}.csv"
-        invoke(runner, golden.url, "export", "--format", "csv", "--delimiter", delimiter,
+        invoke(runner, golden.url, "export", "--full", "--format", "csv", "--delimiter",
+               delimiter,
                "-o", str(path))
         raw = path.read_bytes()
         assert raw.startswith(b"\xef\xbb\xbf"), "no UTF-8 BOM"
         table = list(csv.reader(io.StringIO(raw[3:].decode("utf-8"), newline=""),
                                 delimiter=delimiter))
-        assert table[0] == list(EXPORT_COLUMNS)
+        assert table[0] == list(FULL_EXPORT_COLUMNS)
         assert len(table) == len(rows) + 1
         for row, line in zip(rows, table[1:], strict=True):
-            assert line == [_csv_cell(row[name]) for name in EXPORT_COLUMNS], row["message_id"]
+            assert line == [_csv_cell(row[name]) for name in FULL_EXPORT_COLUMNS], \
+                row["message_id"]
 
 
 def test_export_by_kind(golden: Imported, env: Path, runner: CliRunner) -> None:
-    out = invoke(runner, golden.url, "export", "--format", "jsonl", "--kind", "bounce").stdout
+    out = invoke(runner, golden.url, "export", "--full", "--format", "jsonl", "--kind",
+                 "bounce").stdout
     rows = [json.loads(line) for line in out.splitlines()]
     bounces = {mid for mid, (kind, _, _) in kinds(golden.url).items() if kind == "bounce"}
     assert rows

@@ -96,7 +96,7 @@ def shown(runner: CliRunner, db_url: str, message_id: str) -> dict[str, Any]:
 
 
 def exported(runner: CliRunner, db_url: str, *args: str) -> dict[str, dict[str, Any]]:
-    out = invoke(runner, db_url, "export", "--format", "jsonl", *args).stdout
+    out = invoke(runner, db_url, "export", "--full", "--format", "jsonl", *args).stdout
     rows = [json.loads(line) for line in out.splitlines() if line.strip()]
     return {row["message_id"]: row for row in rows}
 

@@ -30,6 +30,8 @@ from ldn_inbox.review.tui import (
     ReviewScreen,
     TextPrompt,
     ValuePicker,
+    field_label,
+    value_label,
 )
 from ldn_inbox.store.db import open_database, session_factory
 
@@ -42,12 +44,12 @@ ROW = {name: index for index, name in enumerate(review.CODED_FIELDS)}
 Scenario = Callable[[Any, ReviewScreen], Awaitable[None]]
 
 
-def run(db_url: str, position: Position, scenario: Scenario) -> None:
+def run(db_url: str, position: Position, scenario: Scenario, **options: Any) -> None:
     """Open the review screen on ``db_url`` as anne and play ``scenario`` on it."""
     engine = open_database(db_url)
 
     async def play() -> None:
-        app = ReviewApp(session_factory(engine), "anne", position)
+        app = ReviewApp(session_factory(engine), "anne", position, **options)
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
             await scenario(pilot, app.review_screen)
@@ -100,7 +102,10 @@ def test_change_undo_accept_quit_and_resume(db: str, tmp_path: Path) -> None:
         await pilot.press("enter")
         assert isinstance(screen.app.screen, ValuePicker)
         await pilot.press("up", "enter")  # specialist -> gp
-        assert "prescriber: specialist → gp" in screen.status_text.plain
+        said = (f"{field_label('prescriber', 'en')}: "
+                f"{value_label('prescriber', 'specialist', 'en')} → "
+                f"{value_label('prescriber', 'gp', 'en')}")
+        assert said in screen.status_text.plain, "labels, not codes, in the status line"
         changed = view(db, M1)
         assert changed.field("prescriber").human == "gp"
         assert changed.field("prescriber_specialty").effective is None
@@ -236,9 +241,10 @@ def test_screenshots(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
             screen.app.save_screenshot(path.name, str(target))
             written.append(path)
 
-    run(db, Position(current=M1), scenario)
-    expected = {"main": ("ldn_use", "past", "pain,sleep,stiffness"),
-                "picker": ("prescriber", "Enter picks"),
+    run(db, Position(current=M1), scenario, database="/var/lib/ldn-inbox/ldn-inbox.sqlite")
+    expected = {"main": (field_label("ldn_use", "en"), value_label("ldn_use", "past", "en"),
+                         "/var/lib/ldn-inbox/ldn-inbox.sqlite", "#"),
+                "picker": (field_label("prescriber", "en"), "Enter picks"),
                 "help": ("Keys", "accept the record")}
     for path in written:
         shown = svg_text(path)

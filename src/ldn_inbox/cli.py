@@ -18,7 +18,7 @@ from typing import IO, Annotated, Any, cast
 import typer
 
 from ldn_inbox import __version__
-from ldn_inbox.errors import ExitCode, LdnInboxError, ValidationError
+from ldn_inbox.errors import ConfigError, ExitCode, LdnInboxError, ValidationError
 from ldn_inbox.flow.app import Context
 from ldn_inbox.terminal import one_line, printable
 
@@ -55,6 +55,13 @@ class State:
             self._context = Context.load(self.config_path, self.db)
         return self._context
 
+    def existing(self) -> Context:
+        """The context of a command that reads or changes stored records: a missing
+        database is an error (exit 5), never a new empty one."""
+        context = self.context()
+        context.create = False
+        return context
+
     def close(self) -> None:
         if self._context is not None:
             self._context.close()
@@ -73,6 +80,11 @@ def _state(ctx: typer.Context) -> State:
 
 def _context(ctx: typer.Context) -> Context:
     return _state(ctx).context()
+
+
+def _existing(ctx: typer.Context) -> Context:
+    """The context of a command that reads or changes stored records (no new database)."""
+    return _state(ctx).existing()
 
 
 def _version(value: bool) -> None:
@@ -107,8 +119,16 @@ def main_options(
     ctx.call_on_close(state.close)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO if verbose else logging.WARNING)
+    handler.addFilter(_own_progress_only)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         handlers=[handler])
+
+
+def _own_progress_only(record: logging.LogRecord) -> bool:
+    """Libraries' INFO lines (imapclient's "Connection closed", alembic's migration
+    steps) never reach stderr: under cron each line is mail about a problem."""
+    return record.levelno >= logging.WARNING or record.name.startswith("ldn_inbox")
 
 
 class _OneLineFormatter(logging.Formatter):
@@ -392,6 +412,33 @@ def fetch_command(
 
 
 # --------------------------------------------------------------------------- export
+def _to_stdout(output: Path | None) -> bool:
+    """``-o -`` (or no ``-o``) means standard output."""
+    return output is None or str(output) == "-"
+
+
+@contextmanager
+def _binary_output(output: Path | None, suffix: str) -> Iterator[Path]:
+    """A path for a writer that needs a file name (XLSX, Stata, SPSS): ``output`` itself,
+    or for ``-o -`` a private temporary file copied to standard output afterwards."""
+    import shutil
+    import tempfile
+
+    if not _to_stdout(output):
+        assert output is not None
+        yield output
+        return
+    if _stdout_is_tty():
+        raise ValidationError(f"a {suffix} file is binary: redirect standard output "
+                              f"(-o - > file.{suffix}) or give -o FILE")
+    with tempfile.TemporaryDirectory(prefix="ldn-inbox-") as folder:
+        path = Path(folder) / f"export.{suffix}"
+        yield path
+        with path.open("rb") as handle:
+            shutil.copyfileobj(handle, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+
+
 @app.command("export")
 def export_command(
     ctx: typer.Context,
@@ -401,7 +448,7 @@ def export_command(
         "gold: the reviewed records as a labelled set (--output DIR) for `ldn-inbox eval`.")]
     = "jsonl",
     output: Annotated[Path | None, typer.Option("--output", "-o",
-                      help="File to write (default: standard output).")] = None,
+                      help="File to write; - or none: standard output.")] = None,
     kind: Annotated[str | None, typer.Option(help="Only messages of this kind.")] = None,
     reviewed_only: Annotated[bool, typer.Option("--reviewed-only",
                              help="Only records a reviewer accepted.")] = False,
@@ -411,9 +458,15 @@ def export_command(
         "--view", help="Export an analyst view instead (survey_responses, respondents, "
         "benefits_long, side_effects_long, review_queue, codebook_values); dta and sav "
         "always do, survey_responses by default.", show_default=False)] = None,
+    full: Annotated[bool, typer.Option(
+        "--full", help="Add what can identify a person, for reviewers and administrators, "
+        "not analysts: each message's Message-ID, where it was found (source: the imported "
+        "file's name or the IMAP folder/UID) and the evidence (the respondent's own "
+        "words).")] = False,
 ) -> None:
     """Export one row per message with the codebook's fields (human corrections applied),
-    or an analyst view (docs/analysts.md). CSV files start with a UTF-8 BOM for Excel.
+    or an analyst view (docs/analysts.md). Nothing in it names a person or a message
+    unless --full is given. CSV files start with a UTF-8 BOM for Excel.
     `--format sqlite` writes the analyst copy: every view as a table, code labels, and
     FILE's metadata beside it (survey.metadata.json) for `ldn-inbox browse --copy FILE`.
 
@@ -422,10 +475,10 @@ def export_command(
       ldn-inbox export --format csv --delimiter ';' --kind reply -o antwoorden.csv
       ldn-inbox export --view respondents --format xlsx --reviewed-only -o respondents.xlsx
       ldn-inbox export --format sav -o survey.sav
+      ldn-inbox export --full --format csv -o review-copy.csv
       ldn-inbox export --format sqlite -o survey.sqlite
       ldn-inbox export --format gold --output our-set/     # then: ldn-inbox eval our-set
     """
-    from ldn_inbox.codebook import FIELD_BY_NAME
     from ldn_inbox.serve import export, views
 
     with handled():
@@ -435,49 +488,69 @@ def export_command(
         if format == "gold":
             _export_gold(ctx, output)
             return
-        if format not in ("jsonl", "csv", "xlsx", "dta", "sav"):
-            raise ValidationError("--format must be jsonl, csv, xlsx, dta, sav, sqlite or "
-                                  "gold")
-        if kind is not None and kind not in FIELD_BY_NAME["kind"].codes:
-            raise ValidationError(f"--kind must be one of {', '.join(FIELD_BY_NAME['kind'].codes)}")
-        if len(delimiter) != 1:
-            raise ValidationError("--delimiter must be one character")
-        if format in ("xlsx", "dta", "sav") and output is None:
-            raise ValidationError(f"{format} needs --output FILE")
-        if format in ("dta", "sav"):
-            view = view or "survey_responses"
-        if view is not None:
-            views.check_view(view)
-            if kind is not None:
-                raise ValidationError("--kind selects messages; it does not apply to --view")
-        context = _context(ctx)
+        view = _export_view(format, output, kind=kind, delimiter=delimiter, view=view,
+                            full=full)
+        if full:
+            typer.echo("warning: --full adds " + "; ".join(
+                f"{name}: {why}" for name, why in export.FULL_COLUMNS.items())
+                + ". Keep this file where the messages are kept.", err=True)
+        context = _existing(ctx)
         with context.read_sessions() as session:
             if view is not None:
                 columns, rows = views.read_view(session, view, reviewed_only=reviewed_only)
             else:
-                columns = list(export.EXPORT_COLUMNS)
+                columns = list(export.FULL_EXPORT_COLUMNS if full else export.EXPORT_COLUMNS)
                 rows = export.iter_rows(session, kind=kind, reviewed_only=reviewed_only)
-            if format in ("dta", "sav"):
-                assert output is not None
-                count = views.write_stats_file(columns, rows, output, format)
-            elif format == "xlsx":
-                assert output is not None
-                count = export.write_xlsx(rows, output, columns=columns,
-                                          sheet_name=view or "responses")
-            elif output is None:
+            if format in ("dta", "sav", "xlsx"):
+                with _binary_output(output, format) as path:
+                    count = (views.write_stats_file(columns, rows, path, format)
+                             if format != "xlsx" else
+                             export.write_xlsx(rows, path, columns=columns,
+                                               sheet_name=view or "responses"))
+            elif _to_stdout(output):
                 stdout = _terminal_safe(sys.stdout)
-                count = (export.write_jsonl(rows, stdout) if format == "jsonl"
+                count = (export.write_jsonl(rows, stdout, columns=columns) if format == "jsonl"
                          else export.write_csv(rows, stdout, delimiter=delimiter,
                                                columns=columns))
             else:
                 from ldn_inbox.store.privacy import open_private
 
+                assert output is not None
                 with open_private(output, "w", encoding="utf-8", newline="") as handle:
-                    count = (export.write_jsonl(rows, handle) if format == "jsonl"
-                             else export.write_csv(rows, handle, delimiter=delimiter,
-                                                   columns=columns))
-        if output is not None:
+                    count = (export.write_jsonl(rows, handle, columns=columns)
+                             if format == "jsonl" else
+                             export.write_csv(rows, handle, delimiter=delimiter,
+                                              columns=columns))
+        if not _to_stdout(output):
             typer.echo(f"{count} rows written to {one_line(str(output))}", err=True)
+
+
+def _export_view(format: str, output: Path | None, *, kind: str | None, delimiter: str,
+                 view: str | None, full: bool) -> str | None:
+    """Check the options of a file export; the view to export (None: one row per
+    message)."""
+    from ldn_inbox.codebook import FIELD_BY_NAME
+    from ldn_inbox.serve import views
+
+    if format not in ("jsonl", "csv", "xlsx", "dta", "sav"):
+        raise ValidationError("--format must be jsonl, csv, xlsx, dta, sav, sqlite or gold")
+    if kind is not None and kind not in FIELD_BY_NAME["kind"].codes:
+        raise ValidationError(f"--kind must be one of {', '.join(FIELD_BY_NAME['kind'].codes)}")
+    if len(delimiter) != 1:
+        raise ValidationError("--delimiter must be one character")
+    if format in ("xlsx", "dta", "sav") and output is None:
+        raise ValidationError(f"{format} needs --output FILE (-o - for standard output)")
+    if format in ("dta", "sav"):
+        view = view or "survey_responses"
+    if view is not None:
+        views.check_view(view)
+        if kind is not None:
+            raise ValidationError("--kind selects messages; it does not apply to --view")
+        if full:
+            raise ValidationError("--full adds identifying columns to the per-message "
+                                  "export; the analyst views have none (drop --view, and "
+                                  "use jsonl, csv or xlsx)")
+    return view
 
 
 def _export_sqlite(ctx: typer.Context, output: Path | None, *, view: str | None,
@@ -489,7 +562,7 @@ def _export_sqlite(ctx: typer.Context, output: Path | None, *, view: str | None,
     if view is not None or kind is not None:
         raise ValidationError("the sqlite copy holds every view; --view and --kind do not "
                               "apply")
-    with _context(ctx).read_sessions() as session:
+    with _existing(ctx).read_sessions() as session:
         counts = build(session, output, reviewed_only=reviewed_only)
     typer.echo(f"{counts['survey_responses']} replies, {counts['respondents']} respondents "
                f"written to {one_line(str(output))} (metadata: "
@@ -526,7 +599,7 @@ def browse_command(
         typer.echo(one_line(line), err=True)
 
     with handled():
-        browse(None if copy is not None else _context(ctx), copy=copy, host=host,
+        browse(None if copy is not None else _existing(ctx), copy=copy, host=host,
                port=port, reviewed_only=reviewed_only, announce=announce)
 
 
@@ -535,7 +608,7 @@ def _export_gold(ctx: typer.Context, output: Path | None) -> None:
 
     if output is None:
         raise ValidationError("--format gold needs --output DIR")
-    with _context(ctx).read_sessions() as session:
+    with _existing(ctx).read_sessions() as session:
         count = write_gold(session, output)
     typer.echo(f"{count} reviewed records written to {one_line(str(output))} (eml/ and "
                "gold.jsonl; the messages keep their addresses: share with care)", err=True)
@@ -547,7 +620,8 @@ def errors_command(
     ctx: typer.Context,
     format: Annotated[str, typer.Option("--format", help="table or jsonl.")] = "table",
 ) -> None:
-    """List messages kept raw because they could not be parsed or coded.
+    """List messages kept raw because they could not be parsed or coded: Message-ID, where
+    it was found (the file, or the IMAP account/folder and UID), when, and the error.
 
     Example:
       ldn-inbox errors --format jsonl
@@ -555,7 +629,7 @@ def errors_command(
     from ldn_inbox.store.queries import quarantined
 
     with handled():
-        context = _context(ctx)
+        context = _existing(ctx)
         with context.read_sessions() as session:
             rows = quarantined(session)
         if format == "jsonl":
@@ -566,7 +640,8 @@ def errors_command(
             typer.echo("no quarantined messages")
             return
         for row in rows:
-            typer.echo(one_line(f"{row['message_id']}\t{row['stored_at']}\t{row['error']}"))
+            typer.echo(one_line(f"{row['message_id']}\t{row['source'] or '-'}\t"
+                                f"{row['stored_at']}\t{row['error']}"))
 
 
 # --------------------------------------------------------------------------- raw
@@ -592,7 +667,7 @@ def raw_command(
     from ldn_inbox.store.queries import AmbiguousRaw, raw_message
 
     with handled():
-        with _context(ctx).read_sessions() as session:
+        with _existing(ctx).read_sessions() as session:
             try:
                 raw = raw_message(session, message_id, sha256)
             except AmbiguousRaw as exc:
@@ -651,7 +726,7 @@ def eval_command(
 
     with handled():
         if stored:
-            scores = evaluate_stored(_context(ctx), directory)
+            scores = evaluate_stored(_existing(ctx), directory)
         else:
             evaluation_overlay(overlay)
             scores = evaluate_directory(directory, mailings=mailings)
@@ -727,7 +802,7 @@ def mailing_list(
     from ldn_inbox.store import mailing_store
 
     with handled():
-        records = list_mailings(_context(ctx), all_statuses=all_statuses)
+        records = list_mailings(_existing(ctx), all_statuses=all_statuses)
         if not records:
             typer.echo("no mailings known yet: add one with `ldn-inbox mailing add FILE`, or "
                        "import replies (a mailing quoted by 3 senders is learned)")
@@ -749,7 +824,7 @@ def mailing_remove(
     from ldn_inbox.flow.workflows import remove_mailing
 
     with handled():
-        record, summary = remove_mailing(_context(ctx), ident)
+        record, summary = remove_mailing(_existing(ctx), ident)
         typer.echo(f"removed mailing #{record.id} {record.name}; re-coded {summary.recoded} "
                    "record(s)")
 
@@ -798,7 +873,7 @@ def db_vacuum(ctx: typer.Context) -> None:
       ldn-inbox db vacuum
     """
     with handled():
-        if _clear_old_copies(_context(ctx), vacuum=True):
+        if _clear_old_copies(_existing(ctx), vacuum=True):
             typer.echo("database vacuumed")
 
 
@@ -809,10 +884,15 @@ def db_current(ctx: typer.Context) -> None:
     Example:
       ldn-inbox db current
     """
+    from ldn_inbox.errors import MissingDatabaseError
     from ldn_inbox.store.db import current_revision, head_revision, make_engine
 
     with handled():
-        engine = make_engine(_context(ctx).db_url)
+        context = _context(ctx)
+        try:
+            engine = make_engine(context.db_url, create=False)
+        except MissingDatabaseError as exc:
+            raise context.explained(exc) from None
         current = current_revision(engine)
         head = head_revision()
         state = "up to date" if current == head else "run `ldn-inbox db upgrade`"
@@ -822,18 +902,25 @@ def db_current(ctx: typer.Context) -> None:
 @config_app.command("show")
 def config_show(ctx: typer.Context) -> None:
     """Print the effective configuration, secrets masked, with where each value came from.
+    The output is a valid config file (a masked secret is commented out).
 
     Example:
       LDN_INBOX_IMAP_HOST=imap.example.org ldn-inbox config show
     """
+    from ldn_inbox.config import MASK
+
     with handled():
         cfg = _context(ctx).config
         typer.echo(f"# config file: {cfg.path or 'none'}")
         for section, values in cfg.redacted().items():
-            typer.echo(f"[{section}]")
+            if section:
+                typer.echo(f"\n[{section}]")
             for key, value in values.items():
-                name = key if section == "general" else f"{section}.{key}"
-                typer.echo(f"{key} = {json.dumps(value)}  # {cfg.origins[name]}")
+                name = f"{section}.{key}" if section else key
+                # a masked secret (or a URL with its password masked) is commented out, so
+                # that the output loads back as a config file
+                hide = "# " if value == MASK or value != cfg[name] else ""
+                typer.echo(f"{hide}{key} = {_json(value)}  # {cfg.origins[name]}")
 
 
 # --------------------------------------------------------------------------- review
@@ -852,25 +939,34 @@ def review_main(
     reviewer: Annotated[str | None, typer.Option(
         "--reviewer", help="Who reviews in the screen (else $LDN_INBOX_REVIEWER, else the OS "
         "user); subcommands take their own --reviewer.", show_default=False)] = None,
+    lang: Annotated[str | None, typer.Option(
+        "--lang", help="Labels of fields and values in nl or en (else Dutch when the "
+        "locale, $LANG, is Dutch).", show_default=False)] = None,
 ) -> None:
     """Open the review screen over the queue (keys: ? in the screen), or run a subcommand.
 
     Examples:
       ldn-inbox review                                   # the review screen
+      ldn-inbox review --lang nl                         # with Dutch labels
       ldn-inbox review list --needs-review
       ldn-inbox review set 'CAPV...@mail.gmail.com' prescriber specialist
     """
     if ctx.invoked_subcommand is not None:
         return
-    from ldn_inbox.review import default_reviewer
+    from ldn_inbox.review import default_language, default_reviewer
     from ldn_inbox.review.tui import run_review
 
     with handled():
+        if lang not in (None, "nl", "en"):
+            raise ValidationError("--lang must be nl or en")
+        context = _existing(ctx)
+        context.engine  # noqa: B018  (a missing database is said before anything else)
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             raise ValidationError("the review screen needs a terminal; in scripts use "
                                   "`ldn-inbox review list`, `show`, `set` and `accept`")
-        context = _context(ctx)
-        run_review(context.sessions, default_reviewer(reviewer), context.db_url)
+        run_review(context.sessions, default_reviewer(reviewer), context.db_url,
+                   database=context.db_label(), lang=lang or default_language(),
+                   read_sessions=context.read_sessions)
 
 
 @review_app.command("list")
@@ -900,7 +996,7 @@ def review_list(
     with handled():
         if format not in ("table", "jsonl"):
             raise ValidationError("--format must be table or jsonl")
-        with _context(ctx).read_sessions() as session:
+        with _existing(ctx).read_sessions() as session:
             items = review.queue(session, needs_review=needs_review, field_name=field,
                                  conflicts=conflicts, include_reviewed=all_records)
         _emit(items, format, review.format_queue)
@@ -923,7 +1019,7 @@ def review_show(
     with handled():
         if format not in ("text", "json"):
             raise ValidationError("--format must be text or json")
-        with _context(ctx).read_sessions() as session:
+        with _existing(ctx).read_sessions() as session:
             view = review.show(session, message_id)
         if format == "json":
             typer.echo(_json(view.as_dict(), indent=2))
@@ -954,7 +1050,7 @@ def review_set(
 
     with handled():
         name = review.default_reviewer(reviewer)
-        with _context(ctx).sessions() as session:
+        with _existing(ctx).sessions() as session:
             outcome = review.set_field(session, message_id, field, value, reviewer=name,
                                        note=note)
         if not outcome.changes:
@@ -984,7 +1080,7 @@ def review_accept(
 
     with handled():
         name = review.default_reviewer(reviewer)
-        with _context(ctx).sessions() as session:
+        with _existing(ctx).sessions() as session:
             outcome = review.accept(session, message_id, reviewer=name, note=note)
         typer.echo(one_line(f"accepted {outcome.message_id} (by {name})"))
         if outcome.detail:
@@ -1006,7 +1102,7 @@ def review_undo(
 
     with handled():
         name = review.default_reviewer(reviewer)
-        with _context(ctx).sessions() as session:
+        with _existing(ctx).sessions() as session:
             outcome = review.undo(session, message_id, reviewer=name)
         for change in outcome.changes:
             typer.echo(f"{change.field}: {review.format_value(change.old)} -> "
@@ -1033,7 +1129,7 @@ def review_note(
 
     with handled():
         name = review.default_reviewer(reviewer)
-        with _context(ctx).sessions() as session:
+        with _existing(ctx).sessions() as session:
             review.add_note(session, message_id, text, reviewer=name, field_name=field)
         typer.echo("note added")
 
@@ -1058,7 +1154,7 @@ def review_history(
     with handled():
         if format not in ("table", "jsonl"):
             raise ValidationError("--format must be table or jsonl")
-        with _context(ctx).read_sessions() as session:
+        with _existing(ctx).read_sessions() as session:
             entries = review.history(session, message_id)
         _emit(entries, format, review.format_history)
 
@@ -1100,7 +1196,7 @@ def reparse_command(
                     from None
             if since_at.tzinfo is None:
                 since_at = since_at.replace(tzinfo=UTC)
-        summary = reparse_messages(_context(ctx), all_messages=all_messages, since=since_at,
+        summary = reparse_messages(_existing(ctx), all_messages=all_messages, since=since_at,
                                    idents=message_ids or (),
                                    reviewer=review.default_reviewer(reviewer))
         for message_id, error in summary.failed[:20]:
@@ -1195,7 +1291,7 @@ def learn_command(
 def codebook_command(
     format: Annotated[str, typer.Option("--format", "-f", help="md, csv or json.")] = "md",
     output: Annotated[Path | None, typer.Option("--output", "-o",
-                      help="File to write (default: standard output).")] = None,
+                      help="File to write; - or none: standard output.")] = None,
     delimiter: Annotated[str, typer.Option(help="CSV delimiter (';' for Belgian Excel).")]
     = ",",
 ) -> None:
@@ -1211,9 +1307,10 @@ def codebook_command(
         if len(delimiter) != 1:
             raise ValidationError("--delimiter must be one character")
         text = datadict.render(format, delimiter=delimiter)
-        if output is None:
+        if _to_stdout(output):
             sys.stdout.write(text)
         else:
+            assert output is not None
             output.write_text(text, encoding="utf-8", newline="")
             typer.echo(f"data dictionary written to {one_line(str(output))}", err=True)
 
@@ -1241,7 +1338,7 @@ def stats_command(ctx: typer.Context, unit: UnitOption = "respondents",
     from ldn_inbox.serve.report import stats_text
 
     with handled():
-        with _context(ctx).read_sessions() as session:
+        with _existing(ctx).read_sessions() as session:
             typer.echo(stats_text(session, unit=unit, lang=lang, records=records), nl=False)
             rates = format_rates(correction_rates(session))
             if rates:
@@ -1251,7 +1348,8 @@ def stats_command(ctx: typer.Context, unit: UnitOption = "respondents",
 @app.command("report")
 def report_command(
     ctx: typer.Context,
-    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")]
+    output: Annotated[Path, typer.Option("--output", "-o",
+                                         help="HTML file to write; - for standard output.")]
     = Path("report.html"),
     unit: UnitOption = "respondents",
     lang: LangOption = "en",
@@ -1277,12 +1375,15 @@ def report_command(
 
     with handled():
         generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        with _context(ctx).read_sessions() as session:
+        with _existing(ctx).read_sessions() as session:
             report = make_report(session, unit=unit, lang=lang, records=records,
                                  generated=generated)
-        with open_private(output, "w", encoding="utf-8") as handle:
-            handle.write(report.page)
-        typer.echo(f"report written to {one_line(str(output))}", err=True)
+        if _to_stdout(output):
+            sys.stdout.write(report.page)
+        else:
+            with open_private(output, "w", encoding="utf-8") as handle:
+                handle.write(report.page)
+            typer.echo(f"report written to {one_line(str(output))}", err=True)
         if charts is not None:
             written = write_charts(report.charts, charts)
             typer.echo(f"{len(written)} chart files written to {one_line(str(charts))}",
@@ -1331,16 +1432,19 @@ def forget_command(
     """
     from ldn_inbox.review import default_reviewer
     from ldn_inbox.store.erasure import forget
-    from ldn_inbox.store.privacy import key_path, load_key
-
     with handled():
         if address == "-":
             address = sys.stdin.readline().strip()
             if not yes and not dry_run:
                 raise ValidationError("with '-' (address on standard input) pass --yes")
         name = default_reviewer(reviewer)
-        context = _context(ctx)
-        key = load_key(key_path(context.config))
+        context = _existing(ctx)
+        key: bytes | None = None
+        try:
+            key = context.pseudonym_key()
+        except ConfigError as exc:
+            typer.echo(f"warning: {one_line(str(exc))}; erasing by the stored address only",
+                       err=True)
         with context.sessions() as session:
             counts = forget(session, address, key, by=name, dry_run=True)
         if not dry_run and not yes:
@@ -1381,7 +1485,7 @@ def purge_command(
     with handled():
         age = parse_age(raw_older_than)
         name = default_reviewer(reviewer)
-        context = _context(ctx)
+        context = _existing(ctx)
         with context.sessions() as session:
             counts = purge(session, age, by=name, dry_run=dry_run)
             if not dry_run:

@@ -1,7 +1,8 @@
 """Configuration: one TOML file, every key also settable by environment.
 
 Where a value comes from, last one wins: built-in default, the config file (``--config``,
-``$LDN_INBOX_CONFIG``, else ``config.toml`` in the platform's user config dir when it exists),
+``$LDN_INBOX_CONFIG``, else ``config.toml`` in the platform's user config dir when it exists,
+else :data:`SYSTEM_CONFIG` when it exists: the file a volunteer and the cron job share),
 ``LDN_INBOX_<SECTION>_<KEY>`` in the environment (top-level keys: ``LDN_INBOX_<KEY>``),
 then command-line options. One table, :data:`SETTINGS`, drives validation, ``config show``
 and the README's key table.
@@ -106,7 +107,8 @@ SETTINGS: tuple[Setting, ...] = (
             "default: overlays/ in the user data dir"),
     Setting("privacy", "key_file", str, "",
             "Key for respondent pseudonyms (HMAC); created with mode 0600 on first use. "
-            "Default: ldn-inbox.key in the user data dir"),
+            "Default: ldn-inbox.key beside the config file (without one: in the user data "
+            "dir)"),
     Setting("run", "lock_file", str, "",
             "Lock file that stops overlapping runs; default: next to a SQLite database, "
             "else in the user cache dir"),
@@ -125,6 +127,8 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 SETTING_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+#: What ``config show`` prints for a secret that is set.
+MASK = "********"
 SECTIONS: tuple[str, ...] = tuple(sorted({s.section for s in SETTINGS if s.section}))
 
 
@@ -140,15 +144,16 @@ class Config:
         return self.values[name]
 
     def redacted(self) -> dict[str, dict[str, Any]]:
-        """Section -> key -> value, secrets masked: what ``config show`` prints."""
+        """Section ('' for the top-level keys, first) -> key -> value, secrets masked: what
+        ``config show`` prints."""
         out: dict[str, dict[str, Any]] = {}
-        for setting in SETTINGS:
+        for setting in sorted(SETTINGS, key=lambda s: bool(s.section)):
             value = self.values[setting.name]
             if setting.secret and value:
-                value = "********"
+                value = MASK
             elif setting.name == "db" and value:
                 value = hide_url_password(value)
-            out.setdefault(setting.section or "general", {})[setting.key] = value
+            out.setdefault(setting.section, {})[setting.key] = value
         return out
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Config:
@@ -174,8 +179,35 @@ def hide_url_password(url: str) -> str:
         return url
 
 
+#: The configuration shared by every user of the machine (volunteers, the cron job), read
+#: when neither --config, $LDN_INBOX_CONFIG nor a user's own config.toml names another.
+SYSTEM_CONFIG = Path("/etc/ldn-inbox/config.toml")
+
+
 def default_config_path() -> Path:
-    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+    """The user's own config.toml when it exists, else the machine's shared one."""
+    user = Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+    return user if user.is_file() or not SYSTEM_CONFIG.is_file() else SYSTEM_CONFIG
+
+
+def _beside(path: Path, value: str) -> str:
+    """A relative path written in a config file, taken from the file's folder."""
+    return value if not value or Path(value).expanduser().is_absolute() \
+        else str(path.parent.resolve() / value)
+
+
+def _anchor_paths(file_path: Path, values: dict[str, Any], origins: dict[str, str]) -> None:
+    """Relative paths in a config file mean beside it, whatever the current folder: a
+    volunteer and the cron job starting in different folders open the same database."""
+    origin = str(file_path)
+    db = values["db"]
+    if origins["db"] == origin and db.startswith("sqlite:///"):
+        rest = db[len("sqlite:///"):]
+        if rest and not rest.startswith((":memory:", "file:", "~")):
+            values["db"] = "sqlite:///" + _beside(file_path, rest)
+    for name in ("privacy.key_file", "run.lock_file", "imap.password_file", "imap.ca_file"):
+        if origins[name] == origin and not values[name].startswith("~"):
+            values[name] = _beside(file_path, values[name])
 
 
 def _lookup(name: str, origin: str) -> Setting:
@@ -266,6 +298,7 @@ def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -
                 values[setting.name] = _coerce(setting, raw, origin)
                 origins[setting.name] = origin
     if used_path is not None:
+        _anchor_paths(used_path, values, origins)
         _warn_if_exposed(used_path, [s.name for s in SETTINGS
                                      if s.secret and origins[s.name] == str(used_path)])
     for setting in SETTINGS:

@@ -6,7 +6,9 @@
     - TLSError             certificate or host name verification failed
     - AuthError            the server refused the login
   + DatabaseError          exit 5: the database is unreachable or its schema is not usable
+    - MissingDatabaseError a command that reads found no database where it was pointed
   + ValidationError        exit 2: a value given by the user is not allowed by the codebook
+    - ChangedError         the record changed since the reviewer was shown it
   + LockedError            exit 7: another run holds the lock
   + NotFoundError          exit 8: a message or record named by the user does not exist
 
@@ -67,10 +69,18 @@ class DatabaseError(LdnInboxError):
     exit_code = ExitCode.DATABASE
 
 
+class MissingDatabaseError(DatabaseError):
+    """A command that only reads or changes stored records found no database to open."""
+
+
 class ValidationError(LdnInboxError):
     """A value is not allowed by the codebook or its rules."""
 
     exit_code = ExitCode.USAGE
+
+
+class ChangedError(ValidationError):
+    """The record changed (another reviewer, a re-coding) since it was shown."""
 
 
 class LockedError(LdnInboxError):

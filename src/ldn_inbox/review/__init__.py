@@ -29,12 +29,14 @@ re-coding that disagrees shows up in ``review list --conflicts`` instead of chan
 from __future__ import annotations
 
 import getpass
+import hashlib
+import json
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,13 +55,14 @@ from ldn_inbox.codebook import (
     check_rules,
     parse_value,
 )
-from ldn_inbox.errors import NotFoundError, ValidationError
+from ldn_inbox.errors import ChangedError, NotFoundError, ValidationError
 from ldn_inbox.store.models import (
     AuditEntry,
     Correction,
     Extraction,
     Message,
     Response,
+    ReviewClaim,
     utcnow,
 )
 from ldn_inbox.store.records import effective_values, refresh_response
@@ -67,6 +70,10 @@ from ldn_inbox.terminal import one_line, printable
 
 #: Environment variable naming the reviewer (else the operating-system user).
 REVIEWER_ENV = "LDN_INBOX_REVIEWER"
+#: How long a record opened on a review screen is passed by on the others (renewed by
+#: every action on it): long enough to read a long message, short enough that a screen left
+#: open over lunch does not hide its record for the afternoon.
+CLAIM_MINUTES = 15
 #: Audit actions that ``undo`` can revert.
 UNDOABLE = ("set", "accept")
 #: What a reply states when nothing is said about a question (CODEBOOK.md).
@@ -120,6 +127,16 @@ def default_reviewer(name: str | None = None, env: Mapping[str, str] | None = No
     if len(chosen) > 200:
         raise ValidationError("the reviewer name is longer than 200 characters")
     return chosen
+
+
+def default_language(env: Mapping[str, str] | None = None) -> str:
+    """The labels' language for the review screen: Dutch (nl) when the locale is Dutch
+    (``LC_ALL``, ``LC_MESSAGES``, ``LANG``: nl_BE, nl_NL, ...), else English (en)."""
+    env = os.environ if env is None else env
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        if env.get(name):
+            return "nl" if env[name].lower().startswith("nl") else "en"
+    return "en"
 
 
 # --------------------------------------------------------------------------- lookup
@@ -251,6 +268,41 @@ def queue(session: Session, *, needs_review: bool = False, field_name: str | Non
     return [item for _, item in items]
 
 
+# --------------------------------------------------------------------------- claims
+def claimed_by_others(session: Session, reviewer: str) -> set[str]:
+    """Message-IDs open on another reviewer's screen (claims not yet expired)."""
+    return set(session.scalars(
+        sa.select(Message.message_id).join(ReviewClaim, ReviewClaim.message_pk == Message.id)
+        .where(ReviewClaim.reviewer != reviewer, ReviewClaim.until > utcnow())))
+
+
+def claim(session: Session, ident: str, reviewer: str, *,
+          minutes: float = CLAIM_MINUTES) -> str | None:
+    """Claim record ``ident`` for ``reviewer`` (or renew the claim), releasing their
+    other claims; returns who holds it instead when another reviewer's claim is still
+    running (nothing changes then). Commits."""
+    with _transaction(session):
+        message = _lock(session, ident)
+        now = utcnow()
+        held = session.get(ReviewClaim, message.id)
+        if held is not None and held.reviewer != reviewer and held.until > now:
+            return held.reviewer
+        session.execute(sa.delete(ReviewClaim).where(ReviewClaim.reviewer == reviewer,
+                                                     ReviewClaim.message_pk != message.id))
+        if held is None:
+            held = ReviewClaim(message_pk=message.id)
+            session.add(held)
+        held.reviewer = reviewer
+        held.until = now + timedelta(minutes=minutes)
+        return None
+
+
+def release(session: Session, reviewer: str) -> None:
+    """Drop ``reviewer``'s claims (the screen closed). Commits."""
+    with _transaction(session):
+        session.execute(sa.delete(ReviewClaim).where(ReviewClaim.reviewer == reviewer))
+
+
 # --------------------------------------------------------------------------- show
 @dataclass(frozen=True)
 class FieldView:
@@ -312,6 +364,11 @@ class MessageView:
     reviewed_at: datetime | None
     extractor_version: str | None
     issues: tuple[str, ...]
+    #: the record's number (short, for screens; ``#12`` finds it)
+    record: int = 0
+    #: changes whenever a value, a correction, the acceptance or a conflict does: a write
+    #: given the version the reviewer saw is refused when the record changed since
+    version: str = ""
 
     def field(self, name: str) -> FieldView:
         for view in self.fields:
@@ -348,6 +405,7 @@ class MessageView:
                        "text": n.text} for n in self.notes],
             "reviewed_by": self.reviewed_by, "reviewed_at": when(self.reviewed_at),
             "extractor_version": self.extractor_version, "issues": list(self.issues),
+            "record": self.record, "version": self.version,
         }
 
 
@@ -361,6 +419,28 @@ def _spans(raw: Any, text: str) -> tuple[Span, ...]:
         if 0 <= start < end <= len(text):
             spans.append(Span(start, end, str(item.get("text", text[start:end]))))
     return tuple(spans)
+
+
+def _version(message: Message, extraction: Extraction | None,
+             corrections: Mapping[str, Correction], response: Response | None) -> str:
+    """A short hash of what a reviewer is shown of a record and acts on."""
+    state = {
+        "coded": extraction.values if extraction else None,
+        "human": {name: [c.value, c.reviewer] for name, c in sorted(corrections.items())},
+        "accepted": message.reviewed_by,
+        "conflicts": sorted(response.conflicts or ()) if response else [],
+    }
+    text = json.dumps(state, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _check_version(session: Session, message: Message, extraction: Extraction | None,
+                   corrections: Mapping[str, Correction], version: str | None) -> None:
+    if version is None:
+        return
+    response = session.get(Response, message.id)
+    if _version(message, extraction, corrections, response) != version:
+        raise ChangedError(f"record #{message.id} changed since it was shown; look again")
 
 
 def show(session: Session, ident: str) -> MessageView:
@@ -414,7 +494,8 @@ def show(session: Session, ident: str) -> MessageView:
         quoted_text=message.quoted_text or "", fields=tuple(fields), others=tuple(others),
         notes=notes, reviewed_by=message.reviewed_by, reviewed_at=message.reviewed_at,
         extractor_version=extraction.extractor_version if extraction else None,
-        issues=issues,
+        issues=issues, record=message.id,
+        version=_version(message, extraction, corrections, response),
     )
 
 
@@ -578,12 +659,16 @@ def _put(session: Session, message: Message, corrections: dict[str, Correction],
 
 
 def set_field(session: Session, ident: str, field_name: str, text: str, *, reviewer: str,
-              note: str | None = None, expect: Any = _UNSET) -> Outcome:
+              note: str | None = None, expect: Any = _UNSET,
+              version: str | None = None) -> Outcome:
     """Set ``field_name`` of message ``ident`` to the value written as ``text`` (codebook
     syntax: ``a,b`` or ``[]`` for lists, ``null`` where allowed). Commits.
 
     ``expect`` is the value the reviewer saw: when the field changed since (another
-    reviewer), nothing is written and ValidationError says so.
+    reviewer), nothing is written and ValidationError says so. ``version`` is the
+    :attr:`MessageView.version` the reviewer saw: any change to the record since is refused
+    with ChangedError. Setting the value a field already has writes nothing (no audit row),
+    unless it settles a conflict with a newer coding.
     """
     _check_field(field_name)
     value = parse_value(field_name, text)
@@ -591,6 +676,7 @@ def set_field(session: Session, ident: str, field_name: str, text: str, *, revie
         message = _lock(session, ident)
         extraction = _coded(session, message)
         corrections = _corrections(session, message)
+        _check_version(session, message, extraction, corrections, version)
         before = effective_values(extraction, list(corrections.values()))
         extracted = extraction.values
         if expect is not _UNSET and not identical(before.get(field_name), expect):
@@ -611,10 +697,10 @@ def set_field(session: Session, ident: str, field_name: str, text: str, *, revie
                                  for name, text in new_issues)
             raise ValidationError(f"cannot set {field_name} = {format_value(value)}: {problems}")
         current = corrections.get(field_name)
-        unchanged = (current is not None and not follows
-                     and identical(current.value.get("v"), value)
-                     and identical((current.extracted_value or {}).get("v"),
-                                   extracted.get(field_name)))
+        unchanged = (not follows and identical(before.get(field_name), value)
+                     and (current is None
+                          or identical((current.extracted_value or {}).get("v"),
+                                       extracted.get(field_name))))
         warnings = tuple(f"{name}: {text}" for name, text in _issues(record))
         if unchanged and not note:
             return Outcome(message.message_id, "set", (), warnings, "unchanged")
@@ -639,13 +725,18 @@ def set_field(session: Session, ident: str, field_name: str, text: str, *, revie
         return Outcome(message.message_id, "set", tuple(changes), warnings)
 
 
-def accept(session: Session, ident: str, *, reviewer: str, note: str | None = None) -> Outcome:
+def accept(session: Session, ident: str, *, reviewer: str, note: str | None = None,
+           version: str | None = None) -> Outcome:
     """Mark the record reviewed: every value is confirmed as a human value, and a
-    conflict with a newer extraction is settled in favour of the human value. Commits."""
+    conflict with a newer extraction is settled in favour of the human value. Commits.
+
+    ``version``: the :attr:`MessageView.version` the reviewer saw (ChangedError when the
+    record changed since: nobody accepts values they were not shown)."""
     with _transaction(session):
         message = _lock(session, ident)
         extraction = _coded(session, message)
         corrections = _corrections(session, message)
+        _check_version(session, message, extraction, corrections, version)
         values = effective_values(extraction, list(corrections.values()))
         issues = _issues(values)
         if issues:

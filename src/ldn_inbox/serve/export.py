@@ -1,7 +1,10 @@
 """Exports of the effective records: JSONL, CSV and XLSX (one row per message).
 
 Rows carry the codebook's field names and values (human corrections applied), the review
-state, confidence and evidence, and a pseudonymous respondent id: never an address or name.
+state, confidence, and a pseudonymous respondent id: never an address or name. The full
+export (``export --full``) adds what can point at a person: the Message-ID, where the
+message was found and the evidence (:data:`FULL_COLUMNS`). Booleans are booleans: JSON
+``true``/``false``, CSV ``true``/``false``, XLSX TRUE/FALSE cells.
 
 Text in a message (its Message-ID, the evidence) is the sender's: in CSV and XLSX every text
 cell a spreadsheet would read as a formula starts with an apostrophe (OWASP's advice on CSV
@@ -23,10 +26,22 @@ from ldn_inbox.codebook import CODED_FIELDS
 from ldn_inbox.store.models import Extraction, Message, RawSource, Response
 from ldn_inbox.store.privacy import create_private
 
+#: The default export: coded fields and review state per message, nothing that names a
+#: person or points at a message in the mailbox (the analyst views' rule).
 EXPORT_COLUMNS: tuple[str, ...] = (
-    "message_id", "respondent_id", *CODED_FIELDS, "needs_review", "review_fields",
-    "reviewed", "confidence", "evidence", "source", "received_at", "extractor_version",
-    "parse_status",
+    "response_id", "respondent_id", *CODED_FIELDS, "needs_review", "review_fields",
+    "reviewed", "confidence", "received_at", "extractor_version", "parse_status",
+)
+#: What ``export --full`` adds, and why each can identify someone.
+FULL_COLUMNS: dict[str, str] = {
+    "message_id": "the Message-ID (often made of a name, an address or a mail server)",
+    "source": "where the message was found: the imported file's name (sometimes the "
+              "sender's name and address) or the IMAP folder and UID",
+    "evidence": "the words each answer was read from (the respondent's own words, "
+                "which can name people and places)",
+}
+FULL_EXPORT_COLUMNS: tuple[str, ...] = (
+    "response_id", "message_id", *EXPORT_COLUMNS[1:], "evidence", "source",
 )
 
 
@@ -41,7 +56,8 @@ def _source_label(source: RawSource | None) -> str | None:
 
 def iter_rows(session: Session, *, kind: str | None = None,
               reviewed_only: bool = False) -> Iterator[dict[str, Any]]:
-    """Export rows in received order, streamed."""
+    """Export rows in received order, streamed, with every column of
+    :data:`FULL_EXPORT_COLUMNS` (the writers keep the columns they are given)."""
     query = (
         sa.select(Message, Response, Extraction)
         .outerjoin(Response, Response.message_pk == Message.id)
@@ -57,7 +73,7 @@ def iter_rows(session: Session, *, kind: str | None = None,
             sa.select(RawSource).where(RawSource.raw_id == message.raw_id)
             .order_by(RawSource.id).limit(1)
         ) if message.raw_id is not None else None
-        row: dict[str, Any] = {"message_id": message.message_id,
+        row: dict[str, Any] = {"response_id": message.id, "message_id": message.message_id,
                                "respondent_id": message.respondent_id}
         for name in CODED_FIELDS:
             row[name] = getattr(response, name) if response is not None else None
@@ -76,9 +92,13 @@ def iter_rows(session: Session, *, kind: str | None = None,
         yield row
 
 
-def write_jsonl(rows: Iterator[dict[str, Any]], out: IO[str]) -> int:
+def write_jsonl(rows: Iterator[dict[str, Any]], out: IO[str], *,
+                columns: Sequence[str] | None = None) -> int:
+    """One JSON object per row (only ``columns``, in that order, when given)."""
     count = 0
     for row in rows:
+        if columns is not None:
+            row = {name: row.get(name) for name in columns}
         out.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
         count += 1
     return count
@@ -94,6 +114,11 @@ def _csv_cell(name: str, value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value
+
+
+def _xlsx_cell(name: str, value: Any) -> Any:
+    """As in CSV, but a boolean stays a boolean: a workbook has the type."""
+    return value if isinstance(value, bool) else _csv_cell(name, value)
 
 
 #: Cells starting with one of these are formulas to Excel, LibreOffice or Google Sheets
@@ -136,7 +161,7 @@ def write_xlsx(rows: Iterator[dict[str, Any]], path: Path, *,
 
     def cell(value: Any) -> Any:
         if not isinstance(value, str):
-            return value
+            return value  # numbers, and booleans as Excel's TRUE/FALSE
         text = WriteOnlyCell(sheet, neutralise(ILLEGAL_CHARACTERS_RE.sub("", value)))
         text.data_type = "s"  # openpyxl would make a formula of a text starting with "="
         return text
@@ -144,7 +169,7 @@ def write_xlsx(rows: Iterator[dict[str, Any]], path: Path, *,
     sheet.append([cell(name) for name in columns])
     count = 0
     for row in rows:
-        sheet.append([cell(_csv_cell(name, row.get(name))) for name in columns])
+        sheet.append([cell(_xlsx_cell(name, row.get(name))) for name in columns])
         count += 1
     create_private(path)  # mode 0600, kept when openpyxl writes it
     workbook.save(path)

@@ -386,6 +386,12 @@ class ImapMailbox:
                     f"the TLS certificate of {server} is not valid for the name "
                     f"{self.settings.host!r} ({message}); use the host name the certificate "
                     "was issued for in imap.host")
+            if self.settings.ca_file:
+                return TLSError(
+                    f"the TLS certificate of {server} cannot be verified ({message}) with the "
+                    f"system's CAs nor imap.ca_file ({self.settings.ca_file}): that file does "
+                    "not hold the CA that signed the server's certificate; give the right "
+                    "CA's PEM file")
             return TLSError(
                 f"the TLS certificate of {server} cannot be verified ({message}); if the "
                 "server uses a private CA, set imap.ca_file to that CA's PEM file")

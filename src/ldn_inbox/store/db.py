@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from ldn_inbox.errors import DatabaseError
+from ldn_inbox.config import hide_url_password
+from ldn_inbox.errors import ConfigError, DatabaseError, MissingDatabaseError
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -70,19 +71,54 @@ def _create_private(path: Path) -> None:
         os.close(fd)
 
 
-def make_engine(url: str) -> sa.Engine:
-    """An engine for a SQLAlchemy URL; SQLite files get WAL, foreign keys and a busy timeout."""
+#: The database URLs ldn-inbox works with, as a message shows them.
+SUPPORTED_URLS = ("sqlite:///path/to/file.sqlite", "postgresql+psycopg://user@host/dbname")
+
+
+def parse_url(url: str) -> sa.URL:
+    """``url`` as a SQLAlchemy URL of a supported database (plain ``postgresql://`` uses
+    psycopg 3, the driver of the ``postgres`` extra).
+
+    :raises ConfigError: not a URL, or a database or driver ldn-inbox does not support
+    """
+    supported = " or ".join(SUPPORTED_URLS)
     try:
         parsed = make_url(url)
     except sa.exc.ArgumentError:
-        raise DatabaseError(
-            f"database URL {url!r} is not a SQLAlchemy URL; use sqlite:///path/to/file.sqlite "
-            "or postgresql+psycopg://user@host/dbname"
-        ) from None
+        raise ConfigError(f"database URL {hide_url_password(url)!r} is not a URL: use "
+                          f"{supported}") from None
+    # the names only: asking SQLAlchemy for the dialect would import it (or fail to)
+    backend, _, driver = parsed.drivername.partition("+")
+    if parsed.drivername == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg")
+    if (backend, driver) in (("sqlite", ""), ("sqlite", "pysqlite"), ("postgresql", "psycopg")):
+        return parsed
+    hint = " (postgres:// is written postgresql+psycopg://)" if backend == "postgres" else ""
+    raise ConfigError(f"database URL scheme {parsed.drivername!r} is not supported{hint}: "
+                      f"use {supported}")
+
+
+def sqlite_path(url: str | sa.URL) -> Path | None:
+    """The file of a SQLite URL (None for PostgreSQL and in-memory databases)."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    database = parsed.database or ""
+    if (parsed.get_backend_name() != "sqlite" or not database or database == ":memory:"
+            or database.startswith("file:")):
+        return None
+    return Path(database).expanduser()
+
+
+def make_engine(url: str, *, create: bool = True) -> sa.Engine:
+    """An engine for a SQLAlchemy URL; SQLite files get WAL, foreign keys and a busy timeout.
+
+    ``create=False``: a SQLite file that does not exist is not made (MissingDatabaseError).
+    """
+    parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if database and database != ":memory:" and not database.startswith("file:"):
-            path = Path(database).expanduser()
+        path = sqlite_path(parsed)
+        if path is not None:
+            if not create and not path.is_file():
+                raise MissingDatabaseError(f"no database at {path.resolve()}")
             if not path.resolve().parent.is_dir():
                 raise DatabaseError(f"database directory {path.resolve().parent} does not "
                                     "exist")
@@ -98,7 +134,7 @@ def make_engine(url: str) -> sa.Engine:
     except ModuleNotFoundError as exc:
         raise DatabaseError(
             f"no driver for {parsed.get_backend_name()}: {exc.name} is not installed "
-            "(for PostgreSQL: pip install 'ldn-inbox[postgres]')"
+            "(pip install 'ldn-inbox[postgres]')"
         ) from None
 
 
@@ -224,10 +260,19 @@ def downgrade(engine: sa.Engine, revision: str) -> None:
         command.downgrade(cfg, revision)
 
 
-def open_database(url: str, *, migrate: bool = True) -> sa.Engine:
-    """Engine for ``url`` with the schema at head (migrating an older one in place)."""
-    engine = make_engine(url)
+def open_database(url: str, *, migrate: bool = True, create: bool = True) -> sa.Engine:
+    """Engine for ``url`` with the schema at head (migrating an older one in place).
+
+    ``create=False`` (commands that read, or change stored records): a database that does
+    not exist, or holds no ldn-inbox schema yet, is refused rather than made.
+    """
+    engine = make_engine(url, create=create)
     current = current_revision(engine)
+    if current is None and not create:
+        engine.dispose()
+        where = sqlite_path(url)
+        raise MissingDatabaseError(
+            f"no ldn-inbox data in {where.resolve() if where else hide_url_password(url)}")
     head = head_revision()
     if current != head:
         if not migrate:

@@ -115,21 +115,24 @@ def _changed(session: Session, statement: sa.Executable) -> int:
     return int(result.rowcount or 0)
 
 
-def forget(session: Session, address: str, key: bytes, *, by: str,
+def forget(session: Session, address: str, key: bytes | None, *, by: str,
            dry_run: bool = False) -> Erased:
     """Erase everything held about ``address``; the caller commits (or, for a dry run,
     the session is rolled back here).
 
-    Found: the contact (by pseudonym or stored address), its messages, bounces naming the
-    address as failed recipient, raw messages from that address not linked to a contact,
-    and every raw copy with the Message-ID of an erased message. Audit rows of those
-    messages stay, blanked (action ``erase``); tombstones keep the hashes.
+    Found: the contact (by pseudonym, with ``key``, or stored address), its messages,
+    bounces naming the address as failed recipient, raw messages from that address not
+    linked to a contact, and every raw copy with the Message-ID of an erased message.
+    Audit rows of those messages stay, blanked (action ``erase``); tombstones keep the
+    hashes.
     """
     # "Name <address>" is read as a From header would be; a bare address as it is
     target = parse_sender([address]).address or normalize_address(address)
     if "@" not in target:
         raise ValidationError("forget takes an e-mail address (local@domain)")
-    pseudonyms = {respondent_id(target, key)}
+    # without the database's key (lost, or another user's) the stored address still finds
+    # the contact: an erasure is never held up by a key problem
+    pseudonyms = {respondent_id(target, key)} if key is not None else set()
     pseudonyms |= set(session.scalars(
         sa.select(Contact.respondent_id).where(sa.func.lower(Contact.address) == target)))
     contact_ids = set(session.scalars(

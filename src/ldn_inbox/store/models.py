@@ -16,6 +16,8 @@ Data path and tables::
     tombstones     hashes of erased messages, so a re-import does not bring them back
     mailings       what the organisation sent (added, or learned from the replies' quotes)
     lexicon_overlays entries added to the lexicons from reviewed corrections (learn --apply)
+    database_facts facts about the database itself (the pseudonym key's fingerprint)
+    review_claims  records open on a reviewer's screen, passed by on the others
 """
 
 from __future__ import annotations
@@ -332,3 +334,27 @@ class LexiconOverlay(Base):
     removed_at: Mapped[datetime | None]
     #: when a run last re-coded the records this overlay may change (None: still to do)
     recoded_at: Mapped[datetime | None]
+
+
+class DatabaseFact(Base):
+    """A fact about the database itself, e.g. the fingerprint of the pseudonym key its
+    respondent ids were made with (never the key)."""
+
+    __tablename__ = "database_facts"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(200))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReviewClaim(Base):
+    """A record open on a reviewer's screen: other screens pass it by until ``until``
+    (renewed while it stays open, released when the reviewer moves on)."""
+
+    __tablename__ = "review_claims"
+
+    message_pk: Mapped[int] = mapped_column(
+        sa.ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    reviewer: Mapped[str] = mapped_column(sa.String(200))
+    until: Mapped[datetime] = mapped_column(index=True)

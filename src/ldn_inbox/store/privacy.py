@@ -13,8 +13,12 @@ import stat
 from pathlib import Path
 from typing import IO, Any
 
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
 from ldn_inbox.config import Config, user_data_dir
 from ldn_inbox.errors import ConfigError
+from ldn_inbox.store.models import Contact, DatabaseFact, Message
 
 KEY_BYTES = 32
 
@@ -24,8 +28,66 @@ def normalize_address(address: str) -> str:
 
 
 def key_path(config: Config) -> Path:
+    """``privacy.key_file``, else ``ldn-inbox.key`` beside the config file (the key belongs
+    to the installation, not to whoever runs a command), else in the user data dir."""
     configured = config["privacy.key_file"]
-    return Path(configured).expanduser() if configured else user_data_dir() / "ldn-inbox.key"
+    if configured:
+        return Path(configured).expanduser()
+    if config.path is not None:
+        return config.path.parent.resolve() / "ldn-inbox.key"
+    return user_data_dir() / "ldn-inbox.key"
+
+
+#: Name of the database fact that holds the key's fingerprint.
+FINGERPRINT_FACT = "pseudonym_key_fingerprint"
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A short, public identifier of a pseudonym key (an HMAC of a fixed text: it tells
+    keys apart without revealing them)."""
+    return hmac.new(key, b"ldn-inbox pseudonym key fingerprint", hashlib.sha256).hexdigest()[:16]
+
+
+def checked_key(session: Session, path: Path) -> bytes:
+    """The pseudonym key at ``path``, refused unless it is the key this database's
+    respondent ids were made with: a different key would silently give every known
+    respondent a new id. A database without pseudonyms yet records the key's fingerprint
+    (creating the key, mode 0600, when there is none); one made before fingerprints were
+    recorded has the key checked against a stored contact first. Commits what it records.
+
+    :raises ConfigError: the key file is missing or holds another key
+    """
+    fact = session.get(DatabaseFact, FINGERPRINT_FACT)
+    has_pseudonyms = session.scalar(
+        sa.select(Message.id).where(Message.respondent_id.is_not(None)).limit(1)) is not None
+    if not path.exists() and (fact is not None or has_pseudonyms):
+        made_with = f" (fingerprint {fact.value})" if fact is not None else ""
+        raise ConfigError(
+            f"privacy.key_file {path} does not exist, but this database's respondent ids "
+            f"were made with a key{made_with}: put that key file back at {path} or point "
+            "privacy.key_file at it; a new key would change every respondent_id")
+    key = load_key(path)
+    fingerprint = key_fingerprint(key)
+    if fact is not None:
+        if fact.value != fingerprint:
+            raise ConfigError(
+                f"privacy.key_file {path} holds another key (fingerprint {fingerprint}) than "
+                f"the one this database's respondent ids were made with ({fact.value}): "
+                "point privacy.key_file at that key; with this one every respondent_id "
+                "would change")
+        return key
+    contact = session.scalars(sa.select(Contact).limit(1)).first()
+    if contact is not None and respondent_id(contact.address, key) != contact.respondent_id:
+        raise ConfigError(
+            f"privacy.key_file {path} does not give the respondent ids stored in this "
+            "database: point privacy.key_file at the key they were made with")
+    session.add(DatabaseFact(name=FINGERPRINT_FACT, value=fingerprint))
+    try:
+        session.commit()
+    except sa.exc.IntegrityError:  # another run recorded it first: compare with that
+        session.rollback()
+        return checked_key(session, path)
+    return key
 
 
 def load_key(path: Path) -> bytes:

@@ -7,26 +7,56 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ldn_inbox.store.models import Message, RawMessage
+from ldn_inbox.store.models import Message, RawMessage, RawSource
+
+
+def where_found(source: RawSource | None) -> str | None:
+    """Where a raw message was found, for an administrator: the file's path (an mbox or
+    maildir with the message's key), or the IMAP account/folder with its UID."""
+    if source is None:
+        return None
+    if source.source_type == "imap":
+        validity, _, uid = source.key.partition("/")
+        return f"imap:{source.location} UID {uid} (UIDVALIDITY {validity})"
+    return f"{source.source_type}:{source.location}" + (f"#{source.key}" if source.key else "")
+
+
+def _first_sources(session: Session, raw_ids: set[int]) -> dict[int, RawSource]:
+    query = sa.select(RawSource).where(RawSource.raw_id.in_(raw_ids)).order_by(RawSource.id)
+    first: dict[int, RawSource] = {}
+    for source in session.scalars(query):
+        first.setdefault(source.raw_id, source)
+    return first
 
 
 def quarantined(session: Session) -> list[dict[str, Any]]:
-    """Messages kept raw with an error: parse errors and incompletely stored ones."""
+    """Messages kept raw with an error: parse errors and incompletely stored ones, each
+    with where it was found (``source``)."""
+    rows = _quarantined(session)
+    sources = _first_sources(session, {row["raw_id"] for row in rows} - {None})
+    for row in rows:
+        row["source"] = where_found(sources.get(row.pop("raw_id")))
+    return rows
+
+
+def _quarantined(session: Session) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     query = (
         sa.select(Message.message_id, Message.parse_error, RawMessage.first_seen_at,
-                  RawMessage.size, RawMessage.sha256)
+                  RawMessage.size, RawMessage.sha256, RawMessage.id)
         .join(RawMessage, RawMessage.id == Message.raw_id, isouter=True)
         .where(Message.parse_status == "parse_error")
         .order_by(Message.id)
     )
-    for mid, error, stored_at, size, sha in session.execute(query):
+    for mid, error, stored_at, size, sha, raw_id in session.execute(query):
         rows.append({"message_id": mid, "error": error, "size": size, "sha256": sha,
-                     "stored_at": stored_at.isoformat() if stored_at else None})
+                     "stored_at": stored_at.isoformat() if stored_at else None,
+                     "raw_id": raw_id})
     incomplete = sa.select(RawMessage).where(RawMessage.store_error.is_not(None))
     for raw in session.scalars(incomplete):
         rows.append({"message_id": raw.message_id, "error": raw.store_error, "size": raw.size,
-                     "sha256": raw.sha256, "stored_at": raw.first_seen_at.isoformat()})
+                     "sha256": raw.sha256, "stored_at": raw.first_seen_at.isoformat(),
+                     "raw_id": raw.id})
     return rows
 
 
