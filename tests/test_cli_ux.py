@@ -299,7 +299,7 @@ def test_plain_postgresql_url_uses_the_installed_driver() -> None:
 
 
 # --------------------------------------------------------------------------- exports
-IDENTIFYING = ("message_id", "source", "evidence")
+IDENTIFYING = ("source",)
 
 
 @pytest.fixture

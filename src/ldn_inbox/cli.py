@@ -460,13 +460,12 @@ def export_command(
         "always do, survey_responses by default.", show_default=False)] = None,
     full: Annotated[bool, typer.Option(
         "--full", help="Add what can identify a person, for reviewers and administrators, "
-        "not analysts: each message's Message-ID, where it was found (source: the imported "
-        "file's name or the IMAP folder/UID) and the evidence (the respondent's own "
-        "words).")] = False,
+        "not analysts: where each message was found (source: the imported file's name, "
+        "which can be the sender's, or the IMAP folder/UID).")] = False,
 ) -> None:
     """Export one row per message with the codebook's fields (human corrections applied),
-    or an analyst view (docs/analysts.md). Nothing in it names a person or a message
-    unless --full is given. CSV files start with a UTF-8 BOM for Excel.
+    or an analyst view (docs/analysts.md). No address or name is in it; where a message
+    was found only with --full. CSV files start with a UTF-8 BOM for Excel.
     `--format sqlite` writes the analyst copy: every view as a table, code labels, and
     FILE's metadata beside it (survey.metadata.json) for `ldn-inbox browse --copy FILE`.
 

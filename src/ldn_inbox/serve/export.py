@@ -1,10 +1,12 @@
 """Exports of the effective records: JSONL, CSV and XLSX (one row per message).
 
-Rows carry the codebook's field names and values (human corrections applied), the review
-state, confidence, and a pseudonymous respondent id: never an address or name. The full
-export (``export --full``) adds what can point at a person: the Message-ID, where the
-message was found and the evidence (:data:`FULL_COLUMNS`). Booleans are booleans: JSON
-``true``/``false``, CSV ``true``/``false``, XLSX TRUE/FALSE cells.
+Rows carry the Message-ID (what ties a record to its message: for scoring, review and an
+erasure request), the codebook's field names and values (human corrections applied), the
+review state, confidence, the evidence each answer was read from, and a pseudonymous
+respondent id: never an address or name. The full export (``export --full``) adds where
+the message was found (:data:`FULL_COLUMNS`), which can be a file named after its sender.
+Booleans are booleans: JSON ``true``/``false``, CSV ``true``/``false``, XLSX TRUE/FALSE
+cells.
 
 Text in a message (its Message-ID, the evidence) is the sender's: in CSV and XLSX every text
 cell a spreadsheet would read as a formula starts with an apostrophe (OWASP's advice on CSV
@@ -26,23 +28,19 @@ from ldn_inbox.codebook import CODED_FIELDS
 from ldn_inbox.store.models import Extraction, Message, RawSource, Response
 from ldn_inbox.store.privacy import create_private
 
-#: The default export: coded fields and review state per message, nothing that names a
-#: person or points at a message in the mailbox (the analyst views' rule).
+#: The default export: coded fields, evidence and review state per message, nothing that
+#: names a person or says where in the mailbox a message lies.
 EXPORT_COLUMNS: tuple[str, ...] = (
-    "response_id", "respondent_id", *CODED_FIELDS, "needs_review", "review_fields",
-    "reviewed", "confidence", "received_at", "extractor_version", "parse_status",
+    "response_id", "message_id", "respondent_id", *CODED_FIELDS, "needs_review",
+    "review_fields", "reviewed", "confidence", "evidence", "received_at",
+    "extractor_version", "parse_status",
 )
 #: What ``export --full`` adds, and why each can identify someone.
 FULL_COLUMNS: dict[str, str] = {
-    "message_id": "the Message-ID (often made of a name, an address or a mail server)",
     "source": "where the message was found: the imported file's name (sometimes the "
               "sender's name and address) or the IMAP folder and UID",
-    "evidence": "the words each answer was read from (the respondent's own words, "
-                "which can name people and places)",
 }
-FULL_EXPORT_COLUMNS: tuple[str, ...] = (
-    "response_id", "message_id", *EXPORT_COLUMNS[1:], "evidence", "source",
-)
+FULL_EXPORT_COLUMNS: tuple[str, ...] = (*EXPORT_COLUMNS, "source")
 
 
 def _source_label(source: RawSource | None) -> str | None:
