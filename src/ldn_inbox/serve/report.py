@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,7 +94,10 @@ def write_charts(charts: list[Chart], directory: Path, *, png: bool = True) -> l
         with open_private(stem.with_suffix(".svg"), "w", encoding="utf-8") as handle:
             handle.write(svg(chart, standalone=True) + "\n")
         written.append(stem.with_suffix(".svg"))
-    for stem, chart in zip(stems, charts, strict=True) if png else ():
-        render_png(chart, stem.with_suffix(".png"))
-        written.append(stem.with_suffix(".png"))
+    if png:
+        # each PNG is its own Chromium process, mostly waiting: a few at a time
+        targets = [stem.with_suffix(".png") for stem in stems]
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1) + 1) as pool:
+            list(pool.map(render_png, charts, targets))
+        written.extend(targets)
     return written
