@@ -1,4 +1,5 @@
-# Sourced by the other scripts: create .venv with the project installed ($1: extras).
+# Sourced by the other scripts: create .venv with the project installed ($1: extras;
+# $2: "editable", the default, for development, or "release" for a plain install).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON=${PYTHON:-python3}
@@ -16,4 +17,8 @@ if [[ ! -x .venv/bin/python ]]; then
     .venv/bin/python -m pip install -q --upgrade pip >&2
 fi
 echo "[setup] installing ldn-inbox${1:+[$1]} into .venv" >&2
-.venv/bin/python -m pip install -q -e ".${1:+[$1]}" >&2
+if [[ ${2:-editable} == release ]]; then
+    .venv/bin/python -m pip install -q ".${1:+[$1]}" >&2
+else
+    .venv/bin/python -m pip install -q -e ".${1:+[$1]}" >&2
+fi
