@@ -561,8 +561,7 @@ def _export_sqlite(ctx: typer.Context, output: Path | None, *, view: str | None,
     if view is not None or kind is not None:
         raise ValidationError("the sqlite copy holds every view; --view and --kind do not "
                               "apply")
-    with _existing(ctx).read_sessions() as session:
-        counts = build(session, output, reviewed_only=reviewed_only)
+    counts = _existing(ctx).read(build, output, reviewed_only=reviewed_only)
     typer.echo(f"{counts['survey_responses']} replies, {counts['respondents']} respondents "
                f"written to {one_line(str(output))} (metadata: "
                f"{one_line(str(metadata_path(output)))})", err=True)
@@ -607,8 +606,7 @@ def _export_gold(ctx: typer.Context, output: Path | None) -> None:
 
     if output is None:
         raise ValidationError("--format gold needs --output DIR")
-    with _existing(ctx).read_sessions() as session:
-        count = write_gold(session, output)
+    count = _existing(ctx).read(write_gold, output)
     typer.echo(f"{count} reviewed records written to {one_line(str(output))} (eml/ and "
                "gold.jsonl; the messages keep their addresses: share with care)", err=True)
 
@@ -629,8 +627,7 @@ def errors_command(
 
     with handled():
         context = _existing(ctx)
-        with context.read_sessions() as session:
-            rows = quarantined(session)
+        rows = context.read(quarantined)
         if format == "jsonl":
             for row in rows:
                 typer.echo(_json(row))
@@ -995,9 +992,8 @@ def review_list(
     with handled():
         if format not in ("table", "jsonl"):
             raise ValidationError("--format must be table or jsonl")
-        with _existing(ctx).read_sessions() as session:
-            items = review.queue(session, needs_review=needs_review, field_name=field,
-                                 conflicts=conflicts, include_reviewed=all_records)
+        items = _existing(ctx).read(review.queue, needs_review=needs_review, field_name=field,
+                                    conflicts=conflicts, include_reviewed=all_records)
         _emit(items, format, review.format_queue)
 
 
@@ -1018,8 +1014,7 @@ def review_show(
     with handled():
         if format not in ("text", "json"):
             raise ValidationError("--format must be text or json")
-        with _existing(ctx).read_sessions() as session:
-            view = review.show(session, message_id)
+        view = _existing(ctx).read(review.show, message_id)
         if format == "json":
             typer.echo(_json(view.as_dict(), indent=2))
         else:
@@ -1049,9 +1044,8 @@ def review_set(
 
     with handled():
         name = review.default_reviewer(reviewer)
-        with _existing(ctx).sessions() as session:
-            outcome = review.set_field(session, message_id, field, value, reviewer=name,
-                                       note=note)
+        outcome = _existing(ctx).write(review.set_field, message_id, field, value,
+                                       reviewer=name, note=note)
         if not outcome.changes:
             typer.echo(f"{field} already {value}: nothing changed")
         for change in outcome.changes:
@@ -1079,8 +1073,7 @@ def review_accept(
 
     with handled():
         name = review.default_reviewer(reviewer)
-        with _existing(ctx).sessions() as session:
-            outcome = review.accept(session, message_id, reviewer=name, note=note)
+        outcome = _existing(ctx).write(review.accept, message_id, reviewer=name, note=note)
         typer.echo(one_line(f"accepted {outcome.message_id} (by {name})"))
         if outcome.detail:
             typer.echo(printable(outcome.detail))
@@ -1101,8 +1094,7 @@ def review_undo(
 
     with handled():
         name = review.default_reviewer(reviewer)
-        with _existing(ctx).sessions() as session:
-            outcome = review.undo(session, message_id, reviewer=name)
+        outcome = _existing(ctx).write(review.undo, message_id, reviewer=name)
         for change in outcome.changes:
             typer.echo(f"{change.field}: {review.format_value(change.old)} -> "
                        f"{review.format_value(change.new)} (undone)")
@@ -1128,8 +1120,8 @@ def review_note(
 
     with handled():
         name = review.default_reviewer(reviewer)
-        with _existing(ctx).sessions() as session:
-            review.add_note(session, message_id, text, reviewer=name, field_name=field)
+        _existing(ctx).write(review.add_note, message_id, text, reviewer=name,
+                             field_name=field)
         typer.echo("note added")
 
 
@@ -1153,8 +1145,7 @@ def review_history(
     with handled():
         if format not in ("table", "jsonl"):
             raise ValidationError("--format must be table or jsonl")
-        with _existing(ctx).read_sessions() as session:
-            entries = review.history(session, message_id)
+        entries = _existing(ctx).read(review.history, message_id)
         _emit(entries, format, review.format_history)
 
 
@@ -1374,9 +1365,8 @@ def report_command(
 
     with handled():
         generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        with _existing(ctx).read_sessions() as session:
-            report = make_report(session, unit=unit, lang=lang, records=records,
-                                 generated=generated)
+        report = _existing(ctx).read(make_report, unit=unit, lang=lang, records=records,
+                                     generated=generated)
         if _to_stdout(output):
             sys.stdout.write(report.page)
         else:
@@ -1444,15 +1434,12 @@ def forget_command(
         except ConfigError as exc:
             typer.echo(f"warning: {one_line(str(exc))}; erasing by the stored address only",
                        err=True)
-        with context.sessions() as session:
-            counts = forget(session, address, key, by=name, dry_run=True)
+        counts = context.rehearse(forget, address, key, by=name, dry_run=True)
         if not dry_run and not yes:
             typer.echo("\n".join(counts.lines()))
             typer.confirm("erase all of this?", abort=True, err=True)
         if not dry_run:
-            with context.sessions() as session:
-                counts = forget(session, address, key, by=name)
-                session.commit()
+            counts = context.write(forget, address, key, by=name)
         typer.echo("would erase (dry run):" if dry_run else "erased:")
         typer.echo("\n".join(f"  {line}" for line in counts.lines()))
         if not dry_run:
@@ -1485,10 +1472,8 @@ def purge_command(
         age = parse_age(raw_older_than)
         name = default_reviewer(reviewer)
         context = _existing(ctx)
-        with context.sessions() as session:
-            counts = purge(session, age, by=name, dry_run=dry_run)
-            if not dry_run:
-                session.commit()
+        run = context.rehearse if dry_run else context.write
+        counts = run(purge, age, by=name, dry_run=dry_run)
         typer.echo("would purge (dry run):" if dry_run else "purged:")
         typer.echo("\n".join(f"  {line}" for line in counts.lines()))
         if not dry_run:

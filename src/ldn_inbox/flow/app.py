@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -18,6 +19,9 @@ from ldn_inbox.flow.coder import set_message_memory
 from ldn_inbox.flow.pipeline import Settings, use_overlay
 from ldn_inbox.store.db import open_database, read_session_factory, session_factory, sqlite_path
 from ldn_inbox.store.privacy import checked_key, key_path
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 #: What to do about a missing database, after where the URL came from.
 MISSING_FIX = ("point --db, $LDN_INBOX_DB or the config file's db at the database that "
@@ -87,6 +91,30 @@ class Context:
     def read_sessions(self) -> Callable[[], Session]:
         """Sessions for commands that only read (exports, reports, listings)."""
         return read_session_factory(self.engine)
+
+    def read(self, query: Callable[Concatenate[Session, P], T], /, *args: P.args,
+             **kwargs: P.kwargs) -> T:
+        """``query(session, ...)`` in a read-only session, closed before returning."""
+        with self.read_sessions() as session:
+            return query(session, *args, **kwargs)
+
+    def write(self, action: Callable[Concatenate[Session, P], T], /, *args: P.args,
+              **kwargs: P.kwargs) -> T:
+        """``action(session, ...)`` in one transaction, committed when it returns (rolled
+        back when it raises)."""
+        with self.sessions() as session:
+            result = action(session, *args, **kwargs)
+            session.commit()
+            return result
+
+    def rehearse(self, action: Callable[Concatenate[Session, P], T], /, *args: P.args,
+                 **kwargs: P.kwargs) -> T:
+        """``action(session, ...)`` in a transaction that is rolled back: a dry run."""
+        with self.sessions() as session:
+            try:
+                return action(session, *args, **kwargs)
+            finally:
+                session.rollback()
 
     def pipeline_settings(self) -> Settings:
         set_message_memory(int(self.config["run.message_memory"]))
