@@ -121,6 +121,8 @@ SIDE_EFFECTS = [
     ("Ik neem het sinds mei. Bijwerkingen heb ik nooit gehad.", "no", []),
     ("'k Pak het sinds mei. Bywerkingen è 'k gin g'ad.", "no", []),
     ("Ich neem 't sinds mei. Bijwirkinge han ich noeits gehad.", "no", []),
+    ("Ik nam het drie maanden. Ik ben er 6 kilo van bijgekomen en 's nachts ging mijn hart "
+     "bonzen.", "yes", ["other"]),
 ]
 
 
@@ -181,6 +183,9 @@ EXPERIENCE_OTHER_LANGUAGES = [
      "No difference at all.", "en", "no_effect", "praise of the reader's experience"),
     ("Je suis contente que cela vous aide. Moi, je l'ai pris trois semaines, aucune "
      "différence.", "fr", "no_effect", "'que cela vous aide' is the reader's"),
+    ("1. I was on LDN for three months, now stopped.\n2. My GP.\n3. The energy was much "
+     "better.\n4. But I gained 6 kilos and my heart was racing at night, so I stopped.",
+     "en", "mixed", "a benefit, and side effects that made the writer stop"),
 ]
 
 
