@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from test_review import CODER_V2, M1, M2, build, fake_coder
 from test_review_tui import ROW, choose
+from test_review_tui import run as play_review
 from typer.testing import CliRunner
 
 from ldn_inbox import review
@@ -47,19 +48,9 @@ def app_for(engine: sa.Engine, reviewer: str, **kwargs: Any) -> ReviewApp:
 
 
 def run(db_url: str, size: tuple[int, int], scenario: Scenario, *, reviewer: str = "anne",
-        **kwargs: Any) -> None:
-    engine = open_database(db_url)
-
-    async def play() -> None:
-        app = app_for(engine, reviewer, **kwargs)
-        async with app.run_test(size=size) as pilot:
-            await pilot.pause()
-            await scenario(pilot, app.review_screen)
-
-    try:
-        asyncio.run(play())
-    finally:
-        engine.dispose()
+        position: Position | None = None, **kwargs: Any) -> None:
+    play_review(db_url, position or Position(), scenario, size=size, reviewer=reviewer,
+                **kwargs)
 
 
 def as_bert(db_url: str, action: Callable[[Any], Any]) -> Any:
@@ -213,17 +204,7 @@ def test_ticked_and_unticked_boxes_differ_in_shape(db: str, size: tuple[int, int
         assert all(line[1] == " " for line in lines if line not in ticked)
         assert not any(line[1] == "X" for line in lines)
 
-    engine = open_database(db)
-    try:
-        async def play() -> None:
-            app = ReviewApp(session_factory(engine), "anne", Position(current=M1))
-            async with app.run_test(size=size) as pilot:
-                await pilot.pause()
-                await scenario(pilot, app.review_screen)
-
-        asyncio.run(play())
-    finally:
-        engine.dispose()
+    run(db, size, scenario, position=Position(current=M1))
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -270,17 +251,7 @@ def test_conflicts_come_first_and_t_takes_the_newer_coding(
         await pilot.press("t")
         assert "no newer coding disagrees" in screen.status_text.plain
 
-    engine = open_database(db)
-    try:
-        async def play() -> None:
-            app = ReviewApp(session_factory(engine), "anne", Position(current=M2))
-            async with app.run_test(size=(80, 24)) as pilot:
-                await pilot.pause()
-                await scenario(pilot, app.review_screen)
-
-        asyncio.run(play())
-    finally:
-        engine.dispose()
+    run(db, (80, 24), scenario, position=Position(current=M2))
 
 
 def test_show_gives_the_record_number_and_version(db: str, runner: CliRunner) -> None:
@@ -327,14 +298,4 @@ def test_long_reasons_wrap_and_the_evidence_shows_while_picking(db: str,
         room = status.size.width - 2  # its padding
         assert status.size.height >= min(3, -(-len(reason) // room)), (status.size, reason)
 
-    engine = open_database(db)
-    try:
-        async def play() -> None:
-            app = ReviewApp(session_factory(engine), "anne", Position(current=M1))
-            async with app.run_test(size=size) as pilot:
-                await pilot.pause()
-                await scenario(pilot, app.review_screen)
-
-        asyncio.run(play())
-    finally:
-        engine.dispose()
+    run(db, size, scenario, position=Position(current=M1))

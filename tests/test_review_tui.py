@@ -44,13 +44,15 @@ ROW = {name: index for index, name in enumerate(review.CODED_FIELDS)}
 Scenario = Callable[[Any, ReviewScreen], Awaitable[None]]
 
 
-def run(db_url: str, position: Position, scenario: Scenario, **options: Any) -> None:
-    """Open the review screen on ``db_url`` as anne and play ``scenario`` on it."""
+def run(db_url: str, position: Position, scenario: Scenario, *,
+        size: tuple[int, int] = (80, 24), reviewer: str = "anne", **options: Any) -> None:
+    """Open the review screen on ``db_url`` as ``reviewer`` at ``size`` and play
+    ``scenario`` on it."""
     engine = open_database(db_url)
 
     async def play() -> None:
-        app = ReviewApp(session_factory(engine), "anne", position, **options)
-        async with app.run_test(size=(80, 24)) as pilot:
+        app = ReviewApp(session_factory(engine), reviewer, position, **options)
+        async with app.run_test(size=size) as pilot:
             await pilot.pause()
             await scenario(pilot, app.review_screen)
 
