@@ -443,6 +443,18 @@ def _check_version(session: Session, message: Message, extraction: Extraction | 
         raise ChangedError(f"record #{message.id} changed since it was shown; look again")
 
 
+def _as_shown(session: Session, ident: str, version: str | None) -> tuple[
+        Message, Extraction, dict[str, Correction], dict[str, Any]]:
+    """The locked record to write to, its coding, corrections and effective values; a
+    ChangedError when it is no longer the ``version`` the reviewer saw."""
+    message = _lock(session, ident)
+    extraction = _coded(session, message)
+    corrections = _corrections(session, message)
+    _check_version(session, message, extraction, corrections, version)
+    return message, extraction, corrections, effective_values(
+        extraction, list(corrections.values()))
+
+
 def show(session: Session, ident: str) -> MessageView:
     """The message, its coded fields (effective, extracted, human) and its context."""
     message = find_message(session, ident)
@@ -673,11 +685,7 @@ def set_field(session: Session, ident: str, field_name: str, text: str, *, revie
     _check_field(field_name)
     value = parse_value(field_name, text)
     with _transaction(session):
-        message = _lock(session, ident)
-        extraction = _coded(session, message)
-        corrections = _corrections(session, message)
-        _check_version(session, message, extraction, corrections, version)
-        before = effective_values(extraction, list(corrections.values()))
+        message, extraction, corrections, before = _as_shown(session, ident, version)
         extracted = extraction.values
         if expect is not _UNSET and not identical(before.get(field_name), expect):
             who = corrections[field_name].reviewer if field_name in corrections else "the coder"
@@ -733,11 +741,7 @@ def accept(session: Session, ident: str, *, reviewer: str, note: str | None = No
     ``version``: the :attr:`MessageView.version` the reviewer saw (ChangedError when the
     record changed since: nobody accepts values they were not shown)."""
     with _transaction(session):
-        message = _lock(session, ident)
-        extraction = _coded(session, message)
-        corrections = _corrections(session, message)
-        _check_version(session, message, extraction, corrections, version)
-        values = effective_values(extraction, list(corrections.values()))
+        message, extraction, corrections, values = _as_shown(session, ident, version)
         issues = _issues(values)
         if issues:
             problems = "; ".join(f"{name}: {text}" for name, text in issues)
