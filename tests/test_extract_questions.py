@@ -94,6 +94,12 @@ EXPERIENCE = [
      "no_effect", []),
     ("Ik neem LDN sinds maart. Mijn pijn is van een 8 op 10 naar een 5 gegaan.", "positive",
      ["pain"]),
+    # a direction word belongs to a symptom of its own clause or before it, not the next one
+    ("Ik neem LDN. Mijn rugpijn is op de meeste dagen van 7 naar 4 gezakt, en ik slaap "
+     "nu vijf uur aan een stuk.", "positive", ["pain", "sleep"]),
+    # a comparative outweighs a time marker in the same clause; a benefit that went again
+    ("Ik neem LDN. De eerste weken sliep ik een stuk beter. Dat is ondertussen weer "
+     "verdwenen.", "mixed", ["sleep"]),
 ]
 
 

@@ -102,7 +102,7 @@ def _candidate_directions(doc: Doc, first: int, last: int) -> list[Hit]:
     directions = doc.hits_in(first, last, "direction")
     heads = {h.first for h in directions}
     return [d for d in directions if not (
-        d.key in ("worsen", "more") and d.last in heads and d.last - d.first == 1
+        d.key in ("worsen", "occur", "more") and d.last in heads and d.last - d.first == 1
         and not any(h.first == d.first and h is not d for h in directions))]
 
 
@@ -121,15 +121,26 @@ def _keyed(doc: Doc, other: Hit, hit: Hit, polarity: str) -> str | None:
         return "improve" if polarity == "bad" else "worsen"
     if key == "more":
         return "worsen" if polarity == "bad" else "improve"
+    if key == "occur":
+        return "worsen"
     return key
 
 
-def _nearest_elsewhere(hit: Hit, other: Hit, distance: int, symptoms: _Symptoms) -> bool:
+def _nearest_elsewhere(doc: Doc, hit: Hit, other: Hit, distance: int,
+                       symptoms: _Symptoms) -> bool:
     """Whether another symptom stands nearer to direction word ``other`` than ``hit`` (a
-    direction word belongs to the symptom nearest to it: "minder pijn en ik slaap")."""
-    return any(_gap(s, other) - 1 < distance
-               for s in symptoms.near(other.first - distance - 1, other.last + distance + 1)
-               if s is not hit and s.first != hit.first and s not in symptoms.self_directed)
+    direction word belongs to the symptom nearest to it: "minder pijn en ik slaap"). A
+    symptom in a later clause than the word cannot take it: a symptom's direction words
+    stand in its own clause or after it ("de pijn is van 8 naar 5 gegaan, en ik slaap")."""
+    for s in symptoms.near(other.first - distance - 1, other.last + distance + 1):
+        if s is hit or s.first == hit.first or s in symptoms.self_directed:
+            continue
+        clause = doc.clause_of(s.first)
+        if clause is not None and clause.first > other.first:
+            continue
+        if _gap(s, other) - 1 < distance:
+            return True
+    return False
 
 
 def _direction(doc: Doc, hit: Hit, polarity: str,
@@ -144,19 +155,23 @@ def _direction(doc: Doc, hit: Hit, polarity: str,
         if other.key != "no_longer" and any(p.first <= other.first and other.last <= p.last
                                             for p in pseudo):
             continue  # the "meer" of "niet meer" says no more, not more
-        if other.first >= clause.last and other.key == "worsen":
+        if other.first >= clause.last and other.key in ("worsen", "occur"):
             continue  # only "..., maar wel draaglijker" reaches into the next clause
         distance = _gap(hit, other) - 1
         overlap = distance < 0
         if not overlap and (distance > DIRECTION_WINDOW
-                            or _nearest_elsewhere(hit, other, distance, symptoms)):
+                            or _nearest_elsewhere(doc, hit, other, distance, symptoms)):
             continue
         key = _keyed(doc, other, hit, polarity)
         if key is not None:
             found.append((0 if overlap else max(distance, 0) + 1, key, other))
     if not found:
         return None, None
-    found.sort(key=lambda f: (f[0], f[1] != "improve"))
+    # in its own clause a comparative outweighs a word that only says the symptom was there
+    # ("de eerste maanden sliep ik veel beter")
+    outweighed = any(f[2].key != "occur" and f[2].first < clause.last for f in found)
+    found.sort(key=lambda f: (outweighed and f[2].key == "occur" and f[2].first < clause.last,
+                              f[0], f[1] != "improve"))
     first = found[0]
     if first[2].first < clause.last and negated(doc, first[2]):
         # "de pijn is niet weg, maar wel draaglijker": the contrast clause says how it went
