@@ -130,6 +130,13 @@ REPLIES: list[tuple[str, str, dict[str, Any], str]] = [
      {"ldn_use": "current", "prescriber": "gp"}, "fr: prescriber with 'prescrit par'"),
     ("my answers", "I have been taking naltrexone for a year, my GP prescribed it. I sleep "
      "much better.\n\nAn", {"ldn_use": "current", "prescriber": "gp"}, "en: naltrexone named"),
+    ("Re: " + MAILING, top_posted("Foutje in mijn vorige mail: bij de tweede vraag moest er "
+                                  "neuroloog staan."), {"prescriber": "specialist", "prescriber_specialty": "neurology"},
+     "follow-up correcting an earlier answer"),
+    ("Re: LDN", top_posted("Sorry, that was short. Dr Peeters is my neurologist, not my GP."),
+     {"prescriber": "specialist"}, "en: a prescriber set against another one"),
+    ("Re: " + MAILING, "Ik heb nog nooit LDN genomen, dus verder kan ik niets invullen.\n\nAn",
+     {"ldn_use": "never"}, "never, with the drug between the negation and the verb"),
     ("Re: " + MAILING, "Sí, lo tomo desde hace un año y me ayuda mucho con el dolor.",
      {"ldn_use": "unknown"}, "a language without a lexicon, answering the mailing"),
 ]

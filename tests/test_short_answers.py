@@ -118,6 +118,19 @@ def test_short_inline_answers_are_own_text_and_coded(body: str, want: dict[str, 
         assert coded.values[name] == value, (name, coded.values, coded.own_text)
 
 
+@pytest.mark.parametrize(("answer", "want"), [
+    ("3. Nee, spijtig genoeg. De rest schrijf ik later.", {"experience": "no_effect"}),
+    ("4. Geen bijwerkingen tot nu toe.", {"side_effects": "no"}),
+    ("1. Nee. De andere vragen zijn dus niet van toepassing.", {"ldn_use": "never"}),
+])
+def test_one_answer_under_the_mailings_number(answer: str, want: dict[str, str]) -> None:
+    """One numbered answer above the quoted mailing answers the question of that number."""
+    quoted = "\n".join(f"> {line}" for line in QUESTIONS)
+    coded = code(parse(message(f"{answer}\n\n{ATTRIBUTION_NL}\n{quoted}")), KNOWN)
+    assert coded.values["kind"] == "reply"
+    assert {name: coded.values[name] for name in want} == want
+
+
 def test_short_answers_are_anchored_under_their_questions() -> None:
     result = isolate(gmail(["Ja", "huisarts", "positief", "geen"], blank=False))
     assert result.anchors == [1, 2, 3, 4]

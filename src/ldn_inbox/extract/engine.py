@@ -8,7 +8,7 @@ from ldn_inbox.codebook import LdnUse, Prescriber, SideEffects, Span
 from ldn_inbox.extract import Extraction
 from ldn_inbox.extract._common import Reading, sentence_span
 from ldn_inbox.extract._mentions import mentions
-from ldn_inbox.extract._text import Doc, Hit, available_languages, build_doc
+from ldn_inbox.extract._text import Doc, Hit, available_languages, build_doc, negated
 from ldn_inbox.extract.dose import code_dose
 from ldn_inbox.extract.experience import (
     code_benefits,
@@ -87,6 +87,17 @@ def _near_prescribing(doc: Doc, hit: Hit) -> bool:
         return False
     first, last = doc.sentence_range(clause.sentence)
     return bool(doc.hits_in(first, last, "prescribe", "verb"))
+
+
+def _set_against_rival(doc: Doc, hit: Hit) -> bool:
+    """Whether ``hit`` stands in a sentence that denies another prescriber ("Dr Wouters is my
+    rheumatologist, not my GP"): a correction of who prescribed, said on its own."""
+    clause = doc.clause_of(hit.first)
+    if clause is None or negated(doc, hit):
+        return False
+    first, last = doc.sentence_range(clause.sentence)
+    return any(other.key not in (hit.key, "unknown") and negated(doc, other)
+               for other in doc.hits_in(first, last, "prescriber"))
 
 
 def run(own_text: str, language: str, *, order: tuple[int, ...] = (1, 2, 3, 4),
@@ -187,7 +198,7 @@ def run(own_text: str, language: str, *, order: tuple[int, ...] = (1, 2, 3, 4),
         bool(benefits.value) or bool(codes.value)
         or (named and (bool(doc.hits_of("context", "amend"))
                        or any(_near_prescribing(doc, hit) or _bare_sentence(doc, hit)
-                              for hit in prescriber.hits))))
+                              or _set_against_rival(doc, hit) for hit in prescriber.hits))))
     result.answered = answered
     for name, field_result in result.fields.items():
         if field_result.confidence < REVIEW_BELOW:

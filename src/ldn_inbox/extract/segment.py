@@ -157,6 +157,10 @@ def _listed(text: str, order: tuple[int, ...],
         if labels and own and (not own <= plain or differs) and (len(own) >= 2 or worded):
             # the mailing's own labels; its other questions' answers are foreign (-1)
             return [(labels.get(label, -1), start, end) for label, start, end in found]
+        if len(found) == 1 and own and re.match(r"[^\W\d_]", text[found[0][2]:]):
+            # one answer under the number the quoted mailing gives its question ("3. Pas
+            # d'effets secondaires", the rest to follow)
+            return [(labels[found[0][0]], found[0][1], found[0][2])]
         found = [(label, start, end) for label, start, end in found
                  if _position(label) < len(order)]
         if len({label for label, _, _ in found}) >= 2 and _position(found[0][0]) <= 1:
