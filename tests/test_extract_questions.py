@@ -126,6 +126,13 @@ SIDE_EFFECTS = [
     ("Ik neem het sinds mei. Bijwerkingen heb ik nooit gemerkt.", "no", []),
     ("Ik neem het sinds mei. Bijwerkingen heb ik nooit gehad.", "no", []),
     ("'k Pak het sinds mei. Bywerkingen è 'k gin g'ad.", "no", []),
+    # the writer's own question of the topic, answered right after it
+    ("Ik neem het sinds een jaar. Bijwerkingen? Nee, geen.", "no", []),
+    ("Ik neem het. Bijwerkingen? Ik heb er niets van gemerkt.", "no", []),
+    ("Ik neem het. Bijwerkingen? Ja, hoofdpijn.", "yes", ["headache"]),
+    # a label answered after a word that names nothing
+    ("Ik neem het sinds een jaar.\nBijwerkingen: nog geen", "no", []),
+    ("Ik neem het sinds een jaar.\nBijwerkingen: misselijk, geen hoofdpijn", "yes", ["nausea"]),
     ("Ich neem 't sinds mei. Bijwirkinge han ich noeits gehad.", "no", []),
     ("Ik nam het drie maanden. Ik ben er 6 kilo van bijgekomen en 's nachts ging mijn hart "
      "bonzen.", "yes", ["other"]),
@@ -189,6 +196,8 @@ EXPERIENCE_OTHER_LANGUAGES = [
      "No difference at all.", "en", "no_effect", "praise of the reader's experience"),
     ("Je suis contente que cela vous aide. Moi, je l'ai pris trois semaines, aucune "
      "différence.", "fr", "no_effect", "'que cela vous aide' is the reader's"),
+    ("Ik neem het sinds mei, veel minder pijn. Bijwerkingen? Ik heb er niets van gemerkt.",
+     "nl", "positive", "'niets gemerkt' answers the writer's own side-effect question"),
     ("1. I was on LDN for three months, now stopped.\n2. My GP.\n3. The energy was much "
      "better.\n4. But I gained 6 kilos and my heart was racing at night, so I stopped.",
      "en", "mixed", "a benefit, and side effects that made the writer stop"),

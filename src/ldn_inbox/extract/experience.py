@@ -163,8 +163,20 @@ def _cues(doc: Doc, key: str, *, proxy: bool, segs: Segments | None = None) -> l
             if usable(doc, h, proxy=proxy) and on_topic(doc, h, segs)
             and (key == "mixed" or not negated(doc, h))
             and (key not in ("positive", "no_effect") or not _unsure(doc, h))
+            and (key != "no_effect" or not _under_side_effect_question(doc, h))
             and (anywhere or segs is None or not segs.questions_at(h.start)
                  or segs.answers(h.start, 3))]
+
+
+def _under_side_effect_question(doc: Doc, hit: Hit) -> bool:
+    """A cue right after the writer's own short question of side effects ("Bijwerkingen? Ik
+    heb er niets van gemerkt"): it answers that question, not the experience one."""
+    clause = doc.clause_of(hit.first)
+    if clause is None or clause.first == 0:
+        return False
+    asked = doc.clause_of(clause.first - 1)
+    return asked is not None and asked.is_question and asked.last - asked.first <= 4 \
+        and bool(doc.hits_in(asked.first, asked.last, "side_effect", "generic"))
 
 
 def _unsure(doc: Doc, hit: Hit) -> bool:

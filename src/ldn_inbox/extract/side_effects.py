@@ -59,9 +59,33 @@ def _answered_no(doc: Doc, hit: Hit) -> bool:
     secondaires : pas pour l'instant", "bijwerkingen nul"."""
     line_end = doc.text.find("\n", hit.end)
     line_end = len(doc.text) if line_end < 0 else line_end
-    following = [h for h in doc.hits if h.first == hit.last and h.start < line_end]
+    # the answer right after the label, or after one word that names nothing ("nog geen")
+    named = {t for h in doc.hits if h.section in ("symptom", "side_effect")
+             for t in range(h.first, h.last)}
+    reach = hit.last + (0 if hit.last in named else 1)
+    following = [h for h in doc.hits if hit.last <= h.first <= reach and h.start < line_end]
     return any((h.section == "answer" and h.key == "no") or h.concept == "negation.pre"
                or h.concept == "context.so_far" for h in following)
+
+
+def _asked_and_answered(doc: Doc, hit: Hit) -> bool:
+    """The writer's own short question of the topic, answered right after it: "Bijwerkingen?
+    Nee, geen.", "Des effets secondaires ? Non, aucun."."""
+    clause = doc.clause_of(hit.first)
+    if clause is None or not clause.is_question or clause.last - clause.first > 4:
+        return False
+    if _answered_no(doc, hit):
+        return True
+    # or in a short clause after it that names nothing: "k'en er gin gemerkt"
+    answer = doc.clause_of(clause.last)
+    if answer is None or answer.last - answer.first > 6:
+        return False
+    if any(doc.hits_in(answer.first, answer.last, section)
+           for section in ("symptom", "side_effect")):
+        return False
+    return bool(doc.hits_in(answer.first, answer.last, "answer", "no")
+                or doc.hits_in(answer.first, answer.last, "negation", "pre")
+                or doc.hits_in(answer.first, answer.last, "negation", "post"))
 
 
 def _effects(found: list[Mention]) -> tuple[dict[str, Hit], list[Hit]]:
@@ -88,6 +112,10 @@ def _generic_words(doc: Doc, *, proxy: bool, unsure: list[Hit]
     said_yes: list[Hit] = []
     explicit_no: list[Hit] = []
     for hit in doc.hits_of("side_effect", "generic"):
+        if _asked_and_answered(doc, hit):
+            said_no.append(hit)
+            explicit_no.append(hit)
+            continue
         if not usable(doc, hit, proxy=proxy) or in_context(doc, hit, "other_drug",
                                                             scope="clause"):
             continue
