@@ -209,6 +209,8 @@ def _about_use(doc: Doc, hit: Hit, *, proxy: bool) -> bool:
     keys: tuple[str, ...] = ("self", "drug", "proxy_self") if proxy else ("self", "drug")
     if hit.key in ("never", "past", "restart") and len(hit.term.split()) >= 2:
         return True  # "nooit gebruikt", "ermee gestopt" say what they are about
+    if hit.term[:1] == "k" and hit.term[1:] in doc.words("use", hit.key):
+        return True  # the subject written into the verb: "kpak", "kneem" ('k pak, ik neem)
     if hit.key == "past_generic":
         # "niet meer" alone says nothing of the drug: "kon niet meer gaan winkelen"
         keys = ("drug",)
