@@ -29,6 +29,9 @@ USE = [
      "the subject written into the verb ('kpak')"),
     ("Ik heb nog nooit LDN genomen, dus veel kan ik niet invullen.", "never",
      "the drug between the negation and the verb"),
+    ("Ik heb het vijf maanden genomen en ben ermee gestopt, ik betaalde er elke maand voor. "
+     "Mijn vrouw neemt het sinds vorig jaar.", "past",
+     "a phrase does not run over a sentence's end ('voor. Mijn vrouw')"),
     ("Ik gebruik het (nog) niet, ik wil eerst mijn arts spreken.", "never", "negated use"),
     ("Ik heb een voorschrift maar ben er nog niet mee begonnen.", "never",
      "prescription not started"),

@@ -600,6 +600,13 @@ def build_doc(text: str, language: str) -> Doc:
         # typos are forgiven in the message's own language only: English "stopped" is no
         # misspelt Dutch "stoppen"
         hits.extend(_match_all(tokens, lexicon, fuzzy=position == 0))
+    # a phrase does not run over a sentence's end ("... voor. Mijn vrouw" is no "voor mijn
+    # vrouw")
+    sentence_of = [-1] * len(tokens)
+    for clause in clauses:
+        sentence_of[clause.first:clause.last] = [clause.sentence] * (clause.last - clause.first)
+    hits = [h for h in hits if h.last - h.first < 2
+            or sentence_of[h.first] == sentence_of[h.last - 1]]
     hits = _prefer_longest(hits) + _score_changes(tokens)
     hits.sort(key=lambda h: (h.first, -h.last))
     return Doc(text, language, tokens, clauses, hits, sentences, lexicons)
