@@ -215,3 +215,17 @@ EXPERIENCE_OTHER_LANGUAGES = [
                          ids=[r for *_, r in EXPERIENCE_OTHER_LANGUAGES])
 def test_experience_other_languages(text: str, language: str, want: str, rule: str) -> None:
     assert coded(text, language)["experience"] == want, rule
+
+
+USE_OTHER_LANGUAGES = [
+    ("Ich nehme LDN seit Oktober. Die Albträume sind fast jede Nacht da, und ich überlege "
+     "ernsthaft, wieder aufzuhören.", "de", "current",
+     "a stop the writer is thinking about, said as an infinitive after a comma"),
+    ("Ich habe LDN ein halbes Jahr genommen und dann aufgehört.", "de", "past", "a stop"),
+]
+
+
+@pytest.mark.parametrize(("text", "language", "want", "rule"), USE_OTHER_LANGUAGES,
+                         ids=[r for *_, r in USE_OTHER_LANGUAGES])
+def test_use_other_languages(text: str, language: str, want: str, rule: str) -> None:
+    assert coded(text, language)["ldn_use"] == want, rule

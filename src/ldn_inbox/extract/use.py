@@ -157,8 +157,9 @@ def _planned(doc: Doc, hit: Hit) -> bool:
     right after a duration word is not ("depuis bientôt un an", "sinds binnenkort")."""
     plan = in_context(doc, hit, "plan", scope="clause")
     clause = doc.clause_of(hit.first)
-    if plan is None and clause is not None and hit.first == clause.first:
-        # an infinitive after a comma hangs on the clause before ("Ich überlege, aufzuhören")
+    if plan is None and clause is not None and hit.first - clause.first <= 2:
+        # an infinitive after a comma hangs on the clause before ("Ich überlege, aufzuhören",
+        # "ich überlege ernsthaft, wieder aufzuhören")
         first, _ = doc.sentence_range(clause.sentence)
         before = doc.hits_in(first, hit.first, "context", "plan")
         plan = before[-1] if before else None
