@@ -107,6 +107,10 @@ EXPERIENCE = [
     # a comparative outweighs a time marker in the same clause; a benefit that went again
     ("Ik neem LDN. De eerste weken sliep ik een stuk beter. Dat is ondertussen weer "
      "verdwenen.", "mixed", ["sleep"]),
+    # a long subject joined by a verb to what is said of it
+    ("Ik neem het sinds juni. De pijn in mijn rug en mijn schouders is veel minder.",
+     "positive", ["pain"]),
+    ("Ik neem het sinds juni. Het helpt goe tege de stijfheid.", "positive", ["stiffness"]),
 ]
 
 
@@ -205,6 +209,8 @@ EXPERIENCE_OTHER_LANGUAGES = [
      "différence.", "fr", "no_effect", "'que cela vous aide' is the reader's"),
     ("Ik neem het sinds mei, veel minder pijn. Bijwerkingen? Ik heb er niets van gemerkt.",
      "nl", "positive", "'niets gemerkt' answers the writer's own side-effect question"),
+    ("I took it for ten days. Pain was exactly the same as before, zero improvement.", "en",
+     "no_effect", "'zero' negates"),
     ("1. I was on LDN for three months, now stopped.\n2. My GP.\n3. The energy was much "
      "better.\n4. But I gained 6 kilos and my heart was racing at night, so I stopped.",
      "en", "mixed", "a benefit, and side effects that made the writer stop"),

@@ -20,6 +20,8 @@ from ldn_inbox.extract.segment import Segments
 DIRECTION_WINDOW = 6
 #: An adverse-effect term counts as improved only with the direction word right next to it.
 INHERENT_IMPROVE_WINDOW = 4
+#: ... and after a subject joined to it by a verb ("de pijn in mijn rug ... is veel minder")
+COPULA_WINDOW = 10
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,20 @@ def _nearest_elsewhere(doc: Doc, hit: Hit, other: Hit, distance: int,
     return False
 
 
+def _window(doc: Doc, hit: Hit, other: Hit, symptoms: _Symptoms) -> int:
+    """How far direction word ``other`` may stand from ``hit``: further after a long subject
+    joined to it by a verb and naming no other symptom ("de pijn in mijn rug en mijn
+    schouders is veel minder")."""
+    clause = doc.clause_of(hit.first)
+    if other.first <= hit.last or clause is None or other.first >= clause.last \
+            or not doc.hits_in(hit.last, other.first, "context", "copula"):
+        return DIRECTION_WINDOW
+    if any(s.first >= hit.last and s.last <= other.first
+           for s in symptoms.near(hit.last, other.first)):
+        return DIRECTION_WINDOW
+    return COPULA_WINDOW
+
+
 def _direction(doc: Doc, hit: Hit, polarity: str,
                symptoms: _Symptoms) -> tuple[str | None, Hit | None]:
     clause = doc.clause_of(hit.first)
@@ -159,7 +175,7 @@ def _direction(doc: Doc, hit: Hit, polarity: str,
             continue  # only "..., maar wel draaglijker" reaches into the next clause
         distance = _gap(hit, other) - 1
         overlap = distance < 0
-        if not overlap and (distance > DIRECTION_WINDOW
+        if not overlap and (distance > _window(doc, hit, other, symptoms)
                             or _nearest_elsewhere(doc, hit, other, distance, symptoms)):
             continue
         key = _keyed(doc, other, hit, polarity)
