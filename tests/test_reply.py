@@ -112,6 +112,43 @@ def test_a_forward_is_the_writers_own_text_whoever_wrote_it_first() -> None:
     assert result.forwarded
 
 
+WRITER = ("an.peeters@example.be", "an peeters")
+
+
+def _follow_up(note: str, layout: str) -> str:
+    """``note`` above the writer's own earlier message, which holds inline answers."""
+    answers = [SHEET_Q[0], "Ja, sinds vorig jaar", SHEET_Q[1], "De huisarts"]
+    if layout == "outlook":
+        return "\n".join([
+            note, "", "Groetjes", "An", "",
+            "Van: An Peeters <an.peeters@example.be>", "Verzonden: woensdag 6 maart 2024 19:02",
+            "Aan: FibroRes vzw <info@fibrores.org>", "Onderwerp: RE: uw ervaring gevraagd", "",
+            "Mijn antwoorden staan tussen de vragen.", "",
+            "Van: FibroRes vzw <info@fibrores.org>", "Verzonden: dinsdag 5 maart 2024 09:12",
+            "Onderwerp: Naltrexone (LDN): uw ervaring gevraagd", "", "Beste lid,", "",
+            *answers])
+    return "\n".join([
+        note, "", "An", "",
+        "Op wo 6 mrt 2024 om 19:02 schreef An Peeters <an.peeters@example.be>:",
+        *[f"> {line}" for line in answers[1::2]],
+        ">", "> Op di 5 mrt 2024 om 09:12 schreef FibroRes vzw <info@fibrores.org>:",
+        *[f">> {line}" for line in answers[0::2]]])
+
+
+@pytest.mark.parametrize("layout", ["outlook", "gmail"])
+def test_a_follow_up_leaves_the_writers_earlier_answers_to_that_message(layout: str) -> None:
+    """Each message is coded on its own: a correction above the writer's earlier message
+    does not carry that message's answers again."""
+    note = "Een rechtzetting: het was de reumatoloog die het voorschreef, niet de huisarts."
+    result = isolate(_follow_up(note, layout), mailings=KNOWN, sender=WRITER)
+    assert "reumatoloog" in result.text
+    assert "sinds vorig jaar" not in result.text and "De huisarts" not in result.text
+    assert result.earlier
+    # someone else's message below: the usual reading
+    assert not isolate(_follow_up(note, layout), mailings=KNOWN,
+                       sender=("els@example.be", "els maes")).earlier
+
+
 @pytest.mark.parametrize("signature", [
     "-- \nJan Peeters\nTel. 0475 12 34 56",
     "Met vriendelijke groeten,\nJan Peeters\nKerkstraat 12\n9000 Gent",

@@ -250,3 +250,24 @@ def test_sheet_pasted_without_quote_marks_keeps_its_wrapped_lines_out() -> None:
         "Het bestuur van FibroRes vzw", "info@fibrores.org",
     ])
     assert isolate(body).text == "Mijn antwoorden staan bovenaan: ja, huisarts, positief, geen."
+
+
+@pytest.mark.parametrize(("note", "want"), [
+    ("Een rechtzetting: het was de reumatoloog die het voorschreef, niet de huisarts.",
+     {"ldn_use": "unknown", "prescriber": "specialist"}),
+    ("Ik stuur mijn antwoorden nog eens, ik weet niet of de vorige mail aangekomen is.",
+     {"ldn_use": "current", "prescriber": "gp"}),
+])
+def test_follow_up_above_the_writers_earlier_message(note: str, want: dict[str, str]) -> None:
+    """A correction is coded on its own; a note that only sends the earlier message again
+    leaves that message's answers to be read."""
+    body = "\n".join([
+        note, "", "An", "",
+        "Van: An Peeters <an.peeters@example.be>", "Verzonden: woensdag 6 maart 2024 19:02",
+        "Aan: FibroRes vzw <info@fibrores.org>", "Onderwerp: RE: uw ervaring gevraagd", "",
+        OUTLOOK_HEADER, "Beste lid,", "", QUESTIONS[0], "Ja, sinds vorig jaar",
+        *Q2_WRAPPED, "De huisarts"])
+    raw = message(body).replace(b"Lid <lid@example.org>", b"An Peeters <an.peeters@example.be>")
+    coded = code(parse(raw), KNOWN)
+    assert coded.values["kind"] == "reply"
+    assert {name: coded.values[name] for name in want} == want

@@ -58,13 +58,22 @@ class Coded:
     context: Context = field(default_factory=Context)
 
 
+def _answers_anything(text: str) -> bool:
+    """Whether a follow-up's own words answer or correct anything by themselves."""
+    language, _ = detect_language(text)
+    result = extract(text, language.value)
+    return result.answered or result.answered_weakly
+
+
 def own_text_of(parsed: ParsedMessage, mailings: MailingSet | None = None) -> OwnText:
     """Reply isolation on the body, plus the answers in text attachments."""
-    forwarded_by: tuple[str, ...] = ()
-    if _FORWARD_SUBJECT.match(parsed.subject or ""):
-        forwarded_by = tuple(fold(v).strip() for v in (parsed.from_address, parsed.from_name)
-                             if v and len(v.strip()) > 3)
-    own = isolate(parsed.text, mailings=mailings, forwarded_by=forwarded_by)
+    sender = tuple(fold(v).strip() for v in (parsed.from_address, parsed.from_name)
+                   if v and len(v.strip()) > 3)
+    forwarded_by = sender if _FORWARD_SUBJECT.match(parsed.subject or "") else ()
+    own = isolate(parsed.text, mailings=mailings, forwarded_by=forwarded_by, sender=sender)
+    if own.earlier and not _answers_anything(own.text):
+        # "I send my answers again, see below": the earlier message is what is said
+        own = isolate(parsed.text, mailings=mailings, forwarded_by=forwarded_by)
     texts = [a for a in parsed.attachments if a.text and a.text.strip()]
     if texts and (len(own.text) < 400 or any(h in fold(own.text) for h in _ATTACHMENT_HINT)):
         parts = [own.text] if own.text.strip() else []

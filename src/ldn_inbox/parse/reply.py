@@ -140,6 +140,8 @@ class OwnText:
         known yet (what learning reads), else "".
     :ivar inline_unknown: answers were read under questions of a mailing not known.
     :ivar forwarded: own text includes a forwarded message.
+    :ivar earlier: the writer's own earlier message was found quoted below their words and
+        left out of ``text``.
     """
 
     text: str
@@ -153,6 +155,7 @@ class OwnText:
     material: str = ""
     inline_unknown: bool = False
     forwarded: bool = False
+    earlier: bool = False
 
 
 @dataclass
@@ -161,7 +164,9 @@ class _Line:
     body: str
     depth: int
     role: str = ""  # own, quote, sheet, attribution, header, signature, question, blank
-    region: str = "own"  # own, original (an unprefixed quoted original), forward
+    #: own, original (an unprefixed quoted original), forward, earlier (the writer's own
+    #: earlier message, quoted below a follow-up)
+    region: str = "own"
     question: int = 0
     also: tuple[int, ...] = ()  # further questions the same mailing question asks
     rest: str = ""
@@ -173,7 +178,7 @@ class _Line:
 
     @property
     def quoted(self) -> bool:
-        return self.depth > 0 or self.region == "original"
+        return self.depth > 0 or self.region in ("original", "earlier")
 
 
 def strip_quote(line: str) -> tuple[int, str]:
@@ -288,18 +293,35 @@ def _from_writer(lines: list[_Line], start: int, size: int, writer: tuple[str, .
     return False
 
 
-def _mark_structure(lines: list[_Line], writer: tuple[str, ...] = ()) -> None:
+def _said_above(lines: list[_Line], index: int) -> bool:
+    """Whether the writer wrote words of their own above line ``index``."""
+    return any(line.region == "own" and line.depth == 0 and not line.role
+               and len(line.body.split()) >= 4 for line in lines[:index])
+
+
+def _mark_structure(lines: list[_Line], writer: tuple[str, ...] = (),
+                    sender: tuple[str, ...] = ()) -> None:
     """Roles of attribution lines, separators and header blocks; the region of every line.
 
     What follows a forward separator is the writer's own text: what someone forwards to the
     survey address is what they want to say (a spouse forwarding the patient's answers). So
     is a message of the writer's own below a header block when the writer forwards it
-    (``writer``: their folded address and name, given only for a forward: "TR:", "Fwd:")."""
+    (``writer``: their folded address and name, given only for a forward: "TR:", "Fwd:").
+    Below a follow-up of the writer's own words, the writer's earlier message (``sender``
+    named in its header block) is quoted: its answers were coded with that message."""
     region = "own"
     shift = 0  # quote marks a forward put on the forwarded message (Apple Mail: "> Van:")
+    earlier_depth = 0  # quoted below "Op ... schreef <the writer>:" after a follow-up
     index = 0
     while index < len(lines):
         line = lines[index]
+        if earlier_depth:
+            if line.depth >= earlier_depth or not line.body.strip():
+                line.region = "earlier"
+                line.role = line.role or ("" if line.body.strip() else "blank")
+                index += 1
+                continue
+            earlier_depth = 0
         if region == "forward" and shift and line.depth >= shift:
             line.depth -= shift
         if not line.body.strip():
@@ -315,13 +337,21 @@ def _mark_structure(lines: list[_Line], writer: tuple[str, ...] = ()) -> None:
             after = _next_text(lines, index + span)
             if line.depth == 0 and after < len(lines) and lines[after].depth == 0:
                 region = "original"
+            elif region == "own" and sender and after < len(lines) \
+                    and lines[after].depth > line.depth and _said_above(lines, index) \
+                    and any(part in fold(line.body) for part in sender):
+                earlier_depth = lines[after].depth
             index += span
             continue
         block = _separator_block(lines, index)
         if block is None:
             size = _header_block_at(lines, index)
             own = bool(writer) and _from_writer(lines, index, size, writer)
-            block = (size, "forward" if own else "original") if size else None
+            earlier = not own and bool(sender) and size > 0 \
+                and _from_writer(lines, index, size, sender) and _said_above(lines, index)
+            after = "forward" if own else "earlier" if earlier or region == "earlier" \
+                else "original"
+            block = (size, after) if size else None
         if block is not None:
             size, after_region = block
             for offset in range(size):
@@ -628,18 +658,20 @@ def _strip_signatures(lines: list[_Line]) -> None:
 
 
 def isolate(text: str, *, mailings: MailingSet | None = None,
-            forwarded_by: tuple[str, ...] = ()) -> OwnText:
+            forwarded_by: tuple[str, ...] = (), sender: tuple[str, ...] = ()) -> OwnText:
     """Split a plain-text body (quotes as ``>``) into the writer's own words and the rest,
     knowing the ``mailings`` the organisation sent (none: questions are recognised by what
     they ask, and nothing else of a mailing is known). ``forwarded_by``: the writer's folded
-    address and name when the message is a forward: their own message below is their words."""
+    address and name when the message is a forward: their own message below is their words;
+    ``sender``: the same for any message, to know the writer's earlier message below a
+    follow-up."""
     mailings = mailings or MailingSet()
     lines: list[_Line] = []
     for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         raw = raw.replace("\ufeff", "").replace("\xa0", " ").replace("\u200b", "")
         depth, body = strip_quote(raw)
         lines.append(_Line(raw, body.rstrip(), depth))
-    _mark_structure(lines, forwarded_by)
+    _mark_structure(lines, forwarded_by, sender)
     _mark_mailing(lines, mailings)
     _mark_quoted(lines, mailings)
     _strip_signatures(lines)
@@ -654,7 +686,9 @@ def _assemble(lines: list[_Line], mailings: MailingSet) -> OwnText:
     for line in lines:
         if line.found is not None:
             used[line.found.mailing] = used.get(line.found.mailing, 0) + 1
-        if line.role == "question":
+        if line.region == "earlier":
+            quoted.append(line.raw)  # the writer's earlier message, answers included
+        elif line.role == "question":
             quoted.append(line.raw)
             anchors.append(line.question)
             numbers = "+".join(str(n) for n in (line.question, *line.also))
@@ -694,6 +728,7 @@ def _assemble(lines: list[_Line], mailings: MailingSet) -> OwnText:
         material="\n".join(material) if unexplained >= UNEXPLAINED_MIN else "",
         inline_unknown=any(line.inline for line in lines) and not used,
         forwarded=any(line.region == "forward" and line.role == "own" for line in lines),
+        earlier=any(line.region == "earlier" for line in lines),
     )
 
 
