@@ -131,7 +131,8 @@ REPLIES: list[tuple[str, str, dict[str, Any], str]] = [
     ("my answers", "I have been taking naltrexone for a year, my GP prescribed it. I sleep "
      "much better.\n\nAn", {"ldn_use": "current", "prescriber": "gp"}, "en: naltrexone named"),
     ("Re: " + MAILING, top_posted("Foutje in mijn vorige mail: bij de tweede vraag moest er "
-                                  "neuroloog staan."), {"prescriber": "specialist", "prescriber_specialty": "neurology"},
+                                  "neuroloog staan."),
+     {"prescriber": "specialist", "prescriber_specialty": "neurology"},
      "follow-up correcting an earlier answer"),
     ("Re: LDN", top_posted("Sorry, that was short. Dr Peeters is my neurologist, not my GP."),
      {"prescriber": "specialist"}, "en: a prescriber set against another one"),

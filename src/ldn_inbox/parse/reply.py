@@ -349,9 +349,9 @@ def _mark_structure(lines: list[_Line], writer: tuple[str, ...] = (),
             own = bool(writer) and _from_writer(lines, index, size, writer)
             earlier = not own and bool(sender) and size > 0 \
                 and _from_writer(lines, index, size, sender) and _said_above(lines, index)
-            after = "forward" if own else "earlier" if earlier or region == "earlier" \
+            following = "forward" if own else "earlier" if earlier or region == "earlier" \
                 else "original"
-            block = (size, after) if size else None
+            block = (size, following) if size else None
         if block is not None:
             size, after_region = block
             for offset in range(size):
