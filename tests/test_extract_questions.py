@@ -111,6 +111,11 @@ EXPERIENCE = [
     ("Ik neem het sinds juni. De pijn in mijn rug en mijn schouders is veel minder.",
      "positive", ["pain"]),
     ("Ik neem het sinds juni. Het helpt goe tege de stijfheid.", "positive", ["stiffness"]),
+    # good at first, no benefit named, then gone (the time marker after a full stop)
+    ("Ik neem het. In het begin was het goed, maar na een paar maanden merkte ik er niets "
+     "meer van.", "mixed", []),
+    ("7 in t begin wel goe mor na n paar maand merkte k er niks meer van dus gestopt", "mixed",
+     []),
 ]
 
 

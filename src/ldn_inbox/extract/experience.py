@@ -48,7 +48,8 @@ def _at_first(doc: Doc) -> list[Hit]:
     """Time markers for the start ("in het begin", "at first"), not "for the first time"
     ("voor het eerst in jaren", "for the first time")."""
     return [h for h in doc.hits_of("experience", "at_first")
-            if not (h.first > 0 and doc.tokens[h.first - 1].norm in _ARTICLES)]
+            if not (h.first > 0 and doc.tokens[h.first - 1].norm in _ARTICLES
+                    and doc.clause_of(h.first - 1) is doc.clause_of(h.first))]
 
 
 def _after_first_benefit(doc: Doc, hit: Hit, benefit_hits: list[Hit]) -> bool:
@@ -214,6 +215,7 @@ class _Cues:
     too_early: list[Hit]
     mixed: list[Hit]
     faded: list[Hit]
+    faded_good: list[Hit]
     negative: list[Hit]
     no_effect: list[Hit]
     severe: list[Hit]
@@ -225,12 +227,19 @@ def _gather(doc: Doc, segs: Segments, *, benefits: list[str], benefit_hits: list
     faded = _cues(doc, "faded", proxy=proxy, segs=segs) + [
         h for h in _cues(doc, "faded_weak", proxy=proxy, segs=segs)
         if _effect_in_clause(doc, h) or _after_first_benefit(doc, h, benefit_hits)]
+    # good at first without a benefit named, then gone: "in t begin wel goe, mor na n paar
+    # maand merkte k er niks meer van"
+    good = [h for h in doc.hits_of("experience", "positive")
+            if usable(doc, h, proxy=proxy) and not negated(doc, h)]
+    faded_good = [h for h in _cues(doc, "faded_weak", proxy=proxy, segs=segs)
+                  if good and _after_first_benefit(doc, h, good)]
     if benefits:
         faded += _no_longer(doc, proxy=proxy)
     return _Cues(
         too_early=_cues(doc, "too_early", proxy=proxy, segs=segs),
         mixed=_cues(doc, "mixed", proxy=proxy, segs=segs),
         faded=faded,
+        faded_good=faded_good,
         negative=_cues(doc, "negative", proxy=proxy, segs=segs),
         no_effect=_cues(doc, "no_effect", proxy=proxy, segs=segs) + [
             # "niet beter", "niks beter gevoeld": a negated benefit is no effect
@@ -278,6 +287,8 @@ def code_experience(doc: Doc, segs: Segments, *, use: LdnUse, benefits: list[str
         return Reading(Experience.MIXED, 0.8, tuple((cues.mixed or cues.faded)[:2]))
     if cues.mixed and (cues.positive or answer == "yes"):
         return Reading(Experience.MIXED, 0.75, tuple(cues.mixed[:1]))
+    if cues.faded_good:
+        return Reading(Experience.MIXED, 0.7, tuple(cues.faded_good[:1]))
     if benefits and stop_for_side_effects:
         return Reading(Experience.MIXED, 0.65, ())
     if benefits or cues.positive or answer == "yes":
