@@ -98,4 +98,6 @@ def test_scores_on_golden_files() -> None:
     assert scores.f1["benefits"]["f1"] >= 0.9
     assert scores.f1["side_effect_codes"]["f1"] >= 0.9
     assert scores.unflagged_precision >= 0.97
-    assert scores.unflagged_coverage >= 0.60  # see test_dev_set.test_review_flag_is_useful
+    # the flag is fitted to keep 97 % of unflagged fields right on replies it was not fitted
+    # on (docs/extraction.md); here that leaves about 60 % unflagged
+    assert scores.unflagged_coverage >= 0.55

@@ -71,6 +71,11 @@ PRESCRIBER = [
      "rheumatology"),
     ("Anders dan bij u heeft niet de reumatoloog maar mijn huisarts het voorgeschreven. Ik "
      "neem het sinds mei.", "gp", None),
+    # a referral: the doctor before it sent the writer on, the one after it prescribed
+    ("Mijn huisarts wist er niet veel van en stuurde mij door naar een neuroloog, die het "
+     "wel wou proberen. Ik neem het sinds mei.", "specialist", "neurology"),
+    ("Ik neem het sinds mei. Mijn huisarts heeft het voorgeschreven nadat de reumatoloog mij "
+     "naar hem had doorverwezen.", "gp", None),
 ]
 
 

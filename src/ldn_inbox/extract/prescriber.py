@@ -97,6 +97,27 @@ def _recommenders(doc: Doc, entities: list[Hit]) -> set[Hit]:
     return out
 
 
+def _referrals(doc: Doc, entities: list[Hit]) -> tuple[set[Hit], set[Hit]]:
+    """For each referral ("stuurde mij door naar", "referred me to", "m'a adressée à"), the
+    doctor named last before it in its sentence (who sent the writer on) and the one named
+    first after it, within six words (whom the writer was sent to)."""
+    senders: set[Hit] = set()
+    targets: set[Hit] = set()
+    for cue in doc.hits_of("prescribe", "refer"):
+        clause = doc.clause_of(cue.first)
+        if clause is None or negated(doc, cue):
+            continue
+        same = [e for e in entities
+                if (c := doc.clause_of(e.first)) is not None and c.sentence == clause.sentence]
+        before = [e for e in same if e.last <= cue.first]
+        after = [e for e in same if e.first >= cue.last and e.first - cue.last <= 6]
+        if before:
+            senders.add(before[-1])
+        if after:
+            targets.add(after[0])
+    return senders, targets
+
+
 def _self_ordered(doc: Doc) -> list[Hit]:
     """"zelf LDN besteld", "ordered it online": the writer is the source (``other``)."""
     out = []
@@ -163,7 +184,8 @@ def _same_sentence(doc: Doc, a: Hit, b: Hit) -> bool:
 
 
 def _scored(doc: Doc, segs: Segments, hit: Hit, refused: set[Hit],
-            recommenders: set[Hit]) -> _Candidate | None:
+            recommenders: set[Hit], referred: tuple[set[Hit], set[Hit]]
+            ) -> _Candidate | None:
     """A doctor or other source named, with its weight as the prescriber."""
     kind = _candidate(hit)
     if kind is None:
@@ -183,6 +205,10 @@ def _scored(doc: Doc, segs: Segments, hit: Hit, refused: set[Hit],
         score -= 4.0
     if hit in recommenders and verb is None:
         score -= 1.5  # recommended it; someone else wrote the prescription
+    if hit in referred[0]:
+        score -= 2.0  # sent the writer on to the one who prescribed
+    if hit in referred[1]:
+        score += 1.0  # the doctor the writer was sent to
     if prescriber is Prescriber.UNKNOWN and _remote(doc, hit):
         prescriber = Prescriber.OTHER  # a doctor abroad reached online, type unstated
     elif prescriber is Prescriber.UNKNOWN or specialty is Specialty.UNKNOWN:
@@ -195,7 +221,8 @@ def _candidates(doc: Doc, segs: Segments, *, proxy: bool) -> list[_Candidate]:
     entity_hits = [h for h in doc.hits if _candidate(h) is not None]
     refused = _refused(doc, entity_hits)
     recommenders = _recommenders(doc, entity_hits)
-    candidates = [c for c in (_scored(doc, segs, hit, refused, recommenders)
+    referred = _referrals(doc, entity_hits)
+    candidates = [c for c in (_scored(doc, segs, hit, refused, recommenders, referred)
                               for hit in entity_hits if usable(doc, hit, proxy=proxy))
                   if c is not None]
     for order in _self_ordered(doc):
