@@ -29,6 +29,8 @@ USE = [
      "the subject written into the verb ('kpak')"),
     ("Ik heb nog nooit LDN genomen, dus veel kan ik niet invullen.", "never",
      "the drug between the negation and the verb"),
+    ("Ik neem het sinds juni. Ik was bang voor nachtmerries, maar die zijn nooit gekomen.",
+     "current", "a real word is no typo of a lexicon word ('gekomen' is no 'genomen')"),
     ("Ik heb het vijf maanden genomen en ben ermee gestopt, ik betaalde er elke maand voor. "
      "Mijn vrouw neemt het sinds vorig jaar.", "past",
      "a phrase does not run over a sentence's end ('voor. Mijn vrouw')"),
@@ -147,6 +149,9 @@ SIDE_EFFECTS = [
     ("Ik neem het sinds mei. Bijwerkingen heb ik nooit gemerkt.", "no", []),
     ("Ik neem het sinds mei. Bijwerkingen heb ik nooit gehad.", "no", []),
     ("'k Pak het sinds mei. Bywerkingen è 'k gin g'ad.", "no", []),
+    # a fear of a side effect, said the Flemish way, is none had
+    ("Ik neem het. Bijwerkingen: geen. Ik had op voorhand schrik van de nachtmerries, maar "
+     "die zijn er niet gekomen.", "no", []),
     # the writer's own question of the topic, answered right after it
     ("Ik neem het sinds een jaar. Bijwerkingen? Nee, geen.", "no", []),
     ("Ik neem het. Bijwerkingen? Ik heb er niets van gemerkt.", "no", []),
@@ -245,3 +250,20 @@ USE_OTHER_LANGUAGES = [
                          ids=[r for *_, r in USE_OTHER_LANGUAGES])
 def test_use_other_languages(text: str, language: str, want: str, rule: str) -> None:
     assert coded(text, language)["ldn_use"] == want, rule
+
+
+SIDE_EFFECTS_OTHER_LANGUAGES = [
+    ("I'm two weeks into 1.5 mg. Side effects: nothing so far, which is a relief because I "
+     "had read horror stories about nightmares.", "en", "no",
+     "nightmares of horror stories are no side effect"),
+    ("Ich nehme LDN seit drei Wochen. Nebenwirkungen habe ich bis jetzt keine bemerkt.", "de",
+     "no", "the negation after the noun, German word order"),
+    ("J'en prends depuis un an. Des effets secondaires ? Non, aucun.", "fr", "no",
+     "the writer's own question, answered"),
+]
+
+
+@pytest.mark.parametrize(("text", "language", "want", "rule"), SIDE_EFFECTS_OTHER_LANGUAGES,
+                         ids=[r for *_, r in SIDE_EFFECTS_OTHER_LANGUAGES])
+def test_side_effects_other_languages(text: str, language: str, want: str, rule: str) -> None:
+    assert coded(text, language)["side_effects"] == want, rule

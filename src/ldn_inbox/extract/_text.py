@@ -77,6 +77,8 @@ class Lexicon:
         default_factory=lambda: defaultdict(list))
     vocabulary: list[str] = field(default_factory=list)
     symptoms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: real words never read as a typo of a lexicon word ("geleden" is no "gelezen")
+    not_typos: frozenset[str] = frozenset()
 
     def words(self, section: str, key: str) -> list[str]:
         value = self.data.get(section, {}).get(key, [])
@@ -131,6 +133,10 @@ def load_lexicon(language: str) -> Lexicon:
     data = _with_overlay(language, tomllib.loads(path.read_text("utf-8")))
     lexicon = Lexicon(language, data)
     for section, table in data.items():
+        if section == "words":
+            spell = spelling if language == "nl" else _plain
+            lexicon.not_typos = frozenset(spell(fold(str(w))) for w in table.get("not_typos", []))
+            continue
         if section == "symptom":
             for name, spec in table.items():
                 lexicon.symptoms[name] = spec
@@ -246,7 +252,7 @@ def _same_start(word: str, token: str) -> bool:
 def _fuzzy_first(language: str, norm: str) -> str | None:
     """The lexicon word closest to ``norm`` (a typo of it), if close enough."""
     lexicon = load_lexicon(language)
-    if len(norm) < FUZZY_MIN_LEN or norm.isdigit():
+    if len(norm) < FUZZY_MIN_LEN or norm.isdigit() or norm in lexicon.not_typos:
         return None
     # a typo rarely hits the first letter ("started" is no "restarted"), but Flemish drops
     # an initial h ("uusdokter", "eb")
@@ -500,7 +506,8 @@ def _match_all(tokens: list[Token], lexicon: Lexicon, *, fuzzy: bool = True) -> 
             for k in range(1, len(words)):
                 # exact first: the common case, and most candidates fail on their 2nd word
                 if norms[index + k] != words[k] and not _word_matches(
-                        norms[index + k], words[k], term.prefix[k], fuzzy):
+                        norms[index + k], words[k], term.prefix[k],
+                        fuzzy and norms[index + k] not in lexicon.not_typos):
                     matched = False
                     break
             if matched:
