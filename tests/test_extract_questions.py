@@ -123,6 +123,12 @@ EXPERIENCE = [
      "meer van.", "mixed", []),
     ("7 in t begin wel goe mor na n paar maand merkte k er niks meer van dus gestopt", "mixed",
      []),
+    # why the writer stopped: side effects they could not bear, or what it cost
+    ("Ik ben gestart met 1,5 mg. Van de pijn heb ik niks gemerkt, maar ik werd er zo onrustig "
+     "van. Na drie weken ben ik gestopt, ik kon het niet meer aan.", "negative", []),
+    ("ik ben gestopt na 4 maand want het kost mij 25 euro per maand en ik had geen verschil "
+     "gemerkt bijwerkingen wat hoofdpijn in de eerste weken", "no_effect", []),
+    ("Dus nee, voor mij geen goede ervaring. Ik gebruik het niet meer.", "negative", []),
 ]
 
 
@@ -224,6 +230,12 @@ EXPERIENCE_OTHER_LANGUAGES = [
      "différence.", "fr", "no_effect", "'que cela vous aide' is the reader's"),
     ("Ik neem het sinds mei, veel minder pijn. Bijwerkingen? Ik heb er niets van gemerkt.",
      "nl", "positive", "'niets gemerkt' answers the writer's own side-effect question"),
+    ("Je l'ai prise d'avril à novembre. Les douleurs ont nettement diminué. Par contre je ne "
+     "dormais presque plus. Au bout de sept mois, je n'en pouvais plus et j'ai arrêté.", "fr",
+     "mixed", "a benefit, and side effects the writer could not bear"),
+    ("I took it for about four months.\n3. A bit of a headache the first week. That's not why "
+     "I stopped - I stopped because it simply wasn't doing anything.", "en", "no_effect",
+     "stopped because it did nothing"),
     ("I took it for ten days. Pain was exactly the same as before, zero improvement.", "en",
      "no_effect", "'zero' negates"),
     ("1. I was on LDN for three months, now stopped.\n2. My GP.\n3. The energy was much "

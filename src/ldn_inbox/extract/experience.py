@@ -80,15 +80,15 @@ def _effect_in_clause(doc: Doc, hit: Hit) -> bool:
 
 def _stopped_for_no_effect(doc: Doc, stop: Hit, accepted: list[Mention]) -> bool:
     """A stop whose reason, said right after a "because", is that it did nothing ("J'ai
-    arrêté parce que ça ne servait à rien", "weil es nichts gebracht hat") and names no side
-    effect between the two."""
+    arrêté parce que ça ne servait à rien", "weil es nichts gebracht hat") or what it cost
+    ("want het kost 25 euro per maand"), and names no side effect between the two."""
     sentence = _sentence(doc, stop)
     anchors = doc.hits_of("experience", "because_ref") + (
         [stop] if stop.key == "stopped_because" else [])  # "gestopt omdat" carries its because
     for because in anchors:
         if _sentence(doc, because) != sentence or because.first < stop.first - 2:
             continue
-        cues = [h for key in ("no_effect", "faded") for h in doc.hits_of("experience", key)
+        cues = [h for key in ("no_effect", "faded", "cost") for h in doc.hits_of("experience", key)
                 if _sentence(doc, h) == sentence and because.first <= h.first <= because.last + 8]
         if cues and not any(because.first <= m.hit.first < min(c.first for c in cues)
                             for m in accepted):
@@ -159,7 +159,7 @@ def _cues(doc: Doc, key: str, *, proxy: bool, segs: Segments | None = None) -> l
     side effects, not no effect)."""
     # a doubt is said with a negation ("weet niet of ik ermee doorga"): it does not undo it;
     # a doubt or a faded effect counts wherever it is said ("zie vraag 8: ... ik twijfel")
-    anywhere = key in ("mixed", "faded", "faded_weak")
+    anywhere = key in ("mixed", "faded", "faded_weak", "unbearable")
     return [h for h in doc.hits_of("experience", key)
             if usable(doc, h, proxy=proxy) and on_topic(doc, h, segs)
             and (key == "mixed" or not negated(doc, h))
@@ -217,6 +217,7 @@ class _Cues:
     faded: list[Hit]
     faded_good: list[Hit]
     negative: list[Hit]
+    unbearable: list[Hit]
     no_effect: list[Hit]
     severe: list[Hit]
     positive: list[Hit]
@@ -241,6 +242,7 @@ def _gather(doc: Doc, segs: Segments, *, benefits: list[str], benefit_hits: list
         faded=faded,
         faded_good=faded_good,
         negative=_cues(doc, "negative", proxy=proxy, segs=segs),
+        unbearable=_cues(doc, "unbearable", proxy=proxy, segs=segs),
         no_effect=_cues(doc, "no_effect", proxy=proxy, segs=segs) + [
             # "niet beter", "niks beter gevoeld": a negated benefit is no effect
             h for h in doc.hits_of("experience", "positive")
@@ -289,15 +291,16 @@ def code_experience(doc: Doc, segs: Segments, *, use: LdnUse, benefits: list[str
         return Reading(Experience.MIXED, 0.75, tuple(cues.mixed[:1]))
     if cues.faded_good:
         return Reading(Experience.MIXED, 0.7, tuple(cues.faded_good[:1]))
-    if benefits and stop_for_side_effects:
-        return Reading(Experience.MIXED, 0.65, ())
+    if benefits and (stop_for_side_effects or cues.unbearable):
+        # a benefit, and side effects the writer stopped for or could not bear
+        return Reading(Experience.MIXED, 0.65, tuple(cues.unbearable[:1]))
     if benefits or cues.positive or answer == "yes":
         return _positive(doc, cues, benefits=benefits,
                          side_effect_mentions=side_effect_mentions, opening_hits=opening_hits)
     if cues.too_early:
         return Reading(Experience.UNKNOWN, 0.8, tuple(cues.too_early[:1]))
-    if cues.negative or stop_for_side_effects:
-        return Reading(Experience.NEGATIVE, 0.78, tuple(cues.negative[:1]))
+    if cues.negative or cues.unbearable or stop_for_side_effects:
+        return Reading(Experience.NEGATIVE, 0.78, tuple((cues.negative or cues.unbearable)[:1]))
     if use is LdnUse.PAST and side_effect_mentions and cues.severe:
         # stopped, side effects, no benefit, reason unsaid: severe ones make it negative
         return Reading(Experience.NEGATIVE, 0.65, tuple(cues.severe[:1]))
