@@ -29,6 +29,8 @@ USE = [
      "the subject written into the verb ('kpak')"),
     ("Ik heb nog nooit LDN genomen, dus veel kan ik niet invullen.", "never",
      "the drug between the negation and the verb"),
+    ("Ik neem nu 4,5 mg elke avond. Mijn zuster neemt het ook, maar zij heeft er "
+     "nachtmerries van gekregen en is gestopt.", "current", "a relative's stop ('mijn zuster')"),
     ("Ik neem het sinds juni. Ik was bang voor nachtmerries, maar die zijn nooit gekomen.",
      "current", "a real word is no typo of a lexicon word ('gekomen' is no 'genomen')"),
     ("Ik heb het vijf maanden genomen en ben ermee gestopt, ik betaalde er elke maand voor. "
