@@ -222,6 +222,7 @@ def load_lexicon_overlay(path: str | Path) -> list[tuple[str, str, str, str]]:
     return out
 
 
+@lru_cache(maxsize=1)
 def available_languages() -> tuple[str, ...]:
     base = resources.files("ldn_inbox").joinpath("data/lexicon")
     return tuple(lang for lang in LANGUAGES if base.joinpath(f"{lang}.toml").is_file())

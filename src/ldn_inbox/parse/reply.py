@@ -32,7 +32,7 @@ from functools import lru_cache
 
 from ldn_inbox.parse.htmltext import OUTLOOK_REPLY_MARKER
 from ldn_inbox.parse.mailings import Found, MailingSet, addresses_reader, concept_scores
-from ldn_inbox.parse.textnorm import fold, line_tokens
+from ldn_inbox.parse.textnorm import LINE_LABEL, TOKEN, fold, line_tokens
 
 ANCHOR = "[Q{n}]"
 #: "[Q2]"; "[Q1+2]" where one question of the mailing asks two of the codebook's
@@ -50,6 +50,8 @@ _ATTRIBUTION = re.compile(
     r")$"
 )
 _ATTRIBUTION_START = re.compile(r"^(?:op|on|le|am)\s+\S")
+#: How a two-line attribution starts (folded): see :func:`_maybe_structure`.
+_ATTRIBUTION_OPENERS = frozenset(("op", "on", "le", "am"))
 _SEPARATOR = re.compile(
     r"^\s*(?:[-_=*]{2,}\s*)?(?:"
     r"oorspronkelijk bericht|origineel bericht|original message|message d'origine"
@@ -155,7 +157,7 @@ class OwnText:
     forwarded: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class _Line:
     raw: str
     body: str
@@ -178,6 +180,8 @@ class _Line:
 
 def strip_quote(line: str) -> tuple[int, str]:
     """A line's quote depth (number of ``>`` marks) and the line without them."""
+    if ">" not in line[:2]:
+        return 0, line
     match = _QUOTE_PREFIX.match(line)
     if not match:
         return 0, line
@@ -232,9 +236,25 @@ def _header_block_at(lines: list[_Line], index: int, *, any_first: bool = False)
     return end - index if fields >= 2 else 0
 
 
+#: Every attribution line has one of these (a cheap test before the pattern).
+_ATTRIBUTION_WORDS = ("schre", "schrieb", "wrote", "ecrit")
+
+
 def _is_attribution(text: str) -> bool:
     folded = fold(text.strip())
-    return len(folded) < 260 and bool(_ATTRIBUTION.match(folded))
+    return len(folded) < 260 and any(word in folded for word in _ATTRIBUTION_WORDS) \
+        and bool(_ATTRIBUTION.match(folded))
+
+
+def _maybe_structure(body: str) -> bool:
+    """False when ``body`` can be no attribution, separator, rule or header field line."""
+    if "-" in body or "_" in body:
+        return True
+    stripped = body.strip()
+    folded = stripped.lower() if stripped.isascii() else fold(stripped)
+    return folded[:2] in _ATTRIBUTION_OPENERS or ":" in folded or "schr" in folded \
+        or "wrote" in folded or "ecrit" in folded or "bericht" in folded \
+        or "message" in folded or "nachricht" in folded
 
 
 def _next_text(lines: list[_Line], index: int) -> int:
@@ -307,6 +327,10 @@ def _mark_structure(lines: list[_Line], writer: tuple[str, ...] = ()) -> None:
             line.region = region
             index += 1
             continue
+        if not _maybe_structure(line.body):
+            line.region = region
+            index += 1
+            continue
         span = _attribution_span(lines, index)
         if span:
             for offset in range(span):
@@ -351,6 +375,11 @@ def _mark_mailing(lines: list[_Line], mailings: MailingSet) -> None:
     last_question: tuple[int, int] | None = None  # (mailing, question number) of the line above
     for index, line in enumerate(lines):
         if line.role:
+            continue
+        if not mailings:
+            # nothing of a mailing to look up: only questions typed or quoted in words
+            if "?" in line.body or _labelled(line.body.strip()):
+                _typed_question(line, [])
             continue
         _, found_tokens = line_tokens(line.body)
         toks = [tok for tok, _, _ in found_tokens]
@@ -439,6 +468,8 @@ def _typed_question(line: _Line, toks: list[str]) -> None:
     body = line.body.strip()
     if len(body) > 240 or ("?" not in body and not _labelled(body)):
         return
+    if not toks and not _has_words(line.body):
+        return  # (no mailing known: the line was not read into tokens)
     head, mark, after = body.partition("?")
     head_tokens = [tok for tok, _, _ in line_tokens(head)[1]]
     scores = concept_scores(head_tokens)
@@ -479,9 +510,13 @@ def _pasted_questions(lines: list[_Line]) -> None:
         line.role, line.question, line.generic, line.pasted = "", 0, False, False
 
 
+_QUESTION_WORD = re.compile(r"^\s*(?:vraag|question|frage|q|v)\s*\d", re.I)
+
+
 def _labelled(body: str) -> bool:
-    label, _ = line_tokens(body)
-    return bool(label) or bool(re.match(r"^\s*(?:vraag|question|frage|q|v)\s*\d", body, re.I))
+    match = LINE_LABEL.match(body)
+    return bool(match and (match.group("label") or match.group("plabel"))) \
+        or bool(_QUESTION_WORD.match(body))
 
 
 # -- pass 3: quoted lines: inline answers or quote ------------------------------------
@@ -635,9 +670,9 @@ def isolate(text: str, *, mailings: MailingSet | None = None,
     address and name when the message is a forward: their own message below is their words."""
     mailings = mailings or MailingSet()
     lines: list[_Line] = []
+    text = text.replace("\ufeff", "").replace("\xa0", " ").replace("\u200b", "")
     for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        raw = raw.replace("\ufeff", "").replace("\xa0", " ").replace("\u200b", "")
-        depth, body = strip_quote(raw)
+        depth, body = strip_quote(raw) if ">" in raw[:2] else (0, raw)
         lines.append(_Line(raw, body.rstrip(), depth))
     _mark_structure(lines, forwarded_by)
     _mark_mailing(lines, mailings)
@@ -676,7 +711,7 @@ def _assemble(lines: list[_Line], mailings: MailingSet) -> OwnText:
         own = [line for line in own if not ANCHOR_RE.match(line)]
         anchors = []
     material = _unexplained(lines)
-    unexplained = sum(len(line_tokens(text)[1]) for text in material)
+    unexplained = _token_count("\n".join(material))
     order: tuple[int, ...] = (1, 2, 3, 4)
     labels: dict[str, int] = {}
     if used:
@@ -710,8 +745,27 @@ def _any_anchor_answered(own: list[str]) -> bool:
     return False
 
 
+_LABEL_AT_LINE_START = re.compile(LINE_LABEL.pattern, re.MULTILINE)
+#: Latin-1 letters and digits (what a token is made of) kept, the rest made spaces.
+_LATIN1_WORDS = bytes(c if chr(c).isalnum() else 32 for c in range(256))
+
+
+def _token_count(text: str) -> int:
+    """How many tokens :func:`line_tokens` finds in the lines of ``text``, together: a list
+    label is one token ("12", "b") and bullets none."""
+    labels = sum(1 for match in _LABEL_AT_LINE_START.finditer(text)
+                 if match.group("label") or match.group("plabel"))
+    try:
+        data = text.encode("latin-1")
+    except UnicodeEncodeError:
+        return len(TOKEN.findall(text)) - labels
+    return len(data.translate(_LATIN1_WORDS).split()) - labels
+
+
 def _has_words(text: str) -> bool:
-    return bool(line_tokens(text)[1])
+    """Whether ``text`` has a token after its list label (as :func:`line_tokens` reads it)."""
+    match = LINE_LABEL.match(text)
+    return TOKEN.search(text, match.end() if match else 0) is not None
 
 
 def _tidy(lines: list[str]) -> str:
