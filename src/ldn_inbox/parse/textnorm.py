@@ -61,7 +61,12 @@ def line_tokens(line: str) -> tuple[str, list[tuple[str, int, int]]]:
         lowered = line.lower()
         return label, [(lowered[a:b], a, b)
                        for a, b in map(re.Match.span, TOKEN.finditer(lowered, start))]
-    found = [(fold(m.group(0)), m.start(), m.end()) for m in TOKEN.finditer(line, start)]
+    found = []
+    for match in TOKEN.finditer(line, start):
+        token = match.group(0)
+        lowered = token.lower()
+        found.append((lowered if lowered.isascii() else fold(token), match.start(),
+                      match.end()))
     return label, found
 
 
