@@ -373,10 +373,11 @@ def _mark_mailing(lines: list[_Line], mailings: MailingSet) -> None:
     """Lines that are runs of a known mailing, its questions, and typed questions."""
     previous: Found | None = None
     last_question: tuple[int, int] | None = None  # (mailing, question number) of the line above
+    known = bool(mailings)
     for index, line in enumerate(lines):
         if line.role:
             continue
-        if not mailings:
+        if not known:
             # nothing of a mailing to look up: only questions typed or quoted in words
             if "?" in line.body or _labelled(line.body.strip()):
                 _typed_question(line, [])
@@ -513,7 +514,14 @@ def _pasted_questions(lines: list[_Line]) -> None:
 _QUESTION_WORD = re.compile(r"^\s*(?:vraag|question|frage|q|v)\s*\d", re.I)
 
 
+#: What a labelled line starts with (after white space): see :func:`_labelled`.
+_LABEL_STARTS = frozenset("abcdABCD(•·▪◦*-–—vVqQfF")
+
+
 def _labelled(body: str) -> bool:
+    first = body.lstrip()[:1]
+    if not first or not (first in _LABEL_STARTS or first.isdecimal()):
+        return False
     match = LINE_LABEL.match(body)
     return bool(match and (match.group("label") or match.group("plabel"))) \
         or bool(_QUESTION_WORD.match(body))
