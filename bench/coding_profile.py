@@ -81,6 +81,15 @@ def flame(args: argparse.Namespace, prefix: Path) -> None:
                "-o", str(prefix.with_suffix(".svg")), "--", sys.executable, __file__,
                "--messages", str(args.messages), "--seed", str(args.seed)]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    local_paths(prefix.with_suffix(".svg"))
+
+
+def local_paths(svg: Path) -> None:
+    """The command line in the graph's title without this machine's directories."""
+    text = svg.read_text("utf-8")
+    for local, shown in ((f"{sys.prefix}/", ".venv/"), (f"{ROOT}/", "")):
+        text = text.replace(local, shown)
+    svg.write_text(text, "utf-8")
 
 
 def main() -> None:

@@ -379,8 +379,9 @@ def _mark_mailing(lines: list[_Line], mailings: MailingSet) -> None:
             continue
         if not known:
             # nothing of a mailing to look up: only questions typed or quoted in words
-            if "?" in line.body or _labelled(line.body.strip()):
-                _typed_question(line, [])
+            first = line.body.lstrip()[:1]
+            if "?" in line.body or first in _LABEL_STARTS or first.isdecimal():
+                _typed_question(line, [])  # (which tests the label itself)
             continue
         _, found_tokens = line_tokens(line.body)
         toks = [tok for tok, _, _ in found_tokens]
@@ -753,7 +754,8 @@ def _any_anchor_answered(own: list[str]) -> bool:
     return False
 
 
-_LABEL_AT_LINE_START = re.compile(LINE_LABEL.pattern, re.MULTILINE)
+#: A list label (not a bullet) at a line start, as :data:`LINE_LABEL` reads it.
+_LABEL_AFTER_NEWLINE = re.compile(r"\n[ \t]*(?:(?:\d{1,2}|[a-dA-D])[.)]|\((?:\d|[a-dA-D])\))[ \t]")
 #: Latin-1 letters and digits (what a token is made of) kept, the rest made spaces.
 _LATIN1_WORDS = bytes(c if chr(c).isalnum() else 32 for c in range(256))
 
@@ -761,8 +763,7 @@ _LATIN1_WORDS = bytes(c if chr(c).isalnum() else 32 for c in range(256))
 def _token_count(text: str) -> int:
     """How many tokens :func:`line_tokens` finds in the lines of ``text``, together: a list
     label is one token ("12", "b") and bullets none."""
-    labels = sum(1 for match in _LABEL_AT_LINE_START.finditer(text)
-                 if match.group("label") or match.group("plabel"))
+    labels = len(_LABEL_AFTER_NEWLINE.findall("\n" + text))
     try:
         data = text.encode("latin-1")
     except UnicodeEncodeError:
