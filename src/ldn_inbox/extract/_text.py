@@ -194,6 +194,7 @@ def set_lexicon_overlay(entries: Iterable[tuple[str, str, str, str]]) -> None:
     _OVERLAY.update(frozen)
     load_lexicon.cache_clear()
     _fuzzy_first.cache_clear()
+    _vocabulary_by_start.cache_clear()
 
 
 def lexicon_overlay() -> list[tuple[str, str, str, str]]:
@@ -228,6 +229,7 @@ def load_lexicon_overlay(path: str | Path) -> list[tuple[str, str, str, str]]:
     return out
 
 
+@lru_cache(maxsize=1)
 def available_languages() -> tuple[str, ...]:
     base = resources.files("ldn_inbox").joinpath("data/lexicon")
     return tuple(lang for lang in LANGUAGES if base.joinpath(f"{lang}.toml").is_file())
@@ -248,16 +250,29 @@ def _same_start(word: str, token: str) -> bool:
     return word[0] == token[0] or (word[0] == "h" and word[1:2] == token[0])
 
 
+@lru_cache(maxsize=8)
+def _vocabulary_by_start(language: str) -> dict[str, list[str]]:
+    """The lexicon's vocabulary by the letter a token must start with to match each word
+    (:func:`_same_start`), in vocabulary order."""
+    groups: dict[str, list[str]] = {}
+    for word in load_lexicon(language).vocabulary:
+        starts = {word[0]}
+        if word[0] == "h" and len(word) > 1:
+            starts.add(word[1])
+        for start in starts:
+            groups.setdefault(start, []).append(word)
+    return groups
+
+
 @lru_cache(maxsize=65536)
 def _fuzzy_first(language: str, norm: str) -> str | None:
     """The lexicon word closest to ``norm`` (a typo of it), if close enough."""
-    lexicon = load_lexicon(language)
-    if len(norm) < FUZZY_MIN_LEN or norm.isdigit() or norm in lexicon.not_typos:
+    if len(norm) < FUZZY_MIN_LEN or norm.isdigit() or norm in load_lexicon(language).not_typos:
         return None
     # a typo rarely hits the first letter ("started" is no "restarted"), but Flemish drops
     # an initial h ("uusdokter", "eb")
-    candidates = [w for w in lexicon.vocabulary
-                  if abs(len(w) - len(norm)) <= 2 and _same_start(w, norm)]
+    candidates = [w for w in _vocabulary_by_start(language).get(norm[0], ())
+                  if abs(len(w) - len(norm)) <= 2]
     best = process.extractOne(norm, candidates, scorer=fuzz.ratio,
                               score_cutoff=_fuzzy_cutoff(norm))
     return None if best is None else str(best[0])

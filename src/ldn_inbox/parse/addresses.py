@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.headerregistry import Address, AddressHeader
 from email.policy import default as default_policy
+from functools import lru_cache
 
 #: RFC 5321 allows 254 characters in a forward path's address; longer is not a mailbox.
 MAX_ADDRESS = 254
@@ -38,7 +39,9 @@ class Sender:
     problem: str | None = None
 
 
+@lru_cache(maxsize=4096)
 def _mailboxes(value: str) -> tuple[Address, ...]:
+    # a respondent writes more than once; the header parser is slow
     header = default_policy.header_factory("from", value)
     assert isinstance(header, AddressHeader)
     return tuple(header.addresses)

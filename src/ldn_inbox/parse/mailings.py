@@ -211,8 +211,13 @@ def _token_matches(pattern: str, token: str) -> bool:
 
 def _count(phrases: tuple[tuple[str, ...], ...], toks: Sequence[str]) -> int:
     hits = 0
+    present = set(toks)
+    stems = {tok[:k] for tok in present for k in range(1, len(tok) + 1)}
     for phrase in phrases:
         size = len(phrase)
+        first = phrase[0]
+        if first[:-1] not in stems if first.endswith("*") else first not in present:
+            continue  # cannot start anywhere
         for i in range(len(toks) - size + 1):
             if all(_token_matches(p, toks[i + j]) for j, p in enumerate(phrase)):
                 hits += 1
@@ -229,6 +234,12 @@ def addresses_reader(text_tokens: Sequence[str]) -> bool:
 def concept_scores(text_tokens: Sequence[str]) -> dict[int, float]:
     """How strongly a piece of text asks each of the four questions (0 when it does not:
     a question needs one of its core words)."""
+    return dict(_concept_scores(tuple(text_tokens)))
+
+
+@lru_cache(maxsize=4096)
+def _concept_scores(text_tokens: tuple[str, ...]) -> dict[int, float]:
+    # quoted questions come back in reply after reply
     address, concepts = _concepts()
     scores: dict[int, float] = {}
     addressed = any(tok in address for tok in text_tokens)

@@ -130,10 +130,13 @@ def _decode_header_value(value: Any) -> str:
     if value is None:
         return ""
     text = header_text(value)
-    try:
-        decoded = str(make_header(decode_header(text)))
-    except Exception:  # unknown charset or broken encoded-word: keep it as it came
-        decoded = text
+    if "=?" not in text:
+        decoded = text  # no encoded-word: what decoding would give back
+    else:
+        try:
+            decoded = str(make_header(decode_header(text)))
+        except Exception:  # unknown charset or broken encoded-word: keep it as it came
+            decoded = text
     # Control characters (NUL, ESC sequences, DEL, C1) are dropped: a subject is printed
     # on terminals and stored in text columns.
     return " ".join(_HEADER_CONTROL.sub("", decoded).split())

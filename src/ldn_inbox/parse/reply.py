@@ -32,7 +32,7 @@ from functools import lru_cache
 
 from ldn_inbox.parse.htmltext import OUTLOOK_REPLY_MARKER
 from ldn_inbox.parse.mailings import Found, MailingSet, addresses_reader, concept_scores
-from ldn_inbox.parse.textnorm import fold, line_tokens
+from ldn_inbox.parse.textnorm import LINE_LABEL, TOKEN, fold, line_tokens
 
 ANCHOR = "[Q{n}]"
 #: "[Q2]"; "[Q1+2]" where one question of the mailing asks two of the codebook's
@@ -50,6 +50,8 @@ _ATTRIBUTION = re.compile(
     r")$"
 )
 _ATTRIBUTION_START = re.compile(r"^(?:op|on|le|am)\s+\S")
+#: How a two-line attribution starts (folded): see :func:`_maybe_structure`.
+_ATTRIBUTION_OPENERS = frozenset(("op", "on", "le", "am"))
 _SEPARATOR = re.compile(
     r"^\s*(?:[-_=*]{2,}\s*)?(?:"
     r"oorspronkelijk bericht|origineel bericht|original message|message d'origine"
@@ -158,7 +160,7 @@ class OwnText:
     earlier: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class _Line:
     raw: str
     body: str
@@ -183,6 +185,8 @@ class _Line:
 
 def strip_quote(line: str) -> tuple[int, str]:
     """A line's quote depth (number of ``>`` marks) and the line without them."""
+    if ">" not in line[:2]:
+        return 0, line
     match = _QUOTE_PREFIX.match(line)
     if not match:
         return 0, line
@@ -237,9 +241,25 @@ def _header_block_at(lines: list[_Line], index: int, *, any_first: bool = False)
     return end - index if fields >= 2 else 0
 
 
+#: Every attribution line has one of these (a cheap test before the pattern).
+_ATTRIBUTION_WORDS = ("schre", "schrieb", "wrote", "ecrit")
+
+
 def _is_attribution(text: str) -> bool:
     folded = fold(text.strip())
-    return len(folded) < 260 and bool(_ATTRIBUTION.match(folded))
+    return len(folded) < 260 and any(word in folded for word in _ATTRIBUTION_WORDS) \
+        and bool(_ATTRIBUTION.match(folded))
+
+
+def _maybe_structure(body: str) -> bool:
+    """False when ``body`` can be no attribution, separator, rule or header field line."""
+    if "-" in body or "_" in body:
+        return True
+    stripped = body.strip()
+    folded = stripped.lower() if stripped.isascii() else fold(stripped)
+    return folded[:2] in _ATTRIBUTION_OPENERS or ":" in folded or "schr" in folded \
+        or "wrote" in folded or "ecrit" in folded or "bericht" in folded \
+        or "message" in folded or "nachricht" in folded
 
 
 def _next_text(lines: list[_Line], index: int) -> int:
@@ -299,6 +319,27 @@ def _said_above(lines: list[_Line], index: int) -> bool:
                and len(line.body.split()) >= 4 for line in lines[:index])
 
 
+def _quotes_earlier(lines: list[_Line], index: int, after: int,
+                    sender: tuple[str, ...]) -> bool:
+    """Whether the attribution at ``index`` names the writer, quoting below their own words
+    a message of theirs ("Op ... schreef An Peeters <an@...>:")."""
+    return bool(sender) and after < len(lines) and lines[after].depth > lines[index].depth \
+        and _said_above(lines, index) and any(part in fold(lines[index].body) for part in sender)
+
+
+def _header_block(lines: list[_Line], index: int, region: str, writer: tuple[str, ...],
+                  sender: tuple[str, ...]) -> tuple[int, str] | None:
+    """A header block at ``index`` (its size) and the region after it: the writer's own
+    forwarded message, their earlier message below a follow-up, or an original."""
+    size = _header_block_at(lines, index)
+    if not size:
+        return None
+    own = bool(writer) and _from_writer(lines, index, size, writer)
+    earlier = region == "earlier" or (not own and bool(sender) and _from_writer(
+        lines, index, size, sender) and _said_above(lines, index))
+    return size, "forward" if own else "earlier" if earlier else "original"
+
+
 def _mark_structure(lines: list[_Line], writer: tuple[str, ...] = (),
                     sender: tuple[str, ...] = ()) -> None:
     """Roles of attribution lines, separators and header blocks; the region of every line.
@@ -329,6 +370,10 @@ def _mark_structure(lines: list[_Line], writer: tuple[str, ...] = (),
             line.region = region
             index += 1
             continue
+        if not _maybe_structure(line.body):
+            line.region = region
+            index += 1
+            continue
         span = _attribution_span(lines, index)
         if span:
             for offset in range(span):
@@ -337,21 +382,12 @@ def _mark_structure(lines: list[_Line], writer: tuple[str, ...] = (),
             after = _next_text(lines, index + span)
             if line.depth == 0 and after < len(lines) and lines[after].depth == 0:
                 region = "original"
-            elif region == "own" and sender and after < len(lines) \
-                    and lines[after].depth > line.depth and _said_above(lines, index) \
-                    and any(part in fold(line.body) for part in sender):
+            elif region == "own" and _quotes_earlier(lines, index, after, sender):
                 earlier_depth = lines[after].depth
             index += span
             continue
-        block = _separator_block(lines, index)
-        if block is None:
-            size = _header_block_at(lines, index)
-            own = bool(writer) and _from_writer(lines, index, size, writer)
-            earlier = not own and bool(sender) and size > 0 \
-                and _from_writer(lines, index, size, sender) and _said_above(lines, index)
-            following = "forward" if own else "earlier" if earlier or region == "earlier" \
-                else "original"
-            block = (size, following) if size else None
+        block = _separator_block(lines, index) or _header_block(lines, index, region, writer,
+                                                                 sender)
         if block is not None:
             size, after_region = block
             for offset in range(size):
@@ -379,8 +415,15 @@ def _mark_mailing(lines: list[_Line], mailings: MailingSet) -> None:
     """Lines that are runs of a known mailing, its questions, and typed questions."""
     previous: Found | None = None
     last_question: tuple[int, int] | None = None  # (mailing, question number) of the line above
+    known = bool(mailings)
     for index, line in enumerate(lines):
         if line.role:
+            continue
+        if not known:
+            # nothing of a mailing to look up: only questions typed or quoted in words
+            first = line.body.lstrip()[:1]
+            if "?" in line.body or first in _LABEL_STARTS or first.isdecimal():
+                _typed_question(line, [])  # (which tests the label itself)
             continue
         _, found_tokens = line_tokens(line.body)
         toks = [tok for tok, _, _ in found_tokens]
@@ -469,6 +512,8 @@ def _typed_question(line: _Line, toks: list[str]) -> None:
     body = line.body.strip()
     if len(body) > 240 or ("?" not in body and not _labelled(body)):
         return
+    if not toks and not _has_words(line.body):
+        return  # (no mailing known: the line was not read into tokens)
     head, mark, after = body.partition("?")
     head_tokens = [tok for tok, _, _ in line_tokens(head)[1]]
     scores = concept_scores(head_tokens)
@@ -509,9 +554,20 @@ def _pasted_questions(lines: list[_Line]) -> None:
         line.role, line.question, line.generic, line.pasted = "", 0, False, False
 
 
+_QUESTION_WORD = re.compile(r"^\s*(?:vraag|question|frage|q|v)\s*\d", re.I)
+
+
+#: What a labelled line starts with (after white space): see :func:`_labelled`.
+_LABEL_STARTS = frozenset("abcdABCD(•·▪◦*-–—vVqQfF")
+
+
 def _labelled(body: str) -> bool:
-    label, _ = line_tokens(body)
-    return bool(label) or bool(re.match(r"^\s*(?:vraag|question|frage|q|v)\s*\d", body, re.I))
+    first = body.lstrip()[:1]
+    if not first or not (first in _LABEL_STARTS or first.isdecimal()):
+        return False
+    match = LINE_LABEL.match(body)
+    return bool(match and (match.group("label") or match.group("plabel"))) \
+        or bool(_QUESTION_WORD.match(body))
 
 
 # -- pass 3: quoted lines: inline answers or quote ------------------------------------
@@ -667,9 +723,9 @@ def isolate(text: str, *, mailings: MailingSet | None = None,
     follow-up."""
     mailings = mailings or MailingSet()
     lines: list[_Line] = []
+    text = text.replace("\ufeff", "").replace("\xa0", " ").replace("\u200b", "")
     for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        raw = raw.replace("\ufeff", "").replace("\xa0", " ").replace("\u200b", "")
-        depth, body = strip_quote(raw)
+        depth, body = strip_quote(raw) if ">" in raw[:2] else (0, raw)
         lines.append(_Line(raw, body.rstrip(), depth))
     _mark_structure(lines, forwarded_by, sender)
     _mark_mailing(lines, mailings)
@@ -710,7 +766,7 @@ def _assemble(lines: list[_Line], mailings: MailingSet) -> OwnText:
         own = [line for line in own if not ANCHOR_RE.match(line)]
         anchors = []
     material = _unexplained(lines)
-    unexplained = sum(len(line_tokens(text)[1]) for text in material)
+    unexplained = _token_count("\n".join(material))
     order: tuple[int, ...] = (1, 2, 3, 4)
     labels: dict[str, int] = {}
     if used:
@@ -745,8 +801,27 @@ def _any_anchor_answered(own: list[str]) -> bool:
     return False
 
 
+#: A list label (not a bullet) at a line start, as :data:`LINE_LABEL` reads it.
+_LABEL_AFTER_NEWLINE = re.compile(r"\n[ \t]*(?:(?:\d{1,2}|[a-dA-D])[.)]|\((?:\d|[a-dA-D])\))[ \t]")
+#: Latin-1 letters and digits (what a token is made of) kept, the rest made spaces.
+_LATIN1_WORDS = bytes(c if chr(c).isalnum() else 32 for c in range(256))
+
+
+def _token_count(text: str) -> int:
+    """How many tokens :func:`line_tokens` finds in the lines of ``text``, together: a list
+    label is one token ("12", "b") and bullets none."""
+    labels = len(_LABEL_AFTER_NEWLINE.findall("\n" + text))
+    try:
+        data = text.encode("latin-1")
+    except UnicodeEncodeError:
+        return len(TOKEN.findall(text)) - labels
+    return len(data.translate(_LATIN1_WORDS).split()) - labels
+
+
 def _has_words(text: str) -> bool:
-    return bool(line_tokens(text)[1])
+    """Whether ``text`` has a token after its list label (as :func:`line_tokens` reads it)."""
+    match = LINE_LABEL.match(text)
+    return TOKEN.search(text, match.end() if match else 0) is not None
 
 
 def _tidy(lines: list[str]) -> str:

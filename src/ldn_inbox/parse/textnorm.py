@@ -21,14 +21,25 @@ LINE_LABEL = re.compile(
 )
 
 
+class _Marks(dict[int, int | None]):
+    """``str.translate`` table deleting combining marks, filled as characters are met."""
+
+    def __missing__(self, code: int) -> int | None:
+        value = None if unicodedata.combining(chr(code)) else code
+        self[code] = value
+        return value
+
+
+_MARKS = _Marks()
+
+
 @lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Lower case without accents: the form every matcher compares."""
     lowered = text.lower()
     if lowered.isascii():
         return lowered
-    decomposed = unicodedata.normalize("NFKD", lowered)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFKD", lowered).translate(_MARKS)
 
 
 def words(text: str) -> list[str]:
@@ -45,7 +56,17 @@ def line_tokens(line: str) -> tuple[str, list[tuple[str, int, int]]]:
     if match:
         label = fold(match.group("label") or match.group("plabel") or "")
         start = match.end()
-    found = [(fold(m.group(0)), m.start(), m.end()) for m in TOKEN.finditer(line, start)]
+    if line.isascii():
+        # lower case keeps an ASCII line's offsets and is all folding does to it
+        lowered = line.lower()
+        return label, [(lowered[a:b], a, b)
+                       for a, b in map(re.Match.span, TOKEN.finditer(lowered, start))]
+    found = []
+    for match in TOKEN.finditer(line, start):
+        token = match.group(0)
+        lowered = token.lower()
+        found.append((lowered if lowered.isascii() else fold(token), match.start(),
+                      match.end()))
     return label, found
 
 
