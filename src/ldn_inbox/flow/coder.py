@@ -16,12 +16,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
-import multiprocessing
 import os
 import signal
 import traceback
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -29,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 from ldn_inbox.limits import MemoryLimitExceeded, TimeLimitExceeded, memory_limit, time_limit
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     from ldn_inbox.extract.coding import Coded
     from ldn_inbox.parse.mailings import MailingSet
     from ldn_inbox.parse.mime import ParsedMessage
@@ -241,6 +241,11 @@ class Coder:
             _warm_up()  # loaded once here, shared by the forked workers
             global _WORKER_MAILINGS
             _WORKER_MAILINGS = self.mailings
+            # the pool's modules are loaded with the first pool: a run with nothing to code,
+            # or little, never needs them
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
             context = multiprocessing.get_context("fork")
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context,
                                              initializer=_die_with_parent,

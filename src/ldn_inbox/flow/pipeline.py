@@ -265,7 +265,6 @@ class Ingest:
         self.summary = summary or RunSummary()
         self.on_item = on_item
         self.on_stored = on_stored
-        from ldn_inbox.parse.mailing_learn import MIN_SENDERS
         from ldn_inbox.store.mailing_store import load
 
         with sessions() as session:
@@ -274,7 +273,9 @@ class Ingest:
         self._coder = settings.coder()
         self._queue: list[tuple[list[_Job], Pending]] = []
         self._unexplained = 0  # messages with quotes no mailing explains, since learning
-        self._learn_at = MIN_SENDERS
+        #: learn when this many are unexplained (None: the learner's MIN_SENDERS, read when
+        #: the first batch is written, so a run with nothing to code never loads the learner)
+        self._learn_at: int | None = None
 
     def __enter__(self) -> Ingest:
         return self
@@ -380,6 +381,10 @@ class Ingest:
 
         self._unexplained += sum(1 for o in outcomes
                                  if o.coded is not None and o.coded.unexplained >= UNEXPLAINED_MIN)
+        if self._learn_at is None:
+            from ldn_inbox.parse.mailing_learn import MIN_SENDERS
+
+            self._learn_at = MIN_SENDERS
         if self.settings.learn and self._unexplained >= self._learn_at:
             self._learn()
         if self.on_item is not None:
@@ -403,7 +408,7 @@ class Ingest:
             self._coder.set_mailings(mailings)
             self._learn_at = MIN_SENDERS
         else:
-            self._learn_at *= 2
+            self._learn_at = 2 * (self._learn_at or MIN_SENDERS)
         self._unexplained = 0
 
     def finish(self) -> RunSummary:
