@@ -15,7 +15,15 @@ from pathlib import Path
 
 import pytest
 from servers import DovecotServer
-from test_imap import ALICE_PW, fill, imap_options, message, new_folder
+from test_imap import ALICE, ALICE_PW, fill, imap_env, imap_options, message, new_folder
+
+from ldn_inbox import config
+from ldn_inbox.flow.app import Context
+from ldn_inbox.flow.coder import POOL_THRESHOLD, CoderTimes
+from ldn_inbox.flow.fetch import FetchSummary, fetch
+from ldn_inbox.flow.pipeline import Waits
+
+__all__ = ["imap_env"]  # the fixture, shared with test_imap
 
 #: Modules a no-op run never needs: coding, review, browse, spreadsheets, documents.
 HEAVY = ("ldn_inbox.extract", "ldn_inbox.parse.mime", "ldn_inbox.parse.reply",
@@ -85,3 +93,59 @@ def test_noop_fetch_loads_nothing_heavy(dovecot: DovecotServer, tmp_path: Path) 
     assert "0 fetched" in out
     assert loaded(second, ("alembic", "multiprocessing", "concurrent.futures.process",
                            *HEAVY)) == []
+
+
+@pytest.mark.imap
+def test_fetch_says_where_it_waited(dovecot: DovecotServer, imap_env: Path,
+                                    sqlite_url: str) -> None:
+    """A first fetch with two coding workers accounts for its time: waiting for the server,
+    storing, the workers' busy and idle time; a run with nothing new starts no worker and
+    stores nothing."""
+    folder = new_folder(dovecot, "Times")
+    count = 3 * POOL_THRESHOLD
+    fill(dovecot, folder, [message(n, "times") for n in range(1, count + 1)])
+    values = {"host": "127.0.0.1", "port": dovecot.imaps_port, "ca_file": str(dovecot.ca_file),
+              "username": ALICE, "folder": folder, "batch_size": POOL_THRESHOLD}
+    cfg = config.load().with_overrides(
+        {"db": sqlite_url, "run.workers": 2,
+         **{f"imap.{key}": value for key, value in values.items()}})
+
+    def run() -> FetchSummary:
+        ctx = Context(cfg)
+        try:
+            return fetch(ctx)
+        finally:
+            ctx.close()
+
+    first = run()
+    assert first.new == count
+    waits = first.waits
+    assert first.imap_seconds > 0
+    assert waits.storing > 0
+    assert waits.coder.workers == 2
+    assert waits.coder.busy > 0
+    assert waits.coder.alive >= waits.coder.busy / 2  # two workers: alive counts both
+    parts = (first.setup_seconds + first.imap_seconds + waits.storing + waits.coder.here
+             + waits.results + waits.writing)
+    assert parts <= first.seconds + 0.01
+    assert "2 workers busy" in first.time_line()
+
+    again = run()
+    assert again.fetched == 0
+    assert again.waits.coder.workers == 0
+    assert again.waits.storing == again.waits.results == again.waits.coder.busy == 0
+    assert "workers busy" not in again.time_line()
+
+
+def test_time_line_names_every_part() -> None:
+    waits = Waits(storing=1.5, results=2.0, writing=0.5,
+                  coder=CoderTimes(here=0.25, busy=6.0, alive=8.0, workers=2))
+    summary = FetchSummary(
+        account="default", folder="INBOX", uidvalidity=1, fetched=10, new=10, known=0,
+        forgotten=0, duplicate_id=0, coded=10, quarantined=0, too_big=0, failed=0,
+        vanished=0, applied=0, recovered=0, uidvalidity_changed=False, reconnects=0,
+        seconds=10.0, imap_seconds=3.0, setup_seconds=0.5, waits=waits)
+    assert summary.time_line() == (
+        "time 10.00 s: setup (credential, database) 0.50 s, waiting for the server 3.00 s, "
+        "storing 1.50 s, coding in this process 0.25 s, waiting for coding workers 2.00 s, "
+        "writing records 0.50 s; 2 workers busy 6.00 s, idle 2.00 s (summed), other 2.25 s")
