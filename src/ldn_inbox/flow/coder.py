@@ -216,6 +216,7 @@ class CoderTimes:
     """Where coding time went (monotonic seconds).
 
     :ivar here: parsing and coding in the run's own process (small batches, one worker).
+    :ivar starting: loading the lexicons and language model, then forking the workers.
     :ivar busy: worker processes parsing and coding, summed over the workers.
     :ivar alive: worker processes running, summed over the workers (``alive - busy`` is
         their idle time: waiting for the run to download and store the next batch).
@@ -223,6 +224,7 @@ class CoderTimes:
     """
 
     here: float = 0.0
+    starting: float = 0.0
     busy: float = 0.0
     alive: float = 0.0
     workers: int = 0
@@ -277,6 +279,7 @@ class Coder:
                 self._pool_stopped()
             # fork: the workers start at once with what this process has loaded; they never
             # touch the database connections they inherit.
+            started = time.monotonic()
             _warm_up()  # loaded once here, shared by the forked workers
             global _WORKER_MAILINGS
             _WORKER_MAILINGS = self.mailings
@@ -290,6 +293,7 @@ class Coder:
                                              initializer=_die_with_parent,
                                              initargs=(os.getpid(),))
             self._pool_started = time.monotonic()
+            self.times.starting += self._pool_started - started
             self.times.workers = max(self.times.workers, self.workers)
             log.debug("coding in %d worker processes", self.workers)
         return self._pool

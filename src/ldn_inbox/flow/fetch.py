@@ -130,10 +130,9 @@ class FetchSummary:
     def time_line(self) -> str:
         """Where the run waited, for ``ldn-inbox -v fetch`` and the benchmark: the parts
         are measured where they happen (monotonic clock); ``other`` is the rest (ledger
-        reads, ``imap.after``, learning, the progress display)."""
+        reads, ``imap.after``, re-coding checks, the progress display)."""
         waits = self.waits
-        accounted = (self.setup_seconds + self.imap_seconds + waits.storing + waits.coder.here
-                     + waits.results + waits.writing)
+        accounted = self.setup_seconds + self.imap_seconds + waits.accounted()
         return (f"time {self.seconds:.2f} s: setup (credential, database) "
                 f"{self.setup_seconds:.2f} s, waiting for the server {self.imap_seconds:.2f} s, "
                 f"{waits.line()}, "

@@ -46,26 +46,36 @@ class Waits:
     :ivar storing: hashing and storing raw bytes (with the IMAP ledger rows), committing.
     :ivar results: waiting for the coding workers' results (the run has nothing else to do).
     :ivar writing: writing coded records.
+    :ivar learning: learning mailings from the replies' quotes.
     :ivar coder: coding in this process, and the workers' busy and idle time.
     """
 
     storing: float = 0.0
     results: float = 0.0
     writing: float = 0.0
+    learning: float = 0.0
     coder: CoderTimes = field(default_factory=CoderTimes)
 
     def add_coder(self, times: CoderTimes) -> None:
         self.coder.here += times.here
+        self.coder.starting += times.starting
         self.coder.busy += times.busy
         self.coder.alive += times.alive
         self.coder.workers = max(self.coder.workers, times.workers)
+
+    def accounted(self) -> float:
+        """The seconds of the run's own process these times account for (the workers'
+        time runs beside it)."""
+        return (self.storing + self.results + self.writing + self.learning + self.coder.here
+                + self.coder.starting)
 
     def line(self) -> str:
         """The times as one line (``ldn-inbox -v``)."""
         coder = self.coder
         text = (f"storing {self.storing:.2f} s, coding in this process {coder.here:.2f} s, "
+                f"starting coding workers {coder.starting:.2f} s, "
                 f"waiting for coding workers {self.results:.2f} s, "
-                f"writing records {self.writing:.2f} s")
+                f"writing records {self.writing:.2f} s, learning mailings {self.learning:.2f} s")
         if coder.workers:
             text += (f"; {coder.workers} workers busy {coder.busy:.2f} s, "
                      f"idle {coder.idle:.2f} s (summed)")
@@ -449,6 +459,7 @@ class Ingest:
         from ldn_inbox.parse.mailing_learn import MIN_SENDERS
         from ldn_inbox.store.mailing_store import load, relearn
 
+        started = time.monotonic()
         with self.sessions() as session:
             added = relearn(session, self.settings.mailings)
             session.commit()
@@ -462,6 +473,7 @@ class Ingest:
         else:
             self._learn_at = 2 * (self._learn_at or MIN_SENDERS)
         self._unexplained = 0
+        self.summary.waits.learning += time.monotonic() - started
 
     def finish(self) -> RunSummary:
         """Wait for the coding still under way and write it; learn from what it brought;
