@@ -183,20 +183,31 @@ def import_costs(stderr: str, top: int = 8) -> tuple[float, list[tuple[str, floa
     return round(sum(by_package.values()), 3), [(name, round(s, 3)) for name, s in ranked]
 
 
-def noop_runs(db: Path, server: DovecotServer, folder: str, env: dict[str, str],
+def noop_runs(db: Path, server: DovecotServer, folder: str, envs: dict[str, dict[str, str]],
               runs: int) -> dict[str, object]:
-    """``runs`` fetches with nothing new, then one under ``-X importtime``."""
-    measured = [ldn_fetch(db, server, folder, env) for _ in range(max(1, runs))]
-    walls = [m.seconds for m in measured]
-    cpus = [m.cpu_seconds for m in measured]
-    own = [s for m in measured if (s := own_seconds(m.stdout)) is not None]
-    total, packages = import_costs(ldn_fetch(db, server, folder, env, importtime=True).stderr)
-    return {"noop_runs": len(measured), "noop_wall_s": round(statistics.median(walls), 2),
-            "noop_wall_best_s": round(min(walls), 2),
-            "noop_cpu_s": round(statistics.median(cpus), 2),
-            "noop_own_s": round(statistics.median(own), 2) if own else None,
-            "noop_times": time_parts(measured[-1].stderr),
-            "noop_import_s": total, "noop_import_top": packages}
+    """``runs`` fetches with nothing new per environment (taking turns, so a change in the
+    machine's load touches each alike), then one each under ``-X importtime``. Keys of the
+    first environment are ``noop_*``, of the others ``<name>_noop_*``."""
+    measured: dict[str, list[Measured]] = {name: [] for name in envs}
+    for _ in range(max(1, runs)):
+        for name, env in envs.items():
+            measured[name].append(ldn_fetch(db, server, folder, env))
+    out: dict[str, object] = {}
+    for index, (name, env) in enumerate(envs.items()):
+        prefix = "noop" if index == 0 else f"{name}_noop"
+        walls = [m.seconds for m in measured[name]]
+        cpus = [m.cpu_seconds for m in measured[name]]
+        own = [s for m in measured[name] if (s := own_seconds(m.stdout)) is not None]
+        total, packages = import_costs(
+            ldn_fetch(db, server, folder, env, importtime=True).stderr)
+        out.update({
+            f"{prefix}_runs": len(walls), f"{prefix}_wall_s": round(statistics.median(walls), 2),
+            f"{prefix}_wall_best_s": round(min(walls), 2),
+            f"{prefix}_cpu_s": round(statistics.median(cpus), 2),
+            f"{prefix}_own_s": round(statistics.median(own), 2) if own else None,
+            f"{prefix}_times": time_parts(measured[name][-1].stderr),
+            f"{prefix}_import_s": total, f"{prefix}_import_top": packages})
+    return out
 
 
 def own_seconds(verbose_line: str) -> float | None:
@@ -244,6 +255,10 @@ def main() -> None:
                         help="fetches with nothing new to time (median and best)")
     parser.add_argument("--no-mbsync", action="store_true",
                         help="skip the mbsync comparison (start-up figures only)")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="the src/ folder of another ldn-inbox checkout (`git archive main "
+                             "src alembic | tar -x -C /tmp/base`, then /tmp/base/src): its no-op "
+                             "runs take turns with this one's on the same database")
     args = parser.parse_args()
     small = args.messages // 4 if args.small is None else args.small
     info = machine()
@@ -258,7 +273,10 @@ def main() -> None:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         folder, size = load_folder(server, args.messages, args.seed)
         first = ldn_fetch(work / "bench.sqlite", server, folder, env)
-        noop = noop_runs(work / "bench.sqlite", server, folder, env, args.noop_runs)
+        envs = {"this": env}
+        if args.baseline is not None:
+            envs["baseline"] = {**env, "PYTHONPATH": str(args.baseline.resolve())}
+        noop = noop_runs(work / "bench.sqlite", server, folder, envs, args.noop_runs)
         results: dict[str, object] = {
             **info, "messages": args.messages, "mailbox_mib": round(size / 2**20, 1),
             "first_fetch_s": round(first.seconds, 1),
@@ -335,8 +353,19 @@ def report(r: dict[str, object]) -> str:
         f"{r['noop_wall_s']} s wall (best {r['noop_wall_best_s']} s), {r['noop_cpu_s']} s "
         f"CPU, of which the fetch itself {r['noop_own_s']} s |",
         f"| no-op imports (`-X importtime`) | {r['noop_import_s']} s: {packages} |",
-        f"| database after the first fetch | {r['database_mib']} MiB |",
+        f"| where the no-op's time went | {_times(r.get('noop_times'))} |",
     ]
+    if "baseline_noop_wall_s" in r:
+        base = r.get("baseline_noop_import_top")
+        base_packages = (", ".join(f"{name} {s} s" for name, s in base)
+                         if isinstance(base, list) else "")
+        lines += [
+            f"| baseline: no-op `ldn-inbox fetch`, median of {r['baseline_noop_runs']} | "
+            f"{r['baseline_noop_wall_s']} s wall (best {r['baseline_noop_wall_best_s']} s), "
+            f"{r['baseline_noop_cpu_s']} s CPU, of which the fetch itself "
+            f"{r['baseline_noop_own_s']} s |",
+            f"| baseline: no-op imports | {r['baseline_noop_import_s']} s: {base_packages} |"]
+    lines.append(f"| database after the first fetch | {r['database_mib']} MiB |")
     if "small_messages" in r:
         lines.append(f"| peak RSS, first fetch of {r['small_messages']:,} messages | "
                      f"{r['small_first_fetch_peak_rss_mib']} MiB "

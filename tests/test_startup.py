@@ -9,6 +9,9 @@ spreadsheet readers or the migrations. What a process imported is read from
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +25,7 @@ from ldn_inbox.flow.app import Context
 from ldn_inbox.flow.coder import POOL_THRESHOLD, CoderTimes
 from ldn_inbox.flow.fetch import FetchSummary, fetch
 from ldn_inbox.flow.pipeline import Waits
+from ldn_inbox.sources.imap import Credential, ImapMailbox, ImapSettings, hashed_ca_dir
 
 __all__ = ["imap_env"]  # the fixture, shared with test_imap
 
@@ -149,3 +153,52 @@ def test_time_line_names_every_part() -> None:
         "storing 1.50 s, coding in this process 0.25 s, starting coding workers 0.50 s, "
         "waiting for coding workers 2.00 s, writing records 0.50 s, learning mailings 0.25 s; "
         "2 workers busy 6.00 s, idle 2.00 s (summed), other 1.50 s")
+
+
+def system_cas(tmp_path: Path, bundle: list[Path], directory: list[Path]
+               ) -> ssl.DefaultVerifyPaths:
+    """A stand-in for the system's CA paths: a bundle file and a hashed directory."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    cafile = tmp_path / "ca-bundle.crt"
+    cafile.write_bytes(b"".join(cert.read_bytes() for cert in bundle))
+    capath = tmp_path / "certs"
+    capath.mkdir()
+    for index, cert in enumerate(directory):
+        shutil.copy(cert, capath / f"ca{index}.pem")
+    subprocess.run(["openssl", "rehash", str(capath)], check=True, capture_output=True)
+    return ssl.DefaultVerifyPaths(str(cafile), str(capath), "SSL_CERT_FILE", str(cafile),
+                                  "SSL_CERT_DIR", str(capath))
+
+
+@pytest.mark.imap
+def test_system_cas_read_from_their_directory_only_when_it_holds_them(
+        dovecot: DovecotServer, tmp_path: Path) -> None:
+    both = [dovecot.ca_file, dovecot.wrong_ca_file]
+    full = system_cas(tmp_path / "full", both, both)
+    assert hashed_ca_dir(full) == full.capath
+    short = system_cas(tmp_path / "short", both, both[:1])
+    assert hashed_ca_dir(short) is None
+    assert hashed_ca_dir(full._replace(capath=None)) is None
+
+
+@pytest.mark.imap
+@pytest.mark.parametrize("trusted", [True, False], ids=["server's CA", "another CA"])
+def test_system_cas_from_their_directory_verify_a_real_server(
+        dovecot: DovecotServer, tmp_path: Path, trusted: bool) -> None:
+    """The directory is what verifies: a server signed by a CA in it is accepted, one
+    signed by a CA that is not is refused (no imap.ca_file in either case)."""
+    ca = dovecot.ca_file if trusted else dovecot.wrong_ca_file
+    system = system_cas(tmp_path, [ca], [ca])
+    assert hashed_ca_dir(system) == system.capath
+    settings = ImapSettings.from_config(config.load().with_overrides(
+        {"imap.host": "127.0.0.1", "imap.port": dovecot.imaps_port, "imap.username": ALICE}))
+    assert not settings.ca_file
+    context = ImapMailbox(settings, Credential("password", ALICE_PW, "test")
+                          ).ssl_context(system)
+    with socket.create_connection(("127.0.0.1", dovecot.imaps_port), timeout=10) as sock:
+        if trusted:
+            with context.wrap_socket(sock, server_hostname="127.0.0.1") as tls:
+                assert tls.version() is not None
+        else:
+            with pytest.raises(ssl.SSLCertVerificationError):
+                context.wrap_socket(sock, server_hostname="127.0.0.1")
