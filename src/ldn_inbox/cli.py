@@ -13,14 +13,18 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Annotated, Any, cast
+from typing import IO, TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
 from ldn_inbox import __version__
 from ldn_inbox.errors import ConfigError, ExitCode, LdnInboxError, ValidationError
-from ldn_inbox.flow.app import Context
 from ldn_inbox.terminal import one_line, printable
+
+if TYPE_CHECKING:
+    # imported when a command first needs it: --help and a no-op fetch load only what
+    # their command uses (tests/test_startup.py)
+    from ldn_inbox.flow.app import Context
 
 app = typer.Typer(
     name="ldn-inbox",
@@ -52,6 +56,8 @@ class State:
 
     def context(self) -> Context:
         if self._context is None:
+            from ldn_inbox.flow.app import Context
+
             self._context = Context.load(self.config_path, self.db)
         return self._context
 

@@ -16,12 +16,11 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
-import multiprocessing
 import os
 import signal
+import time
 import traceback
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 from ldn_inbox.limits import MemoryLimitExceeded, TimeLimitExceeded, memory_limit, time_limit
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     from ldn_inbox.extract.coding import Coded
     from ldn_inbox.parse.mailings import MailingSet
     from ldn_inbox.parse.mime import ParsedMessage
@@ -88,6 +89,8 @@ class Outcome:
     coded: Coded | None = None
     error: str | None = None
     exception: Exception | None = field(default=None, compare=False)
+    #: seconds the worker spent on it (a worker's busy time, for the run's time line)
+    seconds: float = field(default=0.0, compare=False)
 
 
 def error_text(exc: BaseException) -> str:
@@ -143,9 +146,11 @@ def parse_and_code(data: bytes, *, convert_timeout: float = 10.0,
 
 
 def _in_worker(data: bytes, convert_timeout: float, message_timeout: float) -> Outcome:
+    started = time.monotonic()
     outcome = parse_and_code(data, convert_timeout=convert_timeout,
                              message_timeout=message_timeout, mailings=_WORKER_MAILINGS)
     outcome.exception = None  # the text says it; exceptions do not always pickle
+    outcome.seconds = time.monotonic() - started
     return outcome
 
 
@@ -183,9 +188,11 @@ class Pending:
     """Outcomes on their way, in the order the messages were submitted."""
 
     def __init__(self, futures: list[Future[Outcome]] | None = None,
-                 done: list[Outcome] | None = None) -> None:
+                 done: list[Outcome] | None = None, *, times: CoderTimes | None = None
+                 ) -> None:
         self._futures = futures or []
         self._done = done or []
+        self._times = times
 
     def __len__(self) -> int:
         return len(self._futures) + len(self._done)
@@ -199,7 +206,32 @@ class Pending:
                 outcomes.append(future.result())
             except Exception as exc:  # BrokenProcessPool: a worker was killed
                 outcomes.append(Outcome(error=f"coding worker failed: {error_text(exc)}"))
+        if self._times is not None:  # the workers' busy time, as they measured it
+            self._times.busy += sum(outcome.seconds for outcome in outcomes)
         return outcomes
+
+
+@dataclass
+class CoderTimes:
+    """Where coding time went (monotonic seconds).
+
+    :ivar here: parsing and coding in the run's own process (small batches, one worker).
+    :ivar starting: loading the lexicons and language model, then forking the workers.
+    :ivar busy: worker processes parsing and coding, summed over the workers.
+    :ivar alive: worker processes running, summed over the workers (``alive - busy`` is
+        their idle time: waiting for the run to download and store the next batch).
+    :ivar workers: the most worker processes running at once.
+    """
+
+    here: float = 0.0
+    starting: float = 0.0
+    busy: float = 0.0
+    alive: float = 0.0
+    workers: int = 0
+
+    @property
+    def idle(self) -> float:
+        return max(0.0, self.alive - self.busy)
 
 
 class Coder:
@@ -212,6 +244,8 @@ class Coder:
         self.message_timeout = message_timeout
         self.mailings = mailings
         self._pool: ProcessPoolExecutor | None = None
+        self._pool_started = 0.0
+        self.times = CoderTimes()
 
     def set_mailings(self, mailings: MailingSet) -> None:
         """Code what is submitted from now on with ``mailings`` (the workers are started
@@ -219,39 +253,55 @@ class Coder:
         self.mailings = mailings
         if self._pool is not None:
             self._pool.shutdown(wait=True)
-            self._pool = None
+            self._pool_stopped()
 
     def submit(self, payloads: Sequence[bytes]) -> Pending:
         """Start coding ``payloads``; their outcomes come from :meth:`Pending.results`."""
         if self.workers <= 1 or (self._pool is None and len(payloads) < POOL_THRESHOLD):
-            return Pending(done=[parse_and_code(data, convert_timeout=self.convert_timeout,
-                                                message_timeout=self.message_timeout,
-                                                mailings=self.mailings)
-                                 for data in payloads])
+            started = time.monotonic()
+            done = [parse_and_code(data, convert_timeout=self.convert_timeout,
+                                   message_timeout=self.message_timeout, mailings=self.mailings)
+                    for data in payloads]
+            self.times.here += time.monotonic() - started
+            return Pending(done=done)
         pool = self._ensure_pool()
         return Pending([pool.submit(_in_worker, data, self.convert_timeout,
-                                    self.message_timeout) for data in payloads])
+                                    self.message_timeout) for data in payloads], times=self.times)
+
+    def _pool_stopped(self) -> None:
+        self.times.alive += self.workers * (time.monotonic() - self._pool_started)
+        self._pool = None
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None or getattr(self._pool, "_broken", False):
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool_stopped()
             # fork: the workers start at once with what this process has loaded; they never
             # touch the database connections they inherit.
+            started = time.monotonic()
             _warm_up()  # loaded once here, shared by the forked workers
             global _WORKER_MAILINGS
             _WORKER_MAILINGS = self.mailings
+            # the pool's modules are loaded with the first pool: a run with nothing to code,
+            # or little, never needs them
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
             context = multiprocessing.get_context("fork")
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context,
                                              initializer=_die_with_parent,
                                              initargs=(os.getpid(),))
+            self._pool_started = time.monotonic()
+            self.times.starting += self._pool_started - started
+            self.times.workers = max(self.times.workers, self.workers)
             log.debug("coding in %d worker processes", self.workers)
         return self._pool
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+            self._pool_stopped()
 
     def __enter__(self) -> Coder:
         return self

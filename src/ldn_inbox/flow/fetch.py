@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import filelock
@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from ldn_inbox.errors import DatabaseError, LockedError, SourceError
 from ldn_inbox.flow.app import Context
-from ldn_inbox.flow.pipeline import Ingest, RunSummary, Settings, batches, code_uncoded
+from ldn_inbox.flow.pipeline import Ingest, RunSummary, Settings, Waits, batches, code_uncoded
 from ldn_inbox.sources.base import RawItem
 from ldn_inbox.sources.imap import (
     BACKOFF_S,
@@ -76,6 +76,9 @@ class FetchSummary:
     :ivar vanished: expunged by someone else before they could be fetched.
     :ivar applied: messages marked seen or moved (``imap.after``).
     :ivar recovered: stored by an earlier, interrupted run and coded by this one.
+    :ivar seconds: the run, from taking the lock to the end; ``imap_seconds`` of it waiting
+        for the server, ``setup_seconds`` opening the database and reading its settings,
+        ``waits`` storing and coding (see :meth:`time_line`).
     """
 
     account: str
@@ -98,6 +101,8 @@ class FetchSummary:
     seconds: float
     imap_seconds: float
     after: str = "none"
+    setup_seconds: float = 0.0
+    waits: Waits = field(default_factory=Waits, compare=False)
 
     @property
     def problems(self) -> int:
@@ -121,6 +126,17 @@ class FetchSummary:
             parts.append("UIDVALIDITY changed: folder re-read")
         return (f"{self.account}/{self.folder}: " + ", ".join(parts)
                 + f" in {self.seconds:.1f} s (server {self.imap_seconds:.1f} s)")
+
+    def time_line(self) -> str:
+        """Where the run waited, for ``ldn-inbox -v fetch`` and the benchmark: the parts
+        are measured where they happen (monotonic clock); ``other`` is the rest (ledger
+        reads, ``imap.after``, re-coding checks, the progress display)."""
+        waits = self.waits
+        accounted = self.setup_seconds + self.imap_seconds + waits.accounted()
+        return (f"time {self.seconds:.2f} s: setup (credential, database) "
+                f"{self.setup_seconds:.2f} s, waiting for the server {self.imap_seconds:.2f} s, "
+                f"{waits.line()}, "
+                f"other {max(0.0, self.seconds - accounted):.2f} s")
 
 
 @dataclass
@@ -158,7 +174,9 @@ def fetch(ctx: Context, *, progress: Progress | None = None,
         raise LockedError(f"another ldn-inbox run holds the lock {lock_path}; this run stops "
                           "without fetching (the next one catches up)") from None
     try:
-        return _fetch_locked(ctx, settings, progress, backoff)
+        summary = _fetch_locked(ctx, settings, progress, backoff)
+        log.info("%s", summary.time_line())
+        return summary
     except sa.exc.OperationalError as exc:
         raise DatabaseError(f"database error while fetching: {exc.orig}") from None
     finally:
@@ -171,6 +189,7 @@ def _fetch_locked(ctx: Context, settings: ImapSettings, progress: Progress | Non
     credential = resolve_credential(settings)
     sessions = ctx.sessions
     pipeline_settings = ctx.pipeline_settings()
+    setup_seconds = time.monotonic() - started
     summary = RunSummary()
     counts = _Counts()
     counts.recovered = code_uncoded(sessions, pipeline_settings, summary)
@@ -199,7 +218,8 @@ def _fetch_locked(ctx: Context, settings: ImapSettings, progress: Progress | Non
             failed=counts.failed, vanished=counts.vanished, applied=counts.applied,
             recovered=counts.recovered, uidvalidity_changed=counts.uidvalidity_changed,
             reconnects=mailbox.reconnects, seconds=time.monotonic() - started,
-            imap_seconds=mailbox.io_seconds, after=settings.after)
+            imap_seconds=mailbox.io_seconds, after=settings.after,
+            setup_seconds=setup_seconds, waits=summary.waits)
 
 
 def _ledger_key(settings: ImapSettings, uidvalidity: int) -> list[sa.ColumnElement[bool]]:

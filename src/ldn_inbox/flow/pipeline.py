@@ -10,6 +10,7 @@ on.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -18,7 +19,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ldn_inbox.errors import DatabaseError
-from ldn_inbox.flow.coder import Coder, Facts, Outcome, Pending, error_text, parse_and_code
+from ldn_inbox.flow.coder import (
+    Coder,
+    CoderTimes,
+    Facts,
+    Outcome,
+    Pending,
+    error_text,
+    parse_and_code,
+)
 from ldn_inbox.parse.mailings import MailingSet
 from ldn_inbox.sources.base import RawItem, Skipped
 from ldn_inbox.store.models import Contact, Message, RawMessage, utcnow
@@ -27,6 +36,50 @@ from ldn_inbox.store.rawstore import in_chunks, store_many
 from ldn_inbox.store.records import save_extraction
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Waits:
+    """Where an ingest run's time went, in monotonic seconds (no content, no counts of
+    anyone's messages): what a benchmark needs to say what a run waits for.
+
+    :ivar storing: hashing and storing raw bytes (with the IMAP ledger rows), committing.
+    :ivar results: waiting for the coding workers' results (the run has nothing else to do).
+    :ivar writing: writing coded records.
+    :ivar learning: learning mailings from the replies' quotes.
+    :ivar coder: coding in this process, and the workers' busy and idle time.
+    """
+
+    storing: float = 0.0
+    results: float = 0.0
+    writing: float = 0.0
+    learning: float = 0.0
+    coder: CoderTimes = field(default_factory=CoderTimes)
+
+    def add_coder(self, times: CoderTimes) -> None:
+        self.coder.here += times.here
+        self.coder.starting += times.starting
+        self.coder.busy += times.busy
+        self.coder.alive += times.alive
+        self.coder.workers = max(self.coder.workers, times.workers)
+
+    def accounted(self) -> float:
+        """The seconds of the run's own process these times account for (the workers'
+        time runs beside it)."""
+        return (self.storing + self.results + self.writing + self.learning + self.coder.here
+                + self.coder.starting)
+
+    def line(self) -> str:
+        """The times as one line (``ldn-inbox -v``)."""
+        coder = self.coder
+        text = (f"storing {self.storing:.2f} s, coding in this process {coder.here:.2f} s, "
+                f"starting coding workers {coder.starting:.2f} s, "
+                f"waiting for coding workers {self.results:.2f} s, "
+                f"writing records {self.writing:.2f} s, learning mailings {self.learning:.2f} s")
+        if coder.workers:
+            text += (f"; {coder.workers} workers busy {coder.busy:.2f} s, "
+                     f"idle {coder.idle:.2f} s (summed)")
+        return text
 
 
 @dataclass
@@ -47,6 +100,8 @@ class RunSummary:
     recoded: int = 0
     #: whether lexicon overlays were applied or removed since the last run
     lexicons: bool = False
+    #: where the run's time went
+    waits: Waits = field(default_factory=Waits)
 
     def line(self) -> str:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.kinds.items()))
@@ -265,7 +320,6 @@ class Ingest:
         self.summary = summary or RunSummary()
         self.on_item = on_item
         self.on_stored = on_stored
-        from ldn_inbox.parse.mailing_learn import MIN_SENDERS
         from ldn_inbox.store.mailing_store import load
 
         with sessions() as session:
@@ -274,7 +328,9 @@ class Ingest:
         self._coder = settings.coder()
         self._queue: list[tuple[list[_Job], Pending]] = []
         self._unexplained = 0  # messages with quotes no mailing explains, since learning
-        self._learn_at = MIN_SENDERS
+        #: learn when this many are unexplained (None: the learner's MIN_SENDERS, read when
+        #: the first batch is written, so a run with nothing to code never loads the learner)
+        self._learn_at: int | None = None
 
     def __enter__(self) -> Ingest:
         return self
@@ -285,11 +341,13 @@ class Ingest:
                 self.finish()
         finally:
             self._coder.close()
+            self.summary.waits.add_coder(self._coder.times)
 
     def add(self, items: Sequence[RawItem]) -> None:
         """Store ``items`` in one transaction (committed on return) and start coding them."""
         if not items:
             return
+        started = time.monotonic()
         try:
             try:
                 counts, jobs, payloads = self._store(items)
@@ -303,6 +361,7 @@ class Ingest:
         except sa.exc.IntegrityError as exc:
             raise DatabaseError(f"database error while storing: {exc.orig}") from None
         summary = self.summary
+        summary.waits.storing += time.monotonic() - started
         summary.seen += len(items)
         summary.new += counts.get("new", 0)
         summary.known += counts.get("known", 0)
@@ -355,7 +414,10 @@ class Ingest:
 
     def _write_next(self) -> None:
         jobs, pending = self._queue.pop(0)
+        started = time.monotonic()
         outcomes = pending.results()
+        written = time.monotonic()
+        self.summary.waits.results += written - started
         try:
             try:
                 with self.sessions() as session:
@@ -374,12 +436,17 @@ class Ingest:
                         session.commit()
         except sa.exc.OperationalError as exc:
             raise DatabaseError(f"database error while storing: {exc.orig}") from None
+        self.summary.waits.writing += time.monotonic() - written
         for result in results:
             _count(self.summary, result)
         from ldn_inbox.parse.reply import UNEXPLAINED_MIN
 
         self._unexplained += sum(1 for o in outcomes
                                  if o.coded is not None and o.coded.unexplained >= UNEXPLAINED_MIN)
+        if self._learn_at is None:
+            from ldn_inbox.parse.mailing_learn import MIN_SENDERS
+
+            self._learn_at = MIN_SENDERS
         if self.settings.learn and self._unexplained >= self._learn_at:
             self._learn()
         if self.on_item is not None:
@@ -392,6 +459,7 @@ class Ingest:
         from ldn_inbox.parse.mailing_learn import MIN_SENDERS
         from ldn_inbox.store.mailing_store import load, relearn
 
+        started = time.monotonic()
         with self.sessions() as session:
             added = relearn(session, self.settings.mailings)
             session.commit()
@@ -403,8 +471,9 @@ class Ingest:
             self._coder.set_mailings(mailings)
             self._learn_at = MIN_SENDERS
         else:
-            self._learn_at *= 2
+            self._learn_at = 2 * (self._learn_at or MIN_SENDERS)
         self._unexplained = 0
+        self.summary.waits.learning += time.monotonic() - started
 
     def finish(self) -> RunSummary:
         """Wait for the coding still under way and write it; learn from what it brought;
@@ -470,7 +539,11 @@ class Ingest:
                     .where(Message.id.in_(chunk))).all()
             payloads = {pk: data for pk, data in rows if data is not None}
             order = [pk for pk in chunk if pk in payloads]
-            outcomes = self._coder.submit([payloads[pk] for pk in order]).results()
+            pending = self._coder.submit([payloads[pk] for pk in order])
+            started = time.monotonic()
+            outcomes = pending.results()
+            written = time.monotonic()
+            self.summary.waits.results += written - started
             with self.sessions() as session:
                 for pk, outcome in zip(order, outcomes, strict=True):
                     message = session.get(Message, pk)
@@ -480,6 +553,7 @@ class Ingest:
                         _write(session, message, outcome, self.settings)
                     self.summary.recoded += 1
                 session.commit()
+            self.summary.waits.writing += time.monotonic() - written
 
 
 def use_overlay(entries: Sequence[tuple[str, str, str, str]]) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import re
 import socket
 import ssl
@@ -56,6 +57,32 @@ SECRET_COMMAND_TIMEOUT_S = 60.0
 COMMAND_ATTEMPTS = 3
 _MASK = "********"
 _CONNECTION_ERRORS = (IMAPClientAbortError, OSError)
+#: A file name OpenSSL looks a CA up by in a certificate directory (subject hash, ``.N``).
+_HASH_LINK = re.compile(r"[0-9a-f]{8}\.[0-9]+")
+_PEM_CERT = re.compile(rb"-----BEGIN (?:TRUSTED )?CERTIFICATE-----")
+
+
+def hashed_ca_dir(system: ssl.DefaultVerifyPaths | None = None) -> str | None:
+    """The system's CA directory, when it holds at least as many CAs as the system's CA
+    bundle, as hash links (Debian and Ubuntu keep both; ``update-ca-certificates``); else None.
+
+    OpenSSL's defaults (``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` when set) read the whole
+    bundle, some 150 certificates and a good part of a nightly no-op run, at every
+    connection, and also look in the directory; the directory alone is read a certificate
+    at a time, as a verification needs one. What it holds is a part of the defaults, so
+    using it alone can refuse a certificate the defaults accept, never accept one they
+    refuse.
+    """
+    system = system or ssl.get_default_verify_paths()
+    if not system.capath:
+        return None
+    try:
+        links = sum(1 for name in os.listdir(system.capath) if _HASH_LINK.fullmatch(name))
+        with open(system.cafile or os.devnull, "rb") as bundle:
+            bundled = len(_PEM_CERT.findall(bundle.read()))
+    except OSError:
+        return None
+    return system.capath if links and links >= bundled else None
 _X509_HOSTNAME_MISMATCH = 62
 _X509_IP_MISMATCH = 64
 
@@ -362,9 +389,12 @@ class ImapMailbox:
         secret = self.credential.secret
         return text.replace(secret, _MASK) if secret else text
 
-    def ssl_context(self) -> ssl.SSLContext:
-        """System trust store plus ``imap.ca_file``; certificate and host name verified."""
-        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    def ssl_context(self, system: ssl.DefaultVerifyPaths | None = None) -> ssl.SSLContext:
+        """System trust store plus ``imap.ca_file``; certificate and host name verified.
+        ``system``: where the system's CAs are (default: OpenSSL's own paths); its
+        directory is used alone when it holds them all (:func:`hashed_ca_dir`)."""
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH,
+                                             capath=hashed_ca_dir(system))
         if self.settings.ca_file:
             path = Path(self.settings.ca_file).expanduser()
             try:

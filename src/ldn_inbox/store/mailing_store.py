@@ -18,9 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ldn_inbox.errors import NotFoundError, SourceError, ValidationError
-from ldn_inbox.parse.mailing_learn import MIN_SENDERS, learn
 from ldn_inbox.parse.mailings import Mailing, MailingSet, Question
-from ldn_inbox.parse.reply import UNEXPLAINED_MIN
 from ldn_inbox.parse.textnorm import _REPLY_PREFIX
 from ldn_inbox.store.models import Extraction, MailingRecord, Message, utcnow
 
@@ -161,11 +159,16 @@ def listing(session: Session, *, all_statuses: bool = False) -> list[MailingReco
 
 
 def relearn(session: Session, known: MailingSet | None = None, *,
-            min_senders: int = MIN_SENDERS) -> list[MailingRecord]:
+            min_senders: int | None = None) -> list[MailingRecord]:
     """Learn mailings from the quotes no known mailing explains; returns the new records.
 
     Reads the unexplained quoted lines of the :data:`LEARN_WINDOW` most recent messages
-    that have them."""
+    that have them; ``min_senders`` defaults to the learner's
+    :data:`~ldn_inbox.parse.mailing_learn.MIN_SENDERS`."""
+    # the learner (and the reply parser with lxml under it) is loaded when there is
+    # something to learn from, not by every run that only reads the mailings
+    from ldn_inbox.parse.mailing_learn import MIN_SENDERS, learn
+
     known = known if known is not None else load(session)
     rows = session.execute(
         sa.select(Message.id, Message.respondent_id, Extraction.learn_text)
@@ -173,7 +176,8 @@ def relearn(session: Session, known: MailingSet | None = None, *,
         .where(Extraction.learn_text.is_not(None))
         .order_by(Message.id.desc()).limit(LEARN_WINDOW)).all()
     quotes = [(str(pk), sender or f"message-{pk}", text or "") for pk, sender, text in rows]
-    found = learn(quotes, known, min_senders=min_senders)
+    found = learn(quotes, known,
+                  min_senders=MIN_SENDERS if min_senders is None else min_senders)
     if not found:
         return []
     set_aside = [_mailing(r) for r in session.scalars(sa.select(MailingRecord).where(
@@ -230,6 +234,10 @@ def stale(session: Session, knowledge: MailingSet) -> list[int]:
         sa.select(Extraction.message_pk, Extraction.knowledge, Extraction.mailing_keys,
                   Extraction.unexplained)
         .where(Extraction.knowledge != knowledge.fingerprint)).all()
+    if not rows:  # the usual case: a run with nothing new loads no reply parser
+        return []
+    from ldn_inbox.parse.reply import UNEXPLAINED_MIN
+
     out = []
     for pk, coded_with, used, unexplained in rows:
         # coded knowing no mailing at all: its own words may hold one pasted without quote
