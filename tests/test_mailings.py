@@ -300,3 +300,27 @@ def test_mailing_add_of_an_unreadable_file_is_a_source_error(
     result = _invoke(runner, "--db", sqlite_url, "mailing", "add",
                      str(tmp_path / "er-is-niets.eml"), code=4)
     assert "error: cannot read mailing file" in result.stderr
+
+
+def test_learning_reads_in_full_only_the_quotes_several_senders_share() -> None:
+    """Long quotes that no one else quotes (a thread, a forwarded letter) are dropped after a
+    cheap first pass: the mailing three senders quote is still learned, and the learner does
+    not read the rest in full."""
+    import random
+
+    from ldn_inbox.parse.mailing_learn import _shared_quotes
+    from ldn_inbox.parse.mailings import sample_mailing
+
+    rng = random.Random(3)
+    vocabulary = [f"woord{n}" for n in range(400)]
+    sheet = "\n".join(f"> {line}" for line in sample_mailing().text.splitlines())
+    quotes = [(f"own-{n}", f"sender-{n}", "> Beste lid, vier vragen over LDN:\n" + "\n".join(
+        "> " + " ".join(rng.choices(vocabulary, k=11)) for _ in range(200)))
+        for n in range(60)]
+    quotes += [(f"sheet-{n}", f"reader-{n}", sheet) for n in range(3)]
+    kept = _shared_quotes(quotes, 3)
+    assert sorted(q.key for q in kept) == ["sheet-0", "sheet-1", "sheet-2"]
+    found = learn(quotes)
+    assert len(found) == 1
+    assert found[0].senders == 3
+    assert len(found[0].mailing.questions) == 4

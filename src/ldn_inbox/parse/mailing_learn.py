@@ -14,6 +14,7 @@ Pure: (sender, quoted text) pairs in, :class:`Learned` mailings out.
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -30,6 +31,16 @@ MIN_SENDERS = 3
 MIN_NEW_TOKENS = 20
 #: Share of a line's tokens that must be shared text for the line to be mailing text.
 LINE_SHARE = 0.6
+
+#: Quoted tokens read per message: a mailing is quoted near its top, and a 30 KB quote of
+#: something else need not be read whole.
+MAX_TOKENS = 4000
+#: One shingle in this many (by a stable hash of its first word) is counted in a first pass;
+#: only the quotes sharing a sampled shingle with other senders are read in full.
+SAMPLE = 4
+#: Sampled shared shingles a quote needs to be read in full: a mailing of
+#: :data:`MIN_NEW_TOKENS` words has about five (a shared greeting line has one or two).
+MIN_SAMPLED = 3
 
 _URL_ONLY = re.compile(r"^\s*<?(?:https?://|mailto:|www\.)\S*>?\s*$|^\s*\[(?:image|cid):", re.I)
 
@@ -61,7 +72,10 @@ def _quote(key: str, sender: str, quoted_text: str) -> _Quote:
     lines: list[str] = []
     tokens: list[list[str]] = []
     spans: list[list[tuple[int, int]]] = []
+    count = 0
     for raw in quoted_text.splitlines():
+        if count >= MAX_TOKENS:
+            break
         _, body = strip_quote(raw)
         if not body.strip() or is_structure_line(body) or is_client_line(body) \
                 or _URL_ONLY.match(body):
@@ -71,6 +85,7 @@ def _quote(key: str, sender: str, quoted_text: str) -> _Quote:
             lines.append(body)
             tokens.append([tok for tok, _, _ in found])
             spans.append([(start, end) for _, start, end in found])
+            count += len(found)
     stream = [tok for toks in tokens for tok in toks]
     shingles = [hash(tuple(stream[i:i + SHINGLE])) for i in range(len(stream) - SHINGLE + 1)]
     return _Quote(key, sender, lines, tokens, spans, shingles)
@@ -90,7 +105,8 @@ def learn(quotes: Iterable[tuple[str, str, str]], known: MailingSet | None = Non
 
     ``quotes``: (message key, sender key, quoted text) per message; quoted text may still
     carry ``>`` marks, attribution lines and header blocks (they are left out)."""
-    parsed = [_quote(key, sender, text) for key, sender, text in quotes if text.strip()]
+    parsed = _shared_quotes([(key, sender, text) for key, sender, text in quotes
+                             if text.strip()], min_senders)
     support: dict[int, set[str]] = {}
     for quote in parsed:
         for shingle in set(quote.shingles):
@@ -113,6 +129,49 @@ def learn(quotes: Iterable[tuple[str, str, str]], known: MailingSet | None = Non
         learned.append(Learned(mailing, len({q.sender for q in supporters}),
                                [q.key for q in supporters]))
     return learned
+
+
+def _words(text: str) -> list[str]:
+    """A quote's words for the first pass: split on spaces, quote marks off, lowercased (the
+    same text quoted by several people splits alike, however it was wrapped)."""
+    words: list[str] = []
+    for raw in text.splitlines():
+        words += raw.lstrip("> \t").lower().split()
+        if len(words) >= MAX_TOKENS:
+            break
+    return words[:MAX_TOKENS]
+
+
+def _shared_quotes(quotes: list[tuple[str, str, str]], min_senders: int) -> list[_Quote]:
+    """The quotes worth reading in full: those sharing sampled shingles with at least
+    ``min_senders`` senders. Text that only one person quotes (their own earlier mail, a
+    long thread) is dropped after a cheap first pass, which keeps learning fast and small.
+    A shingle is sampled by a stable hash of its first word."""
+    chosen: dict[str, bool] = {}
+
+    def sampled(words: list[str]) -> set[tuple[str, ...]]:
+        out = set()
+        for i in range(len(words) - SHINGLE + 1):
+            word = words[i]
+            keep = chosen.get(word)
+            if keep is None:
+                keep = chosen[word] = zlib.crc32(word.encode()) % SAMPLE == 0
+            if keep:
+                out.add(tuple(words[i:i + SHINGLE]))
+        return out
+
+    shingled = [sampled(_words(text)) for _, _, text in quotes]
+    support: dict[tuple[str, ...], set[str]] = {}
+    for (_, sender, _), shingles in zip(quotes, shingled, strict=True):
+        for shingle in shingles:
+            senders = support.setdefault(shingle, set())
+            if len(senders) < min_senders:
+                senders.add(sender)
+    frequent = {s for s, senders in support.items() if len(senders) >= min_senders}
+    del support
+    return [_quote(key, sender, text)
+            for (key, sender, text), shingles in zip(quotes, shingled, strict=True)
+            if len(frequent.intersection(shingles)) >= MIN_SAMPLED]
 
 
 def _mailing_lines(quote: _Quote, frequent: set[int], taken: set[int]) -> tuple[str, set[int]]:

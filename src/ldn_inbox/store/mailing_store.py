@@ -25,7 +25,7 @@ from ldn_inbox.store.models import Extraction, MailingRecord, Message, utcnow
 log = logging.getLogger(__name__)
 
 #: Messages whose quotes are read when learning (the most recent ones with unexplained quotes).
-LEARN_WINDOW = 2000
+LEARN_WINDOW = 500
 #: A learned mailing whose text is mostly an added or removed one's is not kept.
 _OVERLAP = 0.8
 
