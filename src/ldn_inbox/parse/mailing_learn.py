@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -150,25 +151,21 @@ def _shared_quotes(quotes: list[tuple[str, str, str]], min_senders: int) -> list
     chosen: dict[str, bool] = {}
 
     def sampled(words: list[str]) -> set[tuple[str, ...]]:
-        out = set()
-        for i in range(len(words) - SHINGLE + 1):
-            word = words[i]
-            keep = chosen.get(word)
-            if keep is None:
-                keep = chosen[word] = zlib.crc32(word.encode()) % SAMPLE == 0
-            if keep:
-                out.add(tuple(words[i:i + SHINGLE]))
-        return out
+        distinct = set(words)
+        for word in distinct.difference(chosen):
+            chosen[word] = zlib.crc32(word.encode()) % SAMPLE == 0
+        keep = {word for word in distinct if chosen[word]}
+        return {gram for gram in zip(*(words[i:] for i in range(SHINGLE)), strict=False) if gram[0] in keep}
 
     shingled = [sampled(_words(text)) for _, _, text in quotes]
-    support: dict[tuple[str, ...], set[str]] = {}
+    by_sender: dict[str, set[tuple[str, ...]]] = {}
     for (_, sender, _), shingles in zip(quotes, shingled, strict=True):
-        for shingle in shingles:
-            senders = support.setdefault(shingle, set())
-            if len(senders) < min_senders:
-                senders.add(sender)
-    frequent = {s for s, senders in support.items() if len(senders) >= min_senders}
-    del support
+        by_sender.setdefault(sender, set()).update(shingles)
+    senders: Counter[tuple[str, ...]] = Counter()
+    for shingles in by_sender.values():
+        senders.update(shingles)
+    frequent = {s for s, count in senders.items() if count >= min_senders}
+    del senders, by_sender
     return [_quote(key, sender, text)
             for (key, sender, text), shingles in zip(quotes, shingled, strict=True)
             if len(frequent.intersection(shingles)) >= MIN_SAMPLED]
