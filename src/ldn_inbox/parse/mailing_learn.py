@@ -155,7 +155,8 @@ def _shared_quotes(quotes: list[tuple[str, str, str]], min_senders: int) -> list
         for word in distinct.difference(chosen):
             chosen[word] = zlib.crc32(word.encode()) % SAMPLE == 0
         keep = {word for word in distinct if chosen[word]}
-        return {gram for gram in zip(*(words[i:] for i in range(SHINGLE)), strict=False) if gram[0] in keep}
+        grams = zip(*(words[i:] for i in range(SHINGLE)), strict=False)
+        return {gram for gram in grams if gram[0] in keep}
 
     shingled = [sampled(_words(text)) for _, _, text in quotes]
     by_sender: dict[str, set[tuple[str, ...]]] = {}
