@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from ldn_inbox.store.db import open_database, session_factory
 from ldn_inbox.store.models import Contact, Message, RawMessage, RawSource, Response
+from ldn_inbox.store.packing import unpack
 from ldn_inbox.store.privacy import load_key, respondent_id
 
 
@@ -155,7 +156,8 @@ def test_import_reads_regular_files_inside_the_tree_only(
                                       "maildir@example.org", "huge@example.org"}
     engine = sa.create_engine(sqlite_url)
     with engine.connect() as conn:
-        datas = list(conn.scalars(sa.select(RawMessage.data)))
+        datas = [unpack(stored, codec) for stored, codec in conn.execute(
+            sa.select(RawMessage.stored, RawMessage.codec))]
         sources = {Path(s).name for s in conn.scalars(sa.select(RawSource.location))}
         big = conn.execute(sa.select(RawMessage.size, RawMessage.store_error)
                            .where(RawMessage.message_id == "huge@example.org")).one()
@@ -213,7 +215,8 @@ def test_mbox_splits_at_envelope_lines_only(sqlite_url: str, runner: CliRunner, 
     assert result.stdout.startswith("3 seen: 3 new"), result.stdout
     engine = sa.create_engine(sqlite_url)
     with engine.connect() as conn:
-        stored = dict(conn.execute(sa.select(RawMessage.message_id, RawMessage.data)).all())
+        stored = {message_id: unpack(data, codec) for message_id, data, codec in conn.execute(
+            sa.select(RawMessage.message_id, RawMessage.stored, RawMessage.codec))}
     engine.dispose()
     assert stored == {f"mbox-{i}@example.org": m for i, m in enumerate(messages)}
 

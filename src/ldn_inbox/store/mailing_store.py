@@ -23,6 +23,7 @@ from ldn_inbox.parse.mailings import Mailing, MailingSet, Question
 from ldn_inbox.parse.reply import UNEXPLAINED_MIN
 from ldn_inbox.parse.textnorm import _REPLY_PREFIX
 from ldn_inbox.store.models import Extraction, MailingRecord, Message, utcnow
+from ldn_inbox.store.packing import needs_text, unpack_text
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,13 @@ def listing(session: Session, *, all_statuses: bool = False) -> list[MailingReco
     return list(session.scalars(query))
 
 
+def _learn_text(packed: bytes | None, plain: str | None, quoted_packed: bytes | None,
+                quoted_plain: str | None) -> str | None:
+    """A learn text, read against its message's quoted text when it was packed so."""
+    quoted = unpack_text(quoted_packed, quoted_plain) if needs_text(packed) else None
+    return unpack_text(packed, plain, quoted)
+
+
 def relearn(session: Session, known: MailingSet | None = None, *,
             min_senders: int = MIN_SENDERS) -> list[MailingRecord]:
     """Learn mailings from the quotes no known mailing explains; returns the new records.
@@ -168,11 +176,13 @@ def relearn(session: Session, known: MailingSet | None = None, *,
     that have them."""
     known = known if known is not None else load(session)
     rows = session.execute(
-        sa.select(Message.id, Message.respondent_id, Extraction.learn_text)
+        sa.select(Message.id, Message.respondent_id, Extraction.learn_packed,
+                  Extraction.learn_plain, Message.quoted_packed, Message.quoted_plain)
         .join(Extraction, Extraction.message_pk == Message.id)
-        .where(Extraction.learn_text.is_not(None))
+        .where(sa.or_(Extraction.learn_packed.is_not(None), Extraction.learn_plain.is_not(None)))
         .order_by(Message.id.desc()).limit(LEARN_WINDOW)).all()
-    quotes = [(str(pk), sender or f"message-{pk}", text or "") for pk, sender, text in rows]
+    quotes = [(str(pk), sender or f"message-{pk}", _learn_text(learn, plain, quoted, old) or "")
+              for pk, sender, learn, plain, quoted, old in rows]
     found = learn(quotes, known, min_senders=min_senders)
     if not found:
         return []
