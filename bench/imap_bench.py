@@ -7,7 +7,8 @@ Starts a private Dovecot (tests/servers.py), loads a folder of N seeded survey-l
 2-30 KB, then measures, each as a separate process:
 
 1. ``ldn-inbox fetch`` into a fresh SQLite database (store raw + code): wall time, msgs/s,
-   peak RSS (``wait4`` of that process);
+   peak RSS (``wait4`` of that process), and the database's size (file and write-ahead
+   log) beside the mailbox's;
 2. ``ldn-inbox fetch`` again with nothing new: wall time, and the fetch's own time from its
    ``--verbose`` line (the rest is interpreter start-up and imports);
 3. ``mbsync`` (isync) pulling the same folder into an empty Maildir over IMAPS with the test
@@ -205,7 +206,8 @@ def main() -> None:
             "mbsync_s": round(mirror.seconds, 1),
             "mbsync_peak_rss_mib": round(mirror.peak_rss_mib, 1),
             "ratio_first_fetch_to_mbsync": round(first.seconds / mirror.seconds, 1),
-            "database_mib": round((work / "bench.sqlite").stat().st_size / 2**20, 1),
+            "database_mib": round(database_bytes(work / "bench.sqlite") / 2**20, 1),
+            "database_to_mailbox": round(database_bytes(work / "bench.sqlite") / size, 2),
             "summary_line": first.stdout.strip(),
         }
         if small:
@@ -219,6 +221,12 @@ def main() -> None:
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(report(results))
     print(f"\n(JSON: {out})")
+
+
+def database_bytes(path: Path) -> int:
+    """The SQLite database on disk: the file and its write-ahead log, if any."""
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*")
+               if not p.name.endswith("-shm"))
 
 
 def _server_seconds(verbose_line: str) -> float | None:
@@ -245,7 +253,8 @@ def report(r: dict[str, object]) -> str:
         f"| ratio first fetch / mbsync | {r['ratio_first_fetch_to_mbsync']}x |",
         f"| no-op `ldn-inbox fetch` (nothing new) | {r['noop_wall_s']} s wall, of which the "
         f"fetch itself {r['noop_own_s']} s |",
-        f"| database after the first fetch | {r['database_mib']} MiB |",
+        f"| database after the first fetch | {r['database_mib']} MiB "
+        f"({r.get('database_to_mailbox', '?')}x the mailbox) |",
     ]
     if "small_messages" in r:
         lines.append(f"| peak RSS, first fetch of {r['small_messages']:,} messages | "
