@@ -10,7 +10,8 @@ Starts a private Dovecot (tests/servers.py), loads a folder of N seeded survey-l
 1. ``ldn-inbox fetch`` into a fresh SQLite database (store raw + code): wall time, msgs/s,
    peak RSS (``wait4`` of that process), and where it waited (its ``-v`` time line: the
    server, storing, coding in the run's process, waiting for the coding workers, writing
-   records, the workers' busy and idle time);
+   records, the workers' busy and idle time), and the database's size (file and write-ahead
+   log) beside the mailbox's;
 2. ``ldn-inbox fetch`` again with nothing new, ``--noop-runs`` times: wall and CPU time
    (median and best), the fetch's own time from its ``--verbose`` line (the rest is
    interpreter start-up and imports), and once under ``python -X importtime``: the total
@@ -286,7 +287,8 @@ def main() -> None:
             "first_fetch_cpu_s": round(first.cpu_seconds, 1),
             "first_fetch_times": time_parts(first.stderr),
             **noop,
-            "database_mib": round((work / "bench.sqlite").stat().st_size / 2**20, 1),
+            "database_mib": round(database_bytes(work / "bench.sqlite") / 2**20, 1),
+            "database_to_mailbox": round(database_bytes(work / "bench.sqlite") / size, 2),
             "summary_line": first.stdout.strip(),
         }
         if not args.no_mbsync:
@@ -306,6 +308,12 @@ def main() -> None:
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(report(results))
     print(f"\n(JSON: {out})")
+
+
+def database_bytes(path: Path) -> int:
+    """The SQLite database on disk: the file and its write-ahead log, if any."""
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*")
+               if not p.name.endswith("-shm"))
 
 
 def _server_seconds(verbose_line: str) -> float | None:
@@ -365,7 +373,8 @@ def report(r: dict[str, object]) -> str:
             f"{r['baseline_noop_cpu_s']} s CPU, of which the fetch itself "
             f"{r['baseline_noop_own_s']} s |",
             f"| baseline: no-op imports | {r['baseline_noop_import_s']} s: {base_packages} |"]
-    lines.append(f"| database after the first fetch | {r['database_mib']} MiB |")
+    lines.append(f"| database after the first fetch | {r['database_mib']} MiB "
+                 f"({r.get('database_to_mailbox', '?')}x the mailbox) |")
     if "small_messages" in r:
         lines.append(f"| peak RSS, first fetch of {r['small_messages']:,} messages | "
                      f"{r['small_first_fetch_peak_rss_mib']} MiB "

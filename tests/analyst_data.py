@@ -205,7 +205,9 @@ def identities(session: Session) -> tuple[set[str], set[str], set[str]]:
     addresses: set[str] = set()
     names: set[str] = set()
     phones: set[str] = set()
-    for data in session.scalars(sa.select(RawMessage.data).where(RawMessage.data.is_not(None))):
+    for raw in session.scalars(sa.select(RawMessage).where(RawMessage.stored.is_not(None))):
+        data = raw.original()
+        assert data is not None
         parsed = email.message_from_bytes(data, policy=email.policy.default)
         for header in ("From", "Reply-To", "Sender"):
             value = parsed.get(header)
@@ -216,10 +218,9 @@ def identities(session: Session) -> tuple[set[str], set[str], set[str]]:
                     addresses.add(address.addr_spec.lower())
                 if address.display_name and len(address.display_name) >= 4:
                     names.add(address.display_name)
-    for own, quoted, failed in session.execute(
-        sa.select(Message.own_text, Message.quoted_text, Message.failed_recipient)
-    ):
-        for text in (own, quoted):
+    for message in session.scalars(sa.select(Message)):
+        failed = message.failed_recipient
+        for text in (message.own_text, message.quoted_text):
             if text:
                 phones |= phone_numbers(text)
         if failed:

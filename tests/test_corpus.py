@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 from ldn_inbox.cli import app
 from ldn_inbox.store.models import Message, RawMessage, RawSource, Response
+from ldn_inbox.store.packing import unpack
 
 #: Files the importer skips on purpose, with the warning it prints (nothing else may be).
 EXPECTED_SKIPS = {
@@ -100,8 +101,9 @@ def _stored(db_url: str) -> dict[str, bytes | None]:
     engine = sa.create_engine(db_url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(sa.select(RawMessage.sha256, RawMessage.data))
-            return {str(row[0]): row[1] for row in rows}
+            rows = conn.execute(sa.select(RawMessage.sha256, RawMessage.stored,
+                                          RawMessage.codec))
+            return {str(row[0]): unpack(row[1], row[2]) for row in rows}
     finally:
         engine.dispose()
 

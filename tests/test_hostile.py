@@ -16,7 +16,8 @@ from conftest import run_cli
 from typer.testing import CliRunner
 
 from ldn_inbox.store.db import open_database, session_factory
-from ldn_inbox.store.models import Contact, Message, RawMessage, RawSource, Response
+from ldn_inbox.store.models import Contact, Extraction, Message, RawMessage, RawSource, Response
+from ldn_inbox.store.packing import unpack
 from ldn_inbox.store.privacy import load_key, respondent_id
 
 
@@ -155,7 +156,8 @@ def test_import_reads_regular_files_inside_the_tree_only(
                                       "maildir@example.org", "huge@example.org"}
     engine = sa.create_engine(sqlite_url)
     with engine.connect() as conn:
-        datas = list(conn.scalars(sa.select(RawMessage.data)))
+        datas = [unpack(stored, codec) for stored, codec in conn.execute(
+            sa.select(RawMessage.stored, RawMessage.codec))]
         sources = {Path(s).name for s in conn.scalars(sa.select(RawSource.location))}
         big = conn.execute(sa.select(RawMessage.size, RawMessage.store_error)
                            .where(RawMessage.message_id == "huge@example.org")).one()
@@ -213,7 +215,8 @@ def test_mbox_splits_at_envelope_lines_only(sqlite_url: str, runner: CliRunner, 
     assert result.stdout.startswith("3 seen: 3 new"), result.stdout
     engine = sa.create_engine(sqlite_url)
     with engine.connect() as conn:
-        stored = dict(conn.execute(sa.select(RawMessage.message_id, RawMessage.data)).all())
+        stored = {message_id: unpack(data, codec) for message_id, data, codec in conn.execute(
+            sa.select(RawMessage.message_id, RawMessage.stored, RawMessage.codec))}
     engine.dispose()
     assert stored == {f"mbox-{i}@example.org": m for i, m in enumerate(messages)}
 
@@ -483,6 +486,20 @@ def copies(db_file: Path, needle: bytes) -> int:
                (db_file, db_file.with_name(db_file.name + "-wal")) if path.exists())
 
 
+def packed_forms(url: str, message_id: str) -> list[bytes]:
+    """The compressed forms a message is stored in (raw bytes, quoted and learn texts), to
+    look for in the file next to the plain words, which compression hides."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(RawMessage.stored, Message.quoted_packed, Extraction.learn_packed)
+            .outerjoin(Message, Message.raw_id == RawMessage.id)
+            .outerjoin(Extraction, Extraction.message_pk == Message.id)
+            .where(RawMessage.message_id == message_id)).one()
+    engine.dispose()
+    return [blob for blob in row if blob is not None and len(blob) >= 16]
+
+
 def test_erasure_leaves_no_copy_in_the_sqlite_files(runner: CliRunner, env: Path,
                                                     tmp_path: Path) -> None:
     import sqlite3
@@ -503,12 +520,16 @@ def test_erasure_leaves_no_copy_in_the_sqlite_files(runner: CliRunner, env: Path
         assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
     engine.dispose()
     assert copies(db_file, SECRET) > 0, "the test must start with copies to erase"
+    secret_forms = packed_forms(url, "secret@example.org")
+    assert secret_forms, "the raw bytes are stored packed"
+    assert all(copies(db_file, blob) > 0 for blob in secret_forms)
 
     # forget: no copy left in the file or its write-ahead log
     erased = invoke(runner, url, "forget", "--yes", SECRET.decode())
     assert "warning" not in erased.stderr
     assert copies(db_file, SECRET) == 0
     assert copies(db_file, SECRET_TEXT) == 0
+    assert [copies(db_file, blob) for blob in secret_forms] == [0] * len(secret_forms)
 
     # a reader holding an older state keeps old pages alive: said, not hidden
     reader = sqlite3.connect(db_file)
@@ -529,8 +550,10 @@ def test_erasure_leaves_no_copy_in_the_sqlite_files(runner: CliRunner, env: Path
             first_seen_at=sa.func.datetime("now", "-200 days")))
     engine.dispose()
     header = b"From: Eva <" + kept + b">"
-    assert copies(db_file, header) > 0
+    kept_raw = packed_forms(url, "other@example.org")[0]
+    assert copies(db_file, kept_raw) > 0
     invoke(runner, url, "purge", "--raw-older-than", "90d")
+    assert copies(db_file, kept_raw) == 0, "the raw bytes are still in the file"
     assert copies(db_file, header) == 0, "the raw header is still in the file"
     assert stored_ids(url) == {"other@example.org"}
 

@@ -182,7 +182,7 @@ def test_raw_bytes_are_kept_byte_for_byte(golden: Imported) -> None:
             if raw is None:
                 problems.append(f"{source.name}: not stored")
                 continue
-            if (raw.data, raw.size, raw.message_id) != (data, len(data), expected_id(source)):
+            if (raw.original(), raw.size, raw.message_id) != (data, len(data), expected_id(source)):
                 problems.append(f"{source.name}: stored bytes, size or id differ")
             where = [(s.source_type, s.location, s.key) for s in raw.sources]
             if where != [("file", str(copy.resolve()), "")]:
@@ -226,7 +226,7 @@ def test_mime_case_is_stored_and_coded(golden: Imported, name: str) -> None:
         assert message is not None
         raw = session.get(RawMessage, message.raw_id)
         assert raw is not None
-        assert raw.data == data
+        assert raw.original() == data
         assert (message.parse_status, message.subject) == ("ok", case["subject"])
         for column in (message.subject, message.own_text, message.quoted_text):
             assert "\x00" not in (column or "")
@@ -340,7 +340,7 @@ def test_mbox_and_maildir_reimport_and_two_sources(env: Path, runner: CliRunner,
             raw = session.scalar(sa.select(RawMessage).where(
                 RawMessage.sha256 == sha(path.read_bytes())))
             assert raw is not None, path.name
-            assert raw.data == path.read_bytes(), path.name
+            assert raw.original() == path.read_bytes(), path.name
             # mbox: the message's index; maildir: its key, prefixed with the Maildir++ folder
             where = sorted((s.source_type, Path(s.location).name,
                             s.key if s.source_type == "mbox" else s.key.rpartition("/")[0])
@@ -368,7 +368,7 @@ def test_same_message_from_two_sources_through_ingest(db_url: str, tmp_path: Pat
     assert (summary.seen, summary.new, summary.known, summary.coded) == (3, 1, 2, 1)
     with sessions() as session:
         (raw,) = session.scalars(sa.select(RawMessage)).all()
-        assert raw.data == data
+        assert raw.original() == data
         assert sorted((s.source_type, s.location, s.key) for s in raw.sources) == [
             ("file", "/mail/a.eml", ""), ("mbox", "/mail/b.mbox", "7")]
     engine.dispose()
@@ -432,8 +432,8 @@ def test_skipped_files_and_quarantine(env: Path, runner: CliRunner, db_url: str,
     engine = sa.create_engine(db_url)
     with session_factory(engine)() as session:
         stored = {r.message_id: r for r in session.scalars(sa.select(RawMessage))}
-        assert stored[garbage_id].data == GARBAGE
-        assert stored[expected_id(GOLDEN[0])].data == good.read_bytes()
+        assert stored[garbage_id].original() == GARBAGE
+        assert stored[expected_id(GOLDEN[0])].original() == good.read_bytes()
         broken = session.scalar(sa.select(Message).where(Message.message_id == garbage_id))
         assert broken is not None
         assert broken.parse_status == "parse_error"
@@ -487,7 +487,7 @@ def test_25_mb_attachment_is_stored_byte_for_byte(env: Path, runner: CliRunner, 
         (raw,) = session.scalars(sa.select(RawMessage)).all()
         assert raw.size == len(data)
         assert raw.sha256 == sha(data)
-        assert raw.data == data
+        assert raw.original() == data
         message = session.scalar(sa.select(Message))
         assert message is not None
         assert message.parse_status == "ok"
@@ -507,7 +507,7 @@ def test_nul_bytes_are_stored_byte_for_byte(db_url: str) -> None:
         assert (summary.new, summary.quarantined) == (1, 0)
         with sessions() as session:
             (raw,) = session.scalars(sa.select(RawMessage)).all()
-            assert (raw.data, raw.message_id) == (data, "nul@example.org")
+            assert (raw.original(), raw.message_id) == (data, "nul@example.org")
             (message,) = session.scalars(sa.select(Message)).all()
             assert (message.message_id, message.parse_status, message.subject) == (
                 "nul@example.org", "ok", "Re: LDN")

@@ -75,7 +75,8 @@ def test_view_sql_never_reads_identity_columns() -> None:
     assert set(module.VIEWS) == set(VIEW_NAMES)
     for name, sql in module.VIEWS.items():
         for forbidden in ("contacts", "address", "display_name", "subject", "own_text",
-                          "quoted_text", "raw_messages", "failed_recipient", "evidence",
+                          "quoted_text", "quoted_packed", "learn_text", "learn_packed",
+                          "raw_messages", "failed_recipient", "evidence",
                           "message_id", "audit_log"):
             assert not re.search(rf"\b{forbidden}\b", sql), f"{name} reads {forbidden}"
 
@@ -282,9 +283,9 @@ def test_purge_drops_raw_bytes_and_quotes_but_keeps_the_record(
         session.execute(sa.update(RawMessage).where(RawMessage.message_id.in_(
             ["jan-1@example.org", "els-2@example.org", "jan-3@example.org"]))
             .values(first_seen_at=old))
-        session.execute(sa.update(Message).values(quoted_text=None))
-        session.execute(sa.update(Message).where(Message.message_id == "els-2@example.org")
-                        .values(quoted_text="> Gebruikt U Naltrexone?"))
+        for message in session.scalars(sa.select(Message)):
+            message.quoted_text = ("> Gebruikt U Naltrexone?"
+                                   if message.message_id == "els-2@example.org" else None)
         before = {m.message_id: (m.own_text, session.get(Response, m.id) is not None)
                   for m in session.scalars(sa.select(Message))}
         session.commit()
@@ -301,22 +302,22 @@ def test_purge_drops_raw_bytes_and_quotes_but_keeps_the_record(
 
     with sessions() as session:
         raws = {r.message_id: r for r in session.scalars(sa.select(RawMessage))}
-        assert raws["jan-1@example.org"].data is None
+        assert raws["jan-1@example.org"].stored is None
         assert raws["jan-1@example.org"].purged_at is not None
-        assert raws["els-2@example.org"].data is None
-        assert raws["els-1@example.org"].data == OTHER, "recent: kept"
-        assert raws["jan-3@example.org"].data == LOOSE, "not coded: kept"
+        assert raws["els-2@example.org"].stored is None
+        assert raws["els-1@example.org"].original() == OTHER, "recent: kept"
+        assert raws["jan-3@example.org"].original() == LOOSE, "not coded: kept"
         for message in session.scalars(sa.select(Message)):
             assert (message.own_text, session.get(Response, message.id) is not None) \
                 == before[message.message_id], "coded record and own text stay"
-        assert session.scalars(sa.select(Message.quoted_text).where(
-            Message.message_id == "els-2@example.org")).one() is None
+        assert session.execute(sa.select(Message.quoted_packed, Message.quoted_plain).where(
+            Message.message_id == "els-2@example.org")).one() == (None, None)
         assert session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "purge")).one()
     # Importing the purged bytes again changes nothing.
     summary = ingest(sessions, _items(FIRST), Settings(pseudonym_key=KEY))
     assert (summary.new, summary.known) == (0, 1)
     with sessions() as session:
-        assert session.scalars(sa.select(RawMessage.data).where(
+        assert session.scalars(sa.select(RawMessage.stored).where(
             RawMessage.message_id == "jan-1@example.org")).one() is None
     engine.dispose()
 

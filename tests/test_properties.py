@@ -154,7 +154,8 @@ def database() -> Iterator[tuple[Any, Settings]]:
 def _stored(sessions: Any, digest: str) -> bytes | None:
     with sessions() as session:
         assert isinstance(session, Session)
-        return session.scalar(sa.select(RawMessage.data).where(RawMessage.sha256 == digest))
+        raw = session.scalar(sa.select(RawMessage).where(RawMessage.sha256 == digest))
+        return raw.original() if raw is not None else None
 
 
 def _raw_count(sessions: Any) -> int:

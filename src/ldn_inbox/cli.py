@@ -675,11 +675,11 @@ def raw_command(
             except AmbiguousRaw as exc:
                 typer.echo(f"error: {one_line(str(exc))}", err=True)
                 for copy in exc.candidates:
-                    state = "purged" if copy.data is None else f"{copy.size} bytes"
+                    state = "purged" if copy.stored is None else f"{copy.size} bytes"
                     typer.echo(f"  {copy.sha256}  {copy.first_seen_at.isoformat()}  {state}",
                                err=True)
                 raise typer.Exit(int(ExitCode.USAGE)) from None
-            data = raw.data or b""
+            data = raw.original() or b""
             if raw.store_error:
                 typer.echo(f"warning: stored incomplete: {one_line(raw.store_error)}",
                            err=True)

@@ -31,6 +31,7 @@ from ldn_inbox.flow.coder import (
 from ldn_inbox.parse.mailings import MailingSet
 from ldn_inbox.sources.base import RawItem, Skipped
 from ldn_inbox.store.models import Contact, Message, RawMessage, utcnow
+from ldn_inbox.store.packing import unpack
 from ldn_inbox.store.privacy import respondent_id
 from ldn_inbox.store.rawstore import in_chunks, store_many
 from ldn_inbox.store.records import save_extraction
@@ -534,10 +535,11 @@ class Ingest:
             chunk = pks[start:start + size]
             with self.sessions() as session:
                 rows = session.execute(
-                    sa.select(Message.id, RawMessage.data)
+                    sa.select(Message.id, RawMessage.stored, RawMessage.codec)
                     .join(RawMessage, RawMessage.id == Message.raw_id)
                     .where(Message.id.in_(chunk))).all()
-            payloads = {pk: data for pk, data in rows if data is not None}
+            payloads = {pk: data for pk, stored, codec in rows
+                        if (data := unpack(stored, codec)) is not None}
             order = [pk for pk in chunk if pk in payloads]
             pending = self._coder.submit([payloads[pk] for pk in order])
             started = time.monotonic()
@@ -624,7 +626,7 @@ def code_uncoded(sessions: Callable[[], Session], settings: Settings,
     query = (
         sa.select(RawMessage.id, RawMessage.message_id, RawMessage.first_seen_at)
         .outerjoin(Message, Message.message_id == RawMessage.message_id)
-        .where(Message.id.is_(None), RawMessage.data.is_not(None))
+        .where(Message.id.is_(None), RawMessage.stored.is_not(None))
         .order_by(RawMessage.id)
     )
     with sessions() as session:
@@ -636,8 +638,8 @@ def code_uncoded(sessions: Callable[[], Session], settings: Settings,
         for start in range(0, len(rows), settings.batch_messages):
             chunk = rows[start:start + settings.batch_messages]
             with sessions() as session:
-                data = {found.id: found.data for found in session.execute(
-                    sa.select(RawMessage.id, RawMessage.data)
+                data = {raw_id: unpack(stored, codec) for raw_id, stored, codec in session.execute(
+                    sa.select(RawMessage.id, RawMessage.stored, RawMessage.codec)
                     .where(RawMessage.id.in_([row.id for row in chunk])))}
             run.queue_coding([_Job(row.id, row.message_id, row.first_seen_at) for row in chunk],
                              [data.get(row.id) or b"" for row in chunk])

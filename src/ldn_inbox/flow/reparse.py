@@ -77,7 +77,8 @@ def reparse(sessions: Callable[[], Session], message_pks: Sequence[int], setting
             if message is None:
                 continue
             raw = session.get(RawMessage, message.raw_id) if message.raw_id else None
-            if raw is None or raw.data is None:
+            data = raw.original() if raw is not None else None
+            if data is None:
                 summary.no_raw.append(message.message_id)
                 session.rollback()
                 continue
@@ -85,7 +86,7 @@ def reparse(sessions: Callable[[], Session], message_pks: Sequence[int], setting
             old_values = dict(old.values) if old is not None else None
             try:
                 with session.begin_nested():
-                    code_message(session, message, raw.data, settings)
+                    code_message(session, message, data, settings)
             except Exception as exc:  # one bad message must never stop the run
                 summary.failed.append((message.message_id, f"{type(exc).__name__}: {exc}"))
                 session.rollback()

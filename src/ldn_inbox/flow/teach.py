@@ -38,6 +38,7 @@ from ldn_inbox.store.models import (
     Response,
     utcnow,
 )
+from ldn_inbox.store.packing import unpack
 
 
 # --------------------------------------------------------------------------- items
@@ -56,13 +57,15 @@ def reviewed_items(ctx: Context) -> list[Item]:
             if human != coder:
                 changed.setdefault(c.message_pk, {})[c.field] = (human, coder)
         rows = session.execute(
-            sa.select(Message.id, Message.respondent_id, RawMessage.data, Response)
+            sa.select(Message.id, Message.respondent_id, RawMessage.stored, RawMessage.codec,
+                      Response)
             .join(RawMessage, RawMessage.id == Message.raw_id)
             .join(Response, Response.message_pk == Message.id)
             .where(sa.or_(Response.reviewed.is_(True),
                           Message.id.in_(sa.select(Correction.message_pk))))
             .order_by(Message.id)).all()
-        for pk, respondent, data, response in rows:
+        for pk, respondent, stored, codec, response in rows:
+            data = unpack(stored, codec)
             if data is None:
                 continue
             truth = ({name: getattr(response, name) for name in CODED_FIELDS}

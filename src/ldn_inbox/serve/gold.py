@@ -27,6 +27,7 @@ from ldn_inbox.store.models import (
     RawMessage,
     Response,
 )
+from ldn_inbox.store.packing import unpack
 from ldn_inbox.store.privacy import open_private
 
 
@@ -42,14 +43,15 @@ def write_gold(session: Session, directory: Path) -> int:
     os.chmod(directory, 0o700)
     os.chmod(eml, 0o700)
     rows = session.execute(
-        sa.select(Message.id, Message.message_id, RawMessage.data, Response)
+        sa.select(Message.id, Message.message_id, RawMessage.stored, RawMessage.codec, Response)
         .join(RawMessage, RawMessage.id == Message.raw_id)
         .join(Response, Response.message_pk == Message.id)
-        .where(Response.reviewed.is_(True), RawMessage.data.is_not(None))
+        .where(Response.reviewed.is_(True), RawMessage.stored.is_not(None))
         .order_by(Message.id))
     count = 0
     with open_private(directory / "gold.jsonl", "w", encoding="utf-8") as gold:
-        for pk, message_id, data, response in rows:
+        for pk, message_id, stored, codec, response in rows:
+            data = unpack(stored, codec) or b""
             name = f"{pk:06d}.eml"
             with open_private(eml / name, "wb") as handle:
                 handle.write(data)

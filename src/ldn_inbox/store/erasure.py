@@ -35,6 +35,7 @@ from ldn_inbox.store.models import (
     Tombstone,
     utcnow,
 )
+from ldn_inbox.store.packing import unpack
 from ldn_inbox.store.privacy import normalize_address, respondent_id
 
 _AGE = re.compile(r"^\s*(\d+)\s*([dw])\s*$", re.IGNORECASE)
@@ -145,11 +146,11 @@ def forget(session: Session, address: str, key: bytes | None, *, by: str,
     linked = sa.select(Message.raw_id).where(Message.respondent_id.is_not(None),
                                              Message.raw_id.is_not(None))
     unlinked = session.execute(
-        sa.select(RawMessage.id, RawMessage.data)
-        .where(RawMessage.data.is_not(None), RawMessage.id.not_in(linked))
+        sa.select(RawMessage.id, RawMessage.stored, RawMessage.codec)
+        .where(RawMessage.stored.is_not(None), RawMessage.id.not_in(linked))
     )
-    raw_ids = {raw_id for raw_id, data in unlinked
-               if data is not None and _from_address(data) == target}
+    raw_ids = {raw_id for raw_id, stored, codec in unlinked
+               if (data := unpack(stored, codec)) is not None and _from_address(data) == target}
     raw_ids |= {rid for rid in session.scalars(
         sa.select(Message.raw_id).where(Message.id.in_(message_pks))) if rid is not None}
     message_ids = set(session.scalars(sa.select(Message.message_id).where(
@@ -224,7 +225,7 @@ def purge(session: Session, older_than: timedelta, *, by: str, now: datetime | N
         .join(Extraction, Extraction.message_pk == Message.id)
         .where(Message.parse_status != "parse_error")
     )
-    old = (RawMessage.data.is_not(None), RawMessage.first_seen_at < cutoff)
+    old = (RawMessage.stored.is_not(None), RawMessage.first_seen_at < cutoff)
     purged = Purged()
     purged.raw_messages, purged.bytes_dropped = (int(n or 0) for n in session.execute(
         sa.select(sa.func.count(), sa.func.sum(RawMessage.size))
@@ -235,7 +236,8 @@ def purge(session: Session, older_than: timedelta, *, by: str, now: datetime | N
         .where(*old, RawMessage.message_id.not_in(coded_ids))
     ) or 0)
     old_raw = sa.select(RawMessage.id).where(RawMessage.first_seen_at < cutoff)
-    quoted = (Message.quoted_text.is_not(None), Message.raw_id.in_(old_raw),
+    quoted = (sa.or_(Message.quoted_packed.is_not(None), Message.quoted_plain.is_not(None)),
+              Message.raw_id.in_(old_raw),
               Message.id.in_(sa.select(Extraction.message_pk)),
               Message.parse_status != "parse_error")
     purged.quoted_texts = int(session.scalar(
@@ -243,12 +245,14 @@ def purge(session: Session, older_than: timedelta, *, by: str, now: datetime | N
     if dry_run:
         return purged
     session.execute(sa.update(RawMessage).where(*old, RawMessage.message_id.in_(coded_ids))
-                    .values(data=None, purged_at=now))
-    session.execute(sa.update(Message).where(*quoted).values(quoted_text=None))
+                    .values({RawMessage.stored: None, RawMessage.codec: None,
+                             RawMessage.purged_at: now}))
+    session.execute(sa.update(Message).where(*quoted)
+                    .values({Message.quoted_packed: None, Message.quoted_plain: None}))
     # the quoted lines kept to learn a mailing from go with the quoted text
     session.execute(sa.update(Extraction).where(
         Extraction.message_pk.in_(sa.select(Message.id).where(Message.raw_id.in_(old_raw))))
-        .values(learn_text=None))
+        .values({Extraction.learn_packed: None, Extraction.learn_plain: None}))
     if purged.raw_messages or purged.quoted_texts:
         session.add(AuditEntry(
             action="purge", reviewer=by, at=now,

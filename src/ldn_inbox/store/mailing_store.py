@@ -21,6 +21,7 @@ from ldn_inbox.errors import NotFoundError, SourceError, ValidationError
 from ldn_inbox.parse.mailings import Mailing, MailingSet, Question
 from ldn_inbox.parse.textnorm import _REPLY_PREFIX
 from ldn_inbox.store.models import Extraction, MailingRecord, Message, utcnow
+from ldn_inbox.store.packing import needs_text, unpack_text
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,26 @@ def listing(session: Session, *, all_statuses: bool = False) -> list[MailingReco
     return list(session.scalars(query))
 
 
+def _learn_text(packed: bytes | None, plain: str | None, quoted_packed: bytes | None,
+                quoted_plain: str | None) -> str | None:
+    """A learn text, read against its message's quoted text when it was packed so."""
+    quoted = unpack_text(quoted_packed, quoted_plain) if needs_text(packed) else None
+    return unpack_text(packed, plain, quoted)
+
+
+def learn_quotes(session: Session) -> list[tuple[str, str, str]]:
+    """What learning reads: (record id, sender, unexplained quoted lines) of the
+    :data:`LEARN_WINDOW` most recent messages that have such lines."""
+    rows = session.execute(
+        sa.select(Message.id, Message.respondent_id, Extraction.learn_packed,
+                  Extraction.learn_plain, Message.quoted_packed, Message.quoted_plain)
+        .join(Extraction, Extraction.message_pk == Message.id)
+        .where(sa.or_(Extraction.learn_packed.is_not(None), Extraction.learn_plain.is_not(None)))
+        .order_by(Message.id.desc()).limit(LEARN_WINDOW)).all()
+    return [(str(pk), sender or f"message-{pk}", _learn_text(packed, plain, quoted, old) or "")
+            for pk, sender, packed, plain, quoted, old in rows]
+
+
 def relearn(session: Session, known: MailingSet | None = None, *,
             min_senders: int | None = None) -> list[MailingRecord]:
     """Learn mailings from the quotes no known mailing explains; returns the new records.
@@ -170,13 +191,7 @@ def relearn(session: Session, known: MailingSet | None = None, *,
     from ldn_inbox.parse.mailing_learn import MIN_SENDERS, learn
 
     known = known if known is not None else load(session)
-    rows = session.execute(
-        sa.select(Message.id, Message.respondent_id, Extraction.learn_text)
-        .join(Extraction, Extraction.message_pk == Message.id)
-        .where(Extraction.learn_text.is_not(None))
-        .order_by(Message.id.desc()).limit(LEARN_WINDOW)).all()
-    quotes = [(str(pk), sender or f"message-{pk}", text or "") for pk, sender, text in rows]
-    found = learn(quotes, known,
+    found = learn(learn_quotes(session), known,
                   min_senders=MIN_SENDERS if min_senders is None else min_senders)
     if not found:
         return []

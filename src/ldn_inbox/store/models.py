@@ -2,8 +2,9 @@
 
 Data path and tables::
 
-    raw_messages   exact bytes + sha256, one row per distinct byte sequence (never altered,
-                   only emptied by `purge` or deleted by `forget`)
+    raw_messages   exact bytes (zlib-compressed when smaller, see packing.py) + sha256, one row
+                   per distinct byte sequence (never altered, only emptied by `purge` or
+                   deleted by `forget`)
     raw_sources    every place a raw message was seen (file, mbox entry, maildir key, IMAP UID)
     imap_ledger    one row per (account, folder, UIDVALIDITY, UID) fetched: the exactly-once log
     messages       one row per Message-ID: parse result, own text, status, review state
@@ -27,6 +28,8 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from ldn_inbox.store.packing import needs_text, pack, pack_text, unpack, unpack_text
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -75,8 +78,11 @@ class RawMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
     size: Mapped[int] = mapped_column(sa.BigInteger)
-    #: The exact bytes; NULL once `purge` dropped them (the coded record stays).
-    data: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    #: The exact bytes as ``codec`` keeps them; NULL once `purge` dropped them (the coded
+    #: record stays). Read them with :meth:`original` (or packing.unpack), never directly.
+    stored: Mapped[bytes | None] = mapped_column("data", sa.LargeBinary)
+    #: NULL: ``data`` is the bytes as they came; ``zlib``: a zlib stream of them
+    codec: Mapped[str | None] = mapped_column(sa.String(16))
     #: Message-ID header without brackets, or the codebook's synthetic `missing-...` id.
     message_id: Mapped[str] = mapped_column(sa.String(998), index=True)
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -87,6 +93,16 @@ class RawMessage(Base):
     sources: Mapped[list[RawSource]] = relationship(
         back_populates="raw", cascade="all, delete-orphan", passive_deletes=True
     )
+
+    @classmethod
+    def of(cls, data: bytes, **columns: Any) -> RawMessage:
+        """A row for the original bytes ``data`` (sha256 and size are the caller's)."""
+        stored, codec = pack(data)
+        return cls(stored=stored, codec=codec, **columns)
+
+    def original(self) -> bytes | None:
+        """The exact bytes as they came, None once purged."""
+        return unpack(self.stored, self.codec)
 
 
 class RawSource(Base):
@@ -158,8 +174,11 @@ class Message(Base):
     parser: Mapped[str | None] = mapped_column(sa.String(32))
     #: the respondent's own words that the coding read
     own_text: Mapped[str | None] = mapped_column(sa.Text)
-    #: the rest of the text (quotes, signatures), kept for review until `purge`
-    quoted_text: Mapped[str | None] = mapped_column(sa.Text)
+    #: the rest of the text (quotes, signatures), kept for review until `purge`: zlib of
+    #: the UTF-8 text in ``quoted_packed``; rows written before revision 0008 hold it plain
+    #: in ``quoted_text`` (read and write it as the :attr:`quoted_text` property)
+    quoted_plain: Mapped[str | None] = mapped_column("quoted_text", sa.Text)
+    quoted_packed: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     attachments: Mapped[list[Any]] = mapped_column(default=list)
     failed_recipient: Mapped[str | None] = mapped_column(sa.String(998))
     parsed_at: Mapped[datetime | None]
@@ -172,6 +191,15 @@ class Message(Base):
     corrections: Mapped[list[Correction]] = relationship(
         back_populates="message", cascade="all, delete-orphan", passive_deletes=True
     )
+
+    @property
+    def quoted_text(self) -> str | None:
+        """The quoted text (quotes, signatures), None once purged."""
+        return unpack_text(self.quoted_packed, self.quoted_plain)
+
+    @quoted_text.setter
+    def quoted_text(self, text: str | None) -> None:
+        self.quoted_packed, self.quoted_plain = pack_text(text), None
 
 
 class Extraction(Base):
@@ -195,10 +223,22 @@ class Extraction(Base):
     mailing_keys: Mapped[list[Any]] = mapped_column(default=list)
     #: quoted tokens no known mailing explained (a quote of a mailing not yet known)
     unexplained: Mapped[int] = mapped_column(default=0, server_default="0")
-    #: those quoted lines, kept (until `purge`) to learn a mailing from, when there are enough
-    learn_text: Mapped[str | None] = mapped_column(sa.Text)
+    #: those quoted lines, kept (until `purge`) to learn a mailing from, when there are
+    #: enough: packed against ``Message.quoted_text`` (plain in ``learn_text`` before 0008)
+    learn_plain: Mapped[str | None] = mapped_column("learn_text", sa.Text)
+    learn_packed: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
 
     message: Mapped[Message] = relationship(back_populates="extraction")
+
+    @property
+    def learn_text(self) -> str | None:
+        """The quoted lines kept to learn a mailing from, None when none are."""
+        quoted = self.message.quoted_text if needs_text(self.learn_packed) else None
+        return unpack_text(self.learn_packed, self.learn_plain, quoted)
+
+    def keep_learn_text(self, text: str | None, quoted_text: str | None) -> None:
+        """Keep ``text``, lines of the message's ``quoted_text``, packed against it."""
+        self.learn_packed, self.learn_plain = pack_text(text, quoted_text), None
 
 
 class Correction(Base):

@@ -97,7 +97,7 @@ def raw_message(session: Session, message_id: str, sha256: str | None = None) ->
     if len(copies) > 1:
         raise AmbiguousRaw(message_id, copies)
     raw = copies[0]
-    if raw.data is None:
+    if raw.stored is None:
         when = raw.purged_at.date().isoformat() if raw.purged_at else "an earlier run"
         raise NotFoundError(f"the raw bytes of {message_id!r} were purged ({when}, "
                             "`ldn-inbox purge`); the coded record remains")

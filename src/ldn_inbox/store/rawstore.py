@@ -86,8 +86,8 @@ def store_many(session: Session, items: Sequence[RawItem]) -> list[Stored]:
         elif digest in erased_sha or message_id in erased_ids:
             outcome.append(("forgotten", None))
         else:
-            raw = RawMessage(sha256=digest, size=len(item.data), data=item.data,
-                             message_id=message_id, store_error=item.store_error)
+            raw = RawMessage.of(item.data, sha256=digest, size=len(item.data),
+                                message_id=message_id, store_error=item.store_error)
             session.add(raw)
             made[digest] = raw
             outcome.append(("new", raw))

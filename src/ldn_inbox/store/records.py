@@ -56,7 +56,7 @@ def save_extraction(session: Session, message: Message, coded: Coded, *,
     extraction.knowledge = coded.knowledge
     extraction.mailing_keys = list(coded.mailings)
     extraction.unexplained = coded.unexplained
-    extraction.learn_text = coded.learn_text or None
+    extraction.keep_learn_text(coded.learn_text or None, message.quoted_text)
     if not fresh:
         session.flush()
     refresh_response(session, message, fresh=fresh, extraction=extraction)
