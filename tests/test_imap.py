@@ -36,6 +36,7 @@ from typer.testing import CliRunner
 from ldn_inbox import config
 from ldn_inbox.flow.app import Context
 from ldn_inbox.flow.fetch import FetchSummary, fetch
+from ldn_inbox.store.packing import unpack
 
 pytestmark = pytest.mark.imap
 
@@ -492,10 +493,13 @@ def test_too_big_message_is_kept_as_header(dovecot, imap_env, runner, sqlite_url
     header = big.split(b"\r\n\r\n", 1)[0]
     engine = sa.create_engine(sqlite_url)
     with engine.connect() as conn:
-        data = conn.execute(sa.text("SELECT data FROM raw_messages WHERE message_id = "
-                                    "'size-2@test.invalid'")).scalar_one()
+        stored, codec = conn.execute(sa.text(
+            "SELECT data, codec FROM raw_messages WHERE message_id = "
+            "'size-2@test.invalid'")).one()
     engine.dispose()
-    assert bytes(data).startswith(header)
+    data = unpack(bytes(stored), codec)
+    assert data is not None
+    assert data.startswith(header)
     assert len(data) < 1000
 
 
