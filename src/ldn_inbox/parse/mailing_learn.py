@@ -150,19 +150,20 @@ def _shared_quotes(quotes: list[tuple[str, str, str]], min_senders: int) -> list
     A shingle is sampled by a stable hash of its first word."""
     chosen: dict[str, bool] = {}
 
-    def sampled(words: list[str]) -> set[tuple[str, ...]]:
+    def sampled(words: list[str]) -> set[int]:
         distinct = set(words)
         for word in distinct.difference(chosen):
             chosen[word] = zlib.crc32(word.encode()) % SAMPLE == 0
         keep = {word for word in distinct if chosen[word]}
         grams = zip(*(words[i:] for i in range(SHINGLE)), strict=False)
-        return {gram for gram in grams if gram[0] in keep}
+        return {hash(gram) for gram in grams if gram[0] in keep}
 
     shingled = [sampled(_words(text)) for _, _, text in quotes]
-    by_sender: dict[str, set[tuple[str, ...]]] = {}
+    by_sender: dict[str, set[int]] = {}
     for (_, sender, _), shingles in zip(quotes, shingled, strict=True):
-        by_sender.setdefault(sender, set()).update(shingles)
-    senders: Counter[tuple[str, ...]] = Counter()
+        earlier = by_sender.get(sender)
+        by_sender[sender] = shingles if earlier is None else earlier | shingles
+    senders: Counter[int] = Counter()
     for shingles in by_sender.values():
         senders.update(shingles)
     frequent = {s for s, count in senders.items() if count >= min_senders}
