@@ -246,24 +246,12 @@ EXPERIENCE_OTHER_LANGUAGES = [
 ]
 
 
-@pytest.mark.parametrize(("text", "language", "want", "rule"), EXPERIENCE_OTHER_LANGUAGES,
-                         ids=[r for *_, r in EXPERIENCE_OTHER_LANGUAGES])
-def test_experience_other_languages(text: str, language: str, want: str, rule: str) -> None:
-    assert coded(text, language)["experience"] == want, rule
-
-
 USE_OTHER_LANGUAGES = [
     ("Ich nehme LDN seit Oktober. Die Albträume sind fast jede Nacht da, und ich überlege "
      "ernsthaft, wieder aufzuhören.", "de", "current",
      "a stop the writer is thinking about, said as an infinitive after a comma"),
     ("Ich habe LDN ein halbes Jahr genommen und dann aufgehört.", "de", "past", "a stop"),
 ]
-
-
-@pytest.mark.parametrize(("text", "language", "want", "rule"), USE_OTHER_LANGUAGES,
-                         ids=[r for *_, r in USE_OTHER_LANGUAGES])
-def test_use_other_languages(text: str, language: str, want: str, rule: str) -> None:
-    assert coded(text, language)["ldn_use"] == want, rule
 
 
 SIDE_EFFECTS_OTHER_LANGUAGES = [
@@ -276,8 +264,16 @@ SIDE_EFFECTS_OTHER_LANGUAGES = [
      "the writer's own question, answered"),
 ]
 
+#: (text, language, field, value, rule) of the tables above
+OTHER_LANGUAGES = [
+    (text, language, name, want, rule)
+    for name, table in (("experience", EXPERIENCE_OTHER_LANGUAGES),
+                        ("ldn_use", USE_OTHER_LANGUAGES),
+                        ("side_effects", SIDE_EFFECTS_OTHER_LANGUAGES))
+    for text, language, want, rule in table]
 
-@pytest.mark.parametrize(("text", "language", "want", "rule"), SIDE_EFFECTS_OTHER_LANGUAGES,
-                         ids=[r for *_, r in SIDE_EFFECTS_OTHER_LANGUAGES])
-def test_side_effects_other_languages(text: str, language: str, want: str, rule: str) -> None:
-    assert coded(text, language)["side_effects"] == want, rule
+
+@pytest.mark.parametrize(("text", "language", "name", "want", "rule"), OTHER_LANGUAGES,
+                         ids=[f"{name}: {rule}" for *_, name, _, rule in OTHER_LANGUAGES])
+def test_other_languages(text: str, language: str, name: str, want: str, rule: str) -> None:
+    assert coded(text, language)[name] == want, rule
