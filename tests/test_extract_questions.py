@@ -238,6 +238,11 @@ EXPERIENCE_OTHER_LANGUAGES = [
     ("I took it for about four months.\n3. A bit of a headache the first week. That's not why "
      "I stopped - I stopped because it simply wasn't doing anything.", "en", "no_effect",
      "stopped because it did nothing"),
+    ("I took it from May to September. In the first month I was sleeping much better. After "
+     "this it was the same as before, no difference.", "en", "mixed",
+     "a benefit at first, then no difference"),
+    ("Ich nehme LDN seit einem Jahr. Am Anfang hatte ich deutlich weniger Schmerzen, aber "
+     "seit Weihnachten merke ich kaum noch etwas.", "de", "mixed", "a benefit that faded"),
     ("I took it for ten days. Pain was exactly the same as before, zero improvement.", "en",
      "no_effect", "'zero' negates"),
     ("1. I was on LDN for three months, now stopped.\n2. My GP.\n3. The energy was much "

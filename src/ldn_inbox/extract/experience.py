@@ -236,6 +236,9 @@ def _gather(doc: Doc, segs: Segments, *, benefits: list[str], benefit_hits: list
                   if good and _after_first_benefit(doc, h, good)]
     if benefits:
         faded += _no_longer(doc, proxy=proxy)
+        # "In first month I was sleeping much better. After this ... no difference."
+        faded += [h for h in _cues(doc, "no_effect", proxy=proxy, segs=segs)
+                  if _after_first_benefit(doc, h, benefit_hits)]
     return _Cues(
         too_early=_cues(doc, "too_early", proxy=proxy, segs=segs),
         mixed=_cues(doc, "mixed", proxy=proxy, segs=segs),
