@@ -243,6 +243,9 @@ EXPERIENCE_OTHER_LANGUAGES = [
      "a benefit at first, then no difference"),
     ("Ich nehme LDN seit einem Jahr. Am Anfang hatte ich deutlich weniger Schmerzen, aber "
      "seit Weihnachten merke ich kaum noch etwas.", "de", "mixed", "a benefit that faded"),
+    ("Ich habe es von Mai bis November genommen. Leider ohne jede Wirkung. Nach einem halben "
+     "Jahr habe ich es dann gelassen.", "de", "no_effect",
+     "'es gelassen' is a stop, no calm ('gelassen' is no typo of 'gelassener')"),
     ("I took it for ten days. Pain was exactly the same as before, zero improvement.", "en",
      "no_effect", "'zero' negates"),
     ("1. I was on LDN for three months, now stopped.\n2. My GP.\n3. The energy was much "
