@@ -255,6 +255,11 @@ EXPERIENCE_OTHER_LANGUAGES = [
 
 
 USE_OTHER_LANGUAGES = [
+    ("Bonjour, je n'avais pas encore pris le temps de répondre. Depuis avril je prends "
+     "4,5 mg de LDN.", "fr", "current", "taking the time is no use of the drug"),
+    ("Ma rhumatologue m'a fait une prescription, mais je n'ai pas encore commencé : "
+     "j'attends d'avoir fini la cortisone.", "fr", "never",
+     "another drug named after the statement is its reason, not its subject"),
     ("Ich nehme LDN seit Oktober. Die Albträume sind fast jede Nacht da, und ich überlege "
      "ernsthaft, wieder aufzuhören.", "de", "current",
      "a stop the writer is thinking about, said as an infinitive after a comma"),

@@ -66,12 +66,14 @@ _DRUG_NAMES = ("ldn", "naltrex", "low dose", "low-dose", "lage dosis", "faible d
 def _other_drug_sentence(doc: Doc, hit: Hit) -> bool:
     """A stop or use said with a pronoun in a sentence about another drug that does not name
     LDN: "Vroeger heb ik Lyrica gehad, die mij zo suf maakte dat ik ermee gestopt ben"."""
-    if not in_context(doc, hit, "other_drug"):
-        return False
     clause = doc.clause_of(hit.first)
     if clause is None:
         return False
     first, last = doc.sentence_range(clause.sentence)
+    # the other drug told before the statement; one named after it is a reason given
+    # ("pas encore commencé : j'attends d'avoir fini la cortisone")
+    if not any(h.first < hit.first for h in doc.hits_in(first, last, "context", "other_drug")):
+        return False
     return not any(h.term.startswith(_DRUG_NAMES) for h in doc.hits_in(first, last, "subject",
                                                                         "drug"))
 
@@ -264,10 +266,17 @@ def _opening_answer(doc: Doc, segs: Segments, answer: str | None) -> _Statement 
     return (first.first, LdnUse.CURRENT if first.key == "yes" else LdnUse.NEVER, first, 0.8)
 
 
+def _takes_something_else(doc: Doc, hit: Hit) -> bool:
+    """A taking word followed by what is taken, which is not the drug: "pris le temps de
+    répondre", "de moeite genomen", "took the time"."""
+    return any(h.first == hit.last for h in doc.hits_in(hit.last, hit.last + 3, "context",
+                                                         "taken_other"))
+
+
 def _read_here(doc: Doc, hit: Hit, in_q1: bool, *, proxy: bool) -> bool:
     """Whether a use statement is about the writer's own LDN here and now: answering
     question 1 or about the drug, not a plan, not about another drug."""
-    if not usable(doc, hit, proxy=proxy):
+    if not usable(doc, hit, proxy=proxy) or _takes_something_else(doc, hit):
         return False
     if not in_q1 and not _about_use(doc, hit, proxy=proxy):
         return False
