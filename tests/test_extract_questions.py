@@ -246,6 +246,12 @@ EXPERIENCE_OTHER_LANGUAGES = [
     ("Ich habe es von Mai bis November genommen. Leider ohne jede Wirkung. Nach einem halben "
      "Jahr habe ich es dann gelassen.", "de", "no_effect",
      "'es gelassen' is a stop, no calm ('gelassen' is no typo of 'gelassener')"),
+    ("Je prends la LDN depuis juin. Je dors mieux, ça c'est sûr. Mais je suis beaucoup plus "
+     "nerveuse et irritable, et ça me dérange vraiment.", "fr", "mixed",
+     "a benefit, and a side effect the writer minds"),
+    ("Depuis deux mois. Pour la douleur c'est nettement mieux, mais avec ces maux de tête je "
+     "me demande si je vais continuer.", "fr", "mixed",
+     "a doubt whether to go on ('si je' inside it is no fear; 'demande' no typo)"),
     ("I took it for ten days. Pain was exactly the same as before, zero improvement.", "en",
      "no_effect", "'zero' negates"),
     ("1. I was on LDN for three months, now stopped.\n2. My GP.\n3. The energy was much "
@@ -273,6 +279,8 @@ SIDE_EFFECTS_OTHER_LANGUAGES = [
      "nightmares of horror stories are no side effect"),
     ("Ich nehme LDN seit drei Wochen. Nebenwirkungen habe ich bis jetzt keine bemerkt.", "de",
      "no", "the negation after the noun, German word order"),
+    ("Je prends la LDN depuis février. Des effets secondaires, je n'en ai jamais eu.", "fr",
+     "no", "the topic put first, then said no of"),
     ("J'en prends depuis un an. Des effets secondaires ? Non, aucun.", "fr", "no",
      "the writer's own question, answered"),
 ]

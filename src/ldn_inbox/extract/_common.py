@@ -85,7 +85,9 @@ def usable(doc: Doc, hit: Hit, *, proxy: bool) -> bool:
         return False  # "mijn zus nam het, en had nachtmerries": still the sister
     if _addressed(doc, hit, clause.first, clause.last):
         return False
-    return in_context(doc, hit, "fear", scope="clause") is None
+    fear = in_context(doc, hit, "fear", scope="clause")
+    # a fear word inside the hit's own words ("je me demande si je vais continuer") is its own
+    return fear is None or hit.first <= fear.first and fear.last <= hit.last
 
 
 def _addressed(doc: Doc, hit: Hit, first: int, last: int) -> bool:

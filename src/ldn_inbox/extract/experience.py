@@ -159,7 +159,7 @@ def _cues(doc: Doc, key: str, *, proxy: bool, segs: Segments | None = None) -> l
     side effects, not no effect)."""
     # a doubt is said with a negation ("weet niet of ik ermee doorga"): it does not undo it;
     # a doubt or a faded effect counts wherever it is said ("zie vraag 8: ... ik twijfel")
-    anywhere = key in ("mixed", "faded", "faded_weak", "unbearable")
+    anywhere = key in ("mixed", "faded", "faded_weak", "unbearable", "bothers")
     return [h for h in doc.hits_of("experience", key)
             if usable(doc, h, proxy=proxy) and on_topic(doc, h, segs)
             and (key == "mixed" or not negated(doc, h))
@@ -218,6 +218,7 @@ class _Cues:
     faded_good: list[Hit]
     negative: list[Hit]
     unbearable: list[Hit]
+    bothers: list[Hit]
     no_effect: list[Hit]
     severe: list[Hit]
     positive: list[Hit]
@@ -246,6 +247,7 @@ def _gather(doc: Doc, segs: Segments, *, benefits: list[str], benefit_hits: list
         faded_good=faded_good,
         negative=_cues(doc, "negative", proxy=proxy, segs=segs),
         unbearable=_cues(doc, "unbearable", proxy=proxy, segs=segs),
+        bothers=_cues(doc, "bothers", proxy=proxy, segs=segs),
         no_effect=_cues(doc, "no_effect", proxy=proxy, segs=segs) + [
             # "niet beter", "niks beter gevoeld": a negated benefit is no effect
             h for h in doc.hits_of("experience", "positive")
@@ -294,9 +296,10 @@ def code_experience(doc: Doc, segs: Segments, *, use: LdnUse, benefits: list[str
         return Reading(Experience.MIXED, 0.75, tuple(cues.mixed[:1]))
     if cues.faded_good:
         return Reading(Experience.MIXED, 0.7, tuple(cues.faded_good[:1]))
-    if benefits and (stop_for_side_effects or cues.unbearable):
-        # a benefit, and side effects the writer stopped for or could not bear
-        return Reading(Experience.MIXED, 0.65, tuple(cues.unbearable[:1]))
+    if benefits and (stop_for_side_effects or cues.unbearable
+                     or (cues.bothers and side_effect_mentions)):
+        # a benefit, and side effects the writer stopped for, could not bear or minds
+        return Reading(Experience.MIXED, 0.65, tuple((cues.unbearable or cues.bothers)[:1]))
     if benefits or cues.positive or answer == "yes":
         return _positive(doc, cues, benefits=benefits,
                          side_effect_mentions=side_effect_mentions, opening_hits=opening_hits)

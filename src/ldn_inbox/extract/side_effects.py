@@ -70,9 +70,10 @@ def _answered_no(doc: Doc, hit: Hit) -> bool:
 
 def _asked_and_answered(doc: Doc, hit: Hit) -> bool:
     """The writer's own short question of the topic, answered right after it: "Bijwerkingen?
-    Nee, geen.", "Des effets secondaires ? Non, aucun."."""
+    Nee, geen.", "Des effets secondaires ? Non, aucun."; or the topic put first, then said
+    no of: "Des effets secondaires, je n'en ai jamais eu"."""
     clause = doc.clause_of(hit.first)
-    if clause is None or not clause.is_question or clause.last - clause.first > 4:
+    if clause is None or clause.last - clause.first > (4 if clause.is_question else 3):
         return False
     if _answered_no(doc, hit):
         return True
