@@ -87,7 +87,7 @@ def usable(doc: Doc, hit: Hit, *, proxy: bool) -> bool:
         return False
     fear = in_context(doc, hit, "fear", scope="clause")
     # a fear word inside the hit's own words ("je me demande si je vais continuer") is its own
-    return fear is None or hit.first <= fear.first and fear.last <= hit.last
+    return fear is None or (hit.first <= fear.first and fear.last <= hit.last)
 
 
 def _addressed(doc: Doc, hit: Hit, first: int, last: int) -> bool:
