@@ -243,6 +243,9 @@ EXPERIENCE_OTHER_LANGUAGES = [
      "a benefit at first, then no difference"),
     ("Ich nehme LDN seit einem Jahr. Am Anfang hatte ich deutlich weniger Schmerzen, aber "
      "seit Weihnachten merke ich kaum noch etwas.", "de", "mixed", "a benefit that faded"),
+    ("zu Ihren Fragen: ich habe LDN nach sechs Wochen wieder abgesetzt, weil ich\n"
+     "Herzrasen bekam und innerlich sehr unruhig war. Geholfen hat es leider\nnicht.", "de",
+     "negative", "a line wrapped before a capitalised noun goes on the same sentence"),
     ("Ich habe es von Mai bis November genommen. Leider ohne jede Wirkung. Nach einem halben "
      "Jahr habe ich es dann gelassen.", "de", "no_effect",
      "'es gelassen' is a stop, no calm ('gelassen' is no typo of 'gelassener')"),

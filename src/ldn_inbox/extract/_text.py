@@ -558,7 +558,10 @@ def _clauses(text: str, tokens: list[Token], terminators: set[str]) -> tuple[
         # a client wraps lines at 60-80 characters, where the next word no longer fits
         # (72 at the narrowest); a longer line ends a paragraph, and so does a short one
         # the next word would still have fitted on ("... door 's nachts" / "geen ...")
-        wrapped = _WRAP_WIDTH <= len(line) <= _WRAP_MAX and following.islower() and (
+        # (a capital after an unfinished line is wrapped too: German nouns, names, "LDN")
+        continues = following.islower() or (
+            following.isupper() and not line.rstrip().endswith((".", "!", "?", ":", ";")))
+        wrapped = _WRAP_WIDTH <= len(line) <= _WRAP_MAX and continues and (
             len(line) + 1 + len(next_word[0] if next_word else "") > _WRAP_NARROWEST)
         if not wrapped:
             breaks.append((line_break.start(), line_break.end()))
