@@ -93,13 +93,18 @@ def test_raw_gives_back_the_exact_bytes(db_url: str, env: Path, runner: CliRunne
     assert raw_bytes(runner, db_url, "noise-1@example.org") == messages["noise"]
 
 
-def test_learn_text_refers_to_the_quoted_text(sqlite_url: str, env: Path, runner: CliRunner,
-                                             tmp_path: Path) -> None:
-    """The learn text (lines of the quoted text) takes a few bytes, not a second copy."""
+def three_replies_imported(sqlite_url: str, runner: CliRunner, tmp_path: Path) -> sa.Engine:
+    """Three survey replies imported with ``ldn-inbox import``; the database's engine."""
     messages = {f"r{n}": reply(n) for n in range(1, 4)}
     run_cli(runner, ["import", "-q", str(write_eml(tmp_path / "eml", messages))],
             db=sqlite_url, code=None)
-    engine = open_database(sqlite_url)
+    return open_database(sqlite_url)
+
+
+def test_learn_text_refers_to_the_quoted_text(sqlite_url: str, env: Path, runner: CliRunner,
+                                             tmp_path: Path) -> None:
+    """The learn text (lines of the quoted text) takes a few bytes, not a second copy."""
+    engine = three_replies_imported(sqlite_url, runner, tmp_path)
     with session_factory(engine)() as session:
         extractions = list(session.scalars(sa.select(Extraction)))
         assert len(extractions) == 3
@@ -199,10 +204,7 @@ def test_migration_down_and_up_keeps_every_byte(db_url: str, env: Path, runner: 
 
 def test_purge_and_forget_leave_nothing(sqlite_url: str, env: Path, runner: CliRunner,
                                         tmp_path: Path) -> None:
-    messages = {f"r{n}": reply(n) for n in range(1, 4)}
-    run_cli(runner, ["import", "-q", str(write_eml(tmp_path / "eml", messages))],
-            db=sqlite_url, code=None)
-    engine = open_database(sqlite_url)
+    engine = three_replies_imported(sqlite_url, runner, tmp_path)
     sessions = session_factory(engine)
     loose = reply(9).replace(b"r9@example.org", b"loose@example.org")
     with sessions() as session:
