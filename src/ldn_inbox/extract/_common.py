@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ldn_inbox.codebook import Span
-from ldn_inbox.extract._text import Doc, Hit, in_context, negated
+from ldn_inbox.extract._text import Clause, Doc, Hit, in_context, negated
 from ldn_inbox.extract.segment import Segments
 
 
@@ -136,3 +136,10 @@ def first_hit_of_answer(doc: Doc, segs: Segments, question: int) -> Hit | None:
 
 def is_negated(doc: Doc, hit: Hit) -> bool:
     return negated(doc, hit)
+
+
+def topic_clause(clause: Clause) -> bool:
+    """A clause that only names a topic, for what follows to answer: the writer's own short
+    question ("Bijwerkingen?") or the topic put first ("Des effets secondaires, je n'en ai
+    jamais eu")."""
+    return clause.last - clause.first <= (4 if clause.is_question else 3)

@@ -18,6 +18,7 @@ from ldn_inbox.extract._common import (
     answer_word,
     first_hit_of_answer,
     on_topic,
+    topic_clause,
     usable,
 )
 from ldn_inbox.extract._mentions import Mention
@@ -170,13 +171,14 @@ def _cues(doc: Doc, key: str, *, proxy: bool, segs: Segments | None = None) -> l
 
 
 def _under_side_effect_question(doc: Doc, hit: Hit) -> bool:
-    """A cue right after the writer's own short question of side effects ("Bijwerkingen? Ik
-    heb er niets van gemerkt"): it answers that question, not the experience one."""
+    """A cue right after the writer's own short question of side effects, or side effects
+    put first ("Bijwerkingen? Ik heb er niets van gemerkt"): it answers that topic, not the
+    experience question."""
     clause = doc.clause_of(hit.first)
     if clause is None or clause.first == 0:
         return False
     asked = doc.clause_of(clause.first - 1)
-    return asked is not None and asked.is_question and asked.last - asked.first <= 4 \
+    return asked is not None and topic_clause(asked) \
         and bool(doc.hits_in(asked.first, asked.last, "side_effect", "generic"))
 
 

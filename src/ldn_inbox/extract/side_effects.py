@@ -11,7 +11,13 @@ weet", "tot nu toe niets" is ``no``; an effect the writer will not attribute to 
 from __future__ import annotations
 
 from ldn_inbox.codebook import LdnUse, SideEffects
-from ldn_inbox.extract._common import Reading, answer_word, first_hit_of_answer, usable
+from ldn_inbox.extract._common import (
+    Reading,
+    answer_word,
+    first_hit_of_answer,
+    topic_clause,
+    usable,
+)
 from ldn_inbox.extract._mentions import Mention
 from ldn_inbox.extract._text import Doc, Hit, in_context, negated
 from ldn_inbox.extract.segment import Segments
@@ -60,9 +66,9 @@ def _answered_no(doc: Doc, hit: Hit) -> bool:
     line_end = doc.text.find("\n", hit.end)
     line_end = len(doc.text) if line_end < 0 else line_end
     # the answer right after the label, or after one word that names nothing ("nog geen")
-    named = {t for h in doc.hits if h.section in ("symptom", "side_effect")
-             for t in range(h.first, h.last)}
-    reach = hit.last + (0 if hit.last in named else 1)
+    names = any(h.first <= hit.last < h.last for section in ("symptom", "side_effect")
+                for h in doc.hits_in(hit.last, hit.last + 1, section))
+    reach = hit.last + (0 if names else 1)
     following = [h for h in doc.hits if hit.last <= h.first <= reach and h.start < line_end]
     return any((h.section == "answer" and h.key == "no") or h.concept == "negation.pre"
                or h.concept == "context.so_far" for h in following)
@@ -73,7 +79,7 @@ def _asked_and_answered(doc: Doc, hit: Hit) -> bool:
     Nee, geen.", "Des effets secondaires ? Non, aucun."; or the topic put first, then said
     no of: "Des effets secondaires, je n'en ai jamais eu"."""
     clause = doc.clause_of(hit.first)
-    if clause is None or clause.last - clause.first > (4 if clause.is_question else 3):
+    if clause is None or not topic_clause(clause):
         return False
     if _answered_no(doc, hit):
         return True
