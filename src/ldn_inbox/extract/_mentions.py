@@ -213,6 +213,22 @@ def _bears_on(doc: Doc, marker: Hit, hit: Hit, polarity: str) -> bool:
     return near and (polarity == "good" or marker.term in ("anymore", "any more"))
 
 
+def _of_other_drug(doc: Doc, hit: Hit) -> bool:
+    """Said of another drug: one named in the mention's clause, or earlier in its sentence
+    with LDN not named in the clause ("Van de Lyrica kreeg ik ... en hoofdpijn"); a drug
+    named after it in another clause is mostly the remedy ("hoofdpijn, niets wat een
+    paracetamol niet oploste")."""
+    if in_context(doc, hit, "other_drug", scope="clause") is not None:
+        return True
+    clause = doc.clause_of(hit.first)
+    if clause is None:
+        return False
+    first, _ = doc.sentence_range(clause.sentence)
+    return bool([h for h in doc.hits_in(first, hit.first, "context", "other_drug")
+                 if h.last <= hit.first]) \
+        and not doc.hits_in(*_clause_range(doc, hit), "subject", "drug")
+
+
 def _clause_range(doc: Doc, hit: Hit) -> tuple[int, int]:
     clause = doc.clause_of(hit.first)
     return (hit.first, hit.last) if clause is None else (clause.first, clause.last)
@@ -281,9 +297,7 @@ def mentions(doc: Doc, segs: Segments, *, proxy: bool) -> list[Mention]:
                 direction_hit is not None and doc.clause_of(direction_hit.first)
                 is doc.clause_of(hit.first) and negated(doc, direction_hit)),
             questions=segs.questions_at(hit.start),
-            other_drug=in_context(doc, hit, "other_drug", scope="clause") is not None
-            or (in_context(doc, hit, "other_drug") is not None
-                and not doc.hits_in(*_clause_range(doc, hit), "subject", "drug")),
+            other_drug=_of_other_drug(doc, hit),
             background=in_context(doc, hit, "background") is not None,
             unsure=in_context(doc, hit, "unsure") is not None,
             reason=any(h.last == hit.first

@@ -73,6 +73,19 @@ def _after_first_benefit(doc: Doc, hit: Hit, benefit_hits: list[Hit]) -> bool:
         and any(_sentence(doc, b) == before for b in benefit_hits)
 
 
+def _good_gone(doc: Doc, hit: Hit, benefit_hits: list[Hit]) -> bool:
+    """A fading word after something good named in its clause ("Die energie was na een paar
+    maanden weer weg", "l'énergie est vite retombée"): the good was there, then went."""
+    clause = doc.clause_of(hit.first)
+    if clause is None or not any(  # a word for less or gone, not "terug" (again)
+            d.key in ("improve", "less") for d in doc.hits_in(hit.first, hit.last, "direction")):
+        return False
+    good = {name for lexicon in doc.lexicons for name, spec in lexicon.symptoms.items()
+            if spec.get("polarity") == "good"}
+    return any(b.section == "symptom" and b.key in good and doc.clause_of(b.first) is clause
+               and b.last <= hit.first for b in benefit_hits)
+
+
 def _effect_in_clause(doc: Doc, hit: Hit) -> bool:
     clause = doc.clause_of(hit.first)
     return clause is not None and bool(
@@ -230,7 +243,8 @@ def _gather(doc: Doc, segs: Segments, *, benefits: list[str], benefit_hits: list
             proxy: bool) -> _Cues:
     faded = _cues(doc, "faded", proxy=proxy, segs=segs) + [
         h for h in _cues(doc, "faded_weak", proxy=proxy, segs=segs)
-        if _effect_in_clause(doc, h) or _after_first_benefit(doc, h, benefit_hits)]
+        if _effect_in_clause(doc, h) or _after_first_benefit(doc, h, benefit_hits)
+        or _good_gone(doc, h, benefit_hits)]
     # good at first without a benefit named, then gone: "in t begin wel goe, mor na n paar
     # maand merkte k er niks meer van"
     good = [h for h in doc.hits_of("experience", "positive")
