@@ -41,6 +41,8 @@ class Mention:
     unsure: bool
     #: the condition the writer is treated for ("voor mijn migraine"), never a side effect
     reason: bool = False
+    #: said not to be LDN's: the illness's, or there before ("c'est la fibro, pas la LDN")
+    disowned: bool = False
 
 
 def _gap(a: Hit, b: Hit) -> int:
@@ -223,7 +225,12 @@ def _of_other_drug(doc: Doc, hit: Hit) -> bool:
     clause = doc.clause_of(hit.first)
     if clause is None:
         return False
-    first, _ = doc.sentence_range(clause.sentence)
+    first, last = doc.sentence_range(clause.sentence)
+    # named after it as its cause: "la bouche sèche, mais ça c'est le Lyrica"
+    causes = {h.last for h in doc.hits_in(hit.last, last, "context", "attribution")}
+    if any(h.first in causes or h.first - 1 in causes
+           for h in doc.hits_in(hit.last, last, "context", "other_drug")):
+        return True
     return bool([h for h in doc.hits_in(first, hit.first, "context", "other_drug")
                  if h.last <= hit.first]) \
         and not doc.hits_in(*_clause_range(doc, hit), "subject", "drug")
@@ -300,6 +307,7 @@ def mentions(doc: Doc, segs: Segments, *, proxy: bool) -> list[Mention]:
             other_drug=_of_other_drug(doc, hit),
             background=in_context(doc, hit, "background") is not None,
             unsure=in_context(doc, hit, "unsure") is not None,
+            disowned=in_context(doc, hit, "disowned") is not None,
             reason=any(h.last == hit.first
                        for h in doc.hits_in(max(0, hit.first - 4), hit.first, "context",
                                             "reason")),

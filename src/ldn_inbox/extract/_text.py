@@ -553,7 +553,9 @@ def _clauses(text: str, tokens: list[Token], terminators: set[str]) -> tuple[
     for line_break in re.finditer(r"\n", text):
         line_start = text.rfind("\n", 0, line_break.start()) + 1
         line = text[line_start:line_break.start()]
-        following = text[line_break.end():line_break.end() + 1]
+        # (a hanging indent under a numbered answer continues it too)
+        indent = len(text) - len(text[line_break.end():].lstrip(" \t")) - line_break.end()
+        following = text[line_break.end() + indent:line_break.end() + indent + 1]
         next_word = text[line_break.end():line_break.end() + 40].split(None, 1)
         # a client wraps lines at 60-80 characters, where the next word no longer fits
         # (72 at the narrowest); a longer line ends a paragraph, and so does a short one

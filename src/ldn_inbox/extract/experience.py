@@ -86,6 +86,15 @@ def _good_gone(doc: Doc, hit: Hit, benefit_hits: list[Hit]) -> bool:
                and b.last <= hit.first for b in benefit_hits)
 
 
+def _side_effect_passed(doc: Doc, hit: Hit, benefit_hits: list[Hit]) -> bool:
+    """A fading word said of a side effect named before it in its sentence, with no
+    benefit between: "Insomnie les deux premières semaines, puis plus rien"."""
+    sentence = _sentence(doc, hit)
+    before = [h for h in doc.hits_of("side_effect") if h.key != "generic"
+              and _sentence(doc, h) == sentence and h.last <= hit.first]
+    return any(not any(s.last <= b.first < hit.first for b in benefit_hits) for s in before)
+
+
 def _effect_in_clause(doc: Doc, hit: Hit) -> bool:
     clause = doc.clause_of(hit.first)
     return clause is not None and bool(
@@ -241,7 +250,8 @@ class _Cues:
 
 def _gather(doc: Doc, segs: Segments, *, benefits: list[str], benefit_hits: list[Hit],
             proxy: bool) -> _Cues:
-    faded = _cues(doc, "faded", proxy=proxy, segs=segs) + [
+    faded = [h for h in _cues(doc, "faded", proxy=proxy, segs=segs)
+             if not _side_effect_passed(doc, h, benefit_hits)] + [
         h for h in _cues(doc, "faded_weak", proxy=proxy, segs=segs)
         if _effect_in_clause(doc, h) or _after_first_benefit(doc, h, benefit_hits)
         or _good_gone(doc, h, benefit_hits)]
@@ -257,7 +267,9 @@ def _gather(doc: Doc, segs: Segments, *, benefits: list[str], benefit_hits: list
         faded += [h for h in _cues(doc, "no_effect", proxy=proxy, segs=segs)
                   if _after_first_benefit(doc, h, benefit_hits)]
     return _Cues(
-        too_early=_cues(doc, "too_early", proxy=proxy, segs=segs),
+        too_early=_cues(doc, "too_early", proxy=proxy, segs=segs) + (
+            [] if _cues(doc, "no_effect", proxy=proxy, segs=segs)
+            else _cues(doc, "too_early_weak", proxy=proxy, segs=segs)),
         mixed=_cues(doc, "mixed", proxy=proxy, segs=segs),
         faded=faded,
         faded_good=faded_good,

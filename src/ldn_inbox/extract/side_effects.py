@@ -25,7 +25,8 @@ from ldn_inbox.extract.segment import Segments
 
 def accepted_effect(mention: Mention) -> bool:
     """Whether a mention is a side effect of the writer's own LDN."""
-    if mention.side_effect is None or mention.negated or mention.other_drug or mention.reason:
+    if mention.side_effect is None or mention.negated or mention.other_drug or mention.reason \
+            or mention.disowned:
         return False
     if mention.direction == "improve":
         return False
@@ -181,6 +182,9 @@ def code_side_effects(doc: Doc, segs: Segments, found: list[Mention], *, use: Ld
         return Reading(None, 0.9), Reading([], 0.9)
     codes, unsure = _effects(found)
     said_no, said_yes, explicit_no = _generic_words(doc, proxy=proxy, unsure=unsure)
+    # an effect named in the answer and said the illness's or there before is a "no"
+    said_no += [m.hit for m in found if m.side_effect and m.disowned and not m.negated
+                and (segs.answers(m.hit.start, 4) or _near_generic(doc, m.hit))]
     codes = _after_explicit_no(doc, codes, explicit_no)
     _answer_four(doc, segs, has_codes=bool(codes), said_no=said_no, said_yes=said_yes,
                  unsure=unsure)

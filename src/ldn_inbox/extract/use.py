@@ -280,7 +280,7 @@ def _read_here(doc: Doc, hit: Hit, in_q1: bool, *, proxy: bool) -> bool:
         return False
     if not in_q1 and not _about_use(doc, hit, proxy=proxy):
         return False
-    if hit.key in ("restart", "current", "past") and _planned(doc, hit):
+    if hit.key in ("restart", "current", "past", "past_weak") and _planned(doc, hit):
         return False  # "ik ga herbeginnen nadien" is a plan, not use
     # "omdat ik ook opioïden neem" is about another drug
     return not (in_context(doc, hit, "other_drug", scope="clause")
