@@ -80,7 +80,10 @@ def _asked_and_answered(doc: Doc, hit: Hit) -> bool:
     Nee, geen.", "Des effets secondaires ? Non, aucun."; or the topic put first, then said
     no of: "Des effets secondaires, je n'en ai jamais eu"."""
     clause = doc.clause_of(hit.first)
-    if clause is None or not topic_clause(clause):
+    # (a topic opening its clause may carry a hedge: "Des effets secondaires à proprement
+    # parler, aucun")
+    if clause is None or not (topic_clause(clause) or (
+            hit.first - clause.first <= 1 and clause.last - clause.first <= 6)):
         return False
     if _answered_no(doc, hit):
         return True

@@ -248,11 +248,15 @@ def _opening_answer(doc: Doc, segs: Segments, answer: str | None) -> _Statement 
     if answer is not None and opening is not None:
         label = LdnUse.CURRENT if answer == "yes" else LdnUse.NEVER
         return (opening.first, label, opening, 1.0)
-    if segs.layout != "narrative":
+    if segs.layout not in ("narrative", "labels"):
         return None
-    # a story that opens with "Ja," or "Neen," answers question 1 first
-    first = next((h for h in doc.hits_of("answer") if h.first == 0), None)
+    # a story that opens with "Ja," or "Neen," answers question 1 first (after a greeting),
+    # also when a later line is labelled ("Effets secondaires : ...")
+    opens = _after_greeting(doc)
+    first = next((h for h in doc.hits_of("answer") if h.first == opens), None)
     if first is None or first.term.strip() in ("/", "n", "niet", "geen"):
+        return None
+    if any(start <= first.start for spans in segs.spans.values() for start, _ in spans):
         return None
     # only a yes/no standing alone ("Ja, ...", "Neen.") answers; "No side effects" not ...
     followed = doc.text[first.end:first.end + 1]
@@ -263,7 +267,27 @@ def _opening_answer(doc: Doc, segs: Segments, answer: str | None) -> _Statement 
         first.end <= h.start < line_end for h in doc.hits_of("use", "current_weak"))
     if followed not in (",", ".", "!", ";", "\n", "") and not run_on:
         return None
+    if first.key == "no" and doc.hits_in(first.last, first.last + 4, "use", "past_generic"):
+        return (first.first, LdnUse.PAST, first, 0.8)  # "Nee, (eigenlijk) niet meer."
     return (first.first, LdnUse.CURRENT if first.key == "yes" else LdnUse.NEVER, first, 0.8)
+
+
+#: A greeting line is short: "Bonjour,", "Dag Hilde en het hele team,".
+_GREETING_MAX_TOKENS = 6
+
+
+def _after_greeting(doc: Doc) -> int:
+    """The first token of the text, or of its second line when the first line is a greeting."""
+    greeting = next((h for h in doc.hits_of("context", "greeting") if h.first == 0), None)
+    if greeting is None:
+        return 0
+    line_end = doc.text.find("\n", greeting.end)
+    if line_end < 0:
+        return 0
+    following = [i for i, t in enumerate(doc.tokens) if t.start > line_end]
+    if not following or following[0] > _GREETING_MAX_TOKENS:
+        return 0
+    return following[0]
 
 
 def _takes_something_else(doc: Doc, hit: Hit) -> bool:
