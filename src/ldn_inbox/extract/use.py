@@ -272,6 +272,8 @@ def _opening_answer(doc: Doc, segs: Segments, answer: str | None) -> _Statement 
     return (first.first, LdnUse.CURRENT if first.key == "yes" else LdnUse.NEVER, first, 0.8)
 
 
+#: An answer this short is about what the question asked.
+_SHORT_ANSWER_TOKENS = 5
 #: A greeting line is short: "Bonjour,", "Dag Hilde en het hele team,".
 _GREETING_MAX_TOKENS = 6
 
@@ -304,6 +306,12 @@ def _read_here(doc: Doc, hit: Hit, in_q1: bool, *, proxy: bool) -> bool:
         return False
     if not in_q1 and not _about_use(doc, hit, proxy=proxy):
         return False
+    if in_q1 and hit.key == "past_generic" and not _about_use(doc, hit, proxy=proxy):
+        # "niet meer" in a long clause of the answer says it of something else ("ik durf
+        # er niet meer over te beginnen"); short, it answers: "Nee, niet meer."
+        clause = doc.clause_of(hit.first)
+        if clause is not None and clause.last - clause.first > _SHORT_ANSWER_TOKENS:
+            return False
     if hit.key in ("restart", "current", "past", "past_weak") and _planned(doc, hit):
         return False  # "ik ga herbeginnen nadien" is a plan, not use
     # "omdat ik ook opioïden neem" is about another drug
