@@ -95,6 +95,12 @@ def _side_effect_passed(doc: Doc, hit: Hit, benefit_hits: list[Hit]) -> bool:
     return any(not any(s.last <= b.first < hit.first for b in benefit_hits) for s in before)
 
 
+def _not_yet(doc: Doc, hit: Hit) -> bool:
+    """A no-effect phrase said "not yet" ("nog niet veel gemerkt", "pas encore vu de
+    différence"): with "we'll see" after it, too early to tell."""
+    return bool(doc.hits_in(max(0, hit.first - 2), hit.last, "use", "not_yet"))
+
+
 def _effect_in_clause(doc: Doc, hit: Hit) -> bool:
     clause = doc.clause_of(hit.first)
     return clause is not None and bool(
@@ -268,7 +274,8 @@ def _gather(doc: Doc, segs: Segments, *, benefits: list[str], benefit_hits: list
                   if _after_first_benefit(doc, h, benefit_hits)]
     return _Cues(
         too_early=_cues(doc, "too_early", proxy=proxy, segs=segs) + (
-            [] if _cues(doc, "no_effect", proxy=proxy, segs=segs)
+            [] if any(not _not_yet(doc, h) for h in _cues(doc, "no_effect", proxy=proxy,
+                                                          segs=segs))
             else _cues(doc, "too_early_weak", proxy=proxy, segs=segs)),
         mixed=_cues(doc, "mixed", proxy=proxy, segs=segs),
         faded=faded,

@@ -72,7 +72,12 @@ def _other_drug_sentence(doc: Doc, hit: Hit) -> bool:
     first, last = doc.sentence_range(clause.sentence)
     # the other drug told before the statement; one named after it is a reason given
     # ("pas encore commencé : j'attends d'avoir fini la cortisone")
-    if not any(h.first < hit.first for h in doc.hits_in(first, last, "context", "other_drug")):
+    named = doc.hits_in(first, last, "context", "other_drug")
+    # or what is taken, named right after the statement across a clause break ("ik neem
+    # intussen opnieuw / enkel paracetamol")
+    taken = hit.key in ("current", "current_weak", "past_weak") and any(
+        clause.last <= h.first <= clause.last + 1 for h in named)
+    if not taken and not any(h.first < hit.first for h in named):
         return False
     return not any(h.term.startswith(_DRUG_NAMES) for h in doc.hits_in(first, last, "subject",
                                                                         "drug"))
