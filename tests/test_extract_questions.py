@@ -288,13 +288,56 @@ SIDE_EFFECTS_OTHER_LANGUAGES = [
      "the writer's own question, answered"),
 ]
 
+#: (text, language, field, value, rule): attribution, fading and openings in any language
+ATTRIBUTION_AND_FADING = [
+    ("Ik neem LDN sinds mei. Bijwerkingen: hoofdpijn, maar die had ik al lang voor de LDN.",
+     "nl", "side_effects", "no", "an effect the writer had before is no side effect"),
+    ("Je prends la LDN depuis un an. Effets secondaires : la fatigue, mais c'est la fibro, pas "
+     "la LDN.", "fr", "side_effects", "no", "an effect put on the illness, not on LDN"),
+    ("Depuis mars je prends la LDN. J'ai des vertiges, mais ça c'est le Lyrica.", "fr",
+     "side_effects", "unknown", "an effect pinned on another drug named after it"),
+    ("I have been on LDN since June. I had headaches for a week, nothing a paracetamol could "
+     "not sort.", "en", "side_effects", "yes", "a drug named after the effect is its remedy"),
+    ("Ik gebruik LDN sinds januari.\n4. Van de LDN geen bijwerkingen. Van de tramadol die ik "
+     "nam was ik\n   misselijk.", "nl", "side_effects", "no",
+     "a hanging indent continues the numbered answer's sentence"),
+    ("Je prends la LDN depuis juin. Je dors mieux. Insomnie la première semaine, puis plus "
+     "rien.", "fr", "experience", "positive", "a side effect that passed is no faded benefit"),
+    ("Ik had in het begin meer energie met LDN. Die energie was na een paar maanden weer weg.",
+     "nl", "experience", "mixed", "something good said gone in its own clause faded"),
+    ("Je prenais la LDN le soir, mais je ne dormais presque plus.", "fr", "experience",
+     "unknown", "'ne ... presque plus' of sleep is worse, no benefit"),
+    ("Ik ben gestopt door de hoofdpijn en de misselijkheid.", "nl", "experience", "negative",
+     "'door' before a symptom gives its cause, not an improvement"),
+    ("Je prends 3 mg depuis deux mois. Je n'ai rien remarqué, ni en bien ni en mal. Je vais "
+     "encore essayer et on verra.", "fr", "experience", "no_effect",
+     "'on verra' after a no-effect statement stays no effect"),
+    ("Ik neem het sinds zes weken. Nog niet veel gemerkt, ik wacht nog af.", "nl",
+     "experience", "unknown", "'not yet' with waiting is too early to tell"),
+    ("Je prends la LDN depuis avril. J'ai moins mal au dos. Mais je suis très irritable et "
+     "je me demande si je continue.", "fr", "experience", "mixed",
+     "a benefit and a doubt about going on"),
+    ("Bonjour,\n\nOui, depuis mars.\nEffets secondaires : aucun.", "fr", "ldn_use",
+     "current", "a 'yes' opening the text after a greeting, a labelled line later"),
+    ("Dag Marleen,\n\nNee, eigenlijk niet meer, sinds de zomer.", "nl", "ldn_use", "past",
+     "'no, not any more' is past use"),
+    ("Ik heb LDN een maand geprobeerd en ben dan gestopt. Ik neem intussen weer\nenkel "
+     "tramadol.", "nl", "ldn_use", "past", "what is taken after a clause break is another drug"),
+    ("k gebruuk et nie mi, k zyn gestopt in de zomer omda t nie ielp.", "nl", "ldn_use", "past",
+     "West-Flemish 'nie mi' and a negation ended by 'omda'"),
+    ("Je n'en ai jamais pris. Ma belle-sœur en prend depuis un an.", "fr", "ldn_use", "never",
+     "a relative's use is not the writer's"),
+    ("D) nee, nooit gebruikt. Mijn huisarts vindt het onzin en ik durf er niet meer over te "
+     "beginnen.", "nl", "ldn_use", "never", "'niet meer' said of something else in a long clause"),
+]
+
 #: (text, language, field, value, rule) of the tables above
 OTHER_LANGUAGES = [
     (text, language, name, want, rule)
     for name, table in (("experience", EXPERIENCE_OTHER_LANGUAGES),
                         ("ldn_use", USE_OTHER_LANGUAGES),
                         ("side_effects", SIDE_EFFECTS_OTHER_LANGUAGES))
-    for text, language, want, rule in table]
+    for text, language, want, rule in table] + ATTRIBUTION_AND_FADING
 
 
 @pytest.mark.parametrize(("text", "language", "name", "want", "rule"), OTHER_LANGUAGES,

@@ -96,3 +96,15 @@ def test_the_check_finds_a_sentence_copied_from_one_message() -> None:
     found = single_message_entries([("use.past", "copied", copied),
                                     ("side_effect.generic", "general", general)], texts)
     assert found == ["use.past: 'copied'"]
+
+
+@pytest.mark.parametrize("language", ["nl", "fr", "en", "de"])
+def test_every_gap_term_has_the_form_the_matcher_reads(language: str) -> None:
+    """A gap term is one word, "~N", one word; any other entry with "~" never matches."""
+    raw = resources.files("ldn_inbox").joinpath(f"data/lexicon/{language}.toml").read_text(
+        "utf-8")
+    word = r"[^\W\d_]+(?:['’][^\W\d_]+)?"
+    gap = re.compile(rf"^{word}\s+~\d\s+{word}$")
+    wrong = [f"{where}: {entry!r}" for where, entry in _entries(tomllib.loads(raw))
+             if "~" in entry and not gap.match(entry)]
+    assert not wrong, "gap terms must read 'word ~N word':\n    " + "\n    ".join(wrong)

@@ -192,3 +192,13 @@ def test_questions_of_an_unknown_mailing_are_found_by_what_they_ask(
         line: str, number: int | None) -> None:
     result = isolate(line + "\nantwoord", mailings=MailingSet())
     assert (result.anchors[0] if result.anchors else None) == number
+
+
+def test_an_own_line_that_only_starts_like_the_mailing_is_kept_whole() -> None:
+    """The writer's unquoted line opening with a few words the mailing also has ("levendige
+    dromen, slaapproblemen, hoofdpijn" of its list of side effects) is the writer's own."""
+    reply = ("Ik neem het sinds mei.\n"
+             "Levendige dromen, slaapproblemen, hoofdpijn heb ik allemaal gehad.\n\n"
+             "Op wo 6 mrt 2024 om 20:15 schreef FibroRes vzw <info@fibrores.org>:\n"
+             + QUOTED_SHEET)
+    assert "Levendige dromen, slaapproblemen, hoofdpijn heb ik" in own(reply)

@@ -123,7 +123,8 @@ def _add_terms(lexicon: Lexicon, concept: str, entries: list[str]) -> None:
 
 
 _SUBJECT_KEYS = ("self", "proxy_self", "drug")
-_GAP_TERM = re.compile(r"^([^\W\d_]+)\s+~(\d)\s+([^\W\d_]+)$")
+_GAP_WORD = r"[^\W\d_]+(?:['’][^\W\d_]+)?"
+_GAP_TERM = re.compile(rf"^({_GAP_WORD})\s+~(\d)\s+({_GAP_WORD})$")
 
 
 @lru_cache(maxsize=8)

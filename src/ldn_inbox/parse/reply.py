@@ -480,7 +480,9 @@ def _accept(line: _Line, found: Found, size: int, mailings: MailingSet,
         return True
     if found.length < _QUOTED_RUN:
         return False
-    return continues or found.length >= 4
+    # a line of the writer's own that only starts like the mailing ("J'ai moins mal aux
+    # jambes" under a testimonial's "j'ai moins / mal aux épaules") needs a long run
+    return continues or found.length >= (4 if line.quoted else _FREE_RUN)
 
 
 def _mailing_text(text: str, following: str, mailings: MailingSet) -> bool:
