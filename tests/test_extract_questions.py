@@ -317,6 +317,18 @@ ATTRIBUTION_AND_FADING = [
     ("Je prends la LDN depuis avril. J'ai moins mal au dos. Mais je suis très irritable et "
      "je me demande si je continue.", "fr", "experience", "mixed",
      "a benefit and a doubt about going on"),
+    ("1. Ja, sinds maart.\n2. Mijn neuroloog, bij wie ik ook voor migraine kom.\n3. Ja, ik "
+     "slaap beter.\n4. Tot nu toe geen.", "nl", "side_effects", "no",
+     "a plain no under question 4 outweighs a symptom named as the reason elsewhere"),
+    ("Ik heb het drie maanden genomen en ben dan gestopt. Ik werd er zo duizelig van dat ik "
+     "niet meer kon autorijden. Aan de pijn veranderde niets.", "nl", "experience", "negative",
+     "stopped, no benefit, a side effect 'so bad that'"),
+    ("Ik heb het een half jaar genomen. Ik lag in het begin veel wakker en dat is zo gebleven, "
+     "maar dat was niet de reden om te stoppen. Verder heb ik er niets van gemerkt.", "nl",
+     "experience", "no_effect", "a gap term ('zo ... dat') stays inside one clause"),
+    ("Je réponds pour ma mère. Elle a pris la LDN un an. Pour les effets secondaires, je ne sais "
+     "pas, elle ne s'en souvient plus.", "fr", "side_effects", "unknown",
+     "side effects the writer cannot tell are unknown"),
     ("Bonjour,\n\nOui, depuis mars.\nEffets secondaires : aucun.", "fr", "ldn_use",
      "current", "a 'yes' opening the text after a greeting, a labelled line later"),
     ("Dag Marleen,\n\nNee, eigenlijk niet meer, sinds de zomer.", "nl", "ldn_use", "past",

@@ -630,11 +630,15 @@ def build_doc(text: str, language: str) -> Doc:
         hits.extend(_match_all(tokens, lexicon, fuzzy=position == 0))
     # a phrase does not run over a sentence's end ("... voor. Mijn vrouw" is no "voor mijn
     # vrouw")
+    # and a gap term ("zo ~3 dat") stays inside one clause: "dat is zo gebleven, maar dat"
     sentence_of = [-1] * len(tokens)
-    for clause in clauses:
+    clause_of = [-1] * len(tokens)
+    for index, clause in enumerate(clauses):
         sentence_of[clause.first:clause.last] = [clause.sentence] * (clause.last - clause.first)
+        clause_of[clause.first:clause.last] = [index] * (clause.last - clause.first)
     hits = [h for h in hits if h.last - h.first < 2
-            or sentence_of[h.first] == sentence_of[h.last - 1]]
+            or (sentence_of[h.first] == sentence_of[h.last - 1]
+                and ("~" not in h.term or clause_of[h.first] == clause_of[h.last - 1]))]
     hits = _prefer_longest(hits) + _score_changes(tokens)
     hits.sort(key=lambda h: (h.first, -h.last))
     return Doc(text, language, tokens, clauses, hits, sentences, lexicons)

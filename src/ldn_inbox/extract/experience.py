@@ -101,6 +101,21 @@ def _not_yet(doc: Doc, hit: Hit) -> bool:
     return bool(doc.hits_in(max(0, hit.first - 2), hit.last, "use", "not_yet"))
 
 
+def _negated_severe(doc: Doc, hit: Hit) -> bool:
+    """A severity word said not ("nicht so schlimm"); "zo moe dat ik niet uit bed geraakte"
+    keeps its consequence's negation to itself."""
+    if "~" not in hit.term:
+        return negated(doc, hit)
+    clause = doc.clause_of(hit.first)
+    return clause is not None and any(
+        t.last <= hit.first and hit.first - t.last <= _SEVERE_NEGATION_REACH
+        for t in doc.hits_in(clause.first, hit.first, "negation", "pre"))
+
+
+#: How far before a "so ... that" a negation still denies it.
+_SEVERE_NEGATION_REACH = 3
+
+
 def _effect_in_clause(doc: Doc, hit: Hit) -> bool:
     clause = doc.clause_of(hit.first)
     return clause is not None and bool(
@@ -288,7 +303,7 @@ def _gather(doc: Doc, segs: Segments, *, benefits: list[str], benefit_hits: list
             h for h in doc.hits_of("experience", "positive")
             if usable(doc, h, proxy=proxy) and negated(doc, h) and on_topic(doc, h, segs)],
         severe=[h for h in doc.hits_of("experience", "severe")  # not "nicht so schlimm"
-                if usable(doc, h, proxy=proxy) and not negated(doc, h)],
+                if usable(doc, h, proxy=proxy) and not _negated_severe(doc, h)],
         positive=[h for h in _cues(doc, "positive", proxy=proxy, segs=segs)
                   if segs.answers(h.start, 3) or " " in h.term
                   or len(h.term) > _WEAK_POSITIVE_MAX_LEN],

@@ -178,6 +178,32 @@ def _answer_four(doc: Doc, segs: Segments, *, has_codes: bool, said_no: list[Hit
                     if start <= h.start < end and h.term not in ("/",)]
 
 
+#: An answer to question 4 this short is a plain answer, not a story.
+_PLAIN_ANSWER_TOKENS = 8
+
+
+def _plain_no(doc: Doc, segs: Segments) -> bool:
+    """The answer to question 4 is a plain no ("Neen.", "Tot op heden geen.", "Pas pour
+    l'instant.") that names no symptom and leaves nothing aside ("verder niet")."""
+    if not segs.has(4):
+        return False
+    start, end = segs.spans[4][0][0], segs.spans[4][-1][1]
+
+    def inside(hits: list[Hit]) -> bool:
+        return any(start <= h.start < end for h in hits)
+
+    tokens = [t for t in doc.tokens if start <= t.start < end]
+    if not tokens or len(tokens) > _PLAIN_ANSWER_TOKENS:
+        return False
+    named = [h for h in doc.hits if h.section in ("side_effect", "symptom")
+             and h.key != "generic"]
+    if inside(named) or inside(doc.hits_of("context", "besides")) \
+            or inside(doc.hits_of("context", "except")):
+        return False
+    return inside(doc.hits_of("answer", "no")) or inside(doc.hits_of("context", "so_far")) \
+        or inside(doc.hits_of("negation", "pre"))
+
+
 def code_side_effects(doc: Doc, segs: Segments, found: list[Mention], *, use: LdnUse,
                       proxy: bool) -> tuple[Reading, Reading]:
     """(side_effects, side_effect_codes) readings."""
@@ -189,6 +215,10 @@ def code_side_effects(doc: Doc, segs: Segments, found: list[Mention], *, use: Ld
     said_no += [m.hit for m in found if m.side_effect and m.disowned and not m.negated
                 and (segs.answers(m.hit.start, 4) or _near_generic(doc, m.hit))]
     codes = _after_explicit_no(doc, codes, explicit_no)
+    if codes and _plain_no(doc, segs):
+        # a plain "no" under question 4 outweighs symptoms read from the other answers (the
+        # condition treated, a benefit): "2. Mijn neuroloog (ook voor migraine) ... 4. Geen."
+        codes = {code: hit for code, hit in codes.items() if segs.answers(hit.start, 4)}
     _answer_four(doc, segs, has_codes=bool(codes), said_no=said_no, said_yes=said_yes,
                  unsure=unsure)
     if codes:
