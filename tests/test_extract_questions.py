@@ -190,6 +190,10 @@ DOSES = [
     ("Ik neem elke avond één capsule.", None),
     ("Ik neem het sinds 2022, ik ben 54 jaar en neem het om 22u.", None),
     ("Ik nam vroeger naltrexone 50 mg tegen het drinken.", 50.0),
+    ("Ik neem elke avond een halve capsule van 3 mg.", 1.5),
+    ("Ik neem 1,5 mg 2x per dag.", 3.0),
+    ("Ik neem 1,5 mg, tweemaal per dag.", 3.0),
+    ("Ik ben begonnen met 500 microgram en zit nu aan 2000 microgram per dag.", 2.0),
 ]
 
 

@@ -26,6 +26,19 @@ _TIMES = re.compile(
     re.IGNORECASE,
 )
 _DOSE = re.compile(_NUMBER + _UNIT, re.IGNORECASE)
+#: Half a capsule: "une demi-gélule de 3 mg", "een halve capsule van 3 mg", "half a 3 mg tablet".
+_HALF = re.compile(
+    r"\b(?:demi|demie|halve|half(?:\s+an?)?|halbe)[-\s]*(?:(?:gélule|gelule|capsule|caps|comprimé"
+    r"|comprime|pil|pilletje|tablet|tablette|kapsel)s?\s*(?:van|de|à|a|of|zu|von)?\s*)?"
+    + _NUMBER + _UNIT, re.IGNORECASE)
+#: A dose taken more than once a day: "1.5mg twice a day", "1,5 mg 2x per dag".
+_TIMES_AFTER = re.compile(
+    _NUMBER + _UNIT + r"\s*,?\s*(?:(\d|twee|deux|two|zwei)\s*(?:x|keer|maal|×|fois|times|mal)"
+    r"|(twice|tweemaal|zweimal))\s*(?:per|par|a|an|au|pro|am|op\s+een)?\s*(?:dag|jour|day|tag)",
+    re.IGNORECASE)
+#: Micrograms: "3000 microgram", "500 µg" (liquid LDN is often counted so).
+_MICRO = re.compile(r"(\d{1,5}(?:[.,]\d{1,2})?)\s*(?:µg|μg|mcg|microgram(?:me)?s?|microg)\b",
+                    re.IGNORECASE)
 _BARE_AFTER = re.compile(
     r"\b(?:tot|naar|to|up to|à|a|jusqu'à|auf|bis|op)\s+" + _NUMBER + r"(?![\d.,]*\s*(?:%|jaar|"
     r"maand|week|weken|dagen|uur|u\b|h\b|ans|mois|years|months|weeks|jahre|monate))",
@@ -77,6 +90,21 @@ def code_dose(doc: Doc, *, use: LdnUse) -> tuple[Reading, Span | None]:
         value = (int(count) if count.isdigit() else _COUNT_WORDS[count]) * _value(match.group(2))
         found.append((match.start(), value, Span(match.start(), match.end(), match.group(0))))
         covered.append((match.start(), match.end()))
+    for match in _HALF.finditer(text):
+        found.append((match.start(), _value(match.group(1)) / 2,
+                      Span(match.start(), match.end(), match.group(0))))
+        covered.append((match.start(), match.end()))
+    for match in _TIMES_AFTER.finditer(text):
+        if any(s <= match.start() < e for s, e in covered):
+            continue
+        count = (match.group(2) or "").lower()
+        times = int(count) if count.isdigit() else _COUNT_WORDS.get(count, 2)
+        found.append((match.start(), times * _value(match.group(1)),
+                      Span(match.start(), match.end(), match.group(0))))
+        covered.append((match.start(), match.end()))
+    for match in _MICRO.finditer(text):
+        found.append((match.start(), _value(match.group(1)) / 1000,
+                      Span(match.start(), match.end(), match.group(0))))
     for match in _DOSE.finditer(text):
         if any(s <= match.start() < e for s, e in covered):
             continue
