@@ -333,6 +333,11 @@ ATTRIBUTION_AND_FADING = [
     ("Je réponds pour ma mère. Elle a pris la LDN un an. Pour les effets secondaires, je ne sais "
      "pas, elle ne s'en souvient plus.", "fr", "side_effects", "unknown",
      "side effects the writer cannot tell are unknown"),
+    ("Ja, via de huisarts, goed, geen", "nl", "side_effects", "no",
+     "four short answers on one line, split by commas"),
+    ("Ik heb het een half jaar genomen. De eerste week was ik wat duizelig. Omdat het niets "
+     "deed, ben ik gestopt.", "nl", "experience", "no_effect",
+     "a stop for no effect, the reason said before the stop"),
     ("Bonjour,\n\nOui, depuis mars.\nEffets secondaires : aucun.", "fr", "ldn_use",
      "current", "a 'yes' opening the text after a greeting, a labelled line later"),
     ("Dag Marleen,\n\nNee, eigenlijk niet meer, sinds de zomer.", "nl", "ldn_use", "past",

@@ -126,7 +126,10 @@ def answer_word(doc: Doc, segs: Segments, question: int) -> str | None:
 def first_hit_of_answer(doc: Doc, segs: Segments, question: int) -> Hit | None:
     if not segs.has(question):
         return None
-    start = next(s for s, e in segs.spans[question])
+    # the first span that holds anything: a question quoted twice (two languages, a reminder)
+    # may be answered under its second copy only
+    start = next((s for s, e in segs.spans[question] if doc.text[s:e].strip()),
+                 segs.spans[question][0][0])
     for hit in doc.hits:
         if hit.section == "answer" and hit.start >= start:
             first_token = next((i for i, t in enumerate(doc.tokens) if t.start >= start), None)

@@ -130,10 +130,12 @@ def _stopped_for_no_effect(doc: Doc, stop: Hit, accepted: list[Mention]) -> bool
     anchors = doc.hits_of("experience", "because_ref") + (
         [stop] if stop.key == "stopped_because" else [])  # "gestopt omdat" carries its because
     for because in anchors:
-        if _sentence(doc, because) != sentence or because.first < stop.first - 2:
+        if _sentence(doc, because) != sentence:
             continue
+        # the reason after the stop, or before it: "Omdat het niets deed, ben ik gestopt"
+        reach = stop.first if because.first < stop.first - 2 else because.last + 8
         cues = [h for key in ("no_effect", "faded", "cost") for h in doc.hits_of("experience", key)
-                if _sentence(doc, h) == sentence and because.first <= h.first <= because.last + 8]
+                if _sentence(doc, h) == sentence and because.first <= h.first <= reach]
         if cues and not any(because.first <= m.hit.first < min(c.first for c in cues)
                             for m in accepted):
             return True

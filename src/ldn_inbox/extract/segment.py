@@ -239,6 +239,31 @@ def _bare_lines(text: str, order: tuple[int, ...]) -> list[tuple[int, int, int]]
             for index, line in enumerate(four[0])]
 
 
+#: Other lines beside a one-line answer list: a greeting or a name.
+_ASIDE_MAX_WORDS = 3
+
+
+def _bare_commas(doc: Doc, order: tuple[int, ...]) -> list[tuple[int, int, int]]:
+    """Four short answers on one line, split by commas, opening with a yes or no ("Ja, via
+    de huisarts, goed, geen"), and nothing else but a greeting or a name."""
+    text = doc.text
+    lines = list(_BARE_LINE.finditer(text))
+    listed = [line for line in lines if line.group(1).count(",") == 3]
+    if len(listed) != 1 or any(len(line.group(1).split()) > _ASIDE_MAX_WORDS
+                               for line in lines if line is not listed[0]):
+        return []
+    line = listed[0]
+    offsets = [0] + [m.end() for m in re.finditer(r",\s*", line.group(1))]
+    starts = [line.start(1) + offset for offset in offsets]
+    parts = [text[a:b] for a, b in zip(starts, [*starts[1:], line.end(1)], strict=True)]
+    if any(not 1 <= len(part.replace(",", " ").split()) <= _BARE_MAX_WORDS - 1
+           for part in parts):
+        return []
+    if not any(h.section == "answer" and h.start == starts[0] for h in doc.hits):
+        return []
+    return [(order[index], start, start) for index, start in enumerate(starts)]
+
+
 def segment(doc: Doc, *, order: tuple[int, ...] = (1, 2, 3, 4),
             labels: dict[str, int] | None = None) -> Segments:
     """Split ``doc.text`` into answers per question. ``order``: the codebook's questions in
@@ -264,6 +289,9 @@ def segment(doc: Doc, *, order: tuple[int, ...] = (1, 2, 3, 4),
     bare = _bare_lines(text, order)
     if bare:
         return _from_markers(text, bare, "lines")
+    commas = _bare_commas(doc, order)
+    if commas:
+        return _from_markers(text, commas, "lines")
     bullets = [(m.start(), m.end()) for m in _BULLET.finditer(text)]
     if len(bullets) == 4:
         # four dashed items in a row, one per question

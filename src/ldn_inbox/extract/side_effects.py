@@ -166,16 +166,14 @@ def _answer_four(doc: Doc, segs: Segments, *, has_codes: bool, said_no: list[Hit
         said_yes.append(opening)
     if not segs.has(4):
         return
-    start = segs.spans[4][0][0]
-    end = segs.spans[4][-1][1]
-    unsure += [h for h in doc.hits_of("context", "unsure") if start <= h.start < end]
+    unsure += [h for h in doc.hits_of("context", "unsure") if segs.answers(h.start, 4)]
     if has_codes:
         return
-    said_no += [h for h in doc.hits_of("context", "so_far") if start <= h.start < end]
-    inside = [t for t in doc.tokens if start <= t.start < end]
-    if len(inside) <= 8:
+    said_no += [h for h in doc.hits_of("context", "so_far") if segs.answers(h.start, 4)]
+    inside = [t for t in doc.tokens if segs.answers(t.start, 4)]
+    if len(inside) <= _PLAIN_ANSWER_TOKENS:
         said_no += [h for h in doc.hits_of("answer", "no")
-                    if start <= h.start < end and h.term not in ("/",)]
+                    if segs.answers(h.start, 4) and h.term not in ("/",)]
 
 
 #: An answer to question 4 this short is a plain answer, not a story.
@@ -187,12 +185,11 @@ def _plain_no(doc: Doc, segs: Segments) -> bool:
     l'instant.") that names no symptom and leaves nothing aside ("verder niet")."""
     if not segs.has(4):
         return False
-    start, end = segs.spans[4][0][0], segs.spans[4][-1][1]
 
     def inside(hits: list[Hit]) -> bool:
-        return any(start <= h.start < end for h in hits)
+        return any(segs.answers(h.start, 4) for h in hits)
 
-    tokens = [t for t in doc.tokens if start <= t.start < end]
+    tokens = [t for t in doc.tokens if segs.answers(t.start, 4)]
     if not tokens or len(tokens) > _PLAIN_ANSWER_TOKENS:
         return False
     named = [h for h in doc.hits if h.section in ("side_effect", "symptom")
