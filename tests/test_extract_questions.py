@@ -338,6 +338,11 @@ ATTRIBUTION_AND_FADING = [
     ("Ik heb het een half jaar genomen. De eerste week was ik wat duizelig. Omdat het niets "
      "deed, ben ik gestopt.", "nl", "experience", "no_effect",
      "a stop for no effect, the reason said before the stop"),
+    ("Nog een correctie op mijn vorige mail: ik neem geen 4,5 mg maar 3 mg.", "nl", "ldn_use",
+     "current", "a dose corrected is no use denied"),
+    ("I have never taken LDN myself. Many of our patients at the clinic are on it and say it "
+     "takes the edge off the pain.", "en", "ldn_use", "never",
+     "patients of a nurse are other people; 'takes the edge off' takes no drug"),
     ("Bonjour,\n\nOui, depuis mars.\nEffets secondaires : aucun.", "fr", "ldn_use",
      "current", "a 'yes' opening the text after a greeting, a labelled line later"),
     ("Dag Marleen,\n\nNee, eigenlijk niet meer, sinds de zomer.", "nl", "ldn_use", "past",

@@ -8,6 +8,8 @@ counts as a statement there.
 
 from __future__ import annotations
 
+import re
+
 from ldn_inbox.codebook import LdnUse
 from ldn_inbox.extract._common import Reading, answer_word, first_hit_of_answer, usable
 from ldn_inbox.extract._text import Doc, Hit, in_context, negated
@@ -324,8 +326,21 @@ def _read_here(doc: Doc, hit: Hit, in_q1: bool, *, proxy: bool) -> bool:
                 or _other_drug_sentence(doc, hit))
 
 
+#: "geen 4.5 mg maar 3 mg", "pas 4,5 mais 3", "not 4.5 but 3": a dose corrected, not a use
+#: denied.
+_DOSE_CORRECTED = re.compile(
+    r"^\W*(?:\w+\W+){0,2}?\d+(?:[.,]\d+)?\s*(?:mg|milligram\w*)?\W+(?:maar|mais|but|sondern"
+    r"|doch)\W+(?:\w+\W+){0,2}?\d", re.IGNORECASE)
+
+
+def _dose_corrected(doc: Doc, hit: Hit) -> bool:
+    return bool(_DOSE_CORRECTED.match(doc.text[hit.end:hit.end + 60]))
+
+
 def _strong_label(doc: Doc, hit: Hit) -> LdnUse | None:
     """What a strong statement says, negations read; None when it says nothing of use."""
+    if hit.key in ("never", "never_bare", "current") and _dose_corrected(doc, hit):
+        return LdnUse.CURRENT  # "ik neem geen 4.5 mg maar 3 mg"
     label = _STRONG[hit.key]
     if hit.key == "past" and (_reason_clause(doc, hit) or _stops_something_else(doc, hit)
                               or _paused(doc, hit)):
