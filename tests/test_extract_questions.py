@@ -343,6 +343,10 @@ ATTRIBUTION_AND_FADING = [
     ("I have never taken LDN myself. Many of our patients at the clinic are on it and say it "
      "takes the edge off the pain.", "en", "ldn_use", "never",
      "patients of a nurse are other people; 'takes the edge off' takes no drug"),
+    ("yes still on it the gp gave it to me great for the pain no side effects that i noticed",
+     "en", "experience", "positive", "'great for' says a benefit without naming it"),
+    ("'k hem da drei maand gepakt, mo 'k voelde giene verschil. Dus 'k zen ermee gestopt.",
+     "nl", "experience", "no_effect", "dialect 'giene' is 'geen'"),
     ("Bonjour,\n\nOui, depuis mars.\nEffets secondaires : aucun.", "fr", "ldn_use",
      "current", "a 'yes' opening the text after a greeting, a labelled line later"),
     ("Dag Marleen,\n\nNee, eigenlijk niet meer, sinds de zomer.", "nl", "ldn_use", "past",
@@ -370,3 +374,13 @@ OTHER_LANGUAGES = [
                          ids=[f"{name}: {rule}" for *_, name, _, rule in OTHER_LANGUAGES])
 def test_other_languages(text: str, language: str, name: str, want: str, rule: str) -> None:
     assert coded(text, language)[name] == want, rule
+
+
+def test_an_inline_list_is_read_whole_when_the_mailing_numbers_its_questions() -> None:
+    """"1) ja 2) huisarts 3) ja 4) nee" on one line, under a mailing numbered 1) to 4): every
+    label answers its question, not the first label the whole line."""
+    result = extract("1) ja 2) huisarts 3) ja 4) nee", "nl", order=(1, 2, 3, 4),
+                     labels={"1": 1, "2": 2, "3": 3, "4": 4})
+    values = {name: field.value for name, field in result.fields.items()}
+    assert (values["prescriber"], values["experience"], values["side_effects"]) == (
+        "gp", "positive", "no")

@@ -452,8 +452,8 @@ _LOW_DOSE = re.compile(r"(?<![\d,.])(?:[0-4](?:[.,]\d{1,2})?|5)\s*(?:mg|milligra
 
 #: Whole words written as spoken ("nie" for "niet").
 _DIALECT_WORDS = {"nie": "niet", "neet": "niet", "gein": "geen", "gene": "geen",
-                  "gin": "geen", "noeits": "nooit", "nooits": "nooit", "ich": "ik",
-                  "nae": "nee", "vruig": "vroeg"}
+                  "gin": "geen", "giene": "geen", "gieen": "geen", "noeits": "nooit",
+                  "nooits": "nooit", "ich": "ik", "nae": "nee", "vruig": "vroeg"}
 
 
 @lru_cache(maxsize=65536)

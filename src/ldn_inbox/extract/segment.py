@@ -157,7 +157,11 @@ def _listed(text: str, order: tuple[int, ...],
         if labels and own and (not own <= plain or differs) and (len(own) >= 2 or worded):
             # the mailing's own labels; its other questions' answers are foreign (-1)
             return [(labels.get(label, -1), start, end) for label, start, end in found]
-        if len(found) == 1 and own and re.match(r"[^\W\d_]", text[found[0][2]:]):
+        line_end = text.find("\n", found[0][2]) if found else -1
+        rest_of_line = text[found[0][2]:line_end if line_end >= 0 else len(text)] if found else ""
+        if len(found) == 1 and own and re.match(r"[^\W\d_]", text[found[0][2]:]) \
+                and not re.search(r"\s[1-9a-dA-D][.)]\s", rest_of_line):
+            # (not when more labels follow on its line: "1) ja 2) huisarts 3) ja 4) nee")
             # one answer under the number the quoted mailing gives its question ("3. Pas
             # d'effets secondaires", the rest to follow)
             return [(labels[found[0][0]], found[0][1], found[0][2])]
