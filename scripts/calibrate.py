@@ -34,7 +34,8 @@ from ldn_inbox.serve.evaluate import equal  # noqa: E402
 MEASURED = ("mb", "md", "me", "mf")
 #: The rules part: its messages were read to write rules, so it is fitted on only with
 #: ``--with-rules`` (the measured-only sets still score the result).
-RULES = ("ma", "mc", "ra", "rb", "rc", "rd", "re", "rf", "rg", "rh", "ri", "rj", "rk", "rl", "rm", "rn", "ro")
+RULES = ("ma", "mc", "ra", "rb", "rc", "rd", "re", "rf", "rg", "rh", "ri", "rj", "rk", "rl", "rm",
+         "rn", "ro")
 OUTPUT = ROOT / "src" / "ldn_inbox" / "data" / "calibration.json"
 
 
