@@ -347,6 +347,12 @@ ATTRIBUTION_AND_FADING = [
      "en", "experience", "positive", "'great for' says a benefit without naming it"),
     ("'k hem da drei maand gepakt, mo 'k voelde giene verschil. Dus 'k zen ermee gestopt.",
      "nl", "experience", "no_effect", "dialect 'giene' is 'geen'"),
+    ("J'ai arrêté la LDN pendant les vacances, et les douleurs sont revenues. Je l'ai reprise "
+     "en septembre et ça va mieux.", "fr", "experience", "positive",
+     "pain back while off the drug is no faded benefit"),
+    ("J'ai pris la LDN un an. J'allais beaucoup mieux, moins de douleurs. Au début j'avais des "
+     "vertiges. Je ne la prends plus depuis l'été parce que je suis enceinte.", "fr",
+     "experience", "positive", "a stop for a reason of its own is no stop for side effects"),
     ("Bonjour,\n\nOui, depuis mars.\nEffets secondaires : aucun.", "fr", "ldn_use",
      "current", "a 'yes' opening the text after a greeting, a labelled line later"),
     ("Dag Marleen,\n\nNee, eigenlijk niet meer, sinds de zomer.", "nl", "ldn_use", "past",

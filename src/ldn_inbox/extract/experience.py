@@ -86,6 +86,14 @@ def _good_gone(doc: Doc, hit: Hit, benefit_hits: list[Hit]) -> bool:
                and b.last <= hit.first for b in benefit_hits)
 
 
+def _after_stop(doc: Doc, hit: Hit) -> bool:
+    """A fading word after a stop in its sentence: what came back off the drug ("J'ai arrêté
+    cet été, et les douleurs sont revenues"), which says it worked."""
+    sentence = _sentence(doc, hit)
+    return any(_sentence(doc, h) == sentence and h.last <= hit.first
+               for h in doc.hits_of("use", "past") + doc.hits_of("experience", "stopped_because"))
+
+
 def _side_effect_passed(doc: Doc, hit: Hit, benefit_hits: list[Hit]) -> bool:
     """A fading word said of a side effect named before it in its sentence, with no
     benefit between: "Insomnie les deux premières semaines, puis plus rien"."""
@@ -142,6 +150,24 @@ def _stopped_for_no_effect(doc: Doc, stop: Hit, accepted: list[Mention]) -> bool
     return False
 
 
+def _other_reason(doc: Doc, stop: Hit, because: list[Hit], accepted: list[Mention]) -> bool:
+    """A reason given after the stop that names no side effect ("Je ne la prends plus parce
+    que je suis enceinte"): the effects told before are not why the writer stopped."""
+    after = [b for b in because if b.first >= stop.last]
+    if not after:
+        return False
+    _, last = doc.sentence_range(_sentence(doc, stop))
+    start = after[0].last
+    # a reason told in words of its own, not one pointing back ("à cause de ces effets")
+    return last - start >= _OWN_REASON_TOKENS \
+        and not any(start <= m.hit.first < last for m in accepted) \
+        and not doc.hits_in(start, last, "side_effect", "generic")
+
+
+#: A reason this long after "because" tells something of its own.
+_OWN_REASON_TOKENS = 3
+
+
 def stopped_for_side_effects(doc: Doc, accepted: list[Mention]) -> bool:
     """Whether the writer says side effects made them stop: a stop statement in a sentence
     with a side effect, or referring back to one ("om die reden ben ik gestopt")."""
@@ -163,8 +189,9 @@ def stopped_for_side_effects(doc: Doc, accepted: list[Mention]) -> bool:
             return True
         because = [h for h in doc.hits_of("experience", "because_ref")
                    if _sentence(doc, h) == sentence]
-        if because and (here or here_generic or any(
-                _sentence(doc, m.hit) == sentence - 1 for m in accepted)):
+        if because and (here or here_generic or (any(
+                _sentence(doc, m.hit) == sentence - 1 for m in accepted)
+                and not _other_reason(doc, stop, because, accepted))):
             return True
         # "gestopt, want ik werd er zot van. Ik droomde elke nacht ...": the reason that
         # follows the stop in the next sentence (unless it is given right there: "because it
@@ -274,7 +301,7 @@ class _Cues:
 def _gather(doc: Doc, segs: Segments, *, benefits: list[str], benefit_hits: list[Hit],
             proxy: bool) -> _Cues:
     faded = [h for h in _cues(doc, "faded", proxy=proxy, segs=segs)
-             if not _side_effect_passed(doc, h, benefit_hits)] + [
+             if not _side_effect_passed(doc, h, benefit_hits) and not _after_stop(doc, h)] + [
         h for h in _cues(doc, "faded_weak", proxy=proxy, segs=segs)
         if _effect_in_clause(doc, h) or _after_first_benefit(doc, h, benefit_hits)
         or _good_gone(doc, h, benefit_hits)]
