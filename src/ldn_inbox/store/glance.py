@@ -63,9 +63,12 @@ def mailing_fingerprint(texts: Sequence[str]) -> str:
 
 #: (what the full run would do, a query that returns a row when it has to)
 _WORK = (
+    # through the Message-ID indexes: the table itself (the raw bytes) is read only for
+    # a message without a record
     ("code raw messages stored without a record",
-     "SELECT 1 FROM raw_messages r LEFT OUTER JOIN messages m ON m.message_id = r.message_id"
-     " WHERE m.id IS NULL AND r.data IS NOT NULL LIMIT 1"),
+     "SELECT 1 FROM raw_messages r INDEXED BY ix_raw_messages_message_id WHERE NOT EXISTS"
+     " (SELECT 1 FROM messages m WHERE m.message_id = r.message_id) AND r.data IS NOT NULL"
+     " LIMIT 1"),
     ("re-code records for lexicon overlays",
      "SELECT 1 FROM lexicon_overlays WHERE recoded_at IS NULL LIMIT 1"),
 )
