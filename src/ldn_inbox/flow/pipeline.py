@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -288,6 +289,8 @@ class Ingest:
         #: learn when this many are unexplained (None: the learner's MIN_SENDERS, read when
         #: the first batch is written, so a run with nothing to code never loads the learner)
         self._learn_at: int | None = None
+        #: the learn texts read by this run's learning so far (read once, not at each try)
+        self._learn_cache: dict[tuple[int, Any], str] = {}
 
     def __enter__(self) -> Ingest:
         return self
@@ -418,7 +421,7 @@ class Ingest:
 
         started = time.monotonic()
         with self.sessions() as session:
-            added = relearn(session, self.settings.mailings)
+            added = relearn(session, self.settings.mailings, cache=self._learn_cache)
             session.commit()
             if added:
                 mailings = load(session)
