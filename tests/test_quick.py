@@ -13,11 +13,13 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import filelock
 import pytest
 from servers import DovecotServer
 from test_imap import ALICE, fill, imap_env, imap_options, invoke, message, new_folder
 
 from ldn_inbox import config
+from ldn_inbox.errors import LockedError
 from ldn_inbox.flow.app import Context
 from ldn_inbox.flow.fetch import FetchSummary, fetch
 from ldn_inbox.flow.quick import quick_fetch, sqlite_file
@@ -221,3 +223,28 @@ def test_sqlite_file_reads_urls_as_sqlalchemy_does_or_not_at_all(url: str) -> No
         assert mine == sqlite_path(parse_url(url))
     elif url.startswith("sqlite") and "%" not in url and "?" not in url:
         assert sqlite_path(parse_url(url)) is None
+
+
+def test_the_quick_run_takes_the_full_runs_lock(dovecot: DovecotServer,
+                                                fetched: tuple[str, str]) -> None:
+    """Another run holding the lock stops a quick run as it stops a full one (exit 7)."""
+    url, folder = fetched
+    cfg = settings(url, dovecot, folder)
+    ctx = Context(cfg)
+    try:
+        held = filelock.FileLock(str(ctx.lock_path()), timeout=0)
+    finally:
+        ctx.close()
+    with held:
+        with pytest.raises(LockedError, match="another ldn-inbox run holds the lock"):
+            quick_fetch(cfg)
+    assert quick_fetch(cfg) is not None
+
+
+def test_a_missing_move_target_fails_as_in_the_full_run(dovecot: DovecotServer,
+                                                         fetched: tuple[str, str], runner
+                                                         ) -> None:
+    url, folder = fetched
+    result = invoke(runner, url, "fetch", *imap_options(dovecot, folder),
+                    "--after", "move:NoSuchFolder", code=4)
+    assert "NoSuchFolder" in result.stderr
