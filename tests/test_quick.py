@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -80,7 +81,8 @@ def fetched(dovecot: DovecotServer, imap_env: Path, sqlite_url: str
 
 
 def test_nothing_new_changes_nothing_and_new_mail_is_fetched_next(
-        dovecot: DovecotServer, fetched: tuple[str, str]) -> None:
+        dovecot: DovecotServer, fetched: tuple[str, str],
+        caplog: pytest.LogCaptureFixture) -> None:
     url, folder = fetched
     cfg = settings(url, dovecot, folder)
     before, status = dump(url), dovecot.status(ALICE, folder)
@@ -93,6 +95,19 @@ def test_nothing_new_changes_nothing_and_new_mail_is_fetched_next(
     assert timeless(quick) == timeless(full(cfg))
     assert quick.line().startswith(f"default/{folder}: 0 fetched, 0 new, 0 already stored")
     assert dump(url) == before
+
+    # the same -v lines as well, times apart
+    def lines() -> list[tuple[str, str]]:
+        return [(r.name, re.sub(r"\d+\.\d+ s", "T s", r.getMessage()))
+                for r in caplog.records if r.name.startswith("ldn_inbox")]
+
+    with caplog.at_level(logging.INFO):
+        full(cfg)
+        full_lines = lines()
+        caplog.clear()
+        assert quick_fetch(cfg) is not None
+        assert lines() == full_lines
+    assert len(full_lines) == 2
 
     fill(dovecot, folder, [message(4, "quick")])
     assert quick_fetch(cfg) is None, "a new message must hand over to the full run"

@@ -33,6 +33,8 @@ from ldn_inbox.store.keyfile import key_fingerprint, key_path, load_key
 from ldn_inbox.store.revision import head_revision
 
 log = logging.getLogger(__name__)
+#: the lines a run with nothing new logs are the full run's, under its name (``-v``)
+fetch_log = logging.getLogger("ldn_inbox.flow.fetch")
 
 _SQLITE_PREFIXES = ("sqlite:///", "sqlite+pysqlite:///")
 
@@ -137,7 +139,7 @@ def _quick_locked(cfg: config_module.Config, settings: ImapSettings,
         if new:
             log.debug("full run: %d new message(s)", len(new))
             return None
-        log.info("folder %r: %d new message(s), %d to retry", settings.folder, 0, 0)
+        fetch_log.info("folder %r: %d new message(s), %d to retry", settings.folder, 0, 0)
         summary = FetchSummary(
             account=settings.account, folder=settings.folder, uidvalidity=state.uidvalidity,
             fetched=0, new=0, known=0, forgotten=0, duplicate_id=0, coded=0, quarantined=0,
@@ -145,7 +147,7 @@ def _quick_locked(cfg: config_module.Config, settings: ImapSettings,
             uidvalidity_changed=False, reconnects=mailbox.reconnects,
             seconds=time.monotonic() - started, imap_seconds=mailbox.io_seconds,
             after=settings.after, setup_seconds=setup_seconds)
-    log.info("%s", summary.time_line())
+    fetch_log.info("%s", summary.time_line())
     return summary
 
 
