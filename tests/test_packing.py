@@ -122,6 +122,32 @@ def test_learn_text_refers_to_the_quoted_text(sqlite_url: str, env: Path, runner
     engine.dispose()
 
 
+def test_learning_reads_each_learn_text_once_until_it_is_coded_again(
+        sqlite_url: str, env: Path, runner: CliRunner, tmp_path: Path) -> None:
+    """A run learns several times from mostly the same messages: the texts read once are
+    kept, and a record coded again (a new ``coded_at``) is read again."""
+    engine = three_replies_imported(sqlite_url, runner, tmp_path)
+    with session_factory(engine)() as session:
+        plain = mailing_store.learn_quotes(session)
+        cache: mailing_store.LearnCache = {}
+        assert mailing_store.learn_quotes(session, cache) == plain
+        assert len(cache) == 3
+        first = session.scalars(sa.select(Extraction).order_by(Extraction.message_pk)).first()
+        assert first is not None
+        # what the cache holds is what is used: a stale entry would show
+        cache = {key: f"cached {key[0]}" for key in cache}
+        assert {pk: text for pk, _, text in mailing_store.learn_quotes(session, cache)} == {
+            str(key[0]): f"cached {key[0]}" for key in cache}
+        # coded again: a new coded_at, a new learn text, read again
+        first.keep_learn_text("> een andere regel", first.message.quoted_text)
+        first.coded_at = first.coded_at + timedelta(seconds=1)
+        session.flush()
+        again = {pk: text for pk, _, text in mailing_store.learn_quotes(session, cache)}
+        assert again[str(first.message_pk)] == "> een andere regel"
+        assert len(cache) == 3, "the old entry was not dropped"
+    engine.dispose()
+
+
 def relearn_quotes(session: Any) -> dict[str, str]:
     """What ``mailing_store.relearn`` reads: the learn texts by record id."""
     return {pk: text for pk, _, text in mailing_store.learn_quotes(session)}

@@ -66,6 +66,18 @@ def test_cli_import_loads_no_database_layer() -> None:
                             "imapclient", *HEAVY)) == []
 
 
+def test_quick_fetch_loads_no_database_layer() -> None:
+    """The fetch with nothing new looks at the database with the sqlite3 module alone."""
+    code = ("import sys, ldn_inbox.cli, ldn_inbox.flow.quick; print('\\n'.join(sys.modules))")
+    done = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    modules = set(done.stdout.split())
+    assert {"ldn_inbox.flow.quick", "ldn_inbox.store.glance", "sqlite3"} <= modules
+    assert loaded(modules, ("sqlalchemy", "alembic", "ldn_inbox.store.models",
+                            "ldn_inbox.store.db", "ldn_inbox.flow.fetch", *HEAVY)) == []
+
+
 def test_help_loads_nothing_heavy() -> None:
     modules, out = imported(["--help"])
     assert "fetch" in out
@@ -97,6 +109,19 @@ def test_noop_fetch_loads_nothing_heavy(dovecot: DovecotServer, tmp_path: Path) 
     assert "0 fetched" in out
     assert loaded(second, ("alembic", "multiprocessing", "concurrent.futures.process",
                            *HEAVY)) == []
+    # nothing to do: looked at with the sqlite3 module, no database layer loaded
+    assert loaded(second, ("sqlalchemy", "ldn_inbox.store.models", "ldn_inbox.store.db",
+                           "ldn_inbox.flow.fetch", "ldn_inbox.flow.pipeline")) == []
+    assert "sqlite3" in second
+
+    # a new message: the next run hands over to the full run, which fetches it
+    fill(dovecot, folder, [message(4, "startup")])
+    third, out = imported(args, env)
+    assert "1 fetched, 1 new" in out
+    assert "sqlalchemy" in third
+    fourth, out = imported(args, env)
+    assert "0 fetched" in out
+    assert "sqlalchemy" not in fourth
 
 
 @pytest.mark.imap

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     # imported when a command first needs it: --help and a no-op fetch load only what
     # their command uses (tests/test_startup.py)
     from ldn_inbox.flow.app import Context
+    from ldn_inbox.flow.summary import FetchSummary
 
 app = typer.Typer(
     name="ldn-inbox",
@@ -317,6 +318,17 @@ def _imap_context(ctx: typer.Context, **options: Any) -> Context:
     return context
 
 
+def _quick_fetch(ctx: typer.Context, options: dict[str, Any]) -> FetchSummary | None:
+    """A fetch with nothing new, without loading the database layer (None: there is
+    something to do)."""
+    from ldn_inbox.flow.quick import load_config, quick_fetch
+
+    state = _state(ctx)
+    cfg = load_config(state.config_path, state.db)
+    return quick_fetch(cfg.with_overrides(
+        {f"imap.{key}": value for key, value in options.items() if value is not None}))
+
+
 @contextmanager
 def _fetch_progress() -> Iterator[Any]:
     """A progress bar on a terminal; nothing under cron."""
@@ -392,19 +404,21 @@ def fetch_command(
       ldn-inbox fetch --host imap.example.org --username info@example.org
       ldn-inbox fetch --after move:Verwerkt --verbose
     """
-    from ldn_inbox.flow.fetch import fetch
-
     verbose = verbose or _state(ctx).verbose
+    options: dict[str, Any] = {
+        "account": account, "host": host, "port": port, "tls": tls, "ca_file": ca_file,
+        "username": username, "password_file": password_file,
+        "password_command": password_command, "keyring": keyring, "auth": auth,
+        "token_command": token_command, "folder": folder, "after": after,
+        "batch_size": batch_size, "max_message_bytes": max_message_bytes, "timeout": timeout}
     with handled():
-        context = _imap_context(
-            ctx,
-            account=account, host=host, port=port, tls=tls, ca_file=ca_file,
-            username=username, password_file=password_file,
-            password_command=password_command, keyring=keyring, auth=auth,
-            token_command=token_command, folder=folder, after=after, batch_size=batch_size,
-            max_message_bytes=max_message_bytes, timeout=timeout)
-        with _fetch_progress() as on_progress:
-            summary = fetch(context, progress=on_progress)
+        summary = _quick_fetch(ctx, options)
+        if summary is None:  # something to do: the full run
+            from ldn_inbox.flow.fetch import fetch
+
+            context = _imap_context(ctx, **options)
+            with _fetch_progress() as on_progress:
+                summary = fetch(context, progress=on_progress)
         if verbose or summary.problems or _is_tty():
             typer.echo(one_line(summary.line()))
         if summary.problems:

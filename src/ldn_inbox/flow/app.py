@@ -17,6 +17,7 @@ from ldn_inbox import config as config_module
 from ldn_inbox.errors import MissingDatabaseError
 from ldn_inbox.flow.coder import set_message_memory
 from ldn_inbox.flow.pipeline import Settings, use_overlay
+from ldn_inbox.flow.quick import load_config, lock_file
 from ldn_inbox.store.db import open_database, read_session_factory, session_factory, sqlite_path
 from ldn_inbox.store.privacy import checked_key, key_path
 
@@ -42,10 +43,7 @@ class Context:
     @classmethod
     def load(cls, config_path: str | None = None, db: str | None = None, *,
              create: bool = True) -> Context:
-        cfg = config_module.load(config_path)
-        if db:
-            cfg = cfg.with_overrides({"db": db})
-        return cls(cfg, create=create)
+        return cls(load_config(config_path, db), create=create)
 
     @property
     def db_url(self) -> str:
@@ -138,14 +136,9 @@ class Context:
         use_overlay(entries)
 
     def lock_path(self) -> Path:
-        configured = self.config["run.lock_file"]
-        if configured:
-            return Path(configured).expanduser()
         url = sa.engine.make_url(self.db_url)
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            database = Path(str(url.database)).expanduser().resolve()
-            return database.with_name(database.name + ".lock")
-        return config_module.user_data_dir() / "ldn-inbox.lock"
+        sqlite = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+        return lock_file(self.config, Path(str(url.database)) if sqlite else None)
 
     def close(self) -> None:
         if self._engine is not None:

@@ -28,16 +28,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import filelock
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ldn_inbox.errors import DatabaseError, LockedError, SourceError
+from ldn_inbox.errors import DatabaseError, SourceError
 from ldn_inbox.flow.app import Context
-from ldn_inbox.flow.pipeline import Ingest, RunSummary, Settings, Waits, batches, code_uncoded
+from ldn_inbox.flow.pipeline import Ingest, RunSummary, Settings, batches, code_uncoded
+from ldn_inbox.flow.quick import take_lock
+from ldn_inbox.flow.summary import FetchSummary
 from ldn_inbox.sources.base import RawItem
 from ldn_inbox.sources.imap import (
     BACKOFF_S,
@@ -60,83 +61,6 @@ MAX_FOLDER_RESETS = 3
 _LEDGER_STATUS = {"new": "stored", "known": "duplicate", "forgotten": "forgotten"}
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class FetchSummary:
-    """Counts of one ``fetch`` run: no content, no addresses.
-
-    :ivar fetched: messages downloaded (each then stored as new or recognised as known).
-    :ivar new: raw messages added to the store.
-    :ivar known: downloaded bytes already in the store (a re-fetch, or a re-scan after a
-        UIDVALIDITY change).
-    :ivar quarantined: stored, but parsing or coding failed (``ldn-inbox errors``).
-    :ivar too_big: stored as header only, being over ``imap.max_message_bytes``.
-    :ivar failed: the server did not deliver them; retried by the next run.
-    :ivar vanished: expunged by someone else before they could be fetched.
-    :ivar applied: messages marked seen or moved (``imap.after``).
-    :ivar recovered: stored by an earlier, interrupted run and coded by this one.
-    :ivar seconds: the run, from taking the lock to the end; ``imap_seconds`` of it waiting
-        for the server, ``setup_seconds`` opening the database and reading its settings,
-        ``waits`` storing and coding (see :meth:`time_line`).
-    """
-
-    account: str
-    folder: str
-    uidvalidity: int
-    fetched: int
-    new: int
-    known: int
-    forgotten: int
-    duplicate_id: int
-    coded: int
-    quarantined: int
-    too_big: int
-    failed: int
-    vanished: int
-    applied: int
-    recovered: int
-    uidvalidity_changed: bool
-    reconnects: int
-    seconds: float
-    imap_seconds: float
-    after: str = "none"
-    setup_seconds: float = 0.0
-    waits: Waits = field(default_factory=Waits, compare=False)
-
-    @property
-    def problems(self) -> int:
-        """Messages that need a look: quarantined, stored incompletely, or not fetched."""
-        return self.quarantined + self.too_big + self.failed
-
-    def line(self) -> str:
-        """One line for ``--verbose`` and cron mail."""
-        parts = [f"{self.fetched} fetched", f"{self.new} new", f"{self.known} already stored",
-                 f"{self.quarantined} quarantined"]
-        extra = {"too big (header kept)": self.too_big, "failed (retried next run)": self.failed,
-                 "vanished": self.vanished, "erased earlier": self.forgotten,
-                 "same Message-ID, other bytes": self.duplicate_id,
-                 "coded after an interrupted run": self.recovered,
-                 "reconnects": self.reconnects}
-        parts += [f"{count} {label}" for label, count in extra.items() if count]
-        if self.applied:
-            verb = "marked seen" if self.after == "seen" else f"moved to {self.after[5:]}"
-            parts.append(f"{self.applied} {verb}")
-        if self.uidvalidity_changed:
-            parts.append("UIDVALIDITY changed: folder re-read")
-        return (f"{self.account}/{self.folder}: " + ", ".join(parts)
-                + f" in {self.seconds:.1f} s (server {self.imap_seconds:.1f} s)")
-
-    def time_line(self) -> str:
-        """Where the run waited, for ``ldn-inbox -v fetch`` and the benchmark: the parts
-        are measured where they happen (monotonic clock); ``other`` is the rest (ledger
-        reads, ``imap.after``, re-coding checks, the progress display)."""
-        waits = self.waits
-        accounted = self.setup_seconds + self.imap_seconds + waits.accounted()
-        return (f"time {self.seconds:.2f} s: setup (credential, database) "
-                f"{self.setup_seconds:.2f} s, waiting for the server {self.imap_seconds:.2f} s, "
-                f"{waits.line()}, "
-                f"other {max(0.0, self.seconds - accounted):.2f} s")
 
 
 @dataclass
@@ -165,14 +89,7 @@ def fetch(ctx: Context, *, progress: Progress | None = None,
     database errors of the steps below.
     """
     settings = ImapSettings.from_config(ctx.config)
-    lock_path = ctx.lock_path()
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(lock_path), timeout=0)
-    try:
-        lock.acquire()
-    except filelock.Timeout:
-        raise LockedError(f"another ldn-inbox run holds the lock {lock_path}; this run stops "
-                          "without fetching (the next one catches up)") from None
+    lock = take_lock(ctx.lock_path())
     try:
         summary = _fetch_locked(ctx, settings, progress, backoff)
         log.info("%s", summary.time_line())

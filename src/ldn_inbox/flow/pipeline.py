@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -21,13 +22,13 @@ from sqlalchemy.orm import Session
 from ldn_inbox.errors import DatabaseError
 from ldn_inbox.flow.coder import (
     Coder,
-    CoderTimes,
     Facts,
     Outcome,
     Pending,
     error_text,
     parse_and_code,
 )
+from ldn_inbox.flow.summary import Waits
 from ldn_inbox.parse.mailings import MailingSet
 from ldn_inbox.sources.base import RawItem, Skipped
 from ldn_inbox.store.models import Contact, Message, RawMessage, utcnow
@@ -37,50 +38,6 @@ from ldn_inbox.store.rawstore import in_chunks, store_many
 from ldn_inbox.store.records import save_extraction
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Waits:
-    """Where an ingest run's time went, in monotonic seconds (no content, no counts of
-    anyone's messages): what a benchmark needs to say what a run waits for.
-
-    :ivar storing: hashing and storing raw bytes (with the IMAP ledger rows), committing.
-    :ivar results: waiting for the coding workers' results (the run has nothing else to do).
-    :ivar writing: writing coded records.
-    :ivar learning: learning mailings from the replies' quotes.
-    :ivar coder: coding in this process, and the workers' busy and idle time.
-    """
-
-    storing: float = 0.0
-    results: float = 0.0
-    writing: float = 0.0
-    learning: float = 0.0
-    coder: CoderTimes = field(default_factory=CoderTimes)
-
-    def add_coder(self, times: CoderTimes) -> None:
-        self.coder.here += times.here
-        self.coder.starting += times.starting
-        self.coder.busy += times.busy
-        self.coder.alive += times.alive
-        self.coder.workers = max(self.coder.workers, times.workers)
-
-    def accounted(self) -> float:
-        """The seconds of the run's own process these times account for (the workers'
-        time runs beside it)."""
-        return (self.storing + self.results + self.writing + self.learning + self.coder.here
-                + self.coder.starting)
-
-    def line(self) -> str:
-        """The times as one line (``ldn-inbox -v``)."""
-        coder = self.coder
-        text = (f"storing {self.storing:.2f} s, coding in this process {coder.here:.2f} s, "
-                f"starting coding workers {coder.starting:.2f} s, "
-                f"waiting for coding workers {self.results:.2f} s, "
-                f"writing records {self.writing:.2f} s, learning mailings {self.learning:.2f} s")
-        if coder.workers:
-            text += (f"; {coder.workers} workers busy {coder.busy:.2f} s, "
-                     f"idle {coder.idle:.2f} s (summed)")
-        return text
 
 
 @dataclass
@@ -332,6 +289,8 @@ class Ingest:
         #: learn when this many are unexplained (None: the learner's MIN_SENDERS, read when
         #: the first batch is written, so a run with nothing to code never loads the learner)
         self._learn_at: int | None = None
+        #: the learn texts read by this run's learning so far (read once, not at each try)
+        self._learn_cache: dict[tuple[int, Any], str] = {}
 
     def __enter__(self) -> Ingest:
         return self
@@ -462,7 +421,7 @@ class Ingest:
 
         started = time.monotonic()
         with self.sessions() as session:
-            added = relearn(session, self.settings.mailings)
+            added = relearn(session, self.settings.mailings, cache=self._learn_cache)
             session.commit()
             if added:
                 mailings = load(session)

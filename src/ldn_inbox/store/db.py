@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -17,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ldn_inbox.config import hide_url_password
 from ldn_inbox.errors import ConfigError, DatabaseError, MissingDatabaseError
+from ldn_inbox.store.revision import head_revision as head_revision
+from ldn_inbox.store.revision import migrations_dir as migrations_dir
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -185,18 +186,6 @@ def clear_old_copies(engine: sa.Engine, *, vacuum: bool = False) -> list[str]:
     return []
 
 
-def migrations_dir() -> Path:
-    """Where the Alembic scripts are: inside the installed package (a wheel ships the
-    repository's top-level ``alembic/`` as ``ldn_inbox/migrations``), else the checkout's
-    ``alembic/`` (editable install, running from source)."""
-    package = Path(__file__).resolve().parent.parent  # ldn_inbox/
-    for candidate in (package / "migrations", package.parent.parent / "alembic"):
-        if (candidate / "env.py").is_file() and (candidate / "versions").is_dir():
-            return candidate
-    raise DatabaseError("the schema migrations are missing from this installation: "
-                        "reinstall ldn-inbox")
-
-
 def _alembic_config() -> AlembicConfig:
     # alembic is imported only to migrate: every command checks the revision, few migrate
     from alembic.config import Config as AlembicConfig
@@ -205,26 +194,6 @@ def _alembic_config() -> AlembicConfig:
     cfg = AlembicConfig(stdout=sys.stdout)
     cfg.set_main_option("script_location", str(migrations_dir()))
     return cfg
-
-
-_REVISION = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*['\"]?([\w]+|None)", re.M)
-
-
-def head_revision() -> str:
-    """The newest migration, read from the scripts without importing alembic."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for script in (migrations_dir() / "versions").glob("*.py"):
-        found = dict(_REVISION.findall(script.read_text("utf-8")))
-        if "revision" in found:
-            revisions.add(found["revision"])
-            if found.get("down_revision") not in (None, "None"):
-                parents.add(found["down_revision"])
-    heads = sorted(revisions - parents)
-    if len(heads) != 1:
-        raise DatabaseError(f"the migrations have {len(heads)} heads ({', '.join(heads)}); "
-                            "expected one")
-    return heads[0]
 
 
 def current_revision(engine: sa.Engine) -> str | None:

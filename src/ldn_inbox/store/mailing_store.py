@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -166,32 +167,51 @@ def _learn_text(packed: bytes | None, plain: str | None, quoted_packed: bytes | 
     return unpack_text(packed, plain, quoted)
 
 
-def learn_quotes(session: Session) -> list[tuple[str, str, str]]:
+#: Learn texts already read, by (record id, when it was coded): a run learns several times
+#: from mostly the same window of messages, and a text is read (unpacked) once
+LearnCache = dict[tuple[int, Any], str]
+
+
+def learn_quotes(session: Session, cache: LearnCache | None = None
+                 ) -> list[tuple[str, str, str]]:
     """What learning reads: (record id, sender, unexplained quoted lines) of the
-    :data:`LEARN_WINDOW` most recent messages that have such lines."""
-    rows = session.execute(
-        sa.select(Message.id, Message.respondent_id, Extraction.learn_packed,
-                  Extraction.learn_plain, Message.quoted_packed, Message.quoted_plain)
+    :data:`LEARN_WINDOW` most recent messages that have such lines. ``cache``: the texts
+    an earlier call read (kept up to date: a record coded again is read again)."""
+    has_text = sa.or_(Extraction.learn_packed.is_not(None), Extraction.learn_plain.is_not(None))
+    window = session.execute(
+        sa.select(Message.id, Message.respondent_id, Extraction.coded_at)
         .join(Extraction, Extraction.message_pk == Message.id)
-        .where(sa.or_(Extraction.learn_packed.is_not(None), Extraction.learn_plain.is_not(None)))
-        .order_by(Message.id.desc()).limit(LEARN_WINDOW)).all()
-    return [(str(pk), sender or f"message-{pk}", _learn_text(packed, plain, quoted, old) or "")
-            for pk, sender, packed, plain, quoted, old in rows]
+        .where(has_text).order_by(Message.id.desc()).limit(LEARN_WINDOW)).all()
+    cache = {} if cache is None else cache
+    keys = {(pk, coded_at) for pk, _, coded_at in window}
+    missing = [pk for pk, _, coded_at in window if (pk, coded_at) not in cache]
+    for start in range(0, len(missing), 500):
+        for pk, coded_at, packed, plain, quoted, old in session.execute(
+                sa.select(Message.id, Extraction.coded_at, Extraction.learn_packed,
+                          Extraction.learn_plain, Message.quoted_packed, Message.quoted_plain)
+                .join(Extraction, Extraction.message_pk == Message.id)
+                .where(Message.id.in_(missing[start:start + 500]))):
+            cache[(pk, coded_at)] = _learn_text(packed, plain, quoted, old) or ""
+    for key in [key for key in cache if key not in keys]:
+        del cache[key]
+    return [(str(pk), sender or f"message-{pk}", cache.get((pk, coded_at), ""))
+            for pk, sender, coded_at in window]
 
 
 def relearn(session: Session, known: MailingSet | None = None, *,
-            min_senders: int | None = None) -> list[MailingRecord]:
+            min_senders: int | None = None, cache: LearnCache | None = None
+            ) -> list[MailingRecord]:
     """Learn mailings from the quotes no known mailing explains; returns the new records.
 
     Reads the unexplained quoted lines of the :data:`LEARN_WINDOW` most recent messages
-    that have them; ``min_senders`` defaults to the learner's
-    :data:`~ldn_inbox.parse.mailing_learn.MIN_SENDERS`."""
+    that have them (through ``cache``, see :func:`learn_quotes`); ``min_senders``
+    defaults to the learner's :data:`~ldn_inbox.parse.mailing_learn.MIN_SENDERS`."""
     # the learner (and the reply parser with lxml under it) is loaded when there is
     # something to learn from, not by every run that only reads the mailings
     from ldn_inbox.parse.mailing_learn import MIN_SENDERS, learn
 
     known = known if known is not None else load(session)
-    found = learn(learn_quotes(session), known,
+    found = learn(learn_quotes(session, cache), known,
                   min_senders=MIN_SENDERS if min_senders is None else min_senders)
     if not found:
         return []

@@ -56,7 +56,8 @@ def save_extraction(session: Session, message: Message, coded: Coded, *,
     extraction.knowledge = coded.knowledge
     extraction.mailing_keys = list(coded.mailings)
     extraction.unexplained = coded.unexplained
-    extraction.keep_learn_text(coded.learn_text or None, message.quoted_text)
+    # the quoted text as coded (what message.quoted_text holds, without unpacking it again)
+    extraction.keep_learn_text(coded.learn_text or None, coded.quoted_text)
     if not fresh:
         session.flush()
     refresh_response(session, message, fresh=fresh, extraction=extraction)
