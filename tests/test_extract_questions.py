@@ -353,6 +353,9 @@ ATTRIBUTION_AND_FADING = [
     ("J'ai pris la LDN un an. J'allais beaucoup mieux, moins de douleurs. Au début j'avais des "
      "vertiges. Je ne la prends plus depuis l'été parce que je suis enceinte.", "fr",
      "experience", "positive", "a stop for a reason of its own is no stop for side effects"),
+    ("Ik neem LDN sinds de lente, voorgeschreven door mijn dermatoloog. De jeuk van mijn eczeem "
+     "is trouwens ook bijna weg.", "nl", "side_effects", "unknown",
+     "a side-effect word joined by a verb to its improvement is no side effect"),
     ("Bonjour,\n\nOui, depuis mars.\nEffets secondaires : aucun.", "fr", "ldn_use",
      "current", "a 'yes' opening the text after a greeting, a labelled line later"),
     ("Dag Marleen,\n\nNee, eigenlijk niet meer, sinds de zomer.", "nl", "ldn_use", "past",

@@ -18,7 +18,8 @@ from ldn_inbox.extract.segment import Segments
 
 #: Tokens around a symptom word searched for a direction word (same clause only).
 DIRECTION_WINDOW = 6
-#: An adverse-effect term counts as improved only with the direction word right next to it.
+#: An adverse-effect term counts as improved only with the direction word right next to it
+#: (or joined to it by a verb: "de jeuk van de lichen is bijna weg").
 INHERENT_IMPROVE_WINDOW = 4
 #: ... and after a subject joined to it by a verb ("de pijn in mijn rug ... is veel minder")
 COPULA_WINDOW = 10
@@ -284,7 +285,8 @@ def mentions(doc: Doc, segs: Segments, *, proxy: bool) -> list[Mention]:
             continue  # "mijn darmen waren rustiger": says how the bowels are, not the mood
         direction, direction_hit = _direction(doc, hit, polarity, symptoms)
         if inherent and direction == "improve" and direction_hit is not None \
-                and _gap(hit, direction_hit) > INHERENT_IMPROVE_WINDOW:
+                and _gap(hit, direction_hit) > INHERENT_IMPROVE_WINDOW \
+                and _window(doc, hit, direction_hit, symptoms) != COPULA_WINDOW:
             # "minder nachtmerries" is better; "terug gaan fietsen ... droom zot" is not
             direction, direction_hit = None, None
         own_clause = doc.clause_of(hit.first)
