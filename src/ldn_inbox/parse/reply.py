@@ -27,6 +27,7 @@ besides our own; the rest is here because the library has no notion of inline an
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -256,10 +257,19 @@ def _maybe_structure(body: str) -> bool:
     if "-" in body or "_" in body:
         return True
     stripped = body.strip()
-    folded = stripped.lower() if stripped.isascii() else fold(stripped)
+    if stripped.isascii():
+        return _structure_words(stripped.lower())
+    # Folding a line is slow; the line without any of its other characters has every word
+    # the folded line has (and maybe more), so it tells most lines apart first.
+    rough = unicodedata.normalize("NFKD", stripped.lower()).encode("ascii", "ignore").decode()
+    return _structure_words(rough.lstrip()) and _structure_words(fold(stripped))
+
+
+def _structure_words(folded: str) -> bool:
     return folded[:2] in _ATTRIBUTION_OPENERS or ":" in folded or "schr" in folded \
         or "wrote" in folded or "ecrit" in folded or "bericht" in folded \
         or "message" in folded or "nachricht" in folded
+
 
 
 def _next_text(lines: list[_Line], index: int) -> int:
@@ -562,9 +572,12 @@ _LABEL_STARTS = frozenset("abcdABCD(•·▪◦*-–—vVqQfF")
 
 
 def _labelled(body: str) -> bool:
-    first = body.lstrip()[:1]
+    stripped = body.lstrip()
+    first = stripped[:1]
     if not first or not (first in _LABEL_STARTS or first.isdecimal()):
         return False
+    if first in "abcdABCD" and stripped[1:2] not in (".", ")"):
+        return False  # a word ("de", "Beste"), no label
     match = LINE_LABEL.match(body)
     return bool(match and (match.group("label") or match.group("plabel"))) \
         or bool(_QUESTION_WORD.match(body))
@@ -626,9 +639,14 @@ def _mark_quoted(lines: list[_Line], mailings: MailingSet) -> None:
 def _unexplained(lines: list[_Line]) -> list[str]:
     """The quoted lines (inline answers among them) that no known mailing explains: what
     a mailing not known yet is learned from."""
-    return [line.body.strip() for line in lines
-            if line.quoted and line.found is None and line.body.strip()
-            and line.role not in ("attribution", "header", "blank")]
+    material = []
+    for line in lines:
+        if line.found is None and (line.depth > 0 or line.region in ("original", "earlier")) \
+                and line.role not in ("attribution", "header", "blank"):
+            body = line.body.strip()
+            if body:
+                material.append(body)
+    return material
 
 
 #: The longest line of mailing text right after a question that still belongs to it (its
@@ -725,8 +743,11 @@ def isolate(text: str, *, mailings: MailingSet | None = None,
     lines: list[_Line] = []
     text = text.replace("\ufeff", "").replace("\xa0", " ").replace("\u200b", "")
     for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        depth, body = strip_quote(raw) if ">" in raw[:2] else (0, raw)
-        lines.append(_Line(raw, body.rstrip(), depth))
+        if raw[:2] == "> " and raw[2:3] != ">":
+            lines.append(_Line(raw, raw[2:].rstrip(), 1))  # (what strip_quote makes of it)
+        else:
+            depth, body = strip_quote(raw) if ">" in raw[:2] else (0, raw)
+            lines.append(_Line(raw, body.rstrip(), depth))
     _mark_structure(lines, forwarded_by, sender)
     _mark_mailing(lines, mailings)
     _mark_quoted(lines, mailings)
@@ -803,8 +824,8 @@ def _any_anchor_answered(own: list[str]) -> bool:
 
 #: A list label (not a bullet) at a line start, as :data:`LINE_LABEL` reads it.
 _LABEL_AFTER_NEWLINE = re.compile(r"\n[ \t]*(?:(?:\d{1,2}|[a-dA-D])[.)]|\((?:\d|[a-dA-D])\))[ \t]")
-#: Latin-1 letters and digits (what a token is made of) kept, the rest made spaces.
-_LATIN1_WORDS = bytes(c if chr(c).isalnum() else 32 for c in range(256))
+#: Latin-1 letters and digits (what a token is made of) made "a", the rest spaces.
+_LATIN1_WORDS = bytes(97 if chr(c).isalnum() else 32 for c in range(256))
 
 
 def _token_count(text: str) -> int:
@@ -815,7 +836,8 @@ def _token_count(text: str) -> int:
         data = text.encode("latin-1")
     except UnicodeEncodeError:
         return len(TOKEN.findall(text)) - labels
-    return len(data.translate(_LATIN1_WORDS).split()) - labels
+    marked = data.translate(_LATIN1_WORDS)
+    return marked.count(b" a") + marked.startswith(b"a") - labels
 
 
 def _has_words(text: str) -> bool:
