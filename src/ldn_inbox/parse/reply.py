@@ -100,6 +100,8 @@ _ADDRESS_LINE = re.compile(
     r"\s*\w+)?)\s*,?\s*$",
     re.IGNORECASE,
 )
+#: Phone numbers and postal addresses have digits (a quick test before their patterns).
+_DIGIT = re.compile(r"\d")
 _DISCLAIMER = re.compile(
     r"\b(?:disclaimer|dit (?:e-?mail)?bericht (?:en eventuele bijlagen )?(?:is|zijn) "
     r"(?:uitsluitend )?bestemd|vertrouwelijke informatie|this (?:e-?mail|message) "
@@ -247,7 +249,10 @@ _ATTRIBUTION_WORDS = ("schre", "schrieb", "wrote", "ecrit")
 
 
 def _is_attribution(text: str) -> bool:
-    folded = fold(text.strip())
+    stripped = text.strip()
+    if not stripped.isascii() and not any(word in _rough(stripped) for word in _ATTRIBUTION_WORDS):
+        return False  # (folding is slow, and most lines have none of the words)
+    folded = fold(stripped)
     return len(folded) < 260 and any(word in folded for word in _ATTRIBUTION_WORDS) \
         and bool(_ATTRIBUTION.match(folded))
 
@@ -259,10 +264,14 @@ def _maybe_structure(body: str) -> bool:
     stripped = body.strip()
     if stripped.isascii():
         return _structure_words(stripped.lower())
-    # Folding a line is slow; the line without any of its other characters has every word
-    # the folded line has (and maybe more), so it tells most lines apart first.
-    rough = unicodedata.normalize("NFKD", stripped.lower()).encode("ascii", "ignore").decode()
-    return _structure_words(rough.lstrip()) and _structure_words(fold(stripped))
+    return _structure_words(_rough(stripped).lstrip()) and _structure_words(fold(stripped))
+
+
+def _rough(text: str) -> str:
+    """``text`` lower case, decomposed, and cut to ASCII: every ASCII word the folded text
+    has is in it (it may have a few more, where a letter it dropped stood between). Folding
+    is slow, so a line that has none of some words in this form needs no folding."""
+    return unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
 
 
 def _structure_words(folded: str) -> bool:
@@ -723,8 +732,8 @@ def _strip_signatures(lines: list[_Line]) -> None:
             line.role = "signature"
             closing_budget = 6
             continue
-        if (_CONTACT_LINE.match(body) or (_PHONE.search(body) and len(body) < 60)
-                or _ADDRESS_LINE.match(body)):
+        if _CONTACT_LINE.match(body) or (_DIGIT.search(body) and (
+                (_PHONE.search(body) and len(body) < 60) or _ADDRESS_LINE.match(body))):
             line.role = "signature"
 
 
