@@ -192,3 +192,28 @@ def test_questions_of_an_unknown_mailing_are_found_by_what_they_ask(
         line: str, number: int | None) -> None:
     result = isolate(line + "\nantwoord", mailings=MailingSet())
     assert (result.anchors[0] if result.anchors else None) == number
+
+
+@pytest.mark.parametrize("line", [
+    "Le 3 mars 2024, Jean Dupont a écrit :", "Le lun. 4 mars, Hélène <h@x.be> a ÉCRIT:",
+    "Am Montag schrieb Jürgen Müller:", "Op ma 4 mrt. schreef Zoë Peeters:",
+    "-------- Message d'origine --------", "Von: Jürgen", "Objet : Re: enquête",
+    "Ça a été très difficile", "Je prends la naltrexone à faible dose", "Ｏp maandag",
+    "\u00a8op ma", "ﬁn de l'écrit", "sc\u00f8hreef", "Le médecin", "Öp dinsdag",
+])
+def test_accented_lines_are_tested_as_folded(line: str) -> None:
+    """Accented lines are tested for structure words in a cheaper form first (decomposed,
+    cut to ASCII): the answer must be what the folded line gives."""
+    from ldn_inbox.parse.reply import (
+        _ATTRIBUTION,
+        _ATTRIBUTION_WORDS,
+        _is_attribution,
+        _maybe_structure,
+        _structure_words,
+    )
+    from ldn_inbox.parse.textnorm import fold
+
+    folded = fold(line.strip())
+    assert _maybe_structure(line) == ("-" in line or "_" in line or _structure_words(folded))
+    assert _is_attribution(line) == (len(folded) < 260 and any(
+        w in folded for w in _ATTRIBUTION_WORDS) and bool(_ATTRIBUTION.match(folded)))
