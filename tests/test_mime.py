@@ -539,3 +539,13 @@ def test_plain_from_values_are_read_as_the_header_parser_reads_them(value: str) 
     plain = _plain_mailbox(value)
     assert (plain is not None) == (value in _PLAIN_FROM)
     assert plain is None or [tuple(plain)] == expected
+
+
+def test_html_is_converted_only_when_there_is_no_plain_text() -> None:
+    html = b"Content-Type: text/html; charset=utf-8\r\n\r\n<p>De <b>HTML</b> versie.</p>"
+    both = parse(multipart([b"Content-Type: text/plain; charset=utf-8\r\n\r\nDe platte versie.",
+                            html], b"alternative"))
+    assert (both.text, both.html_text) == ("De platte versie.", "")
+    blank_plain = parse(multipart([b"Content-Type: text/plain; charset=utf-8\r\n\r\n \r\n",
+                                   html], b"alternative"))
+    assert blank_plain.text == blank_plain.html_text == "De HTML versie."
