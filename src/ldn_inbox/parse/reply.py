@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -444,20 +445,19 @@ def _mark_mailing(lines: list[_Line], mailings: MailingSet) -> None:
             if "?" in line.body or first in _LABEL_STARTS or first.isdecimal():
                 _typed_question(line, [])  # (which tests the label itself)
             continue
-        _, found_tokens = line_tokens(line.body)
-        toks = [tok for tok, _, _ in found_tokens]
+        toks, ends = _tokens_of(line.body)
         if not toks:
             continue
         found = mailings.longest_prefix(toks, previous) if mailings else None
         labelled = found is not None and found.length < len(toks) and \
-            line.body[found_tokens[found.length - 1][2]:].lstrip()[:1] in (":", "?")
+            line.body[ends[found.length - 1]:].lstrip()[:1] in (":", "?")
         if found is not None and _accept(line, found, len(toks), mailings, previous,
                                          labelled=labelled):
             whole = found.length == len(toks)
             question = mailings.last_question(found)
             line.found = found
             previous = found
-            rest = "" if whole else _rest_after(line.body, found_tokens[found.length - 1][2])
+            rest = "" if whole else _rest_after(line.body, ends[found.length - 1])
             following = lines[index + 1].body if index + 1 < len(lines) else ""
             if rest and line.depth and _mailing_text(rest, following, mailings):
                 rest = ""  # a quote re-wrapped: the mailing's next words, not an answer
@@ -474,6 +474,14 @@ def _mark_mailing(lines: list[_Line], mailings: MailingSet) -> None:
         last_question = None
         _typed_question(line, toks)
     _pasted_questions(lines)
+
+
+@lru_cache(maxsize=8192)
+def _tokens_of(body: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """A line's folded tokens and where each ends (the lines of a mailing come back quoted in
+    reply after reply)."""
+    _, found = line_tokens(body)
+    return tuple(tok for tok, _, _ in found), tuple(end for _, _, end in found)
 
 
 def _accept(line: _Line, found: Found, size: int, mailings: MailingSet,
@@ -524,7 +532,7 @@ def _rest_after(body: str, end: int) -> str:
     return rest.lstrip(" \t?)!.:,;]–—-*").strip()
 
 
-def _typed_question(line: _Line, toks: list[str]) -> None:
+def _typed_question(line: _Line, toks: Sequence[str]) -> None:
     """A question of the survey in words no known mailing has: quoted from an unknown
     mailing, typed by the respondent with the answer after it ("Bijwerkingen? Geen"), or
     pasted among others (see :func:`_pasted_questions`)."""
