@@ -217,3 +217,14 @@ def test_accented_lines_are_tested_as_folded(line: str) -> None:
     assert _maybe_structure(line) == ("-" in line or "_" in line or _structure_words(folded))
     assert _is_attribution(line) == (len(folded) < 260 and any(
         w in folded for w in _ATTRIBUTION_WORDS) and bool(_ATTRIBUTION.match(folded)))
+
+
+@pytest.mark.parametrize("line", [
+    "Kerkstraat 12", "2000 Antwerpen", "Rue de la Loi 16, 1000 Bruxelles", "STEENWEG 5",
+    "Lange Lozanastraat 14 bus 3", "Avenue Louise 54 bte 2", "Hoofdstraße 7", "Dorpsplein 1a",
+    "ik neem 4,5 mg sinds 2019", "Grote Markt 1, 2000 Antwerpen", "3. dosis 4,5 mg", "Hof 3",
+])
+def test_address_lines_are_told_as_the_pattern_tells_them(line: str) -> None:
+    from ldn_inbox.parse.reply import _ADDRESS_LINE, _may_be_address
+
+    assert _may_be_address(line) == bool(_ADDRESS_LINE.match(line))

@@ -268,6 +268,7 @@ def _maybe_structure(body: str) -> bool:
     return _structure_words(_rough(stripped).lstrip()) and _structure_words(fold(stripped))
 
 
+@lru_cache(maxsize=1024)
 def _rough(text: str) -> str:
     """``text`` lower case, decomposed, and cut to ASCII: every ASCII word the folded text
     has is in it (it may have a few more, where a letter it dropped stood between). Folding
@@ -699,6 +700,23 @@ def _continues_question(lines: list[_Line], index: int) -> bool:
 # -- pass 4: signatures ---------------------------------------------------------------
 
 
+#: Every postal address line has a postcode (four digits) or one of these words.
+_FOUR_DIGITS = re.compile(r"\d{4}")
+_STREET_WORDS = ("straat", "laan", "weg", "plein", "dreef", "lei", "baan", "dijk", "kaai",
+                 "markt", "hof", "rue", "avenue", "chaussee", "boulevard", "place", "strasse",
+                 "gasse")
+
+
+def _may_be_address(body: str) -> bool:
+    """:data:`_ADDRESS_LINE`, tested first for what it needs on an ASCII line (the pattern
+    is slow; the test has no case rules for other characters)."""
+    if body.isascii() and not _FOUR_DIGITS.search(body):
+        lowered = body.lower()
+        if not any(word in lowered for word in _STREET_WORDS):
+            return False
+    return bool(_ADDRESS_LINE.match(body))
+
+
 def _strip_signatures(lines: list[_Line]) -> None:
     own = [line for line in lines
            if line.role in ("own", "question", "blank", "attribution", "header")]
@@ -741,7 +759,7 @@ def _strip_signatures(lines: list[_Line]) -> None:
             closing_budget = 6
             continue
         if _CONTACT_LINE.match(body) or (_DIGIT.search(body) and (
-                (_PHONE.search(body) and len(body) < 60) or _ADDRESS_LINE.match(body))):
+                (_PHONE.search(body) and len(body) < 60) or _may_be_address(body))):
             line.role = "signature"
 
 
