@@ -167,33 +167,6 @@ def test_greeting_is_not_a_closing() -> None:
         "Beste,\n\nZie bijlage voor mijn antwoorden."
 
 
-def test_answers_at_top_and_empty_quoted_questions_leave_no_anchors() -> None:
-    result = isolate("1. ja\n2. huisarts\n\nOp di schreef FibroRes vzw:\n" + QUOTED_SHEET,
-                     mailings=KNOWN)
-    assert result.anchors == []
-    assert result.text == "1. ja\n2. huisarts"
-
-
-@pytest.mark.parametrize(("line", "number"), [
-    ("> 1. Gebruikt U Naltrexone of heeft U het gebruikt?", 1),
-    ("> Vraag 2: Wie schreef u de naltrexone voor?", 2),
-    ("> 3) was uw ervaring positief?", 3),
-    ("> had u bepaalde bijwerkinge?", 4),
-    ("> Prenez-vous de la naltrexone ?", 1),
-    ("> Qui vous l'a prescrite ?", 2),
-    ("> Did you have any side effects?", 4),
-    ("> Hatten Sie Nebenwirkungen?", 4),
-    ("> Ja, minder pijn", None),
-    ("> Wat is LDN?", None),
-    ("1. Oui, je le prends toujours", None),
-    ("Bijwerkingen? Geen", None),  # the writer's own label: read by segmentation
-])
-def test_questions_of_an_unknown_mailing_are_found_by_what_they_ask(
-        line: str, number: int | None) -> None:
-    result = isolate(line + "\nantwoord", mailings=MailingSet())
-    assert (result.anchors[0] if result.anchors else None) == number
-
-
 @pytest.mark.parametrize("line", [
     "Le 3 mars 2024, Jean Dupont a écrit :", "Le lun. 4 mars, Hélène <h@x.be> a ÉCRIT:",
     "Am Montag schrieb Jürgen Müller:", "Op ma 4 mrt. schreef Zoë Peeters:",
@@ -228,3 +201,30 @@ def test_address_lines_are_told_as_the_pattern_tells_them(line: str) -> None:
     from ldn_inbox.parse.reply import _ADDRESS_LINE, _may_be_address
 
     assert _may_be_address(line) == bool(_ADDRESS_LINE.match(line))
+
+
+def test_answers_at_top_and_empty_quoted_questions_leave_no_anchors() -> None:
+    result = isolate("1. ja\n2. huisarts\n\nOp di schreef FibroRes vzw:\n" + QUOTED_SHEET,
+                     mailings=KNOWN)
+    assert result.anchors == []
+    assert result.text == "1. ja\n2. huisarts"
+
+
+@pytest.mark.parametrize(("line", "number"), [
+    ("> 1. Gebruikt U Naltrexone of heeft U het gebruikt?", 1),
+    ("> Vraag 2: Wie schreef u de naltrexone voor?", 2),
+    ("> 3) was uw ervaring positief?", 3),
+    ("> had u bepaalde bijwerkinge?", 4),
+    ("> Prenez-vous de la naltrexone ?", 1),
+    ("> Qui vous l'a prescrite ?", 2),
+    ("> Did you have any side effects?", 4),
+    ("> Hatten Sie Nebenwirkungen?", 4),
+    ("> Ja, minder pijn", None),
+    ("> Wat is LDN?", None),
+    ("1. Oui, je le prends toujours", None),
+    ("Bijwerkingen? Geen", None),  # the writer's own label: read by segmentation
+])
+def test_questions_of_an_unknown_mailing_are_found_by_what_they_ask(
+        line: str, number: int | None) -> None:
+    result = isolate(line + "\nantwoord", mailings=MailingSet())
+    assert (result.anchors[0] if result.anchors else None) == number
