@@ -439,6 +439,10 @@ class Found:
         return self.start + self.length
 
 
+#: Lines whose mailing runs a :class:`MailingSet` remembers.
+_PREFIXES_KEPT = 8192
+
+
 class MailingSet:
     """The mailings known at coding time, indexed for token lookup."""
 
@@ -448,6 +452,9 @@ class MailingSet:
             if mailing.tokens:
                 unique.setdefault(mailing.key, mailing)
         self.mailings: tuple[Mailing, ...] = tuple(unique.values())
+        #: (tokens, preferred run) -> longest run: a mailing's lines come back quoted in
+        #: reply after reply (emptied when full)
+        self._prefixes: dict[tuple[tuple[str, ...], Found | None], Found | None] = {}
         self._bigrams: dict[tuple[str, str], list[tuple[int, int]]] = {}
         self._unigrams: dict[str, list[tuple[int, int]]] = {}
         for index, mailing in enumerate(self.mailings):
@@ -493,6 +500,15 @@ class MailingSet:
     def longest_prefix(self, toks: Sequence[str], prefer: Found | None = None) -> Found | None:
         """The longest leading run of ``toks`` that is a run of some mailing's tokens; on a
         tie, the one continuing ``prefer`` (the previous quoted line)."""
+        key = (tuple(toks), prefer)
+        if key in self._prefixes:
+            return self._prefixes[key]
+        if len(self._prefixes) >= _PREFIXES_KEPT:
+            self._prefixes.clear()
+        best = self._prefixes[key] = self._longest_prefix(toks, prefer)
+        return best
+
+    def _longest_prefix(self, toks: Sequence[str], prefer: Found | None) -> Found | None:
         best: Found | None = None
         for index, start in self._candidates(toks):
             stream = self.mailings[index].tokens
