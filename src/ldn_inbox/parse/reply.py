@@ -282,7 +282,6 @@ def _structure_words(folded: str) -> bool:
         or "message" in folded or "nachricht" in folded
 
 
-
 def _next_text(lines: list[_Line], index: int) -> int:
     while index < len(lines) and not lines[index].body.strip():
         index += 1
