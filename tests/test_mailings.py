@@ -324,3 +324,47 @@ def test_learning_reads_in_full_only_the_quotes_several_senders_share() -> None:
     assert len(found) == 1
     assert found[0].senders == 3
     assert len(found[0].mailing.questions) == 4
+
+
+def test_question_word_scores_count_each_phrase_found_anywhere() -> None:
+    """The scores of :func:`concept_scores` against the rule read straight from
+    data/questions.toml: a phrase counts once when its words stand in a row somewhere
+    ("word*": any ending), core phrases needed, extra ones adding weight."""
+    import random
+    import re
+    import tomllib
+    from importlib import resources
+
+    from ldn_inbox.parse.mailings import _concept_scores
+    from ldn_inbox.parse.textnorm import fold
+
+    data = tomllib.loads(resources.files("ldn_inbox").joinpath("data/questions.toml")
+                         .read_text("utf-8"))
+    address = {fold(w) for w in data["address"]["words"]}
+
+    def phrases(items: list[str]) -> set[tuple[str, ...]]:
+        return {tuple(re.findall(r"[^\W_]+\*?", fold(item))) for item in items} - {()}
+
+    def found(phrase: tuple[str, ...], toks: tuple[str, ...]) -> bool:
+        return any(all(tok.startswith(p[:-1]) if p.endswith("*") else tok == p
+                       for p, tok in zip(phrase, toks[i:i + len(phrase)], strict=True))
+                   for i in range(len(toks) - len(phrase) + 1))
+
+    def expected(toks: tuple[str, ...]) -> dict[int, float]:
+        out = {}
+        for n in range(1, 5):
+            core = sum(found(p, toks) for p in phrases(data[f"q{n}"]["core"]))
+            extra = sum(found(p, toks) for p in phrases(data[f"q{n}"]["extra"]))
+            if core:
+                out[n] = 2.0 + min(core, 2) + 0.5 * min(extra, 3) + (
+                    1.0 if address & set(toks) else 0.0)
+        return out
+
+    words = sorted({w.rstrip("*") + ending for q in data.values() for items in q.values()
+                    for item in items for w in fold(item).split() for ending in ("", "en")}
+                   | {"de", "het", "mijn", "nee"})
+    rng = random.Random(14)
+    samples = [tuple(rng.choices(words, k=rng.randint(0, 12))) for _ in range(400)]
+    assert sum(bool(expected(toks)) for toks in samples) > 100  # (questions among them)
+    for toks in samples:
+        assert _concept_scores.__wrapped__(toks) == expected(toks), toks

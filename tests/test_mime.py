@@ -473,3 +473,79 @@ def test_attachment_size_is_the_decoded_size() -> None:
     (found,) = parsed.attachments
     assert (found.filename, found.size, found.text, found.error) == (
         "data.bin", len(blob), None, None)
+
+
+_PLAIN = (b"From: An Peeters <an@example.be>\r\nTo: info@example.org\r\nSubject: Re: LDN\r\n"
+          b"Content-Type: text/plain; charset=utf-8\r\n\r\nJa, 4,5 mg.\r\n> Gebruikt u LDN?\r\n"
+          b"caf\xc3\xa9 \xff\r\n")
+_HEADER_ONLY_READ = {
+    "crlf": _PLAIN,
+    "lf": _PLAIN.replace(b"\r\n", b"\n"),
+    "no-body": _PLAIN.split(b"\r\n\r\n")[0] + b"\r\n\r\n",
+    "unix-from-first": b"From an@example.be Mon Jan  1 00:00:00 2024\n"
+                       + _PLAIN.replace(b"\r\n", b"\n"),
+    "folded-header": _PLAIN.replace(b"Subject: Re: LDN", b"Subject: Re:\r\n  LDN"),
+    "8-bit-header": _PLAIN.replace(b"An Peeters", b"An P\xc3\xa9eters"),
+}
+_FULL_READ = {
+    "from-line-last": _PLAIN.replace(b"charset=utf-8\r\n", b"charset=utf-8\r\nFrom x\r\n"),
+    "not-a-header": _PLAIN.replace(b"To: info", b"no colon here\r\nTo: info"),
+    "bare-cr": _PLAIN.replace(b"Subject: Re: LDN\r\n", b"Subject: Re: LDN\rX: y\r\n"),
+    "no-empty-line": b"From: an@example.be\r\nSubject: x\r\n",
+    "leading-empty-line": b"\r\n" + _PLAIN,
+    "multipart": multipart([TEXT_PART]),
+    "rfc822": _PLAIN.replace(b"text/plain; charset=utf-8", b"message/rfc822"),
+}
+
+
+@pytest.mark.parametrize("data", [*_HEADER_ONLY_READ.values(), *_FULL_READ.values()],
+                         ids=[*_HEADER_ONLY_READ, *_FULL_READ])
+def test_single_part_messages_read_from_their_header_equal_the_full_parse(data: bytes) -> None:
+    """A single-part message has only its header fed to the parser (its body is set as the
+    payload): the message must be what the parser makes of the whole bytes, and the
+    shortcut must be taken where it can be and not where the parser reads otherwise."""
+    from ldn_inbox.parse.mime import _single_part, message_from_bytes
+
+    def shape(message: email.message.Message) -> object:
+        payload = message.get_payload()
+        return (message.items(), message.get_unixfrom(), message.get_content_type(),
+                [type(d).__name__ for d in message.defects], message.preamble,
+                message.epilogue, [shape(p) for p in payload] if isinstance(payload, list)
+                else payload)
+
+    expected = email.message_from_bytes(data, policy=compat32)
+    assert shape(message_from_bytes(data)) == shape(expected)
+    assert (_single_part(data) is not None) == (data in _HEADER_ONLY_READ.values())
+
+
+_PLAIN_FROM = ["An Peeters <an.peeters@example.be>", "an@example.be", "A <b@c>",
+               "Respondent 12 <r12@mail.example.org>", "Xy <x_y+tag@sub-domain.example>"]
+_OTHER_FROM = ["An  Peeters <an@example.be>", " An <an@example.be>", "An<an@example.be>",
+               '"Peeters, An" <an@example.be>', "Peeters, An <an@example.be>",
+               "an..p@example.be", "=?utf-8?q?An?= <an@example.be>", "X_Y <xy@example.be>",
+               "An (home) <an@example.be>", "<an@example.be>", "An P\u00e9eters <an@example.be>"]
+
+
+@pytest.mark.parametrize("value", _PLAIN_FROM + _OTHER_FROM)
+def test_plain_from_values_are_read_as_the_header_parser_reads_them(value: str) -> None:
+    """The plainest From values skip the header parser: what is read must be the same."""
+    from email.policy import default
+
+    from ldn_inbox.parse.addresses import _mailboxes, _plain_mailbox
+
+    header = default.header_factory("from", value)
+    expected = [(a.display_name, a.addr_spec, a.domain) for a in header.addresses]
+    assert [tuple(m) for m in _mailboxes(value)] == expected
+    plain = _plain_mailbox(value)
+    assert (plain is not None) == (value in _PLAIN_FROM)
+    assert plain is None or [tuple(plain)] == expected
+
+
+def test_html_is_converted_only_when_there_is_no_plain_text() -> None:
+    html = b"Content-Type: text/html; charset=utf-8\r\n\r\n<p>De <b>HTML</b> versie.</p>"
+    both = parse(multipart([b"Content-Type: text/plain; charset=utf-8\r\n\r\nDe platte versie.",
+                            html], b"alternative"))
+    assert (both.text, both.html_text) == ("De platte versie.", "")
+    blank_plain = parse(multipart([b"Content-Type: text/plain; charset=utf-8\r\n\r\n \r\n",
+                                   html], b"alternative"))
+    assert blank_plain.text == blank_plain.html_text == "De HTML versie."

@@ -167,6 +167,42 @@ def test_greeting_is_not_a_closing() -> None:
         "Beste,\n\nZie bijlage voor mijn antwoorden."
 
 
+@pytest.mark.parametrize("line", [
+    "Le 3 mars 2024, Jean Dupont a écrit :", "Le lun. 4 mars, Hélène <h@x.be> a ÉCRIT:",
+    "Am Montag schrieb Jürgen Müller:", "Op ma 4 mrt. schreef Zoë Peeters:",
+    "-------- Message d'origine --------", "Von: Jürgen", "Objet : Re: enquête",
+    "Ça a été très difficile", "Je prends la naltrexone à faible dose", "Ｏp maandag",
+    "\u00a8op ma", "ﬁn de l'écrit", "sc\u00f8hreef", "Le médecin", "Öp dinsdag",
+])
+def test_accented_lines_are_tested_as_folded(line: str) -> None:
+    """Accented lines are tested for structure words in a cheaper form first (decomposed,
+    cut to ASCII): the answer must be what the folded line gives."""
+    from ldn_inbox.parse.reply import (
+        _ATTRIBUTION,
+        _ATTRIBUTION_WORDS,
+        _is_attribution,
+        _maybe_structure,
+        _structure_words,
+    )
+    from ldn_inbox.parse.textnorm import fold
+
+    folded = fold(line.strip())
+    assert _maybe_structure(line) == ("-" in line or "_" in line or _structure_words(folded))
+    assert _is_attribution(line) == (len(folded) < 260 and any(
+        w in folded for w in _ATTRIBUTION_WORDS) and bool(_ATTRIBUTION.match(folded)))
+
+
+@pytest.mark.parametrize("line", [
+    "Kerkstraat 12", "2000 Antwerpen", "Rue de la Loi 16, 1000 Bruxelles", "STEENWEG 5",
+    "Lange Lozanastraat 14 bus 3", "Avenue Louise 54 bte 2", "Hoofdstraße 7", "Dorpsplein 1a",
+    "ik neem 4,5 mg sinds 2019", "Grote Markt 1, 2000 Antwerpen", "3. dosis 4,5 mg", "Hof 3",
+])
+def test_address_lines_are_told_as_the_pattern_tells_them(line: str) -> None:
+    from ldn_inbox.parse.reply import _ADDRESS_LINE, _may_be_address
+
+    assert _may_be_address(line) == bool(_ADDRESS_LINE.match(line))
+
+
 def test_answers_at_top_and_empty_quoted_questions_leave_no_anchors() -> None:
     result = isolate("1. ja\n2. huisarts\n\nOp di schreef FibroRes vzw:\n" + QUOTED_SHEET,
                      mailings=KNOWN)

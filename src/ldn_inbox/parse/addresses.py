@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.headerregistry import Address, AddressHeader
+from email.headerregistry import AddressHeader
 from email.policy import default as default_policy
 from functools import lru_cache
+from typing import NamedTuple
 
 #: RFC 5321 allows 254 characters in a forward path's address; longer is not a mailbox.
 MAX_ADDRESS = 254
@@ -39,12 +40,39 @@ class Sender:
     problem: str | None = None
 
 
+class _Mailbox(NamedTuple):
+    """What is read of one mailbox (as :class:`email.headerregistry.Address` names it)."""
+
+    display_name: str
+    addr_spec: str
+    domain: str
+
+
+#: ``Name <address>`` or a bare address in the plainest form (ASCII words, a dot-atom
+#: address): what the header parser reads from it is plain to see.
+_ADDR_SPEC = r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_PLAIN_MAILBOX = re.compile(
+    rf"(?P<name>[A-Za-z0-9]+(?: [A-Za-z0-9]+)*) <(?P<addr>{_ADDR_SPEC})>|(?P<bare>{_ADDR_SPEC})")
+
+
+def _plain_mailbox(value: str) -> _Mailbox | None:
+    match = _PLAIN_MAILBOX.fullmatch(value)
+    if match is None:
+        return None
+    address = match.group("addr") or match.group("bare")
+    return _Mailbox(match.group("name") or "", address, address.rpartition("@")[2])
+
+
 @lru_cache(maxsize=4096)
-def _mailboxes(value: str) -> tuple[Address, ...]:
-    # a respondent writes more than once; the header parser is slow
+def _mailboxes(value: str) -> tuple[_Mailbox, ...]:
+    # a respondent writes more than once; the header parser is slow, and the plainest
+    # values need none
+    plain = _plain_mailbox(value)
+    if plain is not None:
+        return (plain,)
     header = default_policy.header_factory("from", value)
     assert isinstance(header, AddressHeader)
-    return tuple(header.addresses)
+    return tuple(_Mailbox(a.display_name, a.addr_spec, a.domain) for a in header.addresses)
 
 
 def parse_sender(values: Sequence[str]) -> Sender:

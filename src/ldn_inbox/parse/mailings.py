@@ -178,29 +178,45 @@ def _word_label(line: str) -> str:
 # -- the four questions inside a mailing ------------------------------------------------
 
 
+class _Phrases:
+    """A list of phrases to count, sorted by how they are looked for: one-word phrases by a
+    set lookup (starred ones by their stem), longer ones position by position."""
+
+    __slots__ = ("longer", "stems", "words")
+
+    def __init__(self, phrases: tuple[tuple[str, ...], ...]) -> None:
+        self.words = frozenset(p[0] for p in phrases if len(p) == 1 and not p[0].endswith("*"))
+        self.stems = tuple(p[0][:-1] for p in phrases if len(p) == 1 and p[0].endswith("*"))
+        self.longer = tuple(p for p in phrases if len(p) > 1)
+
+
 @dataclass(frozen=True)
 class _Concept:
-    core: tuple[tuple[str, ...], ...]
-    extra: tuple[tuple[str, ...], ...]
+    core: _Phrases
+    extra: _Phrases
 
 
 @lru_cache(maxsize=1)
-def _concepts() -> tuple[frozenset[str], dict[int, _Concept]]:
+def _concepts() -> tuple[frozenset[str], dict[int, _Concept], tuple[int, ...]]:
+    """The reader's address words, the four questions' phrases, and the lengths of the
+    stems a starred word starts with."""
     raw = resources.files("ldn_inbox").joinpath("data/questions.toml").read_text("utf-8")
     data = tomllib.loads(raw)
     address = frozenset(fold(w) for w in data["address"]["words"])
+    starred: set[int] = set()
 
-    def phrases(items: list[str]) -> tuple[tuple[str, ...], ...]:
+    def phrases(items: list[str]) -> _Phrases:
         out = []
         for item in items:
             parts = re.findall(r"[^\W_]+\*?", fold(item))
             if parts:
                 out.append(tuple(parts))
-        return tuple(dict.fromkeys(out))
+                starred.update(len(p) - 1 for p in parts if p.endswith("*"))
+        return _Phrases(tuple(dict.fromkeys(out)))
 
     concepts = {n: _Concept(phrases(data[f"q{n}"]["core"]), phrases(data[f"q{n}"]["extra"]))
                 for n in range(1, 5)}
-    return address, concepts
+    return address, concepts, tuple(sorted(starred))
 
 
 def _token_matches(pattern: str, token: str) -> bool:
@@ -209,11 +225,11 @@ def _token_matches(pattern: str, token: str) -> bool:
     return token == pattern
 
 
-def _count(phrases: tuple[tuple[str, ...], ...], toks: Sequence[str]) -> int:
-    hits = 0
-    present = set(toks)
-    stems = {tok[:k] for tok in present for k in range(1, len(tok) + 1)}
-    for phrase in phrases:
+def _count(phrases: _Phrases, toks: Sequence[str], present: set[str], stems: set[str]) -> int:
+    """How many of ``phrases`` occur in ``toks`` (``present``: its tokens; ``stems``: their
+    beginnings of the lengths a starred word has)."""
+    hits = len(phrases.words & present) + sum(1 for stem in phrases.stems if stem in stems)
+    for phrase in phrases.longer:
         size = len(phrase)
         first = phrase[0]
         if first[:-1] not in stems if first.endswith("*") else first not in present:
@@ -227,7 +243,7 @@ def _count(phrases: tuple[tuple[str, ...], ...], toks: Sequence[str]) -> int:
 
 def addresses_reader(text_tokens: Sequence[str]) -> bool:
     """Whether the text speaks to the reader ("u", "vous", "you", "Sie"): survey questions do."""
-    address, _ = _concepts()
+    address = _concepts()[0]
     return any(tok in address for tok in text_tokens)
 
 
@@ -240,15 +256,17 @@ def concept_scores(text_tokens: Sequence[str]) -> dict[int, float]:
 @lru_cache(maxsize=4096)
 def _concept_scores(text_tokens: tuple[str, ...]) -> dict[int, float]:
     # quoted questions come back in reply after reply
-    address, concepts = _concepts()
+    address, concepts, lengths = _concepts()
     scores: dict[int, float] = {}
-    addressed = any(tok in address for tok in text_tokens)
+    present = set(text_tokens)
+    addressed = not address.isdisjoint(present)
+    stems = {tok[:k] for tok in present for k in lengths if k <= len(tok)}
     for number, concept in concepts.items():
-        core = _count(concept.core, text_tokens)
+        core = _count(concept.core, text_tokens, present, stems)
         if not core:
             continue
-        scores[number] = 2.0 + min(core, 2) + 0.5 * min(_count(concept.extra, text_tokens), 3) \
-            + (1.0 if addressed else 0.0)
+        scores[number] = 2.0 + min(core, 2) + 0.5 * min(
+            _count(concept.extra, text_tokens, present, stems), 3) + (1.0 if addressed else 0.0)
     return scores
 
 
@@ -421,6 +439,10 @@ class Found:
         return self.start + self.length
 
 
+#: Lines whose mailing runs a :class:`MailingSet` remembers.
+_PREFIXES_KEPT = 8192
+
+
 class MailingSet:
     """The mailings known at coding time, indexed for token lookup."""
 
@@ -430,6 +452,9 @@ class MailingSet:
             if mailing.tokens:
                 unique.setdefault(mailing.key, mailing)
         self.mailings: tuple[Mailing, ...] = tuple(unique.values())
+        #: (tokens, preferred run) -> longest run: a mailing's lines come back quoted in
+        #: reply after reply (emptied when full)
+        self._prefixes: dict[tuple[tuple[str, ...], Found | None], Found | None] = {}
         self._bigrams: dict[tuple[str, str], list[tuple[int, int]]] = {}
         self._unigrams: dict[str, list[tuple[int, int]]] = {}
         for index, mailing in enumerate(self.mailings):
@@ -475,6 +500,15 @@ class MailingSet:
     def longest_prefix(self, toks: Sequence[str], prefer: Found | None = None) -> Found | None:
         """The longest leading run of ``toks`` that is a run of some mailing's tokens; on a
         tie, the one continuing ``prefer`` (the previous quoted line)."""
+        key = (tuple(toks), prefer)
+        if key in self._prefixes:
+            return self._prefixes[key]
+        if len(self._prefixes) >= _PREFIXES_KEPT:
+            self._prefixes.clear()
+        best = self._prefixes[key] = self._longest_prefix(toks, prefer)
+        return best
+
+    def _longest_prefix(self, toks: Sequence[str], prefer: Found | None) -> Found | None:
         best: Found | None = None
         for index, start in self._candidates(toks):
             stream = self.mailings[index].tokens

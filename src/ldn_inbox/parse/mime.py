@@ -81,6 +81,8 @@ class ParsedMessage:
 
     :ivar text: the body as plain text (text/plain preferred, else converted HTML),
         with quoted lines still in it; reply.py separates them.
+    :ivar html_text: the HTML body converted to text, when there is no plain text body
+        (only one of them is read).
     :ivar report_text: text of delivery-status parts (bounces), not part of ``text``.
     :ivar parser: ``mail-parser`` or ``stdlib`` (fallback).
     :ivar problems: what went wrong but did not stop the parse (defects, fallbacks, limits).
@@ -418,9 +420,10 @@ def _walk(message: Message, parsed: ParsedMessage, convert_timeout: float) -> No
             stack[0:0] = inner
         elif not _attachment(part, ctype, parsed, convert_timeout):
             (html if ctype == "text/html" else plain).append(_part_text(part, parsed.problems))
-    if html:
-        _html_body(html, parsed, convert_timeout)
     text = "\n".join(t.strip("\n") for t in plain if t.strip())
+    if html and not text:
+        # (HTML is converted only when there is no plain text to read)
+        _html_body(html, parsed, convert_timeout)
     parsed.text = _cut(text, "the body text", parsed.problems) or parsed.html_text
     parsed.report_text = _cut(parsed.report_text, "the delivery report", parsed.problems)
 
@@ -456,12 +459,45 @@ _FEED_BYTES = 1 << 20
 def message_from_bytes(data: bytes) -> Message:
     """What ``email.message_from_bytes`` returns (compat32), the bytes fed to the parser in
     pieces: the whole message is then never one decoded string beside all its lines (a 50 MB
-    message took some 360 MiB to parse that way, about 130 MiB this way)."""
+    message took some 360 MiB to parse that way, about 130 MiB this way).
+
+    A single-part message (most replies) has only its header parsed: its body is what the
+    parser would have joined from its lines, so it is decoded in one go instead
+    (:func:`_single_part`)."""
+    message = _single_part(data)
+    if message is not None:
+        return message
     parser = BytesFeedParser(policy=compat32)
     view = memoryview(data)
     for start in range(0, len(data), _FEED_BYTES):
         parser.feed(bytes(view[start:start + _FEED_BYTES]))
     return parser.close()
+
+
+#: The end of a header block: the first empty line.
+_BLANK_LINE = re.compile(rb"\n\r?\n")
+#: A header declaring parts (the header is then not worth parsing twice).
+_CONTAINER_TYPE = re.compile(rb"(?im)^content-type:\s*\"?(?:multipart|message)/")
+
+
+def _single_part(data: bytes) -> Message | None:
+    """The message parsed from its header alone, its body set as the payload, when the
+    parser would read nothing else: a header that ends at the first empty line and a type
+    that is neither ``multipart`` nor ``message``. None otherwise (or when a bare CR could
+    end a line: the parser splits lines there too)."""
+    blank = _BLANK_LINE.search(data)
+    if blank is None or blank.start() == 0 or _CONTAINER_TYPE.search(data, 0, blank.start()) \
+            or b"\r" in data[:blank.start() + 1].replace(b"\r\n", b""):
+        return None
+    parser = BytesFeedParser(policy=compat32)
+    parser.feed(data[:blank.end()])
+    message = parser.close()
+    # (a header line the parser did not take as one, or a trailing "From " line, would
+    # have started the body before the empty line)
+    if message.get_content_maintype() in ("multipart", "message") or message.get_payload():
+        return None
+    message.set_payload(str(memoryview(data)[blank.end():], "ascii", "surrogateescape"))
+    return message
 
 
 def parse(data: bytes, *, convert_timeout: float = 10.0) -> ParsedMessage:

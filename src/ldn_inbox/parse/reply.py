@@ -27,6 +27,8 @@ besides our own; the rest is here because the library has no notion of inline an
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -99,6 +101,8 @@ _ADDRESS_LINE = re.compile(
     r"\s*\w+)?)\s*,?\s*$",
     re.IGNORECASE,
 )
+#: Phone numbers and postal addresses have digits (a quick test before their patterns).
+_DIGIT = re.compile(r"\d")
 _DISCLAIMER = re.compile(
     r"\b(?:disclaimer|dit (?:e-?mail)?bericht (?:en eventuele bijlagen )?(?:is|zijn) "
     r"(?:uitsluitend )?bestemd|vertrouwelijke informatie|this (?:e-?mail|message) "
@@ -246,7 +250,10 @@ _ATTRIBUTION_WORDS = ("schre", "schrieb", "wrote", "ecrit")
 
 
 def _is_attribution(text: str) -> bool:
-    folded = fold(text.strip())
+    stripped = text.strip()
+    if not stripped.isascii() and not any(word in _rough(stripped) for word in _ATTRIBUTION_WORDS):
+        return False  # (folding is slow, and most lines have none of the words)
+    folded = fold(stripped)
     return len(folded) < 260 and any(word in folded for word in _ATTRIBUTION_WORDS) \
         and bool(_ATTRIBUTION.match(folded))
 
@@ -256,7 +263,20 @@ def _maybe_structure(body: str) -> bool:
     if "-" in body or "_" in body:
         return True
     stripped = body.strip()
-    folded = stripped.lower() if stripped.isascii() else fold(stripped)
+    if stripped.isascii():
+        return _structure_words(stripped.lower())
+    return _structure_words(_rough(stripped).lstrip()) and _structure_words(fold(stripped))
+
+
+@lru_cache(maxsize=1024)
+def _rough(text: str) -> str:
+    """``text`` lower case, decomposed, and cut to ASCII: every ASCII word the folded text
+    has is in it (it may have a few more, where a letter it dropped stood between). Folding
+    is slow, so a line that has none of some words in this form needs no folding."""
+    return unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
+
+
+def _structure_words(folded: str) -> bool:
     return folded[:2] in _ATTRIBUTION_OPENERS or ":" in folded or "schr" in folded \
         or "wrote" in folded or "ecrit" in folded or "bericht" in folded \
         or "message" in folded or "nachricht" in folded
@@ -425,20 +445,19 @@ def _mark_mailing(lines: list[_Line], mailings: MailingSet) -> None:
             if "?" in line.body or first in _LABEL_STARTS or first.isdecimal():
                 _typed_question(line, [])  # (which tests the label itself)
             continue
-        _, found_tokens = line_tokens(line.body)
-        toks = [tok for tok, _, _ in found_tokens]
+        toks, ends = _tokens_of(line.body)
         if not toks:
             continue
         found = mailings.longest_prefix(toks, previous) if mailings else None
         labelled = found is not None and found.length < len(toks) and \
-            line.body[found_tokens[found.length - 1][2]:].lstrip()[:1] in (":", "?")
+            line.body[ends[found.length - 1]:].lstrip()[:1] in (":", "?")
         if found is not None and _accept(line, found, len(toks), mailings, previous,
                                          labelled=labelled):
             whole = found.length == len(toks)
             question = mailings.last_question(found)
             line.found = found
             previous = found
-            rest = "" if whole else _rest_after(line.body, found_tokens[found.length - 1][2])
+            rest = "" if whole else _rest_after(line.body, ends[found.length - 1])
             following = lines[index + 1].body if index + 1 < len(lines) else ""
             if rest and line.depth and _mailing_text(rest, following, mailings):
                 rest = ""  # a quote re-wrapped: the mailing's next words, not an answer
@@ -455,6 +474,14 @@ def _mark_mailing(lines: list[_Line], mailings: MailingSet) -> None:
         last_question = None
         _typed_question(line, toks)
     _pasted_questions(lines)
+
+
+@lru_cache(maxsize=8192)
+def _tokens_of(body: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """A line's folded tokens and where each ends (the lines of a mailing come back quoted in
+    reply after reply)."""
+    _, found = line_tokens(body)
+    return tuple(tok for tok, _, _ in found), tuple(end for _, _, end in found)
 
 
 def _accept(line: _Line, found: Found, size: int, mailings: MailingSet,
@@ -507,7 +534,7 @@ def _rest_after(body: str, end: int) -> str:
     return rest.lstrip(" \t?)!.:,;]–—-*").strip()
 
 
-def _typed_question(line: _Line, toks: list[str]) -> None:
+def _typed_question(line: _Line, toks: Sequence[str]) -> None:
     """A question of the survey in words no known mailing has: quoted from an unknown
     mailing, typed by the respondent with the answer after it ("Bijwerkingen? Geen"), or
     pasted among others (see :func:`_pasted_questions`)."""
@@ -564,9 +591,12 @@ _LABEL_STARTS = frozenset("abcdABCD(•·▪◦*-–—vVqQfF")
 
 
 def _labelled(body: str) -> bool:
-    first = body.lstrip()[:1]
+    stripped = body.lstrip()
+    first = stripped[:1]
     if not first or not (first in _LABEL_STARTS or first.isdecimal()):
         return False
+    if first in "abcdABCD" and stripped[1:2] not in (".", ")"):
+        return False  # a word ("de", "Beste"), no label
     match = LINE_LABEL.match(body)
     return bool(match and (match.group("label") or match.group("plabel"))) \
         or bool(_QUESTION_WORD.match(body))
@@ -628,9 +658,14 @@ def _mark_quoted(lines: list[_Line], mailings: MailingSet) -> None:
 def _unexplained(lines: list[_Line]) -> list[str]:
     """The quoted lines (inline answers among them) that no known mailing explains: what
     a mailing not known yet is learned from."""
-    return [line.body.strip() for line in lines
-            if line.quoted and line.found is None and line.body.strip()
-            and line.role not in ("attribution", "header", "blank")]
+    material = []
+    for line in lines:
+        if line.found is None and (line.depth > 0 or line.region in ("original", "earlier")) \
+                and line.role not in ("attribution", "header", "blank"):
+            body = line.body.strip()
+            if body:
+                material.append(body)
+    return material
 
 
 #: The longest line of mailing text right after a question that still belongs to it (its
@@ -664,6 +699,23 @@ def _continues_question(lines: list[_Line], index: int) -> bool:
 
 
 # -- pass 4: signatures ---------------------------------------------------------------
+
+
+#: Every postal address line has a postcode (four digits) or one of these words.
+_FOUR_DIGITS = re.compile(r"\d{4}")
+_STREET_WORDS = ("straat", "laan", "weg", "plein", "dreef", "lei", "baan", "dijk", "kaai",
+                 "markt", "hof", "rue", "avenue", "chaussee", "boulevard", "place", "strasse",
+                 "gasse")
+
+
+def _may_be_address(body: str) -> bool:
+    """:data:`_ADDRESS_LINE`, tested first for what it needs on an ASCII line (the pattern
+    is slow; the test has no case rules for other characters)."""
+    if body.isascii() and not _FOUR_DIGITS.search(body):
+        lowered = body.lower()
+        if not any(word in lowered for word in _STREET_WORDS):
+            return False
+    return bool(_ADDRESS_LINE.match(body))
 
 
 def _strip_signatures(lines: list[_Line]) -> None:
@@ -707,8 +759,8 @@ def _strip_signatures(lines: list[_Line]) -> None:
             line.role = "signature"
             closing_budget = 6
             continue
-        if (_CONTACT_LINE.match(body) or (_PHONE.search(body) and len(body) < 60)
-                or _ADDRESS_LINE.match(body)):
+        if _CONTACT_LINE.match(body) or (_DIGIT.search(body) and (
+                (_PHONE.search(body) and len(body) < 60) or _may_be_address(body))):
             line.role = "signature"
 
 
@@ -727,8 +779,11 @@ def isolate(text: str, *, mailings: MailingSet | None = None,
     lines: list[_Line] = []
     text = text.replace("\ufeff", "").replace("\xa0", " ").replace("\u200b", "")
     for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        depth, body = strip_quote(raw) if ">" in raw[:2] else (0, raw)
-        lines.append(_Line(raw, body.rstrip(), depth))
+        if raw[:2] == "> " and raw[2:3] != ">":
+            lines.append(_Line(raw, raw[2:].rstrip(), 1))  # (what strip_quote makes of it)
+        else:
+            depth, body = strip_quote(raw) if ">" in raw[:2] else (0, raw)
+            lines.append(_Line(raw, body.rstrip(), depth))
     _mark_structure(lines, forwarded_by, sender)
     _mark_mailing(lines, mailings)
     _mark_quoted(lines, mailings)
@@ -805,8 +860,8 @@ def _any_anchor_answered(own: list[str]) -> bool:
 
 #: A list label (not a bullet) at a line start, as :data:`LINE_LABEL` reads it.
 _LABEL_AFTER_NEWLINE = re.compile(r"\n[ \t]*(?:(?:\d{1,2}|[a-dA-D])[.)]|\((?:\d|[a-dA-D])\))[ \t]")
-#: Latin-1 letters and digits (what a token is made of) kept, the rest made spaces.
-_LATIN1_WORDS = bytes(c if chr(c).isalnum() else 32 for c in range(256))
+#: Latin-1 letters and digits (what a token is made of) made "a", the rest spaces.
+_LATIN1_WORDS = bytes(97 if chr(c).isalnum() else 32 for c in range(256))
 
 
 def _token_count(text: str) -> int:
@@ -817,7 +872,8 @@ def _token_count(text: str) -> int:
         data = text.encode("latin-1")
     except UnicodeEncodeError:
         return len(TOKEN.findall(text)) - labels
-    return len(data.translate(_LATIN1_WORDS).split()) - labels
+    marked = data.translate(_LATIN1_WORDS)
+    return marked.count(b" a") + marked.startswith(b"a") - labels
 
 
 def _has_words(text: str) -> bool:
