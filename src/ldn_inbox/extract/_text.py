@@ -79,6 +79,9 @@ class Lexicon:
     symptoms: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: real words never read as a typo of a lexicon word ("geleden" is no "gelezen")
     not_typos: frozenset[str] = frozenset()
+    #: (word, next word, fuzzy) -> the terms that may start there (see ``_candidates``)
+    pair_cache: dict[tuple[str, str | None, bool], tuple[Term, ...]] = field(
+        default_factory=dict)
 
     def words(self, section: str, key: str) -> list[str]:
         value = self.data.get(section, {}).get(key, [])
@@ -491,15 +494,9 @@ def _match_all(tokens: list[Token], lexicon: Lexicon, *, fuzzy: bool = True) -> 
     hits: list[Hit] = []
     norms = [t.norm for t in tokens]
     count = len(norms)
-    by_first = lexicon.by_first
     for index, norm in enumerate(norms):
-        candidates: list[Term] = list(by_first.get(norm, ()))
-        if not candidates and fuzzy:
-            near = _fuzzy_first(lexicon.language, norm)
-            if near is not None:
-                candidates = list(by_first.get(near, ()))
-        candidates += [t for t in lexicon.prefix_by_head.get(norm[:3], ())
-                       if norm.startswith(t.words[0])]
+        following = norms[index + 1] if index + 1 < count else None
+        candidates = _candidates(lexicon, norm, following, fuzzy)
         token = tokens[index]
         if index + 1 < count:
             hits += _split_word(tokens, index, norms, lexicon)
@@ -519,7 +516,7 @@ def _match_all(tokens: list[Token], lexicon: Lexicon, *, fuzzy: bool = True) -> 
             if end > count:
                 continue
             matched = True
-            for k in range(1, len(words)):
+            for k in range(2, len(words)):  # (the second word is matched by _candidates)
                 # exact first: the common case, and most candidates fail on their 2nd word
                 if norms[index + k] != words[k] and not _word_matches(
                         norms[index + k], words[k], term.prefix[k],
@@ -530,6 +527,35 @@ def _match_all(tokens: list[Token], lexicon: Lexicon, *, fuzzy: bool = True) -> 
                 hits.append(Hit(term.concept, index, end, token.start, tokens[end - 1].end,
                                 term.text))
     return hits
+
+
+#: Pairs of (word, next word) whose surviving terms are remembered, per lexicon.
+_PAIR_CACHE_SIZE = 200_000
+
+
+def _candidates(lexicon: Lexicon, norm: str, following: str | None,
+                fuzzy: bool) -> tuple[Term, ...]:
+    """The terms that may start at a token ``norm`` followed by ``following``: those whose
+    first word it is (or, with ``fuzzy``, a near word), and whose second word the next token
+    is. A text repeats its word pairs, so the answer is remembered per pair."""
+    key = (norm, following, fuzzy)
+    found = lexicon.pair_cache.get(key)
+    if found is not None:
+        return found
+    terms: list[Term] = list(lexicon.by_first.get(norm, ()))
+    if not terms and fuzzy:
+        near = _fuzzy_first(lexicon.language, norm)
+        if near is not None:
+            terms = list(lexicon.by_first.get(near, ()))
+    terms += [t for t in lexicon.prefix_by_head.get(norm[:3], ())
+              if norm.startswith(t.words[0])]
+    typo_ok = fuzzy and following not in lexicon.not_typos
+    found = tuple(t for t in terms if len(t.words) == 1 or (following is not None and (
+        following == t.words[1] or _word_matches(following, t.words[1], t.prefix[1], typo_ok))))
+    if len(lexicon.pair_cache) >= _PAIR_CACHE_SIZE:
+        lexicon.pair_cache.clear()
+    lexicon.pair_cache[key] = found
+    return found
 
 
 def _split_word(tokens: list[Token], index: int, norms: list[str],
