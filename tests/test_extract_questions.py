@@ -356,6 +356,13 @@ ATTRIBUTION_AND_FADING = [
     ("Ik neem LDN sinds de lente, voorgeschreven door mijn dermatoloog. De jeuk van mijn eczeem "
      "is trouwens ook bijna weg.", "nl", "side_effects", "unknown",
      "a side-effect word joined by a verb to its improvement is no side effect"),
+    ("My rheumatologist started me on LDN three months ago.\n\nSide effects: not sure. I have "
+     "been more tired lately.", "en", "side_effects", "unknown",
+     "an answer about side effects that opens with a doubt"),
+    ("Elle a pris la LDN trois mois. Elle n'a rien remarqué, ni en bien ni en mal, donc elle a "
+     "arrêté.", "fr", "side_effects", "no", "'ni en bien ni en mal' says no side effects too"),
+    ("4: nee\n3: ja, beter\n2: mijn huisarts\n1: ja, nog altijd", "nl", "ldn_use", "current",
+     "numbered answers in reverse order are read by their numbers"),
     ("Bonjour,\n\nOui, depuis mars.\nEffets secondaires : aucun.", "fr", "ldn_use",
      "current", "a 'yes' opening the text after a greeting, a labelled line later"),
     ("Dag Marleen,\n\nNee, eigenlijk niet meer, sinds de zomer.", "nl", "ldn_use", "past",
@@ -393,3 +400,13 @@ def test_an_inline_list_is_read_whole_when_the_mailing_numbers_its_questions() -
     values = {name: field.value for name, field in result.fields.items()}
     assert (values["prescriber"], values["experience"], values["side_effects"]) == (
         "gp", "positive", "no")
+
+
+def test_four_bullets_answer_the_questions_in_the_mailings_order() -> None:
+    """Four dashed answers under a mailing that asks experience and side effects before the
+    prescriber: the third bullet answers the side-effect question."""
+    result = extract("- yes, since January\n- less pain in my legs\n- no\n- my GP", "en",
+                     order=(1, 3, 4, 2))
+    values = {name: field.value for name, field in result.fields.items()}
+    assert (values["experience"], values["side_effects"], values["prescriber"]) == (
+        "positive", "no", "gp")

@@ -327,7 +327,8 @@ def _gather(doc: Doc, segs: Segments, *, benefits: list[str], benefit_hits: list
         negative=_cues(doc, "negative", proxy=proxy, segs=segs),
         unbearable=_cues(doc, "unbearable", proxy=proxy, segs=segs),
         bothers=_cues(doc, "bothers", proxy=proxy, segs=segs),
-        no_effect=_cues(doc, "no_effect", proxy=proxy, segs=segs) + [
+        no_effect=_cues(doc, "no_effect", proxy=proxy, segs=segs)
+        + _cues(doc, "neither", proxy=proxy, segs=segs) + [
             # "niet beter", "niks beter gevoeld": a negated benefit is no effect
             h for h in doc.hits_of("experience", "positive")
             if usable(doc, h, proxy=proxy) and negated(doc, h) and on_topic(doc, h, segs)],

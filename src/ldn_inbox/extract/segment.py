@@ -144,7 +144,9 @@ def _listed(text: str, order: tuple[int, ...],
         if pattern is _LETTERED:
             found = _lettered(text, found)
         ordered = [label for label, _, _ in found]
-        if not ordered or ordered != sorted(ordered, key=_position):
+        # (in another order only when no label repeats: "4: nee / 3: mijn dokter / 2: goed")
+        if not ordered or (ordered != sorted(ordered, key=_position)
+                           and len(set(ordered)) != len(ordered)):
             continue
         own = {label for label in ordered if label in labels}
         plain = {"1", "2", "3", "4", "a", "b", "c", "d"}
@@ -167,7 +169,9 @@ def _listed(text: str, order: tuple[int, ...],
             return [(labels[found[0][0]], found[0][1], found[0][2])]
         found = [(label, start, end) for label, start, end in found
                  if _position(label) < len(order)]
-        if len({label for label, _, _ in found}) >= 2 and _position(found[0][0]) <= 1:
+        unordered = ordered != sorted(ordered, key=_position)
+        if len({label for label, _, _ in found}) >= (3 if unordered else 2) \
+                and (_position(found[0][0]) <= 1 or unordered):
             return [(order[_position(label)], start, end) for label, start, end in found]
     return []
 
@@ -299,7 +303,7 @@ def segment(doc: Doc, *, order: tuple[int, ...] = (1, 2, 3, 4),
     bullets = [(m.start(), m.end()) for m in _BULLET.finditer(text)]
     if len(bullets) == 4:
         # four dashed items in a row, one per question
-        return _from_markers(text, [(n + 1, s, e) for n, (s, e) in enumerate(bullets)],
+        return _from_markers(text, [(order[n], s, e) for n, (s, e) in enumerate(bullets)],
                              "bullets")
     labelled = _labels(doc)
     if labelled:

@@ -201,6 +201,15 @@ def _plain_no(doc: Doc, segs: Segments) -> bool:
         or inside(doc.hits_of("negation", "pre"))
 
 
+def _opens_unsure(doc: Doc, segs: Segments) -> bool:
+    """The answer to question 4 opens with a doubt ("not sure", "weet ik niet")."""
+    if not segs.has(4):
+        return False
+    tokens = [i for i, t in enumerate(doc.tokens) if segs.answers(t.start, 4)]
+    return bool(tokens) and any(h.first <= tokens[0] + 1 and segs.answers(h.start, 4)
+                                for h in doc.hits_of("context", "unsure"))
+
+
 def code_side_effects(doc: Doc, segs: Segments, found: list[Mention], *, use: LdnUse,
                       proxy: bool) -> tuple[Reading, Reading]:
     """(side_effects, side_effect_codes) readings."""
@@ -208,10 +217,16 @@ def code_side_effects(doc: Doc, segs: Segments, found: list[Mention], *, use: Ld
         return Reading(None, 0.9), Reading([], 0.9)
     codes, unsure = _effects(found)
     said_no, said_yes, explicit_no = _generic_words(doc, proxy=proxy, unsure=unsure)
+    # "ni en bien ni en mal": nothing either way
+    said_no += [h for h in doc.hits_of("experience", "neither") if usable(doc, h, proxy=proxy)]
     # an effect named in the answer and said the illness's or there before is a "no"
     said_no += [m.hit for m in found if m.side_effect and m.disowned and not m.negated
                 and (segs.answers(m.hit.start, 4) or _near_generic(doc, m.hit))]
     codes = _after_explicit_no(doc, codes, explicit_no)
+    if codes and _opens_unsure(doc, segs):
+        # "Side effects: not sure. I've been more tired lately": what follows is the doubt
+        unsure += [h for h in codes.values() if segs.answers(h.start, 4)]
+        codes = {code: hit for code, hit in codes.items() if not segs.answers(hit.start, 4)}
     if codes and _plain_no(doc, segs):
         # a plain "no" under question 4 outweighs symptoms read from the other answers (the
         # condition treated, a benefit): "2. Mijn neuroloog (ook voor migraine) ... 4. Geen."
