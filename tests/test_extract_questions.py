@@ -363,6 +363,11 @@ ATTRIBUTION_AND_FADING = [
      "arrêté.", "fr", "side_effects", "no", "'ni en bien ni en mal' says no side effects too"),
     ("4: nee\n3: ja, beter\n2: mijn huisarts\n1: ja, nog altijd", "nl", "ldn_use", "current",
      "numbered answers in reverse order are read by their numbers"),
+    ("Hallo,\n\nNa twee weken gestopt door de misselijkheid. Verder niks gemerkt.", "nl",
+     "ldn_use", "past", "a stop opening the writer's text is the writer's stop of the drug"),
+    ("Nog een aanvulling op mijn vorige mail: ik ben vorige week toch gestopt. De dromen "
+     "werden te erg.", "nl", "ldn_use", "past",
+     "the word after a stop in the next sentence is no activity stopped"),
     ("Bonjour,\n\nOui, depuis mars.\nEffets secondaires : aucun.", "fr", "ldn_use",
      "current", "a 'yes' opening the text after a greeting, a labelled line later"),
     ("Dag Marleen,\n\nNee, eigenlijk niet meer, sinds de zomer.", "nl", "ldn_use", "past",

@@ -121,7 +121,9 @@ def _no_longer_after(doc: Doc, hit: Hit) -> bool:
 def _stops_something_else(doc: Doc, hit: Hit) -> bool:
     """A stop of an activity: "arrêté de travailler", "gestopt met werken", "stopped working":
     the stop word followed by a verb or noun that is not taking the drug."""
-    following = doc.tokens[hit.last:hit.last + 2]
+    clause = doc.clause_of(hit.first)
+    end = hit.last + 2 if clause is None else min(hit.last + 2, clause.last)
+    following = doc.tokens[hit.last:end]  # (in its clause: "gestopt. De nachtmerries ...")
     if not following:
         return False
     linked = following[0].norm in ("de", "d", "met", "to", "mit", "zu")
@@ -181,7 +183,9 @@ def _elliptic(doc: Doc, hit: Hit) -> bool:
     """A short sentence without a subject that follows one about taking the drug ("Ik heb
     het twee weken genomen. ... Daarna gestopt.")."""
     clause = doc.clause_of(hit.first)
-    if clause is None or clause.sentence == 0:
+    if clause is None:
+        return False
+    if clause.sentence == 0:
         return False
     first, last = doc.sentence_range(clause.sentence)
     if last - first > 5 or doc.hits_in(first, last, "subject"):
@@ -236,6 +240,10 @@ def _about_use(doc: Doc, hit: Hit, *, proxy: bool) -> bool:
         return True
     if hit.key in ("past_generic", "never_bare"):
         return False
+    if hit.key == "past" and hit.first - _after_greeting(doc) <= _OPENING_STOP_TOKENS \
+            and not any(doc.hits_in(clause.first, hit.first, section)
+                        for section in ("subject", "symptom", "side_effect")):
+        return True  # a stop opening the writer's text: "Na drie weken gestopt door ..."
     # "ik heb het gebruikt, maar na 2 maand gestopt": the subject stands earlier in the
     # sentence; a clause about a symptom ("dat is na een week gestopt") is not about use
     if any(doc.hits_in(clause.first, clause.last, section) for section in
@@ -279,6 +287,8 @@ def _opening_answer(doc: Doc, segs: Segments, answer: str | None) -> _Statement 
     return (first.first, LdnUse.CURRENT if first.key == "yes" else LdnUse.NEVER, first, 0.8)
 
 
+#: A stop this near the start of the writer's text is the writer's stop of the drug.
+_OPENING_STOP_TOKENS = 4
 #: An answer this short is about what the question asked.
 _SHORT_ANSWER_TOKENS = 5
 #: A greeting line is short: "Bonjour,", "Dag Hilde en het hele team,".
