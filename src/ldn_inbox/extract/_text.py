@@ -591,7 +591,9 @@ def _clauses(text: str, tokens: list[Token], terminators: set[str]) -> tuple[
         continues = following.islower() or (
             following.isupper() and not line.rstrip().endswith((".", "!", "?", ":", ";")))
         wrapped = _WRAP_WIDTH <= len(line) <= _WRAP_MAX and continues and (
-            len(line) + 1 + len(next_word[0] if next_word else "") > _WRAP_NARROWEST)
+            len(line) + 1 + len(next_word[0] if next_word else "") > _WRAP_NARROWEST
+            # a line ending in a comma is unfinished, whatever its width
+            or (line.rstrip().endswith(",") and following.islower()))
         if not wrapped:
             breaks.append((line_break.start(), line_break.end()))
     sentences: list[tuple[int, int]] = []
