@@ -368,8 +368,8 @@ ATTRIBUTION_AND_FADING = [
     ("Nog een aanvulling op mijn vorige mail: ik ben vorige week toch gestopt. De dromen "
      "werden te erg.", "nl", "ldn_use", "past",
      "the word after a stop in the next sentence is no activity stopped"),
-    ("Yes, I have been taking LDN for about fourteen months now. My rheumatologist,\n"
-     "dr. Peeters at the university hospital, prescribed it.", "en", "prescriber", "specialist",
+    ("Yes, I have been taking LDN for about a year now. My neurologist,\n"
+     "dr. Peeters at AZ Sint-Jan, prescribed it.", "en", "prescriber", "specialist",
      "a line ending in a comma runs on into the next, whatever its width"),
     ("Bonjour,\n\nOui, depuis mars.\nEffets secondaires : aucun.", "fr", "ldn_use",
      "current", "a 'yes' opening the text after a greeting, a labelled line later"),
