@@ -31,7 +31,7 @@ from ldn_inbox.parse.mime import parse  # noqa: E402
 from ldn_inbox.serve.evaluate import equal  # noqa: E402
 
 #: The measured-only part (fixtures/measure/README.md): never read to write rules.
-MEASURED = ("mb", "md", "me", "mf")
+MEASURED = ("mb", "md", "me", "mf", "mg", "mh")
 #: The rules part: its messages were read to write rules, so it is fitted on only with
 #: ``--with-rules`` (the measured-only sets still score the result).
 RULES = ("ma", "mc", "ra", "rb", "rc", "rd", "re", "rf", "rg", "rh", "ri", "rj", "rk", "rl", "rm",
