@@ -400,21 +400,23 @@ def test_other_languages(text: str, language: str, name: str, want: str, rule: s
     assert coded(text, language)[name] == want, rule
 
 
-def test_an_inline_list_is_read_whole_when_the_mailing_numbers_its_questions() -> None:
-    """"1) ja 2) huisarts 3) ja 4) nee" on one line, under a mailing numbered 1) to 4): every
-    label answers its question, not the first label the whole line."""
-    result = extract("1) ja 2) huisarts 3) ja 4) nee", "nl", order=(1, 2, 3, 4),
-                     labels={"1": 1, "2": 2, "3": 3, "4": 4})
-    values = {name: field.value for name, field in result.fields.items()}
-    assert (values["prescriber"], values["experience"], values["side_effects"]) == (
-        "gp", "positive", "no")
+#: (own text, language, the mailing's question order, its labels, (prescriber, experience,
+#: side_effects), rule): answers laid out by the quoted mailing
+MAILING_LAYOUTS = [
+    ("1) ja 2) huisarts 3) ja 4) nee", "nl", (1, 2, 3, 4), {"1": 1, "2": 2, "3": 3, "4": 4},
+     ("gp", "positive", "no"),
+     "an inline list after the mailing's first label is read whole, not as one answer"),
+    ("- yes, since January\n- less pain in my legs\n- no\n- my GP", "en", (1, 3, 4, 2), {},
+     ("gp", "positive", "no"),
+     "four bullets answer the questions in the mailing's order (prescriber asked last)"),
+]
 
 
-def test_four_bullets_answer_the_questions_in_the_mailings_order() -> None:
-    """Four dashed answers under a mailing that asks experience and side effects before the
-    prescriber: the third bullet answers the side-effect question."""
-    result = extract("- yes, since January\n- less pain in my legs\n- no\n- my GP", "en",
-                     order=(1, 3, 4, 2))
+@pytest.mark.parametrize(("text", "language", "order", "labels", "want", "rule"),
+                         MAILING_LAYOUTS, ids=[row[-1] for row in MAILING_LAYOUTS])
+def test_answers_laid_out_by_the_mailing(text: str, language: str, order: tuple[int, ...],
+                                         labels: dict[str, int], want: tuple[str, str, str],
+                                         rule: str) -> None:
+    result = extract(text, language, order=order, labels=labels)
     values = {name: field.value for name, field in result.fields.items()}
-    assert (values["experience"], values["side_effects"], values["prescriber"]) == (
-        "positive", "no", "gp")
+    assert (values["prescriber"], values["experience"], values["side_effects"]) == want, rule
