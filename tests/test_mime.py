@@ -541,11 +541,26 @@ def test_plain_from_values_are_read_as_the_header_parser_reads_them(value: str) 
     assert plain is None or [tuple(plain)] == expected
 
 
-def test_html_is_converted_only_when_there_is_no_plain_text() -> None:
+def test_html_is_converted_only_when_the_plain_text_is_missing_or_a_stub() -> None:
     html = b"Content-Type: text/html; charset=utf-8\r\n\r\n<p>De <b>HTML</b> versie.</p>"
-    both = parse(multipart([b"Content-Type: text/plain; charset=utf-8\r\n\r\nDe platte versie.",
-                            html], b"alternative"))
-    assert (both.text, both.html_text) == ("De platte versie.", "")
+    story = (b"Ik neem LDN sinds maart, voorgeschreven door mijn huisarts. Ik heb minder pijn in "
+             b"mijn rug en ik slaap beter. Bijwerkingen: de eerste week wat levendige dromen, "
+             b"daarna niets meer.")
+    both = parse(multipart([b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + story, html],
+                           b"alternative"))
+    assert (both.text, both.html_text) == (story.decode(), "")
     blank_plain = parse(multipart([b"Content-Type: text/plain; charset=utf-8\r\n\r\n \r\n",
                                    html], b"alternative"))
     assert blank_plain.text == blank_plain.html_text == "De HTML versie."
+    # a plain part that is only a stub of the HTML one ("Sent from my iPhone")
+    answers = b"<div>" + story.replace(b". ", b".</div><div>") + b"</div>"
+    stub = parse(multipart([b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                            b"Sent from my iPhone",
+                            b"Content-Type: text/html; charset=utf-8\r\n\r\n" + answers],
+                           b"alternative"))
+    assert "minder pijn in mijn rug" in stub.text
+    # a short plain answer beside the same short HTML stays the plain one
+    short = parse(multipart([b"Content-Type: text/plain; charset=utf-8\r\n\r\nJa, huisarts, goed.",
+                             b"Content-Type: text/html; charset=utf-8\r\n\r\n"
+                             b"<p>Ja, huisarts, goed.</p>"], b"alternative"))
+    assert short.text == "Ja, huisarts, goed."

@@ -402,6 +402,10 @@ def _html_body(html: list[str], parsed: ParsedMessage, convert_timeout: float) -
         parsed.problems.append(f"HTML conversion {exc}")
 
 
+#: A plain-text part shorter than this beside an HTML part may be a stub of it.
+_STUB_PLAIN = 160
+
+
 def _walk(message: Message, parsed: ParsedMessage, convert_timeout: float) -> None:
     """Every part in order (depth first, at most MAX_PARTS): bodies, attachments, reports."""
     plain: list[str] = []
@@ -421,9 +425,12 @@ def _walk(message: Message, parsed: ParsedMessage, convert_timeout: float) -> No
         elif not _attachment(part, ctype, parsed, convert_timeout):
             (html if ctype == "text/html" else plain).append(_part_text(part, parsed.problems))
     text = "\n".join(t.strip("\n") for t in plain if t.strip())
-    if html and not text:
-        # (HTML is converted only when there is no plain text to read)
+    if html and len(text.strip()) < _STUB_PLAIN:
+        # (HTML is converted only when there is no plain text to read, or a stub of one:
+        # "Sent from my iPhone" beside an HTML part that holds the answers)
         _html_body(html, parsed, convert_timeout)
+        if len(parsed.html_text.strip()) >= max(_STUB_PLAIN, 2 * len(text.strip())):
+            text = ""
     parsed.text = _cut(text, "the body text", parsed.problems) or parsed.html_text
     parsed.report_text = _cut(parsed.report_text, "the delivery report", parsed.problems)
 
