@@ -133,6 +133,10 @@ def _identifier() -> Any:
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     # The four survey languages plus those most often met in Belgium; all but four map to other.
     identifier.set_languages(["nl", "fr", "en", "de", "es", "it", "pt", "pl", "tr", "ro", "ar"])
+    # the full model (all 97 languages, some 28 MiB) is kept only to allow set_languages()
+    # again, which this module never calls: let it go, in the run and in every worker
+    if getattr(identifier, "_full_model", None) is not None:
+        identifier._full_model = None
     return identifier
 
 
