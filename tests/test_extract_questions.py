@@ -48,6 +48,12 @@ USE = [
     ("1. ja\n2. reumatoloog\nPS: ik ben er deze zomer mee gestopt.", "past",
      "the later, more specific statement wins"),
     ("Mijn zus neemt het al jaren.", "unknown", "someone else's use"),
+    ("neen 🙂 maar mijn zus wel, die heeft er baat bij. Ik heb schrik van de bijwerkingen.",
+     "never", "a bare no closed by an emoji opens the text"),
+    ("Nee maar mijn moeder wel, al twee jaar.", "never",
+     "a bare no closed by a contrast word opens the text"),
+    ("Geen bijwerkingen tot nu toe.", "unknown", "a no run on into what it denies is no answer "
+     "to question 1"),
 ]
 
 

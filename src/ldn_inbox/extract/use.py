@@ -273,8 +273,9 @@ def _opening_answer(doc: Doc, segs: Segments, answer: str | None) -> _Statement 
         return None
     if any(start <= first.start for spans in segs.spans.values() for start, _ in spans):
         return None
-    # only a yes/no standing alone ("Ja, ...", "Neen.") answers; "No side effects" not ...
-    followed = doc.text[first.end:first.end + 1]
+    # only a yes/no standing alone ("Ja, ...", "Neen.", "neen 🙂", "nee maar ...") answers;
+    # "No side effects" not ...
+    followed = _stands_alone(doc, first)
     # ... or a "ja" run on into how long ("ja al bijna 2 jaar via mijn huisarts")
     line_end = doc.text.find("\n", first.end)
     line_end = len(doc.text) if line_end < 0 else line_end
@@ -285,6 +286,26 @@ def _opening_answer(doc: Doc, segs: Segments, answer: str | None) -> _Statement 
     if first.key == "no" and doc.hits_in(first.last, first.last + 4, "use", "past_generic"):
         return (first.first, LdnUse.PAST, first, 0.8)  # "Nee, (eigenlijk) niet meer."
     return (first.first, LdnUse.CURRENT if first.key == "yes" else LdnUse.NEVER, first, 0.8)
+
+
+_SYMBOLS = re.compile(r"[ \t]*(?:[^\w\s.,!?;:\n][ \t]*)*")
+
+
+def _stands_alone(doc: Doc, word: Hit) -> str:
+    """What follows a yes/no word: its punctuation, "" at the end of the text, "," when an
+    emoji or a contrast word ("maar", "mais", "but") closes it, else the next character."""
+    rest = doc.text[word.end:]
+    match = _SYMBOLS.match(rest)
+    skipped = match.end() if match else 0
+    following = rest[skipped:skipped + 1]
+    if following in (",", ".", "!", ";", "\n", ""):
+        return following
+    if rest[:skipped].strip():
+        return ","  # "neen 🙂 ma mn zus wel"
+    nxt = next((t for t in doc.tokens if t.start >= word.end), None)
+    if nxt is not None and nxt.norm in doc.words("negation", "terminators"):
+        return ","  # "nee maar mijn zus wel"
+    return rest[:1]
 
 
 #: A stop this near the start of the writer's text is the writer's stop of the drug.
