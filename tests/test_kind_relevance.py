@@ -135,6 +135,11 @@ REPLIES: list[tuple[str, str, dict[str, Any], str]] = [
                                   "neuroloog staan."),
      {"prescriber": "specialist", "prescriber_specialty": "neurology"},
      "follow-up correcting an earlier answer"),
+    ("Re: La lettre de novembre : la naltrexone",
+     "Bonjour, je corrige ma réponse : ce n'est pas ma généraliste mais le Dr Martens, "
+     "interniste, qui me l'a prescrite.\n\nAn",
+     {"prescriber": "specialist", "prescriber_specialty": "internal_medicine"},
+     "fr: a correction answering the survey's thread, without quote"),
     ("Re: LDN", top_posted("Sorry, that was short. Dr Peeters is my neurologist, not my GP."),
      {"prescriber": "specialist"}, "en: a prescriber set against another one"),
     ("Re: " + MAILING, "Ik heb nog nooit LDN genomen, dus verder kan ik niets invullen.\n\nAn",

@@ -26,6 +26,8 @@ class Extraction:
     #: a fact (a side effect, a benefit, a prescriber) with nothing naming the drug: an answer
     #: only in a message otherwise tied to the survey
     answered_weakly: bool = False
+    #: the writer says they add to or correct earlier answers ("je corrige ma réponse")
+    amends: bool = False
     review_fields: list[str] = field(default_factory=list)
     #: fields a person must look at whatever their fitted probability (the text contradicts
     #: itself on them)

@@ -25,7 +25,10 @@ from rapidfuzz import fuzz, process
 
 from ldn_inbox.parse.textnorm import fold
 
-LANGUAGES = ("nl", "fr", "en", "de")
+#: the languages with a lexicon: the codebook's four, and two it counts as ``other`` that
+#: members write in (Belgium's Italian and Spanish speakers)
+LANGUAGES = ("nl", "fr", "en", "de", "it", "es")
+_CODEBOOK_LANGUAGES = frozenset(LANGUAGES[:4])
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]+(?:['’][^\W\d_]+)?|[/]", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n\s*|(?<=[.!?])$")
 #: A single line break ends a sentence unless it wraps a long line into a lower-case one.
@@ -636,13 +639,13 @@ def build_doc(text: str, language: str) -> Doc:
     """Tokens, clauses and lexicon hits of ``text``.
 
     The lexicon of ``language`` is used, plus English (widely mixed in); an uncovered
-    language gets every lexicon.
+    language gets the lexicons of the codebook's four.
     """
     available = available_languages()
     if language in available:
         languages = [language] + (["en"] if language != "en" and "en" in available else [])
     else:
-        languages = list(available)
+        languages = [lang for lang in available if lang in _CODEBOOK_LANGUAGES]
     lexicons = [load_lexicon(lang) for lang in languages]
     tokens = tokenize(text, language)
     terminators: set[str] = set()

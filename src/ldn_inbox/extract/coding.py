@@ -12,7 +12,12 @@ from typing import Any
 from ldn_inbox.codebook import ANSWER_FIELDS, Kind, Language, LdnUse, Span
 from ldn_inbox.extract import EXTRACTOR_VERSION, Extraction, extract
 from ldn_inbox.extract.calibration import Context, calibrated, shipped
-from ldn_inbox.parse.classify import concerns_survey, detect_kind, detect_language, is_bulk
+from ldn_inbox.parse.classify import (
+    concerns_survey,
+    detect_kind,
+    detect_language_detail,
+    is_bulk,
+)
 from ldn_inbox.parse.mailings import MailingSet
 from ldn_inbox.parse.mime import ParsedMessage
 from ldn_inbox.parse.reply import OwnText, isolate
@@ -60,8 +65,8 @@ class Coded:
 
 def _answers_anything(text: str) -> bool:
     """Whether a follow-up's own words answer or correct anything by themselves."""
-    language, _ = detect_language(text)
-    result = extract(text, language.value)
+    _, _, reading = detect_language_detail(text)
+    result = extract(text, reading)
     return result.answered or result.answered_weakly
 
 
@@ -133,7 +138,7 @@ def _code(parsed: ParsedMessage, own: OwnText, answers_mailing: bool) -> Coded:
     language_text = own.text
     if auto_kind is Kind.BOUNCE:
         language_text = parsed.text or parsed.report_text
-    language, language_confidence = detect_language(language_text)
+    language, language_confidence, reading = detect_language_detail(language_text)
     values: dict[str, Any] = {"kind": None, "language": language.value}
     confidence: dict[str, float] = {"language": round(language_confidence, 3)}
     evidence: dict[str, list[dict[str, Any]]] = {}
@@ -146,7 +151,8 @@ def _code(parsed: ParsedMessage, own: OwnText, answers_mailing: bool) -> Coded:
         confidence["kind"] = 0.95
         values.update(dict.fromkeys(ANSWER_FIELDS))
         return Coded(own.text, own.quoted, values, confidence, evidence, review, notes=notes)
-    result: Extraction = extract(own.text, language.value, order=own.order, labels=own.labels)
+    # a text in a language the codebook counts as other is read with its own lexicon if any
+    result: Extraction = extract(own.text, reading, order=own.order, labels=own.labels)
     notes += result.notes
     bulk_without_answers = is_bulk(parsed) and not own.anchors
     prescriber = result.fields.get("prescriber")
@@ -156,7 +162,10 @@ def _code(parsed: ParsedMessage, own: OwnText, answers_mailing: bool) -> Coded:
     # a fact without the drug named (a follow-up adding one side effect) answers the survey
     # in a message that quotes a mailing or answers one by its subject
     tied = own.quoted_sheet or bool(own.mailings) or answers_mailing
-    answered = result.answered or (result.answered_weakly and tied)
+    # a fact the writer adds to or corrects in earlier answers, in an answer to a message
+    # about the survey ("je corrige ma réponse : c'est l'interniste qui me l'a prescrite")
+    follow_up = result.amends and about_survey and bool(parsed.header("in-reply-to"))
+    answered = result.answered or (result.answered_weakly and (tied or follow_up))
     off_topic = answered and not (about_survey or tied)
     uncovered_reply = (
         not answered and language is Language.OTHER and bool(own.text.strip())

@@ -200,6 +200,7 @@ def run(own_text: str, language: str, *, order: tuple[int, ...] = (1, 2, 3, 4),
                        or any(_near_prescribing(doc, hit) or _bare_sentence(doc, hit)
                               or _set_against_rival(doc, hit) for hit in prescriber.hits))))
     result.answered = answered
+    result.amends = bool(doc.hits_of("context", "amend"))
     for name, field_result in result.fields.items():
         if field_result.confidence < REVIEW_BELOW:
             result.review_fields.append(name)

@@ -145,10 +145,22 @@ _ANCHOR = re.compile(r"\[Q[0-4](?:\+[0-4])*\]")
 
 def detect_language(text: str) -> tuple[Language, float]:
     """Language of ``text`` and a confidence (0..1); short texts lean on function words."""
+    language, confidence, _ = detect_language_detail(text)
+    return language, confidence
+
+
+#: languages the codebook counts as ``other`` that still have a lexicon of their own
+LEXICON_ONLY = ("it", "es")
+
+
+def detect_language_detail(text: str) -> tuple[Language, float, str]:
+    """``detect_language`` plus the language to read ``text`` in: the codebook's code, or for a
+    text the codebook counts as ``other`` the identifier's label when it has a lexicon ("it",
+    "es"), else "other"."""
     clean = _ANCHOR.sub(" ", text)
     tokens = words(clean)
     if not tokens:
-        return Language.OTHER, 0.0
+        return Language.OTHER, 0.0, Language.OTHER.value
     votes: Counter[str] = Counter()
     for lang, vocabulary in _stopwords().items():
         votes[lang] = sum(1 for token in tokens if token in vocabulary)
@@ -159,14 +171,17 @@ def detect_language(text: str) -> tuple[Language, float]:
     clear_votes = top_votes >= 2 and top_votes >= 2 * second_votes
     if label in ("nl", "fr", "en", "de"):
         if probability >= 0.9 and (len(tokens) >= 8 or not clear_votes or top_lang == label):
-            return Language(label), float(probability)
+            return Language(label), float(probability), label
         if clear_votes:
-            return Language(top_lang), 0.8 if top_lang == label else 0.6
-        return Language(label), float(probability) * 0.8
+            return Language(top_lang), 0.8 if top_lang == label else 0.6, top_lang
+        return Language(label), float(probability) * 0.8, label
     # langid says another language: trust it only when the function words do not disagree
     if clear_votes and top_votes >= 3 and top_votes / len(tokens) > 0.25:
-        return Language(top_lang), 0.6
-    return Language.OTHER, float(probability)
+        return Language(top_lang), 0.6, top_lang
+    # a language with a lexicon of its own, said with confidence over a text long enough
+    reading = label if label in LEXICON_ONLY and probability >= 0.9 and len(tokens) >= 5 \
+        else Language.OTHER.value
+    return Language.OTHER, float(probability), reading
 
 
 def is_bulk(parsed: ParsedMessage) -> bool:
