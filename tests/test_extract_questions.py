@@ -296,6 +296,15 @@ SIDE_EFFECTS_OTHER_LANGUAGES = [
      "no", "the topic put first, then said no of"),
     ("J'en prends depuis un an. Des effets secondaires ? Non, aucun.", "fr", "no",
      "the writer's own question, answered"),
+    ("Ik heb het twee maanden genomen. Ik was zo onrustig dat ik niet stil kon zitten.", "nl",
+     "yes", "the negation of a consequence ('zo ... dat ... niet') is not the symptom's"),
+    ("I took it for a month and got so dizzy that I could not drive.", "en", "yes",
+     "the negation of a consequence ('so ... that ... not') is not the symptom's"),
+    ("Je la prends depuis mars. Moins de douleurs, mais je suis beaucoup plus fatiguée depuis "
+     "que je la prends, je me demande si je vais continuer.", "fr", "yes",
+     "a doubt about going on is no doubt about where a symptom comes from"),
+    ("Je la prends depuis mars. Je suis plus fatiguée, je me demande si c'est la LDN.", "fr",
+     "unknown", "a doubt about where the symptom comes from"),
 ]
 
 #: (text, language, field, value, rule): attribution, fading and openings in any language

@@ -242,6 +242,18 @@ def _clause_range(doc: Doc, hit: Hit) -> tuple[int, int]:
     return (hit.first, hit.last) if clause is None else (clause.first, clause.last)
 
 
+def _in_doubt(doc: Doc, hit: Hit) -> bool:
+    """A doubt in ``hit``'s sentence about where it comes from ("je me demande si c'est la
+    LDN"); a doubt about going on ("je me demande si je vais continuer") is none."""
+    clause = doc.clause_of(hit.first)
+    if clause is None:
+        return False
+    first, last = doc.sentence_range(clause.sentence)
+    going_on = doc.hits_in(first, last, "experience", "mixed")
+    return any(not any(m.first < d.last and d.first < m.last for m in going_on)
+               for d in doc.hits_in(first, last, "context", "unsure"))
+
+
 def mentions(doc: Doc, segs: Segments, *, proxy: bool) -> list[Mention]:
     """Every usable symptom / side-effect mention in the writer's text, in order."""
     out: list[Mention] = []
@@ -308,7 +320,7 @@ def mentions(doc: Doc, segs: Segments, *, proxy: bool) -> list[Mention]:
             questions=segs.questions_at(hit.start),
             other_drug=_of_other_drug(doc, hit),
             background=in_context(doc, hit, "background") is not None,
-            unsure=in_context(doc, hit, "unsure") is not None,
+            unsure=_in_doubt(doc, hit),
             disowned=in_context(doc, hit, "disowned") is not None,
             reason=any(h.last == hit.first
                        for h in doc.hits_in(max(0, hit.first - 4), hit.first, "context",

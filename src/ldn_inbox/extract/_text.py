@@ -789,8 +789,12 @@ def negated(doc: Doc, hit: Hit, *, window: int = 6, pre: bool = True) -> bool:
             continue
         if hit.first - trigger.last <= window:
             return True
+    # "zo onrustig dat ik niet stil kon zitten": the negation is the consequence's
+    consequences = [c for c in doc.hits_in(clause.first, clause.last, "experience", "severe")
+                    if "~" in c.term and c.first <= hit.first and hit.last < c.last]
     for trigger in doc.hits_in(clause.first, clause.last, "negation", "post"):
-        if trigger.first in pseudo_tokens or trigger.first < hit.last:
+        if trigger.first in pseudo_tokens or trigger.first < hit.last \
+                or any(c.last <= trigger.first for c in consequences):
             continue
         reach = window if trigger.last - trigger.first > 1 else min(window, POST_WINDOW)
         if trigger.first - hit.last <= reach:
