@@ -236,6 +236,10 @@ EXPERIENCE_OTHER_LANGUAGES = [
      "a negated 'good' in the story before LDN comes up says nothing of LDN"),
     ("Je prends la LDN depuis un an. Mes douleurs sont passées de 8 à 5.", "fr", "positive",
      "a score that went down"),
+    ("J'en ai pris deux mois. Je ne dormais plus et j'avais des vertiges tous les jours, "
+     "j'ai arrêté.", "fr", "negative", "the 'plus' of 'ne ... plus' says no longer, not more"),
+    ("Je la prends depuis un an. Je dors plus et j'ai moins de douleurs.", "fr", "positive",
+     "'plus' without 'ne' says more"),
     ("Dear Hilde,\n\nI am so glad it is working for you.\n\nI took LDN for four months. "
      "No difference at all.", "en", "no_effect", "praise of the reader's experience"),
     ("Je suis contente que cela vous aide. Moi, je l'ai pris trois semaines, aucune "

@@ -124,11 +124,23 @@ def _keyed(doc: Doc, other: Hit, hit: Hit, polarity: str) -> str | None:
         # "minder pijn", "niet meer zo moe": better; "minder energie", "kon niet meer
         # slapen": worse
         return "improve" if polarity == "bad" else "worsen"
+    if key == "more" and _ne_plus(doc, other, hit):
+        # "je ne dormais plus": the "plus" of "ne ... plus" says no longer
+        return "improve" if polarity == "bad" else "worsen"
     if key == "more":
         return "worsen" if polarity == "bad" else "improve"
     if key == "occur":
         return "worsen"
     return key
+
+
+def _ne_plus(doc: Doc, plus: Hit, hit: Hit) -> bool:
+    """Whether ``plus`` closes a "ne ... plus" around ``hit`` ("je ne dormais plus")."""
+    if doc.language != "fr" or plus.term != "plus" or not hit.last <= plus.first:
+        return False
+    start = max(0, hit.first - 3)
+    return plus.first - hit.last <= 1 and any(
+        t.norm in ("ne", "n") for t in doc.tokens[start:hit.first])
 
 
 def _nearest_elsewhere(doc: Doc, hit: Hit, other: Hit, distance: int,
