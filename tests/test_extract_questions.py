@@ -287,6 +287,10 @@ USE_OTHER_LANGUAGES = [
      "ernsthaft, wieder aufzuhören.", "de", "current",
      "a stop the writer is thinking about, said as an infinitive after a comma"),
     ("Ich habe LDN ein halbes Jahr genommen und dann aufgehört.", "de", "past", "a stop"),
+    ("Salut oui, trois mois maintenant, c'est mon généraliste.", "fr", "current",
+     "a yes right after a greeting on the greeting's line"),
+    ("slt oui jen pren dpuis 3 mois", "fr", "current",
+     "text-message spelling: a greeting and a yes run on into how long"),
 ]
 
 

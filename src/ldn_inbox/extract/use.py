@@ -317,10 +317,13 @@ _GREETING_MAX_TOKENS = 6
 
 
 def _after_greeting(doc: Doc) -> int:
-    """The first token of the text, or of its second line when the first line is a greeting."""
+    """The first token of the text, or of its second line when the first line is a greeting,
+    or the token right after a greeting when it is a yes or a no."""
     greeting = next((h for h in doc.hits_of("context", "greeting") if h.first == 0), None)
     if greeting is None:
         return 0
+    if any(h.first == greeting.last for h in doc.hits_of("answer")):
+        return greeting.last  # "Salut, oui ...", "Hoi ja ...": the answer on the greeting's line
     line_end = doc.text.find("\n", greeting.end)
     if line_end < 0:
         return 0
