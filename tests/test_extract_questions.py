@@ -432,6 +432,10 @@ MAILING_LAYOUTS = [
     ("- yes, since January\n- less pain in my legs\n- no\n- my GP", "en", (1, 3, 4, 2), {},
      ("gp", "positive", "no"),
      "four bullets answer the questions in the mailing's order (prescriber asked last)"),
+    ("ja\nhuisarts\nja\nnee", "nl", (1, 3, 2, 4), {}, ("gp", "positive", "no"),
+     "four bare lines in the usual order though the mailing asks another: the doctor decides"),
+    ("ja\nja, minder pijn\nhuisarts\nnee", "nl", (1, 3, 2, 4), {}, ("gp", "positive", "no"),
+     "four bare lines in the mailing's order"),
 ]
 
 
