@@ -436,6 +436,9 @@ MAILING_LAYOUTS = [
      "four bare lines in the usual order though the mailing asks another: the doctor decides"),
     ("ja\nja, minder pijn\nhuisarts\nnee", "nl", (1, 3, 2, 4), {}, ("gp", "positive", "no"),
      "four bare lines in the mailing's order"),
+    ("Ja\nNee\nDe huisarts\nGoed", "nl", (1, 3, 4, 2),
+     {"1": 1, "2": 3, "3": 4, "4": 2, "a": 1, "b": 4, "c": 2, "d": 3}, ("gp", "positive", "no"),
+     "four bare lines in the order of the mailing's other (lettered) version"),
 ]
 
 

@@ -272,21 +272,25 @@ def _bare_commas(doc: Doc, order: tuple[int, ...]) -> list[tuple[int, int, int]]
     return [(order[index], start, start) for index, start in enumerate(starts)]
 
 
-def _by_content(doc: Doc, items: list[tuple[int, int, int]], order: tuple[int, ...]
-                ) -> list[tuple[int, int, int]]:
-    """Four unlabelled answers in the mailing's order, or in the codebook's when only that
-    puts the one answer naming a doctor under question 2 (the writer answered in the order
-    the questions are usually asked, not the mailing's)."""
-    if len(items) != 4 or tuple(order[:4]) == (1, 2, 3, 4) or 2 not in order[:4]:
+def _by_content(doc: Doc, items: list[tuple[int, int, int]], order: tuple[int, ...],
+                labels: dict[str, int]) -> list[tuple[int, int, int]]:
+    """Four unlabelled answers in the mailing's order, or in another order the writer may
+    have followed (another version of the mailing, numbered "1." or lettered "a)", or the
+    usual order) when only that puts the one answer naming a doctor under question 2."""
+    if len(items) != 4:
         return items
     ends = [start for _, start, _ in items[1:]] + [len(doc.text)]
     doctor = [any(h.section in ("prescriber", "specialty") and start <= h.start < end
                   for h in doc.hits)
               for (_, start, _), end in zip(items, ends, strict=True)]
-    if doctor[order.index(2)] or not doctor[1] or sum(doctor) != 1:
+    if sum(doctor) != 1 or (2 in order[:4] and doctor[order.index(2)]):
         return items
-    return [(number, start, content) for number, (_, start, content)
-            in zip((1, 2, 3, 4), items, strict=True)]
+    versions = [tuple(labels.get(k, 0) for k in keys) for keys in ("1234", "abcd")]
+    for candidate in [*versions, (1, 2, 3, 4)]:
+        if sorted(candidate) == [1, 2, 3, 4] and doctor[candidate.index(2)]:
+            return [(number, start, content) for number, (_, start, content)
+                    in zip(candidate, items, strict=True)]
+    return items
 
 
 def segment(doc: Doc, *, order: tuple[int, ...] = (1, 2, 3, 4),
@@ -313,15 +317,15 @@ def segment(doc: Doc, *, order: tuple[int, ...] = (1, 2, 3, 4),
         return _from_markers(text, inline, "numbered")
     bare = _bare_lines(text, order)
     if bare:
-        return _from_markers(text, _by_content(doc, bare, order), "lines")
+        return _from_markers(text, _by_content(doc, bare, order, labels or {}), "lines")
     commas = _bare_commas(doc, order)
     if commas:
-        return _from_markers(text, _by_content(doc, commas, order), "lines")
+        return _from_markers(text, _by_content(doc, commas, order, labels or {}), "lines")
     bullets = [(m.start(), m.end()) for m in _BULLET.finditer(text)]
     if len(bullets) == 4:
         # four dashed items in a row, one per question
         items = [(order[n], s, e) for n, (s, e) in enumerate(bullets)]
-        return _from_markers(text, _by_content(doc, items, order), "bullets")
+        return _from_markers(text, _by_content(doc, items, order, labels or {}), "bullets")
     labelled = _labels(doc)
     if labelled:
         labelled.sort(key=lambda m: m[1])
