@@ -450,3 +450,38 @@ def test_answers_laid_out_by_the_mailing(text: str, language: str, order: tuple[
     result = extract(text, language, order=order, labels=labels)
     values = {name: field.value for name, field in result.fields.items()}
     assert (values["prescriber"], values["experience"], values["side_effects"]) == want, rule
+
+
+#: (own text, language, field, value, rule): Italian and Spanish, which the codebook counts
+#: as ``other``, read with lexicons of their own
+ITALIAN_AND_SPANISH = [
+    ("Sì, lo prendo da sei mesi.", "it", "ldn_use", "current", "a yes and how long"),
+    ("L'ho preso per tre mesi, poi ho smesso.", "it", "ldn_use", "past", "a stop"),
+    ("Non l'ho mai preso, il mio medico non lo conosce.", "it", "ldn_use", "never",
+     "never taken"),
+    ("Lo prendo da un anno, me l'ha prescritto il reumatologo.", "it", "prescriber",
+     "specialist", "a specialist by name of trade"),
+    ("Lo prendo da marzo. Ho meno dolori e dormo meglio.", "it", "experience", "positive",
+     "less pain, better sleep"),
+    ("Lo prendo da marzo. Effetti collaterali: nessuno.", "it", "side_effects", "no",
+     "the negation after the label"),
+    ("Lo prendo da marzo. All'inizio avevo incubi, poi è passato.", "it", "side_effects",
+     "yes", "a passing side effect is a side effect"),
+    ("Sí, lo tomo desde hace un año.", "es", "ldn_use", "current", "a yes and since when"),
+    ("Lo tomé dos meses y lo dejé.", "es", "ldn_use", "past", "a stop"),
+    ("Me lo recetó mi médico de cabecera.", "es", "prescriber", "gp", "the GP"),
+    ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",
+     "no difference"),
+    ("Lo tomo desde marzo. Efectos secundarios: ninguno.", "es", "side_effects", "no",
+     "the negation after the label"),
+    ("Lo tomo desde marzo. Los primeros días tuve náuseas.", "es", "side_effects", "yes",
+     "nausea at the start"),
+]
+
+
+@pytest.mark.parametrize(("text", "language", "name", "want", "rule"), ITALIAN_AND_SPANISH,
+                         ids=[f"{lang} {name}: {rule}" for _, lang, name, _, rule
+                              in ITALIAN_AND_SPANISH])
+def test_italian_and_spanish(text: str, language: str, name: str, want: str,
+                             rule: str) -> None:
+    assert coded(text, language)[name] == want, rule

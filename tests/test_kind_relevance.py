@@ -145,7 +145,11 @@ REPLIES: list[tuple[str, str, dict[str, Any], str]] = [
     ("Re: " + MAILING, "Ik heb nog nooit LDN genomen, dus verder kan ik niets invullen.\n\nAn",
      {"ldn_use": "never"}, "never, with the drug between the negation and the verb"),
     ("Re: " + MAILING, "Sí, lo tomo desde hace un año y me ayuda mucho con el dolor.",
-     {"ldn_use": "unknown"}, "a language without a lexicon, answering the mailing"),
+     {"language": "other", "ldn_use": "current", "experience": "positive"},
+     "es: a language the codebook counts as other, read with its own lexicon"),
+    ("Re: " + MAILING, "Sim, tomo desde há um ano e ajuda-me muito com as dores nas costas.",
+     {"language": "other", "ldn_use": "unknown"},
+     "pt: a language without a lexicon, answering the mailing"),
 ]
 
 
@@ -157,6 +161,21 @@ def test_replies_about_the_survey_stay_replies(subject: str, body: str, want: di
     assert coded.values["kind"] == "reply", rule
     for name, value in want.items():
         assert coded.values[name] == value, (rule, name)
+
+
+def test_a_language_with_a_lexicon_of_its_own_is_coded_and_flagged() -> None:
+    """An Italian reply is coded with the Italian lexicon, keeps the codebook's language
+    ``other``, and every main field waits for a person's look."""
+    body = ("Buongiorno,\n\nsì, prendo il naltrexone da un anno, me lo ha prescritto il "
+            "medico di famiglia. Ho meno dolori alla schiena. Effetti collaterali nessuno.\n\n"
+            "Cordiali saluti,\nAnna")
+    coded = code(parse(message(body, "Re: " + MAILING, in_reply_to="<mailing@fibrores.org>")))
+    assert coded.values["language"] == "other"
+    assert (coded.values["kind"], coded.values["ldn_use"], coded.values["prescriber"],
+            coded.values["experience"], coded.values["side_effects"]) == (
+        "reply", "current", "gp", "positive", "no")
+    assert coded.values["benefits"] == ["pain"]
+    assert {"ldn_use", "prescriber", "experience", "side_effects"} <= set(coded.review_fields)
 
 
 def test_other_language_reply_to_another_mail_is_not_survey() -> None:

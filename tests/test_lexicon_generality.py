@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from ldn_inbox.extract._text import LANGUAGES
 from ldn_inbox.parse.mime import parse
 from ldn_inbox.parse.textnorm import fold
 
@@ -75,7 +76,7 @@ def single_message_entries(entries: list[tuple[str, str, str]],
             if sum(1 for text in texts if words in text) == 1]
 
 
-@pytest.mark.parametrize("language", ["nl", "fr", "en", "de"])
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_no_lexicon_entry_fits_a_single_labelled_message(language: str) -> None:
     texts = _texts()
     assert len(texts) >= 300, "the labelled messages were not found"
@@ -98,7 +99,7 @@ def test_the_check_finds_a_sentence_copied_from_one_message() -> None:
     assert found == ["use.past: 'copied'"]
 
 
-@pytest.mark.parametrize("language", ["nl", "fr", "en", "de"])
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_every_gap_term_has_the_form_the_matcher_reads(language: str) -> None:
     """A gap term is one word, "~N", one word; any other entry with "~" never matches."""
     raw = resources.files("ldn_inbox").joinpath(f"data/lexicon/{language}.toml").read_text(
@@ -108,3 +109,17 @@ def test_every_gap_term_has_the_form_the_matcher_reads(language: str) -> None:
     wrong = [f"{where}: {entry!r}" for where, entry in _entries(tomllib.loads(raw))
              if "~" in entry and not gap.match(entry)]
     assert not wrong, "gap terms must read 'word ~N word':\n    " + "\n    ".join(wrong)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_lexicon_has_the_sections_and_keys_of_the_others(language: str) -> None:
+    """The rules ask every lexicon the same questions: a key missing in one language is a
+    rule that silently never fires there."""
+    def keys(lang: str) -> set[str]:
+        raw = resources.files("ldn_inbox").joinpath(f"data/lexicon/{lang}.toml").read_text(
+            "utf-8")
+        return {f"{section}.{key}" for section, table in tomllib.loads(raw).items()
+                for key in table}
+
+    missing = sorted(keys("de") - keys(language))
+    assert not missing, f"{language}.toml lacks: {', '.join(missing)}"

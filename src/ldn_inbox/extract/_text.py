@@ -37,7 +37,7 @@ _WRAP_NARROWEST = 72
 _WRAP_MAX = 80
 #: A period after these ends no sentence ("voorgeschreven door dr. Bogaert, neuroloog").
 _ABBREVIATION = re.compile(
-    r"(?:^|[\s(])(?:dr|drs|dokter|prof|mevr|mw|dhr|mr|mme|mlle|mm|st|bv|vb|nr|ca|resp|ir|ing)"
+    r"(?:^|[\s(])(?:dr|drs|dra|dott|dokter|prof|mevr|mw|dhr|mr|mme|mlle|mm|st|bv|vb|nr|ca|resp|ir|ing)"
     r"\.$", re.IGNORECASE)
 _CLAUSE_PUNCT = re.compile(r"[,;:()]|\s[-–—]\s|\.\.\.|…")
 #: A word or two in brackets inside a clause ("ik gebruik het (nog) niet"): no clause break.
