@@ -240,6 +240,13 @@ EXPERIENCE_OTHER_LANGUAGES = [
      "j'ai arrêté.", "fr", "negative", "the 'plus' of 'ne ... plus' says no longer, not more"),
     ("Je la prends depuis un an. Je dors plus et j'ai moins de douleurs.", "fr", "positive",
      "'plus' without 'ne' says more"),
+    ("Dag,\n\nJa, sinds maart, via mijn huisarts.\nHet heeft mijn leven veranderd.\n"
+     "Bijwerkingen: ik ben nog altijd moe, maar dat was ik al voor de LDN.\n\nGreet", "nl",
+     "positive", "answers opening with a yes are about the drug (nl)"),
+    ("Bonjour,\n\nOui, depuis mars, par mon algologue.\nFranchement ça a changé ma vie.\n"
+     "Effets secondaires : je suis toujours fatiguée, mais c'est la fibro, pas la LDN.\n\n"
+     "Nathalie", "fr", "positive",
+     "answers opening with a yes are about the drug (fr)"),
     ("Dear Hilde,\n\nI am so glad it is working for you.\n\nI took LDN for four months. "
      "No difference at all.", "en", "no_effect", "praise of the reader's experience"),
     ("Je suis contente que cela vous aide. Moi, je l'ai pris trois semaines, aucune "

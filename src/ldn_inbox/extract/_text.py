@@ -422,11 +422,15 @@ class Doc:
         verbs = self.hits_of("prescribe", "verb")
         if len(paragraphs) < 3 or not drug:
             return [(start, end, "any") for start, end in paragraphs]
+        # a paragraph opening with a yes or a no answers the mailing's question on the drug
+        answering = {h.start for h in self.by_section.get("answer", ())
+                     if self.text[h.end:h.end + 1] in (",", ".", "!", "\n")}
         out: list[tuple[int, int, str]] = []
         state = "background"
         for start, end in paragraphs:
             if state != "drug":
-                state = "background"
+                opening = len(self.text[start:end]) - len(self.text[start:end].lstrip())
+                state = "drug" if start + opening in answering else "background"
             pieces = [(max(a, start), min(b, end)) for a, b in self.sentence_spans
                       if a < end and b > start] or [(start, end)]
             for index, (a, b) in enumerate(pieces):
