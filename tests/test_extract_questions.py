@@ -320,6 +320,10 @@ SIDE_EFFECTS_OTHER_LANGUAGES = [
      "a doubt about going on is no doubt about where a symptom comes from"),
     ("Je la prends depuis mars. Je suis plus fatiguée, je me demande si c'est la LDN.", "fr",
      "unknown", "a doubt about where the symptom comes from"),
+    ("Je la prends depuis mars. Effets secondaires : des nausées le matin, supportables.",
+     "fr", "yes", "a side effect said bearable is still a side effect"),
+    ("I take it since March. Side effects: some nausea in the mornings, bearable.", "en",
+     "yes", "a side effect said bearable is still a side effect"),
 ]
 
 #: (text, language, field, value, rule): attribution, fading and openings in any language
@@ -446,6 +450,14 @@ MAILING_LAYOUTS = [
     ("Ja\nNee\nDe huisarts\nGoed", "nl", (1, 3, 4, 2),
      {"1": 1, "2": 3, "3": 4, "4": 2, "a": 1, "b": 4, "c": 2, "d": 3}, ("gp", "positive", "no"),
      "four bare lines in the order of the mailing's other (lettered) version"),
+    ("1) ja\n2) geen\n3) dokter Maes, reumatoloog\n4) zeer tevreden", "nl", (1, 3, 4, 2),
+     {"1": 1, "2": 3, "3": 4, "4": 2, "a": 1, "b": 4, "c": 2, "d": 3},
+     ("specialist", "positive", "no"),
+     "numbered answers in the order of the mailing's other (lettered) version"),
+    ("1. oui, depuis mars\n2. mon rhumatologue\n3. pas de différence\n4. des nausées",
+     "fr", (4, 1, 3, 2), {"a": 4, "b": 1, "c": 3, "d": 2},
+     ("specialist", "no_effect", "yes"),
+     "numbered answers in the usual order under a lettered mailing of another order"),
 ]
 
 

@@ -117,6 +117,9 @@ def _keyed(doc: Doc, other: Hit, hit: Hit, polarity: str) -> str | None:
     key = other.key
     if key == "no_longer" and not _bears_on(doc, other, hit, polarity):
         return None  # "misselijk, nu niet meer": it passed; "niet meer zo moe": better
+    if key == "improve" and hit.section == "side_effect" and other.first >= hit.last \
+            and other.term in doc.words("experience", "light"):
+        return None  # "des nausées le matin, supportables": mild or passing, still there
     if key == "regain":
         # "weer pijn" says nothing the other words do not
         return None if polarity == "bad" else "improve"

@@ -311,6 +311,9 @@ def segment(doc: Doc, *, order: tuple[int, ...] = (1, 2, 3, 4),
         # bottom-posted answer below the quoted questions; read it for its own layout
     listed = _listed(text, order, labels or {})
     if listed:
+        if sorted(number for number, _, _ in listed) == [1, 2, 3, 4]:
+            # the writer may number the answers in another version's order
+            listed = _by_content(doc, listed, tuple(n for n, _, _ in listed), labels or {})
         return _from_markers(text, listed, "numbered")
     inline = _inline_numbers(text, order)
     if inline:
