@@ -409,6 +409,12 @@ ATTRIBUTION_AND_FADING = [
      "current", "a 'yes' opening the text after a greeting, a labelled line later"),
     ("Dag Marleen,\n\nNee, eigenlijk niet meer, sinds de zomer.", "nl", "ldn_use", "past",
      "'no, not any more' is past use"),
+    ("I use LDN since 2023. My huisarts did not want to, so my reumatoloog gave me the "
+     "voorschrift.", "en", "prescriber", "specialist", "a Dutch specialty borrowed in English"),
+    ("Ik neem het sinds mei, voorgeschreven door mijn médecin traitant.", "nl", "prescriber",
+     "gp", "a French GP borrowed in Dutch"),
+    ("I take LDN since May, it helps with the pain. We did arts and crafts at the centre.",
+     "en", "prescriber", "unknown", "a generic doctor word of another language is not borrowed"),
     ("Ik heb LDN een maand geprobeerd en ben dan gestopt. Ik neem intussen weer\nenkel "
      "tramadol.", "nl", "ldn_use", "past", "what is taken after a clause break is another drug"),
     ("k gebruuk et nie mi, k zyn gestopt in de zomer omda t nie ielp.", "nl", "ldn_use", "past",

@@ -164,6 +164,26 @@ def load_lexicon(language: str) -> Lexicon:
 _OVERLAY: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {}
 
 
+#: The doctors of one language that writers of another borrow ("my huisarts", "mijn médecin
+#: traitant", "ma reumatoloog"): GPs and named specialties, not the generic words
+_BORROWED = {"prescriber": ("gp",), "specialty": ("rheumatology", "physical_medicine",
+                                                  "neurology", "pain_medicine",
+                                                  "internal_medicine", "psychiatry")}
+
+
+@lru_cache(maxsize=32)
+def borrowed_doctors(language: str, spelled_as: str) -> Lexicon:
+    """The GP and specialty words of ``language``, indexed for a text in ``spelled_as``."""
+    source = load_lexicon(language).data
+    lexicon = Lexicon(spelled_as, {})
+    for section, keys in _BORROWED.items():
+        for key in keys:
+            entries = source.get(section, {}).get(key, [])
+            _add_terms(lexicon, f"{section}.{key}",
+                       [str(e) for e in entries if not str(e).startswith("*")])
+    return lexicon
+
+
 def _with_overlay(language: str, data: dict[str, Any]) -> dict[str, Any]:
     """``data`` with the overlay's entries for ``language`` appended (a copy; the packaged
     entries are never changed). Only lists of a section that exists are extended."""
@@ -663,6 +683,10 @@ def build_doc(text: str, language: str) -> Doc:
         # typos are forgiven in the message's own language only: English "stopped" is no
         # misspelt Dutch "stoppen"
         hits.extend(_match_all(tokens, lexicon, fuzzy=position == 0))
+    if language in available:
+        for other in sorted(_CODEBOOK_LANGUAGES - set(languages)):
+            if other in available:
+                hits.extend(_match_all(tokens, borrowed_doctors(other, language), fuzzy=False))
     # a phrase does not run over a sentence's end ("... voor. Mijn vrouw" is no "voor mijn
     # vrouw")
     # and a gap term ("zo ~3 dat") stays inside one clause: "dat is zo gebleven, maar dat"
