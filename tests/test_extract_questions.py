@@ -415,6 +415,18 @@ ATTRIBUTION_AND_FADING = [
      "gp", "a French GP borrowed in Dutch"),
     ("I take LDN since May, it helps with the pain. We did arts and crafts at the centre.",
      "en", "prescriber", "unknown", "a generic doctor word of another language is not borrowed"),
+    ("Ik schrijf voor mijn vriend, hij heeft geen e-mail.\n\nHij heeft LDN genomen in het "
+     "voorjaar en is na vijf weken gestopt.\n\nIkzelf gebruik het niet.", "nl", "ldn_use",
+     "past", "answering for a friend: the friend's use, not the writer's"),
+    ("Mijn reumatoloog vond het een goed idee, maar zij wou het niet zelf voorschrijven, dus "
+     "heeft mijn huisarts het voorschrift gemaakt. Ik neem het sinds mei.", "nl", "prescriber",
+     "gp", "a doctor in a later clause is who prescribed after the one who refused"),
+    ("Sinds september neem ik het terug en de pijn is weer draaglijk.", "nl", "experience",
+     "positive", "pain bearable again is better"),
+    ("Ik ben pas vorige week begonnen, met 0,5 mg.", "nl", "ldn_use", "current",
+     "a start with a dose only LDN comes in"),
+    ("Ik neem het sinds de lente, 4.5mg. Ik ben overdag zo moe, meer dan vroeger.", "nl",
+     "ldn_use", "current", "a time word compared with ('meer dan vroeger') tells no past use"),
     ("Ik heb LDN een maand geprobeerd en ben dan gestopt. Ik neem intussen weer\nenkel "
      "tramadol.", "nl", "ldn_use", "past", "what is taken after a clause break is another drug"),
     ("k gebruuk et nie mi, k zyn gestopt in de zomer omda t nie ielp.", "nl", "ldn_use", "past",

@@ -480,6 +480,11 @@ class Doc:
 #: A dose of at most 5 mg: low-dose naltrexone, not the other treatments (Lyrica 75 mg).
 _LOW_DOSE = re.compile(r"(?<![\d,.])(?:[0-4](?:[.,]\d{1,2})?|5)\s*(?:mg|milligram)\b", re.I)
 
+def names_low_dose(text: str) -> bool:
+    """Whether ``text`` names a dose only LDN comes in ("0,5 mg", "4.5mg")."""
+    return _LOW_DOSE.search(text) is not None
+
+
 #: Whole words written as spoken ("nie" for "niet").
 _DIALECT_WORDS = {"nie": "niet", "neet": "niet", "gein": "geen", "gene": "geen",
                   "gin": "geen", "giene": "geen", "gieen": "geen", "noeits": "nooit",

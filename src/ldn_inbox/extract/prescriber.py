@@ -62,6 +62,13 @@ def _refused(doc: Doc, entities: list[Hit]) -> set[Hit]:
                 if (c := doc.clause_of(e.first)) is not None and c.sentence == clause.sentence]
         if not same:
             continue
+        # a doctor named before the refusal is its subject; one in a later clause is who
+        # prescribed instead ("zij wou het niet, dus heeft mijn huisarts het voorschrift
+        # gemaakt")
+        before = [e for e in same if e.last <= refusal.first]
+        if before:
+            same = before + [e for e in same
+                             if e.first >= refusal.last and doc.clause_of(e.first) is clause]
 
         def distance(entity: Hit, refusal: Hit = refusal) -> tuple[int, int]:
             before = entity.last <= refusal.first

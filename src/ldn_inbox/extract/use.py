@@ -12,7 +12,7 @@ import re
 
 from ldn_inbox.codebook import LdnUse
 from ldn_inbox.extract._common import Reading, answer_word, first_hit_of_answer, usable
-from ldn_inbox.extract._text import Doc, Hit, in_context, negated
+from ldn_inbox.extract._text import Doc, Hit, in_context, names_low_dose, negated
 from ldn_inbox.extract.segment import Segments
 
 _STRONG = {"current": LdnUse.CURRENT, "past": LdnUse.PAST, "past_generic": LdnUse.PAST,
@@ -367,6 +367,15 @@ _DOSE_CORRECTED = re.compile(
     r"|doch)\W+(?:\w+\W+){0,2}?\d", re.IGNORECASE)
 
 
+#: Words that make a time word a comparison: "meer dan vroeger", "plus qu'avant".
+_THAN = frozenset(("dan", "als", "than", "que", "qu", "wie"))
+
+
+def _compared(doc: Doc, hit: Hit) -> bool:
+    """A time word a comparison is made with ("moe, meer dan vroeger"): no use told."""
+    return hit.first > 0 and doc.tokens[hit.first - 1].norm in _THAN
+
+
 def _dose_corrected(doc: Doc, hit: Hit) -> bool:
     return bool(_DOSE_CORRECTED.match(doc.text[hit.end:hit.end + 60]))
 
@@ -421,7 +430,7 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
                 other_dose = True
                 continue  # "LDN nooit gebruikt, maar wel naltrexone 50 mg": any dose counts
             strong.append((hit.first, label, hit, 1.0 if in_q1 else 0.8))
-        elif hit.key in _WEAK and not negated(doc, hit) \
+        elif hit.key in _WEAK and not negated(doc, hit) and not _compared(doc, hit) \
                 and (segs.layout == "narrative" or in_q1):
             # a hint inside the answer to another question ("since I started" under
             # question 3) does not answer question 1
@@ -456,8 +465,9 @@ def _decide(doc: Doc, strong: list[tuple[int, LdnUse, Hit, float]],
             confidence = min(confidence, 0.7)
         deciding = tuple(s[2] for s in strong if s[1] is label)[-2:]
         return Reading(label, confidence, deciding)
+    # (a dose only LDN comes in, "begonnen met 0,5 mg", names it too)
     about_drug = (bool(doc.hits_of("subject", "drug")) or segs.layout != "narrative"
-                  or bool(doc.hits_of("prescribe", "verb")))
+                  or bool(doc.hits_of("prescribe", "verb")) or names_low_dose(doc.text))
     # hints count in a text that speaks of the drug and of the writer (or the patient)
     about_drug = about_drug and (segs.layout != "narrative" or bool(
         doc.hits_of("subject", "self") or (proxy and doc.hits_of("subject", "proxy_self"))))
