@@ -425,6 +425,13 @@ ATTRIBUTION_AND_FADING = [
      "positive", "pain bearable again is better"),
     ("Ik ben pas vorige week begonnen, met 0,5 mg.", "nl", "ldn_use", "current",
      "a start with a dose only LDN comes in"),
+    ("Ik gebruik het al een jaar, via de huisarts, en mijn ervaring is goed.\n\nMaar mag ik "
+     "dat combineren met tramadol?", "nl", "experience", "positive",
+     "the experience said good in the writer's own words"),
+    ("I take it since May. My experience is not good, more pain.", "en", "experience",
+     "negative", "a negation inside a gap term turns it"),
+    ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",
+     "a gap term that is itself a negation keeps its meaning"),
     ("Ik neem het sinds de lente, 4.5mg. Ik ben overdag zo moe, meer dan vroeger.", "nl",
      "ldn_use", "current", "a time word compared with ('meer dan vroeger') tells no past use"),
     ("Ik heb LDN een maand geprobeerd en ben dan gestopt. Ik neem intussen weer\nenkel "

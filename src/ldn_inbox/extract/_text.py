@@ -817,6 +817,14 @@ def negated(doc: Doc, hit: Hit, *, window: int = 6, pre: bool = True) -> bool:
         if pseudo.first <= hit.first < pseudo.last and pseudo.concept == hit.concept:
             continue
         pseudo_tokens.update(range(pseudo.first, pseudo.last))
+    if pre and "~" in hit.term and hit.last - hit.first > 2 and hit.key == "positive":
+        # a negation word inside a gap term of praise: "experience is not good", "ervaring
+        # is niet goed" (not in one that is itself a negation: "no ~3 diferencia"; others,
+        # "kon ~3 aan", hold their negation in their meaning)
+        single = {w for w in doc.words("negation", "pre") if " " not in w}
+        inner = {t.norm for t in doc.tokens[hit.first + 1:hit.last - 1]}
+        if doc.tokens[hit.first].norm not in single and inner & single:
+            return True
     for trigger in doc.hits_in(clause.first, clause.last, "negation", "pre") if pre else ():
         if trigger.first in pseudo_tokens or trigger.first >= hit.first:
             continue
