@@ -428,6 +428,9 @@ ATTRIBUTION_AND_FADING = [
     ("Ik gebruik het al een jaar, via de huisarts, en mijn ervaring is goed.\n\nMaar mag ik "
      "dat combineren met tramadol?", "nl", "experience", "positive",
      "the experience said good in the writer's own words"),
+    ("ja al 4 maand van de huisarts 4,5 mg minder pijn geen bijwerkingen", "nl", "experience",
+     "positive", "a negation before what follows it ('geen bijwerkingen') is not said of the "
+     "words before it ('minder pijn')"),
     ("I take it since May. My experience is not good, more pain.", "en", "experience",
      "negative", "a negation inside a gap term turns it"),
     ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",

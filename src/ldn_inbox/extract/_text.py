@@ -835,12 +835,21 @@ def negated(doc: Doc, hit: Hit, *, window: int = 6, pre: bool = True) -> bool:
                     if "~" in c.term and c.first <= hit.first and hit.last < c.last]
     for trigger in doc.hits_in(clause.first, clause.last, "negation", "post"):
         if trigger.first in pseudo_tokens or trigger.first < hit.last \
-                or any(c.last <= trigger.first for c in consequences):
+                or any(c.last <= trigger.first for c in consequences) \
+                or _negates_what_follows(doc, trigger):
             continue
         reach = window if trigger.last - trigger.first > 1 else min(window, POST_WINDOW)
         if trigger.first - hit.last <= reach:
             return True
     return False
+
+
+def _negates_what_follows(doc: Doc, trigger: Hit) -> bool:
+    """A negation word right before a symptom or side effect it negates ("minder pijn geen
+    bijwerkingen"): it says nothing of the words before it."""
+    clause = doc.clause_of(trigger.first)
+    return any(h.first == trigger.last and doc.clause_of(h.first) is clause for h in doc.hits
+               if h.section in ("side_effect", "symptom"))
 
 
 def in_context(doc: Doc, hit: Hit, key: str, *, scope: str = "sentence") -> Hit | None:
