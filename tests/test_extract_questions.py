@@ -431,6 +431,10 @@ ATTRIBUTION_AND_FADING = [
     ("ja al 4 maand van de huisarts 4,5 mg minder pijn geen bijwerkingen", "nl", "experience",
      "positive", "a negation before what follows it ('geen bijwerkingen') is not said of the "
      "words before it ('minder pijn')"),
+    ("Ja. Dokter Claes. Ja. Nee.", "nl", "side_effects", "no",
+     "four short answers on one line split by full stops"),
+    ("Ja. Dokter Claes. Ja. Nee.", "nl", "experience", "positive",
+     "four short answers on one line split by full stops"),
     ("I take it since May. My experience is not good, more pain.", "en", "experience",
      "negative", "a negation inside a gap term turns it"),
     ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",

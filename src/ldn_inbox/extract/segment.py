@@ -256,15 +256,22 @@ def _bare_commas(doc: Doc, order: tuple[int, ...]) -> list[tuple[int, int, int]]
     de huisarts, goed, geen"), and nothing else but a greeting or a name."""
     text = doc.text
     lines = list(_BARE_LINE.finditer(text))
-    listed = [line for line in lines if line.group(1).count(",") == 3]
+    # split by commas, or by full stops or semicolons ("Ja. Dokter Claes. Ja. Nee.")
+    for mark in (",", ".", ";"):
+        listed = [line for line in lines
+                  if line.group(1).rstrip(" .!;").count(mark) == 3]
+        if len(listed) == 1:
+            break
     if len(listed) != 1 or any(len(line.group(1).split()) > _ASIDE_MAX_WORDS
                                for line in lines if line is not listed[0]):
         return []
     line = listed[0]
-    offsets = [0] + [m.end() for m in re.finditer(r",\s*", line.group(1))]
+    body = line.group(1).rstrip(" .!;")
+    offsets = [0] + [m.end() for m in re.finditer(rf"{re.escape(mark)}\s*", body)]
     starts = [line.start(1) + offset for offset in offsets]
-    parts = [text[a:b] for a, b in zip(starts, [*starts[1:], line.end(1)], strict=True)]
-    if any(not 1 <= len(part.replace(",", " ").split()) <= _BARE_MAX_WORDS - 1
+    parts = [text[a:b] for a, b in zip(starts, [*starts[1:], line.start(1) + len(body)],
+                                       strict=True)]
+    if any(not 1 <= len(part.replace(mark, " ").split()) <= _BARE_MAX_WORDS - 1
            for part in parts):
         return []
     if not any(h.section == "answer" and h.start == starts[0] for h in doc.hits):
