@@ -435,6 +435,12 @@ ATTRIBUTION_AND_FADING = [
      "four short answers on one line split by full stops"),
     ("Ja. Dokter Claes. Ja. Nee.", "nl", "experience", "positive",
      "four short answers on one line split by full stops"),
+    ("Ik nam het een half jaar. Ik was minder moe, maar ik kreeg hartkloppingen en in augustus "
+     "kon ik het niet meer verdragen en ben ik gestopt.", "nl", "experience", "mixed",
+     "a benefit and side effects the writer could not bear"),
+    ("I took it for six months. Less pain, but the nightmares, I couldn't stand them any more "
+     "and stopped.", "en", "experience", "mixed",
+     "a benefit and side effects the writer could not bear"),
     ("I take it since May. My experience is not good, more pain.", "en", "experience",
      "negative", "a negation inside a gap term turns it"),
     ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",
