@@ -441,6 +441,15 @@ ATTRIBUTION_AND_FADING = [
     ("I took it for six months. Less pain, but the nightmares, I couldn't stand them any more "
      "and stopped.", "en", "experience", "mixed",
      "a benefit and side effects the writer could not bear"),
+    ("Ik neem het sinds mei. Voorgeschreven door mijn huisarts, op advies van de "
+     "reumatoloog.", "nl", "prescriber", "gp",
+     "prescribed by one doctor on the advice of another named after 'op advies van'"),
+    ("Ich nehme LDN seit Januar. Der Schmerztherapeut hat es mir empfohlen, verschrieben hat "
+     "es dann mein Hausarzt.", "de", "prescriber", "gp",
+     "a recommending verb has its doctor before it"),
+    ("Je la prends depuis décembre, prescrite par mon médecin traitant sur les conseils d'une "
+     "pharmacienne.", "fr", "prescriber", "gp",
+     "advice of someone who is no doctor leaves the prescriber named before it"),
     ("I take it since May. My experience is not good, more pain.", "en", "experience",
      "negative", "a negation inside a gap term turns it"),
     ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",

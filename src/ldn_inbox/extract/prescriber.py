@@ -79,6 +79,12 @@ def _refused(doc: Doc, entities: list[Hit]) -> set[Hit]:
     return out
 
 
+#: Words ending a recommendation that point at who follows ("op advies van", "sur les
+#: conseils de", "on the advice of", "auf Anraten von").
+_LINKS = frozenset(("van", "of", "de", "du", "d", "von", "vom", "des", "di", "del", "della",
+                    "door", "by", "par", "durch", "da", "dal", "dalla", "por"))
+
+
 def _recommenders(doc: Doc, entities: list[Hit]) -> set[Hit]:
     """The doctors or others a recommendation is about: for each ("op aanraden van",
     "recommended by", "conseillée par"), the nearest one in its sentence, preferring one
@@ -93,10 +99,22 @@ def _recommenders(doc: Doc, entities: list[Hit]) -> set[Hit]:
         if not same:
             continue
 
-        def distance(entity: Hit, cue: Hit = cue) -> tuple[int, int]:
+        following = doc.tokens[cue.last].norm if cue.last < len(doc.tokens) else ""
+        linked = cue.term.split()[-1] in _LINKS or following in _LINKS \
+            or following.startswith(("d'", "d’"))
+        if linked:
+            # "op advies van de reumatoloog", "aangeraden door": the one named after it
+            # (someone no candidate, "d'une pharmacienne", recommends nobody named before)
+            same = [e for e in same if e.first >= cue.last]
+            if not same:
+                continue
+
+        def distance(entity: Hit, cue: Hit = cue, linked: bool = linked) -> tuple[int, int]:
+            # a recommending verb has its doctor before it ("de pijnarts raadde het aan",
+            # "hat es mir empfohlen"), a phrase ending in "van", "of", "door" after it
             after = entity.first >= cue.last
             gap = entity.first - cue.last if after else cue.first - entity.last
-            return (gap + (0 if after else 1), entity.first)
+            return (gap + (0 if after == linked else 1), entity.first)
 
         nearest = min(same, key=distance)
         if distance(nearest)[0] <= 6:
@@ -210,8 +228,10 @@ def _scored(doc: Doc, segs: Segments, hit: Hit, refused: set[Hit],
     # six words back is about something else
     if hit in refused or negated(doc, hit, window=2):
         score -= 4.0
-    if hit in recommenders and verb is None:
-        score -= 1.5  # recommended it; someone else wrote the prescription
+    if hit in recommenders and (verb is None or verb.last <= hit.first):
+        # recommended it; someone else wrote the prescription (a prescribing word before
+        # it is the other's: "voorgeschreven door mijn huisarts, op advies van de reumatoloog")
+        score -= 1.5
     if hit in referred[0]:
         score -= 2.0  # sent the writer on to the one who prescribed
     if hit in referred[1]:
