@@ -431,6 +431,8 @@ ATTRIBUTION_AND_FADING = [
     ("ja al 4 maand van de huisarts 4,5 mg minder pijn geen bijwerkingen", "nl", "experience",
      "positive", "a negation before what follows it ('geen bijwerkingen') is not said of the "
      "words before it ('minder pijn')"),
+    ("ja nee ja nee", "nl", "side_effects", "no", "four yes/no words on one line"),
+    ("ja nee ja nee", "nl", "experience", "positive", "four yes/no words on one line"),
     ("Ja. Dokter Claes. Ja. Nee.", "nl", "side_effects", "no",
      "four short answers on one line split by full stops"),
     ("Ja. Dokter Claes. Ja. Nee.", "nl", "experience", "positive",

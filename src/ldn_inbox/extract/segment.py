@@ -300,6 +300,26 @@ def _by_content(doc: Doc, items: list[tuple[int, int, int]], order: tuple[int, .
     return items
 
 
+def _bare_words(doc: Doc, order: tuple[int, ...]) -> list[tuple[int, int, int]]:
+    """Four yes/no words on one line and nothing else but a greeting or a name ("ja nee ja
+    nee", "oui / non / oui / non"): one per question."""
+    text = doc.text
+    lines = list(_BARE_LINE.finditer(text))
+    answers = {h.first for h in doc.hits if h.section == "answer" and h.last - h.first == 1}
+    found = []
+    for line in lines:
+        tokens = [i for i, t in enumerate(doc.tokens)
+                  if line.start(1) <= t.start < line.end(1) and t.norm != "/"]
+        if len(tokens) == 4 and all(i in answers for i in tokens):
+            found.append(tokens)
+        elif len(line.group(1).split()) > _ASIDE_MAX_WORDS:
+            return []
+    if len(found) != 1:
+        return []
+    return [(order[index], doc.tokens[i].start, doc.tokens[i].start)
+            for index, i in enumerate(found[0])]
+
+
 def segment(doc: Doc, *, order: tuple[int, ...] = (1, 2, 3, 4),
             labels: dict[str, int] | None = None) -> Segments:
     """Split ``doc.text`` into answers per question. ``order``: the codebook's questions in
@@ -328,7 +348,7 @@ def segment(doc: Doc, *, order: tuple[int, ...] = (1, 2, 3, 4),
     bare = _bare_lines(text, order)
     if bare:
         return _from_markers(text, _by_content(doc, bare, order, labels or {}), "lines")
-    commas = _bare_commas(doc, order)
+    commas = _bare_commas(doc, order) or _bare_words(doc, order)
     if commas:
         return _from_markers(text, _by_content(doc, commas, order, labels or {}), "lines")
     bullets = [(m.start(), m.end()) for m in _BULLET.finditer(text)]
