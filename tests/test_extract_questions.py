@@ -452,6 +452,11 @@ ATTRIBUTION_AND_FADING = [
     ("Je la prends depuis décembre, prescrite par mon médecin traitant sur les conseils d'une "
      "pharmacienne.", "fr", "prescriber", "gp",
      "advice of someone who is no doctor leaves the prescriber named before it"),
+    ("Kleine correctie: het was dr. Jacobs die het voorschrift schreef, ook fysisch "
+     "geneesheer in hetzelfde centrum.", "nl", "experience", "unknown",
+     "'hetzelfde' said of a place says nothing of the effect"),
+    ("Ik neem het sinds mei. De pijn is nog altijd hetzelfde.", "nl", "experience",
+     "no_effect", "the pain still the same"),
     ("I take it since May. My experience is not good, more pain.", "en", "experience",
      "negative", "a negation inside a gap term turns it"),
     ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",
