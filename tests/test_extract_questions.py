@@ -457,6 +457,9 @@ ATTRIBUTION_AND_FADING = [
      "'hetzelfde' said of a place says nothing of the effect"),
     ("Ik neem het sinds mei. De pijn is nog altijd hetzelfde.", "nl", "experience",
      "no_effect", "the pain still the same"),
+    ("Dag,\n\nIk werkte als kinderverzorgster en dat ging gewoon niet meer.\n\nDan LDN: "
+     "mijn huisarts schreef het voor. Minder pijn sindsdien.\n\nAn", "nl", "experience",
+     "positive", "'niet meer' in the story before LDN comes up is no faded benefit"),
     ("I take it since May. My experience is not good, more pain.", "en", "experience",
      "negative", "a negation inside a gap term turns it"),
     ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",

@@ -266,8 +266,11 @@ def _no_longer(doc: Doc, *, proxy: bool) -> list[Hit]:
     # "nu merk ik bijna niets meer": a no-effect phrase with "meer" says the same
     for verb in doc.hits_of("experience", "effect_verb") + doc.hits_of("experience", "no_effect"):
         clause = doc.clause_of(verb.first)
+        # (in a story, a paragraph before LDN comes up tells of something else: "ik werkte
+        # als kinderverzorgster en dat ging niet meer")
         if clause is None or not usable(doc, verb, proxy=proxy) \
-                or in_context(doc, verb, "other_drug") is not None:
+                or in_context(doc, verb, "other_drug") is not None \
+                or not on_topic(doc, verb, None):
             continue
         markers = doc.hits_in(clause.first, clause.last, "experience", "no_longer")
         if doc.language == "fr":
