@@ -460,6 +460,13 @@ ATTRIBUTION_AND_FADING = [
     ("Dag,\n\nIk werkte als kinderverzorgster en dat ging gewoon niet meer.\n\nDan LDN: "
      "mijn huisarts schreef het voor. Minder pijn sindsdien.\n\nAn", "nl", "experience",
      "positive", "'niet meer' in the story before LDN comes up is no faded benefit"),
+    ("Ik neem het sinds maart. Het was niet de huisarts die het voorgeschreven heeft, maar de "
+     "revalidatiearts van het AZ. Mijn huisarts heeft later de voorschriften verlengd.", "nl",
+     "prescriber", "specialist",
+     "the doctor affirmed against a denied one; one who renews did not prescribe"),
+    ("I take it since March. My rheumatologist prescribed it; my GP renews the repeat "
+     "prescriptions.", "en", "prescriber", "specialist",
+     "one who renews did not prescribe"),
     ("I take it since May. My experience is not good, more pain.", "en", "experience",
      "negative", "a negation inside a gap term turns it"),
     ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",

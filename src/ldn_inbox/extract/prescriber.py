@@ -175,9 +175,15 @@ def _appositions(doc: Doc, candidates: list[_Candidate]) -> list[_Candidate]:
         if candidate.prescriber is not Prescriber.UNKNOWN:
             out.append(candidate)
             continue
-        partner = next((c for c in named if _same_sentence(doc, c.hit, candidate.hit)
-                        and (0 <= candidate.hit.first - c.hit.last <= 8
-                             or 0 <= c.hit.first - candidate.hit.last <= 4)), None)
+        # the nearest named kind that is not denied ("pas ma généraliste mais le Dr Delvaux,
+        # interniste": the internist)
+        near = [c for c in named if _same_sentence(doc, c.hit, candidate.hit)
+                and not negated(doc, c.hit, window=2)
+                and (0 <= candidate.hit.first - c.hit.last <= 8
+                     or 0 <= c.hit.first - candidate.hit.last <= 4)]
+        partner = min(near, key=lambda c: min(abs(candidate.hit.first - c.hit.last),
+                                              abs(c.hit.first - candidate.hit.last)),
+                      default=None)
         if partner is None:
             out.append(candidate)
         else:
@@ -201,6 +207,27 @@ def _pronoun_prescribers(doc: Doc, candidates: list[_Candidate], refused: set[Hi
                   and c.hit not in refused and c.prescriber is not Prescriber.UNKNOWN]
         if before:
             before[-1].score += 2.0
+
+
+#: Words setting what follows against what was denied before ("niet X maar Y").
+_CONTRAST = frozenset(("maar", "mais", "but", "sondern", "ma", "pero", "mor", "mo"))
+
+
+def _affirmed_against(doc: Doc, hit: Hit) -> bool:
+    """A doctor right after a contrast word, in a sentence that denied another one before
+    ("Het was niet de huisarts die het voorschreef, maar de revalidatiearts")."""
+    if hit.first < 1 or negated(doc, hit, window=2):
+        return False
+    before = [t.norm for t in doc.tokens[max(0, hit.first - 3):hit.first]]
+    if not any(word in _CONTRAST for word in before):
+        return False
+    clause = doc.clause_of(hit.first)
+    if clause is None:
+        return False
+    first, _ = doc.sentence_range(clause.sentence)
+    return any(negated(doc, other, window=2) and other.last <= hit.first
+               for other in doc.hits_in(first, hit.first, "prescriber")
+               + doc.hits_in(first, hit.first, "specialty"))
 
 
 def _same_sentence(doc: Doc, a: Hit, b: Hit) -> bool:
@@ -232,6 +259,11 @@ def _scored(doc: Doc, segs: Segments, hit: Hit, refused: set[Hit],
         # recommended it; someone else wrote the prescription (a prescribing word before
         # it is the other's: "voorgeschreven door mijn huisarts, op advies van de reumatoloog")
         score -= 1.5
+    if prescriber is not Prescriber.UNKNOWN and _affirmed_against(doc, hit):
+        score += 2.0  # "niet de huisarts ..., maar de revalidatiearts": the one affirmed
+    renew = _near(doc, hit, "prescribe", "renew", 4)
+    if renew is not None and doc.clause_of(renew.first) is doc.clause_of(hit.first):
+        score -= 2.0  # renews what another prescribed ("mijn huisarts heeft ze verlengd")
     if hit in referred[0]:
         score -= 2.0  # sent the writer on to the one who prescribed
     if hit in referred[1]:
