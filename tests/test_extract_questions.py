@@ -522,6 +522,9 @@ MAILING_LAYOUTS = [
      "fr", (4, 1, 3, 2), {"a": 4, "b": 1, "c": 3, "d": 2},
      ("specialist", "no_effect", "yes"),
      "numbered answers in the usual order under a lettered mailing of another order"),
+    ("1. nu niet meer\n2. geen verschil gemerkt, daarom gestopt\n3. mijn huisarts\n"
+     "4. slechter geslapen", "nl", (1, 2, 3, 4), {}, ("gp", "no_effect", "yes"),
+     "numbered answers with experience and prescriber swapped: the doctor decides"),
 ]
 
 

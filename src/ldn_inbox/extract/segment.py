@@ -293,7 +293,9 @@ def _by_content(doc: Doc, items: list[tuple[int, int, int]], order: tuple[int, .
     if sum(doctor) != 1 or (2 in order[:4] and doctor[order.index(2)]):
         return items
     versions = [tuple(labels.get(k, 0) for k in keys) for keys in ("1234", "abcd")]
-    for candidate in [*versions, (1, 2, 3, 4)]:
+    # ... or the questions on experience and prescriber swapped, as many mailings ask them
+    swapped = tuple({2: 3, 3: 2}.get(n, n) for n in order[:4])
+    for candidate in [*versions, (1, 2, 3, 4), swapped]:
         if sorted(candidate) == [1, 2, 3, 4] and doctor[candidate.index(2)]:
             return [(number, start, content) for number, (_, start, content)
                     in zip(candidate, items, strict=True)]
