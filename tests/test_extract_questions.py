@@ -467,6 +467,9 @@ ATTRIBUTION_AND_FADING = [
     ("I take it since March. My rheumatologist prescribed it; my GP renews the repeat "
      "prescriptions.", "en", "prescriber", "specialist",
      "one who renews did not prescribe"),
+    ("Ik ben vorige zomer gestopt omdat ik dacht dat het niks deed. Na een paar weken was de "
+     "pijn veel erger, dus in oktober ben ik herbegonnen. Ik blijf het nemen.", "nl",
+     "experience", "positive", "worse off the drug, then restarted: it worked"),
     ("I take it since May. My experience is not good, more pain.", "en", "experience",
      "negative", "a negation inside a gap term turns it"),
     ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",

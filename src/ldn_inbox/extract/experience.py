@@ -94,6 +94,12 @@ def _after_stop(doc: Doc, hit: Hit) -> bool:
                for h in doc.hits_of("use", "past") + doc.hits_of("experience", "stopped_because"))
 
 
+def _off_drug(doc: Doc, hit: Hit) -> bool:
+    """Said between a stop and a restart: how it went without the drug."""
+    return any(h.last <= hit.first for h in doc.hits_of("use", "past")) \
+        and any(h.first >= hit.last for h in doc.hits_of("use", "restart"))
+
+
 def _side_effect_passed(doc: Doc, hit: Hit, benefit_hits: list[Hit]) -> bool:
     """A fading word said of a side effect named before it in its sentence, with no
     benefit between: "Insomnie les deux premières semaines, puis plus rien"."""
@@ -299,6 +305,9 @@ class _Cues:
     no_effect: list[Hit]
     severe: list[Hit]
     positive: list[Hit]
+    #: worse off the drug, between a stop and a restart ("gestopt ... de pijn veel erger,
+    #: dus herbegonnen"): it worked
+    worse_off_drug: list[Hit]
 
 
 def _gather(doc: Doc, segs: Segments, *, benefits: list[str], benefit_hits: list[Hit],
@@ -327,7 +336,10 @@ def _gather(doc: Doc, segs: Segments, *, benefits: list[str], benefit_hits: list
         mixed=_cues(doc, "mixed", proxy=proxy, segs=segs),
         faded=faded,
         faded_good=faded_good,
-        negative=_cues(doc, "negative", proxy=proxy, segs=segs),
+        negative=[h for h in _cues(doc, "negative", proxy=proxy, segs=segs)
+                  if not _off_drug(doc, h)],
+        worse_off_drug=[h for h in _cues(doc, "negative", proxy=proxy, segs=segs)
+                        if _off_drug(doc, h)],
         unbearable=_cues(doc, "unbearable", proxy=proxy, segs=segs),
         bothers=_cues(doc, "bothers", proxy=proxy, segs=segs),
         no_effect=_cues(doc, "no_effect", proxy=proxy, segs=segs)
@@ -383,7 +395,7 @@ def code_experience(doc: Doc, segs: Segments, *, use: LdnUse, benefits: list[str
                      or (cues.bothers and side_effect_mentions)):
         # a benefit, and side effects the writer stopped for, could not bear or minds
         return Reading(Experience.MIXED, 0.65, tuple((cues.unbearable or cues.bothers)[:1]))
-    if benefits or cues.positive or answer == "yes":
+    if benefits or cues.positive or answer == "yes" or cues.worse_off_drug:
         return _positive(doc, cues, benefits=benefits,
                          side_effect_mentions=side_effect_mentions, opening_hits=opening_hits)
     if cues.too_early:
