@@ -470,6 +470,8 @@ ATTRIBUTION_AND_FADING = [
     ("Ik ben vorige zomer gestopt omdat ik dacht dat het niks deed. Na een paar weken was de "
      "pijn veel erger, dus in oktober ben ik herbegonnen. Ik blijf het nemen.", "nl",
      "experience", "positive", "worse off the drug, then restarted: it worked"),
+    ("Ik neem het sinds maart. Het hielp ni.", "nl", "experience", "no_effect",
+     "Flemish 'ni' for 'niet'"),
     ("I take it since May. My experience is not good, more pain.", "en", "experience",
      "negative", "a negation inside a gap term turns it"),
     ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",

@@ -486,7 +486,7 @@ def names_low_dose(text: str) -> bool:
 
 
 #: Whole words written as spoken ("nie" for "niet").
-_DIALECT_WORDS = {"nie": "niet", "neet": "niet", "gein": "geen", "gene": "geen",
+_DIALECT_WORDS = {"nie": "niet", "ni": "niet", "neet": "niet", "gein": "geen", "gene": "geen",
                   "gin": "geen", "giene": "geen", "gieen": "geen", "noeits": "nooit",
                   "nooits": "nooit", "ich": "ik", "nae": "nee", "vruig": "vroeg"}
 
