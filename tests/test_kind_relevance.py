@@ -80,6 +80,10 @@ NOT_SURVEY: list[tuple[str, str, str | None, str]] = [
      "Hi all,\n\nI'm using the new release since Monday and it works great, no side effects "
      "on the old reports so far. Thanks for the quick fix!\n\nAn",
      None, "en: software, 'it works great', 'no side effects'"),
+    ("Release 2.5",
+     "Hi,\n\nI'm using the new release since Monday, it works great, no side effects on the "
+     "reports. My manager approved it.\n\nAn",
+     None, "en: software in use, praised, 'no side effects', someone approving it"),
     ("Re: your order 5521",
      "Thanks, the blender arrived. I use it every day and I'm very happy with it.\n\nAn",
      "<order-5521@shop.example.com>",
@@ -142,6 +146,12 @@ REPLIES: list[tuple[str, str, dict[str, Any], str]] = [
      "fr: a correction answering the survey's thread, without quote"),
     ("Re: LDN", top_posted("Sorry, that was short. Dr Peeters is my neurologist, not my GP."),
      {"prescriber": "specialist"}, "en: a prescriber set against another one"),
+    ("antwoorden", "1. ja\n2. huisarts\n3. ja, minder pijn\n4. nee\n\nAn",
+     {"ldn_use": "current", "prescriber": "gp", "side_effects": "no"},
+     "answers to the four questions by their numbers, without quote, drug or known subject"),
+    ("Re: nieuwsbrief", "Ja, ik neem het al een jaar, via de huisarts. Ik heb minder pijn en "
+     "geen bijwerkingen.\n\nAn", {"ldn_use": "current", "experience": "positive"},
+     "a use, the doctor and how it went, without quote or drug named"),
     ("Re: " + MAILING, "Ik heb nog nooit LDN genomen, dus verder kan ik niets invullen.\n\nAn",
      {"ldn_use": "never"}, "never, with the drug between the negation and the verb"),
     ("Re: " + MAILING, "Sí, lo tomo desde hace un año y me ayuda mucho con el dolor.",

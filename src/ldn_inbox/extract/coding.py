@@ -161,7 +161,13 @@ def _code(parsed: ParsedMessage, own: OwnText, answers_mailing: bool) -> Coded:
     # answer-like words in a message about something else ("it works great" about a program)
     # a fact without the drug named (a follow-up adding one side effect) answers the survey
     # in a message that quotes a mailing or answers one by its subject
-    tied = own.quoted_sheet or bool(own.mailings) or answers_mailing
+    # ... or that answers the survey's questions itself: a use, who prescribed it, and how it
+    # went or its side effects (unrelated mail does not say all that)
+    said = {name for name in ("ldn_use", "prescriber", "experience", "side_effects")
+            if (f := result.fields.get(name)) is not None and f.value not in (None, "unknown")}
+    answers_all = {"ldn_use", "prescriber"} <= said and bool(
+        said & {"experience", "side_effects"})
+    tied = own.quoted_sheet or bool(own.mailings) or answers_mailing or answers_all
     # a fact the writer adds to or corrects in earlier answers, in an answer to a message
     # about the survey ("je corrige ma réponse : c'est l'interniste qui me l'a prescrite")
     follow_up = result.amends and about_survey and bool(parsed.header("in-reply-to"))
