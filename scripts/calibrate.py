@@ -15,6 +15,7 @@ fitted on the others, scored on it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ from ldn_inbox.extract.coding import code  # noqa: E402
 from ldn_inbox.parse.mailing_learn import learn  # noqa: E402
 from ldn_inbox.parse.mailings import MailingSet  # noqa: E402
 from ldn_inbox.parse.mime import parse  # noqa: E402
+from ldn_inbox.parse.textnorm import common_subject  # noqa: E402
 from ldn_inbox.serve.evaluate import equal  # noqa: E402
 
 #: The measured-only part (fixtures/measure/README.md): never read to write rules.
@@ -45,9 +47,12 @@ def samples_of(folder: Path) -> list[Sample]:
             if line.strip()]
     parsed = {row["file"]: parse((folder / "eml" / row["file"]).read_bytes()) for row in gold}
     first = {name: code(message) for name, message in parsed.items()}
-    mailings = MailingSet(item.mailing for item in learn(
-        (name, message.from_address or name, first[name].learn_text)
-        for name, message in parsed.items()))
+    # named as the store names a learned mailing: after the subject its replies answer
+    mailings = MailingSet(
+        dataclasses.replace(item.mailing, name=common_subject(
+            parsed[key].subject for key in item.sources[:200]))
+        for item in learn((name, message.from_address or name, first[name].learn_text)
+                          for name, message in parsed.items()))
     out: list[Sample] = []
     for row in gold:
         coded = code(parsed[row["file"]], mailings)

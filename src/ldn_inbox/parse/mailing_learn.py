@@ -215,3 +215,4 @@ def _trimmed(line: str, spans: list[tuple[int, int]], mask: list[bool]) -> str:
         tail = len(line[end:]) - len(line[end:].lstrip("?!.:;)]\"'”»"))
         end += tail
     return line[start:end].strip()
+

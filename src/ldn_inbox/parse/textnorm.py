@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 
 TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
@@ -79,3 +80,16 @@ def subject_key(subject: str) -> str:
     """A subject without "Re:", "Fwd:", "TR:" and the like, folded: replies to one mailing
     share it."""
     return " ".join(words(_REPLY_PREFIX.sub("", subject)))
+
+
+def common_subject(subjects: Iterable[str | None]) -> str:
+    """A learned mailing's name: the subject most of the replies quoting it answer, with
+    "Re: " and the like taken off (the subject a reply without a quote can be tied by)."""
+    counts: dict[str, int] = {}
+    for subject in subjects:
+        clean = _REPLY_PREFIX.sub("", subject or "").strip()
+        if clean:
+            counts[clean] = counts.get(clean, 0) + 1
+    if not counts:
+        return "learned from replies"
+    return max(counts.items(), key=lambda item: item[1])[0][:400]

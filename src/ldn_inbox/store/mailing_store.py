@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ldn_inbox.errors import NotFoundError, SourceError, ValidationError
 from ldn_inbox.parse.mailings import Mailing, MailingSet, Question
-from ldn_inbox.parse.textnorm import _REPLY_PREFIX
+from ldn_inbox.parse.textnorm import common_subject
 from ldn_inbox.store.models import Extraction, MailingRecord, Message, utcnow
 from ldn_inbox.store.packing import needs_text, unpack_text
 
@@ -245,19 +245,8 @@ def relearn(session: Session, known: MailingSet | None = None, *,
 def _learned_name(session: Session, sources: Sequence[str]) -> str:
     """The subject most of the quoting replies answer ("Re: " and the like taken off)."""
     ids = [int(key) for key in sources[:200]]
-    subjects = session.scalars(sa.select(Message.subject).where(Message.id.in_(ids))).all()
-    counts: dict[str, int] = {}
-    for subject in subjects:
-        clean = _strip_reply_prefix(subject or "")
-        if clean:
-            counts[clean] = counts.get(clean, 0) + 1
-    if not counts:
-        return "learned from replies"
-    return max(counts.items(), key=lambda item: item[1])[0][:400]
-
-
-def _strip_reply_prefix(subject: str) -> str:
-    return _REPLY_PREFIX.sub("", subject).strip()
+    return common_subject(session.scalars(
+        sa.select(Message.subject).where(Message.id.in_(ids))).all())
 
 
 def stale(session: Session, knowledge: MailingSet) -> list[int]:
