@@ -472,6 +472,10 @@ ATTRIBUTION_AND_FADING = [
      "experience", "positive", "worse off the drug, then restarted: it worked"),
     ("Ik neem het sinds maart. Het hielp ni.", "nl", "experience", "no_effect",
      "Flemish 'ni' for 'niet'"),
+    ("Ik neem het sinds februari. Ik heb via een vriendin een afspraak gekregen bij de "
+     "reumatoloog in het UZ, en die heeft het voorgeschreven.", "nl", "prescriber",
+     "specialist", "a friend who only passed something on ('via een vriendin') is not whom "
+     "the sentence tells of"),
     ("I take it since May. My experience is not good, more pain.", "en", "experience",
      "negative", "a negation inside a gap term turns it"),
     ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",

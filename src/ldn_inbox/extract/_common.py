@@ -44,7 +44,17 @@ def _before_in_sentence(doc: Doc, hit: Hit, key: str) -> bool:
     if clause is None:
         return False
     first, _ = doc.sentence_range(clause.sentence)
-    return bool(doc.hits_in(first, hit.first, "context", key))
+    return any(not _channel(doc, h) for h in doc.hits_in(first, hit.first, "context", key))
+
+
+#: Words before a person who only passed something on ("via een vriendin", "through a
+#: friend", "grâce à une amie"): that person is not whom the sentence tells of.
+_CHANNELS = frozenset(("via", "dankzij", "through", "thanks", "par", "grace", "über", "uber",
+                       "durch", "tramite", "grazie", "gracias"))
+
+
+def _channel(doc: Doc, person: Hit) -> bool:
+    return person.first > 0 and doc.tokens[person.first - 1].norm in _CHANNELS
 
 
 def _other_person(doc: Doc, hit: Hit, scope: str) -> bool:
@@ -52,7 +62,10 @@ def _other_person(doc: Doc, hit: Hit, scope: str) -> bool:
     clause, or the sentence telling of the relative's use, does not name the writer ("mijn
     vrouw neemt het ook, van haar huisarts"; not "volgens mijn man ben ik beter gezind")."""
     if scope == "clause":
-        if in_context(doc, hit, "other_person", scope=scope) is not None:
+        clause = doc.clause_of(hit.first)
+        if clause is not None and any(
+                not _channel(doc, h)
+                for h in doc.hits_in(clause.first, clause.last, "context", "other_person")):
             return True
     elif _before_in_sentence(doc, hit, "other_person"):
         # the person named earlier in the sentence ("mijn zus nam het, en had ..."), not in
