@@ -37,7 +37,7 @@ MEASURED = ("mb", "md", "me", "mf", "mg", "mh")
 #: The rules part: its messages were read to write rules, so it is fitted on only with
 #: ``--with-rules`` (the measured-only sets still score the result).
 RULES = ("ma", "mc", "ra", "rb", "rc", "rd", "re", "rf", "rg", "rh", "ri", "rj", "rk", "rl", "rm",
-         "rn", "ro", "rs", "rt")
+         "rn", "ro", "rs", "rt", "ru", "rv")
 OUTPUT = ROOT / "src" / "ldn_inbox" / "data" / "calibration.json"
 
 
