@@ -476,6 +476,11 @@ ATTRIBUTION_AND_FADING = [
      "reumatoloog in het UZ, en die heeft het voorgeschreven.", "nl", "prescriber",
      "specialist", "a friend who only passed something on ('via een vriendin') is not whom "
      "the sentence tells of"),
+    ("Je la prends depuis février. C'est l'algologue, le Dr Wauters, qui me l'a prescrite.",
+     "fr", "prescriber", "specialist", "a doctor's word after an elided article ('l'algologue')"),
+    ("J'ai fait de la kiné deux fois par semaine. En 2024 l'algologue m'a prescrit la LDN.",
+     "fr", "prescriber", "specialist",
+     "a bare 'par' far from a practitioner says nothing of who prescribed"),
     ("I take it since May. My experience is not good, more pain.", "en", "experience",
      "negative", "a negation inside a gap term turns it"),
     ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",

@@ -522,6 +522,10 @@ def _plain(word: str) -> str:
     return word.replace("’", "'")
 
 
+#: Elided articles and prepositions written onto the next word (French, Italian).
+_ELIDED = frozenset(("l'", "d'"))
+
+
 def _match_all(tokens: list[Token], lexicon: Lexicon, *, fuzzy: bool = True) -> list[Hit]:
     hits: list[Hit] = []
     norms = [t.norm for t in tokens]
@@ -529,6 +533,9 @@ def _match_all(tokens: list[Token], lexicon: Lexicon, *, fuzzy: bool = True) -> 
     for index, norm in enumerate(norms):
         following = norms[index + 1] if index + 1 < count else None
         candidates = _candidates(lexicon, norm, following, fuzzy)
+        if norm[:2] in _ELIDED and len(norm) > 4:
+            # "l'algologue", "d'algologue": the word after an elided article or preposition
+            candidates = candidates + _candidates(lexicon, norm[2:], following, fuzzy)
         token = tokens[index]
         if index + 1 < count:
             hits += _split_word(tokens, index, norms, lexicon)

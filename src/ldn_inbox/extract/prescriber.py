@@ -209,6 +209,11 @@ def _pronoun_prescribers(doc: Doc, candidates: list[_Candidate], refused: set[Hi
             before[-1].score += 2.0
 
 
+#: Prescribing words that are only a preposition ("par", "via", "by", "von", "bei").
+_LINKING_VERBS = frozenset(("par", "via", "chez", "grace", "from", "by", "under", "von", "vom",
+                            "durch", "über", "uber", "ueber", "beim", "bei"))
+
+
 #: Words setting what follows against what was denied before ("niet X maar Y").
 _CONTRAST = frozenset(("maar", "mais", "but", "sondern", "ma", "pero", "mor", "mo"))
 
@@ -249,6 +254,11 @@ def _scored(doc: Doc, segs: Segments, hit: Hit, refused: set[Hit],
     elif segs.layout != "narrative" and segs.questions_at(hit.start):
         score -= 0.5
     verb = _near(doc, hit, "prescribe", "verb", 6)
+    if verb is not None and verb.term in _LINKING_VERBS and not (
+            verb.last <= hit.first and hit.first - verb.last <= 2):
+        # a bare "par", "via", "by", "von" says who only right before the one named ("par mon
+        # médecin"), not "deux fois par semaine" before "la kiné"
+        verb = None
     if verb is not None and not negated(doc, verb):
         score += 2.0
     # a negation right before ("niet de huisarts"); in a text without punctuation a "niks"
