@@ -481,6 +481,10 @@ ATTRIBUTION_AND_FADING = [
     ("J'ai fait de la kiné deux fois par semaine. En 2024 l'algologue m'a prescrit la LDN.",
      "fr", "prescriber", "specialist",
      "a bare 'par' far from a practitioner says nothing of who prescribed"),
+    ("jen prend depuis 2 mois ca va mieux pour les douleurs mais je fait des cauchemars toute "
+     "les nuits et ca me pese vraiment je sais pas si je vais continuer comme ca", "fr",
+     "side_effects", "yes", "a doubt far after a side effect in a long unpunctuated clause "
+     "does not make it a fear"),
     ("I take it since May. My experience is not good, more pain.", "en", "experience",
      "negative", "a negation inside a gap term turns it"),
     ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",

@@ -98,9 +98,18 @@ def usable(doc: Doc, hit: Hit, *, proxy: bool) -> bool:
         return False  # "mijn zus nam het, en had nachtmerries": still the sister
     if _addressed(doc, hit, clause.first, clause.last):
         return False
-    fear = in_context(doc, hit, "fear", scope="clause")
-    # a fear word inside the hit's own words ("je me demande si je vais continuer") is its own
-    return fear is None or (hit.first <= fear.first and fear.last <= hit.last)
+    # a fear word inside the hit's own words ("je me demande si je vais continuer") is its
+    # own; one far after it in a long unpunctuated clause ("je fait des cauchemars toute les
+    # nuits et ca me pese vraiment je sais pas si je vais continuer") is of something else
+    return not any(
+        not (hit.first <= fear.first and fear.last <= hit.last)
+        and fear.first - hit.last <= _FEAR_REACH
+        for fear in doc.hits_in(clause.first, clause.last, "context", "fear"))
+
+
+#: How far after a hit a fear word in its clause still bears on it ("nachtmerries, daar was
+#: ik bang voor").
+_FEAR_REACH = 6
 
 
 def _addressed(doc: Doc, hit: Hit, first: int, last: int) -> bool:
