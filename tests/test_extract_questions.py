@@ -485,6 +485,8 @@ ATTRIBUTION_AND_FADING = [
      "les nuits et ca me pese vraiment je sais pas si je vais continuer comme ca", "fr",
      "side_effects", "yes", "a doubt far after a side effect in a long unpunctuated clause "
      "does not make it a fear"),
+    ("oui 3 mg\nmedecin traitant\noui moins mal au dos et je dors mieux\nnon rien", "fr",
+     "side_effects", "no", "four bare lines opening with a yes and a few words"),
     ("I take it since May. My experience is not good, more pain.", "en", "experience",
      "negative", "a negation inside a gap term turns it"),
     ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",

@@ -42,6 +42,8 @@ _BARE_LINE = re.compile(r"^[ \t]*([^\n]{1,90}?)[ \t]*$", re.MULTILINE)
 _BARE_MAX_WORDS = 5
 #: one of the four lines may say more ("ja, veel minder pijn in nek en schouders")
 _BARE_LONG_WORDS = 12
+#: ... or a yes or a no and up to this many words in all ("oui 3 mg", "ja ik pak het")
+_BARE_OPENING_WORDS = 4
 
 
 _BULLET = re.compile(r"^[ \t]*[-–•*][ \t]+", re.MULTILINE)
@@ -207,15 +209,27 @@ def _inline_numbers(text: str, order: tuple[int, ...]) -> list[tuple[int, int, i
     return []
 
 
-def _bare_block(block: list[re.Match[str]]) -> bool:
+def _bare_block(block: list[re.Match[str]], yes_no: frozenset[str]) -> bool:
     """Four short answers; one may say more when the block opens with a word or two
-    ("ja" / "huisarts" / "ja, veel minder pijn in nek en schouders" / "nee")."""
+    ("ja" / "huisarts" / "ja, veel minder pijn in nek en schouders" / "nee"), or with a yes
+    or a no and a few words ("oui 3 mg" / "medecin traitant" / ...)."""
     sizes = [len(line.group(1).split()) for line in block]
     longer = sum(size > _BARE_MAX_WORDS for size in sizes)
-    return longer == 0 or (longer == 1 and sizes[0] <= 2)
+    opening = fold(block[0].group(1)).split()
+    opens_with_answer = bool(opening) and opening[0].strip(",.!") in yes_no
+    return longer == 0 or (longer == 1 and (
+        sizes[0] <= 2 or (opens_with_answer and sizes[0] <= _BARE_OPENING_WORDS)))
 
 
-def _bare_lines(text: str, order: tuple[int, ...]) -> list[tuple[int, int, int]]:
+def _yes_no(doc: Doc) -> frozenset[str]:
+    """The plain yes and no words of the text's languages (not "geen", "aucun")."""
+    words = doc.words("answer", "yes") | doc.words("answer", "no")
+    return frozenset(w for w in words if " " not in w and w not in doc.words("negation", "pre")
+                     ) | {"nee", "neen", "non", "no", "nein"}
+
+
+def _bare_lines(text: str, order: tuple[int, ...],
+                yes_no: frozenset[str] = frozenset()) -> list[tuple[int, int, int]]:
     """Four answers on four short lines, no labels ("ja / huisarts / ja / nee"): one per
     question, in the order the quoted mailing asks them."""
     lines = list(_BARE_LINE.finditer(text))
@@ -240,7 +254,7 @@ def _bare_lines(text: str, order: tuple[int, ...]) -> list[tuple[int, int, int]]
         position = line.end()
     if current:
         blocks.append(current)
-    four = [block for block in blocks if len(block) == 4 and _bare_block(block)]
+    four = [block for block in blocks if len(block) == 4 and _bare_block(block, yes_no)]
     if len(four) != 1:
         return []
     return [(order[index], line.start(), line.start(1))
@@ -347,7 +361,7 @@ def segment(doc: Doc, *, order: tuple[int, ...] = (1, 2, 3, 4),
     inline = _inline_numbers(text, order)
     if inline:
         return _from_markers(text, inline, "numbered")
-    bare = _bare_lines(text, order)
+    bare = _bare_lines(text, order, _yes_no(doc))
     if bare:
         return _from_markers(text, _by_content(doc, bare, order, labels or {}), "lines")
     commas = _bare_commas(doc, order) or _bare_words(doc, order)
