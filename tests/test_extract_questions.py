@@ -487,6 +487,12 @@ ATTRIBUTION_AND_FADING = [
      "does not make it a fear"),
     ("oui 3 mg\nmedecin traitant\noui moins mal au dos et je dors mieux\nnon rien", "fr",
      "side_effects", "no", "four bare lines opening with a yes and a few words"),
+    ("J'en ai pris deux mois parce qu'on m'avait dit que ça faisait des miracles. Ben rien du "
+     "tout, j'ai laissé tomber.", "fr", "experience", "no_effect",
+     "what others said of it ('on m'avait dit') is not the writer's experience"),
+    ("J'en ai pris six mois : aucune différence, j'ai arrêté. Je trouve très bien que vous "
+     "fassiez cette enquête.", "fr", "experience", "no_effect",
+     "praise of what the reader does is not praise of the drug"),
     ("I take it since May. My experience is not good, more pain.", "en", "experience",
      "negative", "a negation inside a gap term turns it"),
     ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",

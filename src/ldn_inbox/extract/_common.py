@@ -114,9 +114,18 @@ _FEAR_REACH = 6
 
 def _addressed(doc: Doc, hit: Hit, first: int, last: int) -> bool:
     """Said of the reader, right at the hit ("blij dat het u helpt", "que cela vous aide"),
-    not of the writer ("anders dan bij u heeft mijn huisarts het voorgeschreven")."""
+    not of the writer ("anders dan bij u heeft mijn huisarts het voorgeschreven"); or praise
+    of what the reader does ("je trouve très bien que vous fassiez cette enquête")."""
+    following = [t.norm for t in doc.tokens[hit.last:hit.last + 2]]
+    if len(following) == 2 and following[0] in _THAT and following[1] in _YOU:
+        return True
     return any(a.first - 2 <= hit.last and hit.first <= a.last + 1
                for a in doc.hits_in(first, last, "context", "addressee"))
+
+
+_THAT = frozenset(("dat", "que", "qu", "that", "dass", "che"))
+_YOU = frozenset(("u", "jullie", "gij", "ge", "vous", "you", "sie", "ihr", "voi", "lei",
+                  "usted", "ustedes"))
 
 
 def on_topic(doc: Doc, hit: Hit, segs: Segments | None) -> bool:

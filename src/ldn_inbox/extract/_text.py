@@ -523,7 +523,7 @@ def _plain(word: str) -> str:
 
 
 #: Elided articles and prepositions written onto the next word (French, Italian).
-_ELIDED = frozenset(("l'", "d'"))
+_ELIDED = frozenset(("l", "d", "qu"))
 
 
 def _match_all(tokens: list[Token], lexicon: Lexicon, *, fuzzy: bool = True) -> list[Hit]:
@@ -533,9 +533,11 @@ def _match_all(tokens: list[Token], lexicon: Lexicon, *, fuzzy: bool = True) -> 
     for index, norm in enumerate(norms):
         following = norms[index + 1] if index + 1 < count else None
         candidates = _candidates(lexicon, norm, following, fuzzy)
-        if norm[:2] in _ELIDED and len(norm) > 4:
-            # "l'algologue", "d'algologue": the word after an elided article or preposition
-            candidates = candidates + _candidates(lexicon, norm[2:], following, fuzzy)
+        head, apostrophe, rest = norm.partition("'")
+        if apostrophe and head in _ELIDED and len(rest) > 1:
+            # "l'algologue", "d'algologue", "qu'on m'avait dit": the word after an elided
+            # article, preposition or conjunction
+            candidates = candidates + _candidates(lexicon, rest, following, fuzzy)
         token = tokens[index]
         if index + 1 < count:
             hits += _split_word(tokens, index, norms, lexicon)
