@@ -493,6 +493,9 @@ ATTRIBUTION_AND_FADING = [
     ("J'en ai pris six mois : aucune différence, j'ai arrêté. Je trouve très bien que vous "
      "fassiez cette enquête.", "fr", "experience", "no_effect",
      "praise of what the reader does is not praise of the drug"),
+    ("Ik neem het sinds een half jaar. Ik kan terug in de hof werken, dat had ik in jaren niet "
+     "meer gedaan. Bijwerkingen heb ik niet gehad.", "nl", "side_effects", "no",
+     "something not done in years is no loss of energy"),
     ("I take it since May. My experience is not good, more pain.", "en", "experience",
      "negative", "a negation inside a gap term turns it"),
     ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",
