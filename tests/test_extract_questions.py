@@ -496,6 +496,9 @@ ATTRIBUTION_AND_FADING = [
     ("Ik neem het sinds een half jaar. Ik kan terug in de hof werken, dat had ik in jaren niet "
      "meer gedaan. Bijwerkingen heb ik niet gehad.", "nl", "side_effects", "no",
      "something not done in years is no loss of energy"),
+    ("Van de Cymbalta kreeg ik een droge mond. Ik ben ermee gestopt. Dan LDN, sinds maart. "
+     "Ik neem het nog altijd en ik ga er zeker mee door.", "nl", "ldn_use", "current",
+     "a plan word after a statement is of what follows it"),
     ("I take it since May. My experience is not good, more pain.", "en", "experience",
      "negative", "a negation inside a gap term turns it"),
     ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",

@@ -166,8 +166,12 @@ def _reason_clause(doc: Doc, hit: Hit) -> bool:
 def _planned(doc: Doc, hit: Hit) -> bool:
     """Whether a plan word in ``hit``'s clause makes it a plan ("ik ga herbeginnen"); one
     right after a duration word is not ("depuis bientôt un an", "sinds binnenkort")."""
-    plan = in_context(doc, hit, "plan", scope="clause")
     clause = doc.clause_of(hit.first)
+    # (a plan word after the statement is of what follows: "ik neem het nog altijd en ik ga
+    # er zeker mee door")
+    plans = [p for p in doc.hits_in(clause.first, clause.last, "context", "plan")
+             if p.first < hit.last] if clause is not None else []
+    plan = plans[0] if plans else None
     if plan is None and clause is not None and hit.first - clause.first <= 2:
         # an infinitive after a comma hangs on the clause before ("Ich überlege, aufzuhören",
         # "ich überlege ernsthaft, wieder aufzuhören")
