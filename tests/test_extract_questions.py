@@ -499,6 +499,9 @@ ATTRIBUTION_AND_FADING = [
     ("Van de Cymbalta kreeg ik een droge mond. Ik ben ermee gestopt. Dan LDN, sinds maart. "
      "Ik neem het nog altijd en ik ga er zeker mee door.", "nl", "ldn_use", "current",
      "a plan word after a statement is of what follows it"),
+    ("Ik vind het eerder slechter, ik ben nog vermoeider dan vroeger. Ik neem het nog tot "
+     "december, en dan zien we wel.", "nl", "experience", "negative",
+     "'we'll see' after it was said worse is no 'too early'"),
     ("I take it since May. My experience is not good, more pain.", "en", "experience",
      "negative", "a negation inside a gap term turns it"),
     ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",

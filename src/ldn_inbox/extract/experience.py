@@ -329,9 +329,12 @@ def _gather(doc: Doc, segs: Segments, *, benefits: list[str], benefit_hits: list
         faded += [h for h in _cues(doc, "no_effect", proxy=proxy, segs=segs)
                   if _after_first_benefit(doc, h, benefit_hits)]
     return _Cues(
+        # ("we'll see" is too early only when nothing was said of how it went: not after
+        # "het is eerder slechter" or "niks gemerkt")
         too_early=_cues(doc, "too_early", proxy=proxy, segs=segs) + (
             [] if any(not _not_yet(doc, h) for h in _cues(doc, "no_effect", proxy=proxy,
                                                           segs=segs))
+            or _cues(doc, "negative", proxy=proxy, segs=segs)
             else _cues(doc, "too_early_weak", proxy=proxy, segs=segs)),
         mixed=_cues(doc, "mixed", proxy=proxy, segs=segs),
         faded=faded,
