@@ -502,6 +502,9 @@ ATTRIBUTION_AND_FADING = [
     ("Ik vind het eerder slechter, ik ben nog vermoeider dan vroeger. Ik neem het nog tot "
      "december, en dan zien we wel.", "nl", "experience", "negative",
      "'we'll see' after it was said worse is no 'too early'"),
+    ("I'm answering for my wife. She took naltrexone for two months. She felt sick every "
+     "morning and the pain did not change at all, so she gave up on it.", "en", "ldn_use",
+     "past", "'gave up on it' is a stop, not 'on it'"),
     ("I take it since May. My experience is not good, more pain.", "en", "experience",
      "negative", "a negation inside a gap term turns it"),
     ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",
