@@ -420,10 +420,13 @@ def code_use(doc: Doc, segs: Segments, *, proxy: bool) -> Reading:
     not_yet = _not_yet(doc, segs)
     if not_yet is not None:
         strong.append((not_yet.first, LdnUse.NEVER, not_yet, 1.0))
+    stops = doc.hits_of("use", "past")
     for hit in doc.hits_of("use"):
         in_q1 = segs.answers(hit.start, 1)
         if not _read_here(doc, hit, in_q1, proxy=proxy):
             continue
+        if hit.key == "current" and any(s.first < hit.first < s.last for s in stops):
+            continue  # "she gave up on it": the "on it" is the stop's
         if hit.key in _STRONG:
             label = _strong_label(doc, hit)
             if label is None:
