@@ -505,6 +505,12 @@ ATTRIBUTION_AND_FADING = [
     ("I'm answering for my wife. She took naltrexone for two months. She felt sick every "
      "morning and the pain did not change at all, so she gave up on it.", "en", "ldn_use",
      "past", "'gave up on it' is a stop, not 'on it'"),
+    ("Na twee maanden was de vermoeidheid veel minder. Maar sinds de zomer merk ik er niets "
+     "meer van. Ik neem het nog altijd.", "nl", "experience", "mixed",
+     "a benefit, then a sentence opening with 'maar' that says the effect is gone"),
+    ("Ça m'aidait bien : moins de douleurs. Mais j'ai arrêté en juin parce que ce n'est pas "
+     "remboursé, ce n'était plus possible.", "fr", "experience", "positive",
+     "a stop for the price is no faded benefit"),
     ("I take it since May. My experience is not good, more pain.", "en", "experience",
      "negative", "a negation inside a gap term turns it"),
     ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",

@@ -69,8 +69,18 @@ def _after_first_benefit(doc: Doc, hit: Hit, benefit_hits: list[Hit]) -> bool:
     before = sentence - 1
     if any(_sentence(doc, h) == before for h in doc.hits_of("side_effect")):
         return False  # "De eerste weken misselijk. Na vijf weken was dat weg." is a side effect
-    return any(_sentence(doc, h) == before for h in _at_first(doc)) \
-        and any(_sentence(doc, b) == before for b in benefit_hits)
+    if not any(_sentence(doc, b) == before for b in benefit_hits):
+        return False
+    # ... or a sentence that opens with a contrast after one telling a benefit ("De
+    # vermoeidheid was veel minder. Maar sinds de zomer merk ik er niets meer van.")
+    first, _ = doc.sentence_range(sentence)
+    clause = doc.clause_of(hit.first)
+    opens_contrast = clause is not None and any(
+        c.first == first and _sentence(doc, c) == sentence
+        for c in doc.hits_of("negation", "terminators")) and any(
+        doc.hits_in(clause.first, clause.last, "experience", key)
+        for key in ("effect_verb", "no_effect"))
+    return opens_contrast or any(_sentence(doc, h) == before for h in _at_first(doc))
 
 
 def _good_gone(doc: Doc, hit: Hit, benefit_hits: list[Hit]) -> bool:
