@@ -511,6 +511,9 @@ ATTRIBUTION_AND_FADING = [
     ("Ça m'aidait bien : moins de douleurs. Mais j'ai arrêté en juin parce que ce n'est pas "
      "remboursé, ce n'était plus possible.", "fr", "experience", "positive",
      "a stop for the price is no faded benefit"),
+    ("Ik heb minder pijn, dat is een vooruitgang. Maar sinds ik het neem heb ik elke dag "
+     "buikpijn. Ik weet eerlijk gezegd niet of ik het ga volhouden.", "nl", "experience",
+     "mixed", "a benefit and a doubt whether to keep on"),
     ("I take it since May. My experience is not good, more pain.", "en", "experience",
      "negative", "a negation inside a gap term turns it"),
     ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",
