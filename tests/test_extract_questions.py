@@ -514,6 +514,13 @@ ATTRIBUTION_AND_FADING = [
     ("Ik heb minder pijn, dat is een vooruitgang. Maar sinds ik het neem heb ik elke dag "
      "buikpijn. Ik weet eerlijk gezegd niet of ik het ga volhouden.", "nl", "experience",
      "mixed", "a benefit and a doubt whether to keep on"),
+    ("Ik neem het sinds maart. Sindsdien hoofdpijn, constant, dag en nacht.", "nl",
+     "experience", "unknown", "'dag en nacht' is all the time; only 'een verschil van dag "
+     "en nacht' is praise"),
+    ("Ik neem het sinds mei. Het is een verschil van dag en nacht.", "nl", "experience",
+     "positive", "'een verschil van dag en nacht' is praise"),
+    ("Ik ben vorige maand begonnen: zij heeft mij op naltrexone gezet.", "nl", "ldn_use",
+     "current", "put on the drug by a doctor"),
     ("I take it since May. My experience is not good, more pain.", "en", "experience",
      "negative", "a negation inside a gap term turns it"),
     ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",
