@@ -521,6 +521,12 @@ ATTRIBUTION_AND_FADING = [
      "positive", "'een verschil van dag en nacht' is praise"),
     ("Ik ben vorige maand begonnen: zij heeft mij op naltrexone gezet.", "nl", "ldn_use",
      "current", "put on the drug by a doctor"),
+    ("J'ai tout essayé :\n\n- le tramadol : un peu d'effet, puis plus rien ;\n- la duloxétine "
+     "(Cymbalta) : des nausées terribles ;\n- la kiné : ça aide un peu ;\n- le Lyrica : des "
+     "vertiges.\n\nLe Dr Jacobs m'a prescrit la naltrexone en janvier, moins de douleurs "
+     "depuis.\n\nPour les effets secondaires : de la LDN, aucun.", "fr", "side_effects", "no",
+     "a dashed list of the treatments tried is no four answers; 'Pour les effets secondaires :' "
+     "is a label"),
     ("I take it since May. My experience is not good, more pain.", "en", "experience",
      "negative", "a negation inside a gap term turns it"),
     ("Lo tomo desde marzo. No noté ninguna diferencia.", "es", "experience", "no_effect",

@@ -119,6 +119,20 @@ def _from_markers(text: str, markers: list[tuple[int, int, int]], layout: str) -
     return segments
 
 
+#: Words that lead up to a label ("Pour les effets secondaires :", "As for side effects:").
+_LEAD_IN = frozenset(("pour", "les", "la", "le", "l", "quant", "aux", "au", "voor", "de", "het",
+                      "wat", "as", "for", "the", "regarding", "concerning", "betreft", "wegen",
+                      "zu", "den", "die", "der", "zum", "zur", "en", "ce", "qui", "concerne"))
+
+
+def _lead_in(words: list[str]) -> int:
+    """How many of the first words (at most three) only lead up to a label."""
+    count = 0
+    while count < min(3, len(words) - 1) and words[count] in _LEAD_IN:
+        count += 1
+    return count
+
+
 def _labels(doc: Doc) -> list[tuple[int, int, int]]:
     markers: list[tuple[int, int, int]] = []
     labels = {n: doc.words("labels", f"q{n}") for n in range(1, 5)}
@@ -127,8 +141,13 @@ def _labels(doc: Doc) -> list[tuple[int, int, int]]:
         # "Side effects (Q4):": the bracketed note after a label is no part of it
         head = re.sub(r"\s*\([^()]*\)\s*$", "", match.group(1))
         label = " ".join(spell(w) for w in fold(head).strip(" -*•").split())
+        # "Pour les effets secondaires :", "As for side effects:", "Wat de bijwerkingen":
+        # the label after a few words that only lead up to it
+        # (a label of two words or more: "La LDN ?" is a question of the writer's own)
+        rest = label.split()[_lead_in(label.split()):]
+        bare = " ".join(rest) if len(rest) >= 2 else label
         for number, words in labels.items():
-            if label in words:
+            if label in words or (bare != label and bare in words):
                 markers.append((number, match.start(), match.end()))
                 break
     return markers
@@ -293,6 +312,15 @@ def _bare_commas(doc: Doc, order: tuple[int, ...]) -> list[tuple[int, int, int]]
     return [(order[index], start, start) for index, start in enumerate(starts)]
 
 
+def _not_treatments(doc: Doc, bullets: list[tuple[int, int]]) -> bool:
+    """Whether four dashed items may be answers: not a list of the treatments tried, two or
+    more of them naming another drug ("- Lyrica: ...", "- la duloxétine : ...")."""
+    ends = [start for start, _ in bullets[1:]] + [len(doc.text)]
+    drugs = sum(1 for (start, _), end in zip(bullets, ends, strict=True)
+                if any(start <= h.start < end for h in doc.hits_of("context", "other_drug")))
+    return drugs < 2
+
+
 def _by_content(doc: Doc, items: list[tuple[int, int, int]], order: tuple[int, ...],
                 labels: dict[str, int]) -> list[tuple[int, int, int]]:
     """Four unlabelled answers in the mailing's order, or in another order the writer may
@@ -368,7 +396,7 @@ def segment(doc: Doc, *, order: tuple[int, ...] = (1, 2, 3, 4),
     if commas:
         return _from_markers(text, _by_content(doc, commas, order, labels or {}), "lines")
     bullets = [(m.start(), m.end()) for m in _BULLET.finditer(text)]
-    if len(bullets) == 4:
+    if len(bullets) == 4 and _not_treatments(doc, bullets):
         # four dashed items in a row, one per question
         items = [(order[n], s, e) for n, (s, e) in enumerate(bullets)]
         return _from_markers(text, _by_content(doc, items, order, labels or {}), "bullets")
