@@ -39,42 +39,34 @@ def segment_of(segs: Segments, hit: Hit) -> int:
     return segs.question_of(hit.start)
 
 
-def _before_in_sentence(doc: Doc, hit: Hit, key: str) -> bool:
-    clause = doc.clause_of(hit.first)
-    if clause is None:
-        return False
-    first, _ = doc.sentence_range(clause.sentence)
-    return any(not _channel(doc, h) for h in doc.hits_in(first, hit.first, "context", key))
+def _persons(doc: Doc, first: int, last: int) -> list[Hit]:
+    """Other people named in tokens [first, last), but for one who only passed something on
+    ("via een vriendin", "through a friend"): the sentence does not tell of them."""
+    return [h for h in doc.hits_in(first, last, "context", "other_person")
+            if not (h.first > 0 and doc.tokens[h.first - 1].norm in _CHANNELS)]
 
 
-#: Words before a person who only passed something on ("via een vriendin", "through a
-#: friend", "grâce à une amie"): that person is not whom the sentence tells of.
+#: Words before a person who only passed something on.
 _CHANNELS = frozenset(("via", "dankzij", "through", "thanks", "par", "grace", "über", "uber",
                        "durch", "tramite", "grazie", "gracias"))
-
-
-def _channel(doc: Doc, person: Hit) -> bool:
-    return person.first > 0 and doc.tokens[person.first - 1].norm in _CHANNELS
 
 
 def _other_person(doc: Doc, hit: Hit, scope: str) -> bool:
     """Someone else named; a relative too (the writer writing for themselves), when the
     clause, or the sentence telling of the relative's use, does not name the writer ("mijn
     vrouw neemt het ook, van haar huisarts"; not "volgens mijn man ben ik beter gezind")."""
+    clause = doc.clause_of(hit.first)
+    if clause is None:
+        return False
     if scope == "clause":
-        clause = doc.clause_of(hit.first)
-        if clause is not None and any(
-                not _channel(doc, h)
-                for h in doc.hits_in(clause.first, clause.last, "context", "other_person")):
+        if _persons(doc, clause.first, clause.last):
             return True
-    elif _before_in_sentence(doc, hit, "other_person"):
+    elif _persons(doc, doc.sentence_range(clause.sentence)[0], hit.first):
         # the person named earlier in the sentence ("mijn zus nam het, en had ..."), not in
         # an aside after it ("vivid dreams (one involving my mother-in-law)")
         return True
     if in_context(doc, hit, "relation", scope=scope) is None:
         return False
-    clause = doc.clause_of(hit.first)
-    assert clause is not None
     first, last = (clause.first, clause.last) if scope == "clause" else \
         doc.sentence_range(clause.sentence)
     if doc.hits_in(first, last, "subject", "self"):

@@ -367,6 +367,7 @@ class Doc:
         default_factory=dict)
     _clause_at: dict[tuple[int, int], Clause] = field(default_factory=dict)
     _topics: list[tuple[int, int, str]] | None = None
+    _words: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for hit in self.hits:
@@ -468,13 +469,18 @@ class Doc:
         """The clause of sentence ``sentence`` that starts at token ``first``."""
         return self._clause_at.get((sentence, first))
 
-    def words(self, section: str, key: str) -> set[str]:
-        out: set[str] = set()
-        for lexicon in self.lexicons:
-            spell = spelling if lexicon.language == "nl" else _plain
-            out.update(" ".join(spell(part) for part in fold(w).split())
-                       for w in lexicon.words(section, key))
-        return out
+    def words(self, section: str, key: str) -> frozenset[str]:
+        """The folded, spelled entries of ``section.key`` in the text's lexicons (built once
+        per text: rules ask for the same list many times)."""
+        cached = self._words.get((section, key))
+        if cached is None:
+            out: set[str] = set()
+            for lexicon in self.lexicons:
+                spell = spelling if lexicon.language == "nl" else _plain
+                out.update(" ".join(spell(part) for part in fold(w).split())
+                           for w in lexicon.words(section, key))
+            cached = self._words[(section, key)] = frozenset(out)
+        return cached
 
 
 #: A dose of at most 5 mg: low-dose naltrexone, not the other treatments (Lyrica 75 mg).
@@ -857,8 +863,9 @@ def _negates_what_follows(doc: Doc, trigger: Hit) -> bool:
     """A negation word right before a symptom or side effect it negates ("minder pijn geen
     bijwerkingen"): it says nothing of the words before it."""
     clause = doc.clause_of(trigger.first)
-    return any(h.first == trigger.last and doc.clause_of(h.first) is clause for h in doc.hits
-               if h.section in ("side_effect", "symptom"))
+    return clause is not None and any(
+        h.first == trigger.last for section in ("side_effect", "symptom")
+        for h in doc.hits_in(trigger.last, clause.last, section))
 
 
 def in_context(doc: Doc, hit: Hit, key: str, *, scope: str = "sentence") -> Hit | None:
