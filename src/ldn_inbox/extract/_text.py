@@ -23,12 +23,13 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from ldn_inbox.parse.classify import LEXICON_ONLY
 from ldn_inbox.parse.textnorm import fold
 
-#: the languages with a lexicon: the codebook's four, and two it counts as ``other`` that
+_CODEBOOK_LANGUAGES = frozenset(("nl", "fr", "en", "de"))
+#: the languages with a lexicon: the codebook's four, and those it counts as ``other`` that
 #: members write in (Belgium's Italian and Spanish speakers)
-LANGUAGES = ("nl", "fr", "en", "de", "it", "es")
-_CODEBOOK_LANGUAGES = frozenset(LANGUAGES[:4])
+LANGUAGES = ("nl", "fr", "en", "de", *LEXICON_ONLY)
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]+(?:['’][^\W\d_]+)?|[/]", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n\s*|(?<=[.!?])$")
 #: A single line break ends a sentence unless it wraps a long line into a lower-case one.
