@@ -333,6 +333,7 @@ def _gather(doc: Doc, segs: Segments, *, benefits: list[str], benefit_hits: list
             if usable(doc, h, proxy=proxy) and not negated(doc, h)]
     faded_good = [h for h in _cues(doc, "faded_weak", proxy=proxy, segs=segs)
                   if good and _after_first_benefit(doc, h, good)]
+    negative = _cues(doc, "negative", proxy=proxy, segs=segs)
     if benefits:
         faded += _no_longer(doc, proxy=proxy)
         # "In first month I was sleeping much better. After this ... no difference."
@@ -344,15 +345,13 @@ def _gather(doc: Doc, segs: Segments, *, benefits: list[str], benefit_hits: list
         too_early=_cues(doc, "too_early", proxy=proxy, segs=segs) + (
             [] if any(not _not_yet(doc, h) for h in _cues(doc, "no_effect", proxy=proxy,
                                                           segs=segs))
-            or _cues(doc, "negative", proxy=proxy, segs=segs)
+            or negative
             else _cues(doc, "too_early_weak", proxy=proxy, segs=segs)),
         mixed=_cues(doc, "mixed", proxy=proxy, segs=segs),
         faded=faded,
         faded_good=faded_good,
-        negative=[h for h in _cues(doc, "negative", proxy=proxy, segs=segs)
-                  if not _off_drug(doc, h)],
-        worse_off_drug=[h for h in _cues(doc, "negative", proxy=proxy, segs=segs)
-                        if _off_drug(doc, h)],
+        negative=[h for h in negative if not _off_drug(doc, h)],
+        worse_off_drug=[h for h in negative if _off_drug(doc, h)],
         unbearable=_cues(doc, "unbearable", proxy=proxy, segs=segs),
         bothers=_cues(doc, "bothers", proxy=proxy, segs=segs),
         no_effect=_cues(doc, "no_effect", proxy=proxy, segs=segs)
