@@ -16,13 +16,23 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from ldn_inbox.flow import pipeline
 from ldn_inbox.flow.coder import Coder, _warm_up, parse_and_code
 from ldn_inbox.flow.pipeline import Settings, code_uncoded, ingest
 from ldn_inbox.limits import TimeLimitExceeded, time_limit
 from ldn_inbox.parse.message_ids import sha256_hex
 from ldn_inbox.sources.base import RawItem
 from ldn_inbox.store.db import open_database, session_factory
-from ldn_inbox.store.models import Message, RawMessage, RawSource, Response, Tombstone
+from ldn_inbox.store.models import (
+    Contact,
+    Extraction,
+    Message,
+    RawMessage,
+    RawSource,
+    Response,
+    ResponseItem,
+    Tombstone,
+)
 from ldn_inbox.store.rawstore import store_many
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,6 +89,63 @@ def test_workers_give_the_same_records_as_one_process(db_url: str, tmp_path: Pat
     one, two = records(serial), records(db_url)
     assert len(one) == len(GOLDEN)
     assert one == two
+
+
+#: columns that differ between two runs of the same messages (keys, clocks)
+_RUN_COLUMNS = {"id", "message_pk", "raw_id", "parsed_at", "coded_at", "updated_at",
+                "first_seen_at"}
+
+
+def every_row(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row the writers write, by table, keyed by Message-ID instead of row ids."""
+    engine = open_database(url)
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    try:
+        with session_factory(engine)() as session:
+            ids = dict(session.execute(sa.select(Message.id, Message.message_id)).all())
+            for model in (Message, Extraction, Response, ResponseItem, Contact):
+                table = model.__table__
+                columns = [c for c in table.columns if c.key not in _RUN_COLUMNS]
+                rows = []
+                for row in session.execute(sa.select(table)).mappings():
+                    who = ids.get(row.get("message_pk", row.get("id")), row.get("message_id"))
+                    rows.append((who, *(repr(row[c.key]) for c in columns)))
+                out[table.name] = sorted(rows, key=repr)
+    finally:
+        engine.dispose()
+    return out
+
+
+def test_the_batch_writer_writes_what_one_message_at_a_time_writes(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The multi-row writer (texts packed in the workers) and the writer of one message at a
+    time (the fallback when a batch fails; texts packed in the run) leave the same rows."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="ldn_inbox.flow.pipeline")
+    items = items_of(GOLDEN) + items_of(GOLDEN[:5])  # known again: no second record
+    engine = open_database(db_url)
+    summary = ingest(session_factory(engine), items,
+                     Settings(pseudonym_key=KEY, workers=2, batch_messages=40))
+    engine.dispose()
+    assert "writing a batch failed" not in caplog.text
+    assert summary.coded + summary.quarantined == len(GOLDEN)
+
+    def fail(*args: object, **kwargs: object) -> list[str]:
+        raise RuntimeError("batch writer switched off")
+
+    monkeypatch.setattr(pipeline, "_insert_fresh", fail)
+    alone = f"sqlite:///{tmp_path / 'alone.sqlite'}"
+    engine = open_database(alone)
+    ingest(session_factory(engine), items, Settings(pseudonym_key=KEY, workers=1,
+                                                    batch_messages=40))
+    engine.dispose()
+    assert "writing a batch failed" in caplog.text
+    batched, alone_rows = every_row(db_url), every_row(alone)
+    assert len(batched["messages"]) == len(GOLDEN)
+    assert len(batched["contacts"]) > 10
+    assert batched == alone_rows
 
 
 def test_a_batch_keeps_the_raw_store_rules(db_url: str) -> None:

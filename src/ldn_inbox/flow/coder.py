@@ -21,7 +21,7 @@ import signal
 import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 #: Below this many messages to code, a run codes them itself: starting workers costs more.
 POOL_THRESHOLD = 24
+#: Messages sent to a worker as one task.
+SHARE = 8
 #: The mailings forked workers code with (set before the pool starts; a new pool is started
 #: when they change, so no worker codes with outdated knowledge).
 _WORKER_MAILINGS: MailingSet | None = None
@@ -91,6 +93,31 @@ class Outcome:
     exception: Exception | None = field(default=None, compare=False)
     #: seconds the worker spent on it (a worker's busy time, for the run's time line)
     seconds: float = field(default=0.0, compare=False)
+    #: the quoted and learn texts as stored, once :meth:`pack` has packed them (``coded``
+    #: then holds neither)
+    packed: bool = False
+    quoted_packed: bytes | None = None
+    learn_packed: bytes | None = None
+
+    def pack(self) -> None:
+        """Pack the texts the database keeps compressed and drop what it does not keep (the
+        rules' own confidences, the calibration's context): done where the coding ran, so
+        the run's own process neither compresses them nor receives them whole."""
+        coded = self.coded
+        if coded is None or self.packed:
+            return
+        from ldn_inbox.store.packing import pack_text
+
+        self.quoted_packed = pack_text(coded.quoted_text)
+        self.learn_packed = pack_text(coded.learn_text or None, coded.quoted_text)
+        self.coded = replace(coded, quoted_text="", learn_text="", raw_confidence={},
+                             context=type(coded.context)())
+        self.packed = True
+
+    def stored_texts(self) -> tuple[bytes | None, bytes | None]:
+        """The quoted text and learn text as their columns keep them."""
+        self.pack()
+        return self.quoted_packed, self.learn_packed
 
 
 def error_text(exc: BaseException) -> str:
@@ -145,13 +172,18 @@ def parse_and_code(data: bytes, *, convert_timeout: float = 10.0,
         return Outcome(error=error_text(exc), exception=exc)
 
 
-def _in_worker(data: bytes, convert_timeout: float, message_timeout: float) -> Outcome:
-    started = time.monotonic()
-    outcome = parse_and_code(data, convert_timeout=convert_timeout,
-                             message_timeout=message_timeout, mailings=_WORKER_MAILINGS)
-    outcome.exception = None  # the text says it; exceptions do not always pickle
-    outcome.seconds = time.monotonic() - started
-    return outcome
+def _in_worker(payloads: list[bytes], convert_timeout: float,
+               message_timeout: float) -> list[Outcome]:
+    outcomes = []
+    for data in payloads:
+        started = time.monotonic()
+        outcome = parse_and_code(data, convert_timeout=convert_timeout,
+                                 message_timeout=message_timeout, mailings=_WORKER_MAILINGS)
+        outcome.exception = None  # the text says it; exceptions do not always pickle
+        outcome.pack()
+        outcome.seconds = time.monotonic() - started
+        outcomes.append(outcome)
+    return outcomes
 
 
 def _warm_up() -> None:
@@ -187,25 +219,27 @@ def default_workers() -> int:
 class Pending:
     """Outcomes on their way, in the order the messages were submitted."""
 
-    def __init__(self, futures: list[Future[Outcome]] | None = None,
+    def __init__(self, futures: list[tuple[Future[list[Outcome]], int]] | None = None,
                  done: list[Outcome] | None = None, *, times: CoderTimes | None = None
                  ) -> None:
-        self._futures = futures or []
+        self._futures = futures or []  # (a worker's share, its number of messages)
         self._done = done or []
         self._times = times
 
     def __len__(self) -> int:
-        return len(self._futures) + len(self._done)
+        return sum(count for _, count in self._futures) + len(self._done)
 
     def results(self) -> list[Outcome]:
-        """Wait for every outcome. A worker that died takes its messages with it: they come
-        back as errors, to be quarantined, and the run goes on."""
+        """Wait for every outcome. A worker that died takes the messages of the share it
+        was coding with it: they come back as errors, to be quarantined, and the run goes
+        on."""
         outcomes = list(self._done)
-        for future in self._futures:
+        for future, count in self._futures:
             try:
-                outcomes.append(future.result())
+                outcomes += future.result()
             except Exception as exc:  # BrokenProcessPool: a worker was killed
-                outcomes.append(Outcome(error=f"coding worker failed: {error_text(exc)}"))
+                error = f"coding worker failed: {error_text(exc)}"
+                outcomes += [Outcome(error=error) for _ in range(count)]
         if self._times is not None:  # the workers' busy time, as they measured it
             self._times.busy += sum(outcome.seconds for outcome in outcomes)
         return outcomes
@@ -265,8 +299,13 @@ class Coder:
             self.times.here += time.monotonic() - started
             return Pending(done=done)
         pool = self._ensure_pool()
-        return Pending([pool.submit(_in_worker, data, self.convert_timeout,
-                                    self.message_timeout) for data in payloads], times=self.times)
+        # a few messages per task: each task costs the run's own process a round of
+        # pickling and bookkeeping, and a worker killed loses only its task's messages
+        shares = [list(payloads[start:start + SHARE])
+                  for start in range(0, len(payloads), SHARE)]
+        return Pending([(pool.submit(_in_worker, share, self.convert_timeout,
+                                     self.message_timeout), len(share)) for share in shares],
+                       times=self.times)
 
     def _pool_stopped(self) -> None:
         self.times.alive += self.workers * (time.monotonic() - self._pool_started)

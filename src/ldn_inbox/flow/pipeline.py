@@ -31,13 +31,30 @@ from ldn_inbox.flow.coder import (
 from ldn_inbox.flow.summary import Waits
 from ldn_inbox.parse.mailings import MailingSet
 from ldn_inbox.sources.base import RawItem, Skipped
-from ldn_inbox.store.models import Contact, Message, RawMessage, utcnow
+from ldn_inbox.store.models import (
+    Contact,
+    Extraction,
+    Message,
+    RawMessage,
+    Response,
+    ResponseItem,
+    utcnow,
+)
 from ldn_inbox.store.packing import unpack
 from ldn_inbox.store.privacy import respondent_id
 from ldn_inbox.store.rawstore import in_chunks, store_many
-from ldn_inbox.store.records import save_extraction
+from ldn_inbox.store.records import (
+    extraction_columns,
+    response_columns,
+    response_items,
+    save_extraction,
+)
 
 log = logging.getLogger(__name__)
+
+#: Batches being coded while the run reads and stores the next one: two keep the coding
+#: workers busy while the run writes a batch's records (one more batch in memory).
+AHEAD = 2
 
 
 @dataclass
@@ -143,12 +160,20 @@ def _write(session: Session, message: Message, outcome: Outcome, settings: Setti
         message.parse_error = outcome.error
         return
     message.own_text = coded.own_text
-    message.quoted_text = coded.quoted_text
+    if outcome.packed:
+        message.quoted_packed, message.quoted_plain = outcome.quoted_packed, None
+    else:
+        message.quoted_text = coded.quoted_text
     message.parse_status = "fallback" if facts.parser != "mail-parser" else "ok"
-    message.parse_error = "; ".join(dict.fromkeys(facts.problems))[:2000] or None
+    message.parse_error = _problems(facts)
     if not fresh:
         session.flush()
-    save_extraction(session, message, coded, fresh=fresh)
+    save_extraction(session, message, coded, fresh=fresh, packed=outcome.packed,
+                    learn_packed=outcome.learn_packed)
+
+
+def _problems(facts: Facts) -> str | None:
+    return "; ".join(dict.fromkeys(facts.problems))[:2000] or None
 
 
 def _outcome(data: bytes, settings: Settings) -> Outcome:
@@ -201,50 +226,131 @@ def _apply(session: Session, raw_id: int, message_id: str, received_at: datetime
 
 def _write_batch(session: Session, jobs: Sequence[_Job], outcomes: Sequence[Outcome],
                  settings: Settings) -> list[str]:
-    """Write a batch of fresh records with a few multi-row statements (:func:`_apply`'s
+    """Write a batch of fresh records with one multi-row statement per table (:func:`_apply`'s
     results, in order). Raises when any message cannot be written: the caller then rolls
     back and writes them one at a time."""
     ids = sorted({job.message_id for job in jobs})
-    existing: dict[str, Message] = {}
+    existing: dict[str, int | None] = {}  # Message-ID -> the raw_id of its record
     for chunk in in_chunks(ids):
-        existing.update((m.message_id, m) for m in session.scalars(
-            sa.select(Message).where(Message.message_id.in_(chunk))))
+        existing.update(session.execute(
+            sa.select(Message.message_id, Message.raw_id).where(Message.message_id.in_(chunk)))
+            .all())
     results: list[str] = []
-    fresh: list[tuple[Message, Outcome]] = []
+    fresh: list[tuple[int, _Job, Outcome]] = []
     for job, outcome in zip(jobs, outcomes, strict=True):
-        found = existing.get(job.message_id)
-        if found is not None:
-            if found.raw_id is None:
+        if job.message_id in existing:
+            raw_id = existing[job.message_id]
+            if raw_id is None:
                 results.append(_apply(session, job.raw_id, job.message_id, job.received_at,
                                       outcome, settings))
             else:
-                results.append("already" if found.raw_id == job.raw_id else "duplicate_id")
+                results.append("already" if raw_id == job.raw_id else "duplicate_id")
             continue
-        message = Message(message_id=job.message_id, raw_id=job.raw_id,
-                          received_at=job.received_at)
-        session.add(message)
-        existing[job.message_id] = message
-        fresh.append((message, outcome))
+        existing[job.message_id] = job.raw_id
+        fresh.append((len(results), job, outcome))
         results.append("")
-    session.flush()  # ids for the new messages, in one multi-row INSERT
-    senders = sorted({respondent_id(o.facts.from_address, settings.pseudonym_key)
-                      for _, o in fresh if o.facts is not None and o.facts.from_address})
-    contacts: dict[str, Contact | None] = dict.fromkeys(senders)
-    for chunk in in_chunks(senders):
-        contacts.update((c.respondent_id, c) for c in session.scalars(
-            sa.select(Contact).where(Contact.respondent_id.in_(chunk))))
-    written = iter(fresh)
-    with session.no_autoflush:
-        for index, result in enumerate(results):
-            if result:
-                continue
-            message, outcome = next(written)
-            _write(session, message, outcome, settings, fresh=True, contacts=contacts)
-            results[index] = ("quarantined" if message.parse_status == "parse_error" else
-                              "coded:" + str(outcome.coded.values.get("kind")
-                                             if outcome.coded else ""))
-    session.flush()
+    if fresh:
+        for index, result in zip([i for i, _, _ in fresh],
+                                 _insert_fresh(session, [(j, o) for _, j, o in fresh], settings),
+                                 strict=True):
+            results[index] = result
     return results
+
+
+def _insert_fresh(session: Session, fresh: Sequence[tuple[_Job, Outcome]],
+                  settings: Settings) -> list[str]:
+    """Insert the records of messages that have none yet: what :func:`_write` and
+    :func:`~ldn_inbox.store.records.save_extraction` write for each, as a few multi-row
+    statements (no ORM objects: this is most of a large run's own work)."""
+    now = utcnow()
+    senders = _senders(session, [o.facts for _, o in fresh], settings)
+    rows: list[dict[str, Any]] = []
+    for job, outcome in fresh:
+        facts, coded = outcome.facts, outcome.coded
+        row: dict[str, Any] = {
+            "message_id": job.message_id, "raw_id": job.raw_id,
+            "received_at": job.received_at, "subject": None, "parser": None,
+            "attachments": [], "failed_recipient": None, "respondent_id": None,
+            "own_text": None, "quoted_text": None, "quoted_packed": None, "parsed_at": now,
+            "reviewed_by": None, "reviewed_at": None}
+        if facts is not None:
+            row.update(subject=facts.subject or None, received_at=facts.date or job.received_at,
+                       parser=facts.parser, attachments=facts.attachments,
+                       failed_recipient=", ".join(facts.failed_recipients)[:998] or None,
+                       respondent_id=senders.get(facts.from_address))
+        if coded is None or facts is None:
+            row.update(parse_status="parse_error", parse_error=outcome.error)
+        else:
+            row.update(own_text=coded.own_text, quoted_packed=outcome.stored_texts()[0],
+                       parse_status="fallback" if facts.parser != "mail-parser" else "ok",
+                       parse_error=_problems(facts))
+        rows.append(row)
+    messages = _table(Message)
+    pks = session.execute(messages.insert().returning(messages.c.id,
+                                                      sort_by_parameter_order=True),
+                          rows).scalars().all()
+    extractions: list[dict[str, Any]] = []
+    responses: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
+    results: list[str] = []
+    for pk, (_, outcome) in zip(pks, fresh, strict=True):
+        coded = outcome.coded
+        if coded is None or outcome.facts is None:
+            results.append("quarantined")
+            continue
+        results.append("coded:" + str(coded.values.get("kind")))
+        extraction = extraction_columns(coded, now)
+        extraction.update(message_pk=pk, learn_text=None, learn_packed=outcome.stored_texts()[1])
+        extractions.append(extraction)
+        response = response_columns(coded, [], reviewed=False)
+        items += [{"message_pk": pk, "field": name, "code": code}
+                  for name, code in response_items(response)]
+        response.update(message_pk=pk, updated_at=now)
+        responses.append(response)
+    for model, batch in ((Extraction, extractions), (Response, responses),
+                         (ResponseItem, items)):
+        if batch:
+            session.execute(_table(model).insert(), batch)
+    return results
+
+
+def _senders(session: Session, facts: Sequence[Facts | None],
+             settings: Settings) -> dict[str, str]:
+    """The pseudonyms of the batch's senders by address, adding their contact rows (or the
+    display name a row lacks) as :func:`_contact` does one message at a time."""
+    pseudonyms: dict[str, str] = {}
+    first: dict[str, str] = {}  # pseudonym -> the address its row is made with
+    names: dict[str, str | None] = {}  # pseudonym -> the display name it will have
+    for fact in facts:
+        if fact is None or not fact.from_address:
+            continue
+        pseudonym = pseudonyms.get(fact.from_address)
+        if pseudonym is None:
+            pseudonym = pseudonyms[fact.from_address] = respondent_id(
+                fact.from_address, settings.pseudonym_key)
+        first.setdefault(pseudonym, fact.from_address)
+        if not names.get(pseudonym):
+            names[pseudonym] = fact.from_name or None
+    known: dict[str, str | None] = {}
+    for chunk in in_chunks(sorted(names)):
+        known.update(session.execute(
+            sa.select(Contact.respondent_id, Contact.display_name)
+            .where(Contact.respondent_id.in_(chunk))).all())
+    new = [{"respondent_id": pseudonym, "address": first[pseudonym], "display_name": name,
+            "first_seen_at": utcnow()}
+           for pseudonym, name in names.items() if pseudonym not in known]
+    if new:
+        session.execute(_table(Contact).insert(), new)
+    for pseudonym, name in names.items():
+        if pseudonym in known and name and not known[pseudonym]:
+            session.execute(sa.update(Contact).where(Contact.respondent_id == pseudonym)
+                            .values(display_name=name))
+    return pseudonyms
+
+
+def _table(model: type[Any]) -> sa.Table:
+    table: sa.Table = model.__table__
+    return table
 
 
 @dataclass(frozen=True)
@@ -291,6 +397,7 @@ class Ingest:
         self._learn_at: int | None = None
         #: the learn texts read by this run's learning so far (read once, not at each try)
         self._learn_cache: dict[tuple[int, Any], str] = {}
+        self._first_pass: dict[str, Any] = {}
 
     def __enter__(self) -> Ingest:
         return self
@@ -350,8 +457,8 @@ class Ingest:
         """Start coding stored messages; writes the records of the batches before them."""
         if jobs:
             self._queue.append((jobs, self._coder.submit(payloads)))
-        # keep one batch coding while the next is read; write the ones before it
-        while len(self._queue) > 1:
+        # keep batches coding while the next is read; write the ones before them
+        while len(self._queue) > AHEAD:
             self._write_next()
 
     def _to_code(self, session: Session, jobs: list[_Job],
@@ -391,10 +498,8 @@ class Ingest:
                 results = []
                 with self.sessions() as session:
                     for job, outcome in zip(jobs, outcomes, strict=True):
-                        results.append(_apply(session, job.raw_id, job.message_id,
-                                              job.received_at, outcome, self.settings))
-                        session.commit()
-        except sa.exc.OperationalError as exc:
+                        results.append(self._apply_once(session, job, outcome))
+        except (sa.exc.OperationalError, sa.exc.IntegrityError) as exc:
             raise DatabaseError(f"database error while storing: {exc.orig}") from None
         self.summary.waits.writing += time.monotonic() - written
         for result in results:
@@ -412,6 +517,22 @@ class Ingest:
         if self.on_item is not None:
             self.on_item(self.summary)
 
+    def _apply_once(self, session: Session, job: _Job, outcome: Outcome) -> str:
+        """Write one record and commit. A run beside this one (an import beside a fetch)
+        may write the same message's record between our look and our insert: then we look
+        again, and it is there."""
+        for attempt in range(2):
+            try:
+                result = _apply(session, job.raw_id, job.message_id, job.received_at,
+                                outcome, self.settings)
+                session.commit()
+                return result
+            except sa.exc.IntegrityError:
+                session.rollback()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
     def _learn(self) -> None:
         """Learn mailings from the quotes no known mailing explains; code with them from now
         on. Learning finds nothing new most of the time once the mailings are known, so the
@@ -421,7 +542,8 @@ class Ingest:
 
         started = time.monotonic()
         with self.sessions() as session:
-            added = relearn(session, self.settings.mailings, cache=self._learn_cache)
+            added = relearn(session, self.settings.mailings, cache=self._learn_cache,
+                            first_pass=self._first_pass)
             session.commit()
             if added:
                 mailings = load(session)

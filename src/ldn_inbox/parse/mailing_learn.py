@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from array import array
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -42,6 +43,10 @@ SAMPLE = 4
 #: Sampled shared shingles a quote needs to be read in full: a mailing of
 #: :data:`MIN_NEW_TOKENS` words has about five (a shared greeting line has one or two).
 MIN_SAMPLED = 3
+
+#: A quote's first-pass shingles by its text (:func:`learn`'s ``first_pass``): a run learns
+#: several times from mostly the same window of quotes and reads each once.
+FirstPass = dict[str, "array[int]"]
 
 _URL_ONLY = re.compile(r"^\s*<?(?:https?://|mailto:|www\.)\S*>?\s*$|^\s*\[(?:image|cid):", re.I)
 
@@ -101,13 +106,15 @@ def _known_shingles(known: MailingSet) -> set[int]:
 
 
 def learn(quotes: Iterable[tuple[str, str, str]], known: MailingSet | None = None, *,
-          min_senders: int = MIN_SENDERS) -> list[Learned]:
+          min_senders: int = MIN_SENDERS, first_pass: FirstPass | None = None
+          ) -> list[Learned]:
     """Mailings quoted by at least ``min_senders`` senders and not already ``known``.
 
     ``quotes``: (message key, sender key, quoted text) per message; quoted text may still
-    carry ``>`` marks, attribution lines and header blocks (they are left out)."""
+    carry ``>`` marks, attribution lines and header blocks (they are left out).
+    ``first_pass``: what an earlier call read of the same texts (kept to these quotes')."""
     parsed = _shared_quotes([(key, sender, text) for key, sender, text in quotes
-                             if text.strip()], min_senders)
+                             if text.strip()], min_senders, first_pass)
     support: dict[int, set[str]] = {}
     for quote in parsed:
         for shingle in set(quote.shingles):
@@ -143,7 +150,8 @@ def _words(text: str) -> list[str]:
     return words[:MAX_TOKENS]
 
 
-def _shared_quotes(quotes: list[tuple[str, str, str]], min_senders: int) -> list[_Quote]:
+def _shared_quotes(quotes: list[tuple[str, str, str]], min_senders: int,
+                   first_pass: FirstPass | None = None) -> list[_Quote]:
     """The quotes worth reading in full: those sharing sampled shingles with at least
     ``min_senders`` senders. Text that only one person quotes (their own earlier mail, a
     long thread) is dropped after a cheap first pass, which keeps learning fast and small.
@@ -158,14 +166,28 @@ def _shared_quotes(quotes: list[tuple[str, str, str]], min_senders: int) -> list
         grams = zip(*(words[i:] for i in range(SHINGLE)), strict=False)
         return {hash(gram) for gram in grams if gram[0] in keep}
 
-    shingled = [sampled(_words(text)) for _, _, text in quotes]
+    # a text's sampled shingles, kept compact (8 bytes each) for the next call
+    cache: FirstPass = {} if first_pass is None else first_pass
+    shingled: list[array[int]] = []
+    for _, _, text in quotes:
+        found = cache.get(text)
+        if found is None:
+            found = cache[text] = array("q", sampled(_words(text)))
+        shingled.append(found)
+    if first_pass is not None and len(first_pass) > len(quotes):
+        live = {text for _, _, text in quotes}
+        for text in [text for text in first_pass if text not in live]:
+            del first_pass[text]
     by_sender: dict[str, set[int]] = {}
     for (_, sender, _), shingles in zip(quotes, shingled, strict=True):
         earlier = by_sender.get(sender)
-        by_sender[sender] = shingles if earlier is None else earlier | shingles
+        if earlier is None:
+            by_sender[sender] = set(shingles)
+        else:
+            earlier.update(shingles)
     senders: Counter[int] = Counter()
-    for shingles in by_sender.values():
-        senders.update(shingles)
+    for distinct in by_sender.values():
+        senders.update(distinct)
     frequent = {s for s, count in senders.items() if count >= min_senders}
     del senders, by_sender
     return [_quote(key, sender, text)

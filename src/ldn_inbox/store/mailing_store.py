@@ -199,12 +199,13 @@ def learn_quotes(session: Session, cache: LearnCache | None = None
 
 
 def relearn(session: Session, known: MailingSet | None = None, *,
-            min_senders: int | None = None, cache: LearnCache | None = None
-            ) -> list[MailingRecord]:
+            min_senders: int | None = None, cache: LearnCache | None = None,
+            first_pass: dict[str, Any] | None = None) -> list[MailingRecord]:
     """Learn mailings from the quotes no known mailing explains; returns the new records.
 
     Reads the unexplained quoted lines of the :data:`LEARN_WINDOW` most recent messages
-    that have them (through ``cache``, see :func:`learn_quotes`); ``min_senders``
+    that have them (through ``cache``, see :func:`learn_quotes`; ``first_pass``: the
+    learner's, see :func:`~ldn_inbox.parse.mailing_learn.learn`); ``min_senders``
     defaults to the learner's :data:`~ldn_inbox.parse.mailing_learn.MIN_SENDERS`."""
     # the learner (and the reply parser with lxml under it) is loaded when there is
     # something to learn from, not by every run that only reads the mailings
@@ -212,7 +213,8 @@ def relearn(session: Session, known: MailingSet | None = None, *,
 
     known = known if known is not None else load(session)
     found = learn(learn_quotes(session, cache), known,
-                  min_senders=MIN_SENDERS if min_senders is None else min_senders)
+                  min_senders=MIN_SENDERS if min_senders is None else min_senders,
+                  first_pass=first_pass)
     if not found:
         return []
     set_aside = [_mailing(r) for r in session.scalars(sa.select(MailingRecord).where(

@@ -9,7 +9,8 @@ is listed in ``responses.conflicts``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -36,34 +37,55 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+class Extracted(Protocol):
+    """What the effective record needs of an extraction (an :class:`Extraction` row, or the
+    coded record it is written from)."""
+
+    @property
+    def extractor_version(self) -> str: ...
+    @property
+    def values(self) -> dict[str, Any]: ...
+    @property
+    def confidence(self) -> dict[str, Any]: ...
+    @property
+    def review_fields(self) -> list[Any]: ...
+
+
+def extraction_columns(coded: Coded, coded_at: datetime) -> dict[str, Any]:
+    """The :class:`Extraction` attributes of ``coded`` but its learn text (packed apart)."""
+    return {"extractor_version": coded.extractor_version, "values": dict(coded.values),
+            "confidence": dict(coded.confidence), "evidence": dict(coded.evidence),
+            "review_fields": list(coded.review_fields), "coded_at": coded_at,
+            "knowledge": coded.knowledge, "mailing_keys": list(coded.mailings),
+            "unexplained": coded.unexplained}
+
+
 def save_extraction(session: Session, message: Message, coded: Coded, *,
-                    fresh: bool = False) -> None:
+                    fresh: bool = False, learn_packed: bytes | None = None,
+                    packed: bool = False) -> None:
     """Store (or replace) the extractor's record of ``message`` and refresh the effective one.
 
     ``fresh``: the message row was made in this transaction, so it has no extraction,
     corrections or effective record yet: nothing is read and nothing is flushed (the
-    caller flushes a whole batch at once)."""
+    caller flushes a whole batch at once). ``packed``: the learn text comes packed as
+    ``learn_packed`` (where it was coded) instead of in ``coded``."""
     extraction = None if fresh else session.get(Extraction, message.id)
     if extraction is None:
         extraction = Extraction(message_pk=message.id)
         session.add(extraction)
-    extraction.extractor_version = coded.extractor_version
-    extraction.values = dict(coded.values)
-    extraction.confidence = dict(coded.confidence)
-    extraction.evidence = dict(coded.evidence)
-    extraction.review_fields = list(coded.review_fields)
-    extraction.coded_at = utcnow()
-    extraction.knowledge = coded.knowledge
-    extraction.mailing_keys = list(coded.mailings)
-    extraction.unexplained = coded.unexplained
-    # the quoted text as coded (what message.quoted_text holds, without unpacking it again)
-    extraction.keep_learn_text(coded.learn_text or None, coded.quoted_text)
+    for name, value in extraction_columns(coded, utcnow()).items():
+        setattr(extraction, name, value)
+    if packed:
+        extraction.learn_packed, extraction.learn_plain = learn_packed, None
+    else:
+        # the quoted text as coded (what message.quoted_text holds, not unpacked again)
+        extraction.keep_learn_text(coded.learn_text or None, coded.quoted_text)
     if not fresh:
         session.flush()
     refresh_response(session, message, fresh=fresh, extraction=extraction)
 
 
-def effective_values(extraction: Extraction | None,
+def effective_values(extraction: Extracted | None,
                      corrections: list[Correction]) -> dict[str, Any]:
     values: dict[str, Any] = dict.fromkeys(CODED_FIELDS)
     if extraction is not None:
@@ -73,13 +95,10 @@ def effective_values(extraction: Extraction | None,
     return values
 
 
-def refresh_response(session: Session, message: Message, *, fresh: bool = False,
-                     extraction: Extraction | None = None) -> Response:
-    """Rebuild the effective record of ``message`` from its extraction and corrections."""
-    extraction = extraction or session.get(Extraction, message.id)
-    corrections = [] if fresh else list(session.scalars(
-        sa.select(Correction).where(Correction.message_pk == message.id)
-    ))
+def response_columns(extraction: Extracted | None, corrections: list[Correction],
+                     reviewed: bool) -> dict[str, Any]:
+    """The :class:`Response` attributes (but the key and ``updated_at``) of an extraction
+    with its corrections; ``reviewed``: a person has looked at the whole message."""
     values = effective_values(extraction, corrections)
     corrected = {c.field for c in corrections}
     conflicts: list[str] = []
@@ -90,34 +109,52 @@ def refresh_response(session: Session, message: Message, *, fresh: bool = False,
             human = correction.value.get("v")
             if not _same(new, human) and not _same(new, then):
                 conflicts.append(correction.field)
-    response = None if fresh else session.get(Response, message.id)
-    if response is None:
-        response = Response(message_pk=message.id)
-        session.add(response)
+    columns: dict[str, Any] = {}
     for name in CODED_FIELDS:
         value = values.get(name)
         if name in LIST_FIELDS and value is not None:
             value = sorted(value)
-        setattr(response, name, value)
-    reviewed = message.reviewed_at is not None
+        columns[name] = value
     review_fields = [] if extraction is None else [
         f for f in extraction.review_fields if f not in corrected
     ]
-    response.review_fields = review_fields
-    response.reviewed = reviewed
-    response.needs_review = bool(review_fields) and not reviewed
     confidences = [] if extraction is None else [
         float(v) for k, v in extraction.confidence.items() if k not in corrected
     ]
-    response.min_confidence = min(confidences) if confidences else None
-    response.conflicts = sorted(conflicts)
-    response.extractor_version = None if extraction is None else extraction.extractor_version
+    columns.update(
+        review_fields=review_fields, reviewed=reviewed,
+        needs_review=bool(review_fields) and not reviewed,
+        min_confidence=min(confidences) if confidences else None,
+        conflicts=sorted(conflicts),
+        extractor_version=None if extraction is None else extraction.extractor_version)
+    return columns
+
+
+def response_items(columns: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (field, code) rows of ``response_items`` for a record's :func:`response_columns`."""
+    return [(name, code_value) for name in LIST_FIELDS
+            for code_value in sorted(set(columns.get(name) or []))]
+
+
+def refresh_response(session: Session, message: Message, *, fresh: bool = False,
+                     extraction: Extraction | None = None) -> Response:
+    """Rebuild the effective record of ``message`` from its extraction and corrections."""
+    extraction = extraction or session.get(Extraction, message.id)
+    corrections = [] if fresh else list(session.scalars(
+        sa.select(Correction).where(Correction.message_pk == message.id)
+    ))
+    columns = response_columns(extraction, corrections, message.reviewed_at is not None)
+    response = None if fresh else session.get(Response, message.id)
+    if response is None:
+        response = Response(message_pk=message.id)
+        session.add(response)
+    for name, value in columns.items():
+        setattr(response, name, value)
     response.updated_at = utcnow()
     if not fresh:
         session.execute(sa.delete(ResponseItem).where(ResponseItem.message_pk == message.id))
-    for name in LIST_FIELDS:
-        for code_value in sorted(set(values.get(name) or [])):
-            session.add(ResponseItem(message_pk=message.id, field=name, code=code_value))
+    for name, code_value in response_items(columns):
+        session.add(ResponseItem(message_pk=message.id, field=name, code=code_value))
     if not fresh:
         session.flush()
     return response
