@@ -126,18 +126,15 @@ def _stopwords() -> dict[str, frozenset[str]]:
     return {lang: frozenset(fold(w) for w in spec["words"]) for lang, spec in data.items()}
 
 
+#: The four survey languages plus those most often met in Belgium; all but four map to other.
+IDENTIFIED = ("nl", "fr", "en", "de", "es", "it", "pt", "pl", "tr", "ro", "ar")
+
+
 @lru_cache(maxsize=1)
 def _identifier() -> Any:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    from ldn_inbox.parse.langmodel import identifier
 
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    # The four survey languages plus those most often met in Belgium; all but four map to other.
-    identifier.set_languages(["nl", "fr", "en", "de", "es", "it", "pt", "pl", "tr", "ro", "ar"])
-    # the full model (all 97 languages, some 28 MiB) is kept only to allow set_languages()
-    # again, which this module never calls: let it go, in the run and in every worker
-    if getattr(identifier, "_full_model", None) is not None:
-        identifier._full_model = None
-    return identifier
+    return identifier(IDENTIFIED)
 
 
 _ANCHOR = re.compile(r"\[Q[0-4](?:\+[0-4])*\]")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 import zlib
 from array import array
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -178,21 +177,28 @@ def _shared_quotes(quotes: list[tuple[str, str, str]], min_senders: int,
         live = {text for _, _, text in quotes}
         for text in [text for text in first_pass if text not in live]:
             del first_pass[text]
-    by_sender: dict[str, set[int]] = {}
-    for (_, sender, _), shingles in zip(quotes, shingled, strict=True):
-        earlier = by_sender.get(sender)
-        if earlier is None:
-            by_sender[sender] = set(shingles)
-        else:
-            earlier.update(shingles)
-    senders: Counter[int] = Counter()
-    for distinct in by_sender.values():
-        senders.update(distinct)
-    frequent = {s for s, count in senders.items() if count >= min_senders}
-    del senders, by_sender
+    frequent = _quoted_by(shingled, [sender for _, sender, _ in quotes], min_senders)
     return [_quote(key, sender, text)
             for (key, sender, text), shingles in zip(quotes, shingled, strict=True)
             if len(frequent.intersection(shingles)) >= MIN_SAMPLED]
+
+
+def _quoted_by(shingled: list[array[int]], senders: list[str], min_senders: int) -> set[int]:
+    """The shingles that at least ``min_senders`` different senders quote. Counted in
+    arrays (8 bytes a shingle), not in sets and counters of Python integers: a window of
+    long quotes holds half a million shingles."""
+    import numpy as np
+
+    by_sender: dict[str, list[array[int]]] = {}
+    for sender, shingles in zip(senders, shingled, strict=True):
+        by_sender.setdefault(sender, []).append(shingles)
+    distinct = [np.unique(np.concatenate([np.frombuffer(a, dtype=np.int64) for a in arrays]))
+                if len(arrays) > 1 else np.frombuffer(arrays[0], dtype=np.int64)
+                for arrays in by_sender.values()]  # (one quote's shingles are distinct)
+    if not distinct:
+        return set()
+    values, counts = np.unique(np.concatenate(distinct), return_counts=True)
+    return {int(value) for value in values[counts >= min_senders]}
 
 
 def _mailing_lines(quote: _Quote, frequent: set[int], taken: set[int]) -> tuple[str, set[int]]:
