@@ -187,7 +187,8 @@ def test_accented_lines_are_tested_as_folded(line: str) -> None:
     from ldn_inbox.parse.textnorm import fold
 
     folded = fold(line.strip())
-    assert _maybe_structure(line) == ("-" in line or "_" in line or _structure_words(folded))
+    assert _maybe_structure(line) == (any(pair in line for pair in ("--", "__", "-_", "_-"))
+                                      or _structure_words(folded))
     assert _is_attribution(line) == (len(folded) < 260 and any(
         w in folded for w in _ATTRIBUTION_WORDS) and bool(_ATTRIBUTION.match(folded)))
 

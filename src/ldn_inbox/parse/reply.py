@@ -260,12 +260,12 @@ def _is_attribution(text: str) -> bool:
 
 def _maybe_structure(body: str) -> bool:
     """False when ``body`` can be no attribution, separator, rule or header field line."""
-    if "-" in body or "_" in body:
-        return True
+    if "--" in body or "__" in body or "-_" in body or "_-" in body:
+        return True  # (a rule, or a separator's or marker's dashes; a lone hyphen is none)
     stripped = body.strip()
     if stripped.isascii():
         return _structure_words(stripped.lower())
-    return _structure_words(_rough(stripped).lstrip()) and _structure_words(fold(stripped))
+    return _rough_words(_rough(stripped).lstrip()) and _structure_words(fold(stripped))
 
 
 @lru_cache(maxsize=1024)
@@ -277,9 +277,21 @@ def _rough(text: str) -> str:
 
 
 def _structure_words(folded: str) -> bool:
-    return folded[:2] in _ATTRIBUTION_OPENERS or ":" in folded or "schr" in folded \
-        or "wrote" in folded or "ecrit" in folded or "bericht" in folded \
-        or "message" in folded or "nachricht" in folded
+    """Whether the folded, stripped line has what an attribution, separator or header
+    field needs: an opener and a word after it, a colon, an attribution or separator word."""
+    return ":" in folded or "schre" in folded or "schrieb" in folded or "wrote" in folded \
+        or "ecrit" in folded or "bericht" in folded or "message" in folded \
+        or "nachricht" in folded \
+        or (folded[:2] in _ATTRIBUTION_OPENERS and _ATTRIBUTION_START.match(folded) is not None)
+
+
+def _rough_words(rough: str) -> bool:
+    """:func:`_structure_words` on a line's rough form (:func:`_rough`): true whenever it is
+    on the folded line (the opener is not followed by a space where the rough form dropped
+    a space that is not ASCII)."""
+    return rough[:2] in _ATTRIBUTION_OPENERS or ":" in rough or "schre" in rough \
+        or "schrieb" in rough or "wrote" in rough or "ecrit" in rough or "bericht" in rough \
+        or "message" in rough or "nachricht" in rough
 
 
 def _next_text(lines: list[_Line], index: int) -> int:
