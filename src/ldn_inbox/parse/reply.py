@@ -561,6 +561,11 @@ def _typed_question(line: _Line, toks: Sequence[str]) -> None:
     if not toks and not _has_words(line.body):
         return  # (no mailing known: the line was not read into tokens)
     head, mark, after = body.partition("?")
+    if not line.quoted and (not mark or after.strip()):
+        # "1. Oui, je le prends" is a numbered answer; "3. Positief? Neen" or "Bijwerkingen?
+        # geen" is the writer's own label: the line stays as written, for the list or label
+        # it belongs to
+        return
     head_tokens = [tok for tok, _, _ in line_tokens(head)[1]]
     scores = concept_scores(head_tokens)
     if not scores:
@@ -572,11 +577,6 @@ def _typed_question(line: _Line, toks: Sequence[str]) -> None:
     labelled = _labelled(body)
     pasted = (addressed or (labelled and not line.quoted)) and len(head_tokens) <= 16 \
         and not after.strip()
-    if not line.quoted and (not mark or after.strip()):
-        # "1. Oui, je le prends" is a numbered answer; "3. Positief? Neen" or "Bijwerkingen?
-        # geen" is the writer's own label: the line stays as written, for the list or label
-        # it belongs to
-        return
     if not (line.quoted and addressed) and not (after.strip() and len(head_tokens) <= 8) \
             and not (_labelled(body) and addressed) and not pasted:
         return
