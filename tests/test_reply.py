@@ -314,3 +314,20 @@ def test_runs_of_plain_lines_read_as_each_line(text: str, sender: tuple[str, ...
     monkeypatch.setattr(reply, "_marked_lines", lambda text: set(range(text.count("\n") + 1)))
     apart = isolate(text, mailings=MailingSet(), forwarded_by=sender, sender=sender)
     assert together == apart
+
+
+@pytest.mark.parametrize("line", [
+    "Disclaimer: zie website", "Dit bericht is uitsluitend bestemd voor de geadresseerde",
+    "Dit e-mailbericht en eventuele bijlagen zijn vertrouwelijk", "This email is confidential",
+    "THIS MESSAGE MAY CONTAIN confidential", "Ce message est confidentiel", "Diese E-Mail "
+    "enthält vertrauliche", "privileged and confidential", "Gelieve dit bericht te verwijderen",
+    "Please notify the sender", "Think before you print", "Denk aan het milieu",
+    "Pensez à l'environnement", "per vergissing ontvangen", "intended solely for the addressee",
+    "destiné exclusivement", "reçu par erreur", "irrtümlich erhalten",
+    "nicht der richtige Adressat", "Vertrouwelijke informatie", "ik neem het sinds mei",
+    "1. ja, 4,5 mg", "Groeten, An",
+])
+def test_disclaimers_are_told_as_the_pattern_tells_them(line: str) -> None:
+    from ldn_inbox.parse.reply import _DISCLAIMER, _is_disclaimer
+
+    assert _is_disclaimer(line) == bool(_DISCLAIMER.search(line))

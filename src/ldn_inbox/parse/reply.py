@@ -742,6 +742,23 @@ def _may_be_address(body: str) -> bool:
     return bool(_ADDRESS_LINE.match(body))
 
 
+#: Every disclaimer has one of these (lower case; a cheap test of an ASCII line before the
+#: pattern, which is slow).
+_DISCLAIMER_WORDS = ("disclaimer", "bericht", "vertrouwelijk", "this ", "message", "diese ",
+                     "privileged", "gelieve", "please", "think", "milieu", "pensez", "bestemd",
+                     "vergissing", "intended", "exclusivement", "erreur", "erhalten",
+                     "adressat")
+
+
+def _is_disclaimer(body: str) -> bool:
+    """Whether :data:`_DISCLAIMER` is found in ``body``."""
+    if body.isascii():
+        lowered = body.lower()
+        if not any(word in lowered for word in _DISCLAIMER_WORDS):
+            return False
+    return _DISCLAIMER.search(body) is not None
+
+
 def _strip_signatures(lines: list[_Line]) -> None:
     own = [line for line in lines
            if line.role in ("own", "question", "blank", "attribution", "header")]
@@ -768,9 +785,10 @@ def _strip_signatures(lines: list[_Line]) -> None:
             in_signature = True
             continue
         folded = fold(body)
-        if _SENT_FROM.match(folded) or _DISCLAIMER.search(body):
+        disclaimer = _is_disclaimer(body)
+        if disclaimer or _SENT_FROM.match(folded):
             line.role = "signature"
-            if _DISCLAIMER.search(body):
+            if disclaimer:
                 in_signature = True
             continue
         if closing_budget > 0:
@@ -784,7 +802,7 @@ def _strip_signatures(lines: list[_Line]) -> None:
             closing_budget = 6
             continue
         if _CONTACT_LINE.match(body) or (_DIGIT.search(body) and (
-                (_PHONE.search(body) and len(body) < 60) or _may_be_address(body))):
+                (len(body) < 60 and _PHONE.search(body)) or _may_be_address(body))):
             line.role = "signature"
 
 
