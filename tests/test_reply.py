@@ -187,7 +187,8 @@ def test_accented_lines_are_tested_as_folded(line: str) -> None:
     from ldn_inbox.parse.textnorm import fold
 
     folded = fold(line.strip())
-    assert _maybe_structure(line) == ("-" in line or "_" in line or _structure_words(folded))
+    assert _maybe_structure(line) == (any(pair in line for pair in ("--", "__", "-_", "_-"))
+                                      or _structure_words(folded))
     assert _is_attribution(line) == (len(folded) < 260 and any(
         w in folded for w in _ATTRIBUTION_WORDS) and bool(_ATTRIBUTION.match(folded)))
 
@@ -238,3 +239,95 @@ def test_an_own_line_that_only_starts_like_the_mailing_is_kept_whole() -> None:
              "Op wo 6 mrt 2024 om 20:15 schreef FibroRes vzw <info@fibrores.org>:\n"
              + QUOTED_SHEET)
     assert "Levendige dromen, slaapproblemen, hoofdpijn heb ik" in own(reply)
+
+
+# -- runs of plain quoted lines (read as one line when no mailing is known) -------------
+
+
+_CONTINUATIONS = ["", "x", " ", "  x", ".", ")", " 2", "2.", "p x", "n x", "e x", "m x",
+                  "aag 3", "estion 2", "age 1", "\u2003x", "\u0301p x", "é", "\u00a8n"]
+
+
+def test_a_plain_line_is_no_structure_and_no_label() -> None:
+    """A quoted line starting as :data:`_PLAIN_HEADS`, or found plain by :func:`_plain`, has
+    (whatever follows but for the marks :func:`_marked_lines` finds) no structure, no list
+    label or question word, and no white space first."""
+    from ldn_inbox.parse.reply import (
+        _PLAIN_HEADS,
+        _labelled,
+        _marked_lines,
+        _maybe_structure,
+        _plain,
+    )
+
+    heads = {*_PLAIN_HEADS, *("> " + chr(code) for code in range(0x250) if code != 10),
+             "> op", "> on", "> le", "> am", "> a)", "> v2", "> vr", "> 1.", "> (", "> • "}
+    for head in heads:
+        for rest in _CONTINUATIONS:
+            line = (head + rest).rstrip()
+            body = line[2:]
+            if _marked_lines(line) or not (line[:3] in _PLAIN_HEADS
+                                           or line[:4] in _PLAIN_HEADS or _plain(body)):
+                continue
+            assert body[:1].strip(), line
+            assert not _maybe_structure(body), line
+            assert not _labelled(body.strip()), line
+
+
+@pytest.mark.parametrize("line", [
+    "Le 3 mars 2024, Jean Dupont a écrit :", "Am Montag schrieb Jürgen:", "Ｏp maandag",
+    "ﬁn de l'écrit", "sc\u00f8hreef", "SCHRÉEF", "Nachricht", "MESSAGE", "vraag?", "？",
+    "a _- b", "a -_ b", "__", "¼ wrote", "x\u0301:", "😀 bericht", "“message”", "ex\u0301crit",
+    "voorschrijven", "levendige dromen", "à faible dose", "e-mail", "Ça a été", "½",
+])
+def test_marked_lines_are_the_lines_with_a_mark_in_their_rough_form(line: str) -> None:
+    from ldn_inbox.parse.reply import _MARKS, _marked_lines, _rough
+
+    rough = _rough(line).replace("_", "-").replace("?", ":").encode()
+    expected = any(mark in rough for mark in _MARKS)
+    text = f"> één\n{line}\n> twee"
+    assert _marked_lines(text) == ({1} if expected else set())
+
+
+RUN_REPLIES = [
+    "1. ja\n2. huisarts\n\nOp di schreef FibroRes vzw:\n" + QUOTED_SHEET,
+    "Ja.\n\n" + "\n".join(f"> lijn {n} van de tekst hierboven" for n in range(30)),
+    "Zie onder.\n\n> Gebruikt u naltrexone?\n> ja, sinds mei\n> nog een regel\n> en nog een\n"
+    "> Wie schreef het voor?\n> de huisarts\n> echt waar\n> zeker weten\n",
+    "---------- Forwarded message ---------\nVan: An <an@example.be>\nDatum: 1 mei\n"
+    "Onderwerp: enquete\n\n> doorgestuurd\n> tekst hier\n> nog tekst\n> en meer\n",
+    "Nog iets.\n\nOp 1 mei schreef An Peeters <an@example.be>:\n> mijn vorige antwoorden\n"
+    "> stonden hier\n> in drie regels\n> en een vierde\n",
+    "Van: An <an@example.be>\nVerzonden: 1 mei\nAan: info\nOnderwerp: Re\n\n"
+    "> regel een\n> regel twee\n> regel drie\n\nGroeten,\nAn\n",
+]
+
+
+@pytest.mark.parametrize("text", RUN_REPLIES)
+@pytest.mark.parametrize("sender", [(), ("an@example.be", "an peeters")])
+def test_runs_of_plain_lines_read_as_each_line(text: str, sender: tuple[str, ...],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading a run of plain quoted lines as one gives what reading each line gives."""
+    from ldn_inbox.parse import reply
+
+    together = isolate(text, mailings=MailingSet(), forwarded_by=sender, sender=sender)
+    monkeypatch.setattr(reply, "_marked_lines", lambda text: set(range(text.count("\n") + 1)))
+    apart = isolate(text, mailings=MailingSet(), forwarded_by=sender, sender=sender)
+    assert together == apart
+
+
+@pytest.mark.parametrize("line", [
+    "Disclaimer: zie website", "Dit bericht is uitsluitend bestemd voor de geadresseerde",
+    "Dit e-mailbericht en eventuele bijlagen zijn vertrouwelijk", "This email is confidential",
+    "THIS MESSAGE MAY CONTAIN confidential", "Ce message est confidentiel", "Diese E-Mail "
+    "enthält vertrauliche", "privileged and confidential", "Gelieve dit bericht te verwijderen",
+    "Please notify the sender", "Think before you print", "Denk aan het milieu",
+    "Pensez à l'environnement", "per vergissing ontvangen", "intended solely for the addressee",
+    "destiné exclusivement", "reçu par erreur", "irrtümlich erhalten",
+    "nicht der richtige Adressat", "Vertrouwelijke informatie", "ik neem het sinds mei",
+    "1. ja, 4,5 mg", "Groeten, An",
+])
+def test_disclaimers_are_told_as_the_pattern_tells_them(line: str) -> None:
+    from ldn_inbox.parse.reply import _DISCLAIMER, _is_disclaimer
+
+    assert _is_disclaimer(line) == bool(_DISCLAIMER.search(line))

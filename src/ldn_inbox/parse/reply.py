@@ -26,11 +26,13 @@ besides our own; the rest is here because the library has no notion of inline an
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 
 from ldn_inbox.parse.htmltext import OUTLOOK_REPLY_MARKER
 from ldn_inbox.parse.mailings import Found, MailingSet, addresses_reader, concept_scores
@@ -181,6 +183,9 @@ class _Line:
     closes: bool = False  # mailing text that ends the answers above it
     pasted: bool = False  # an unlabelled question in the writer's own text
     inline: bool = False  # a quoted-region line read as an answer
+    #: the raw lines a run of plain quoted lines stands for (see :func:`_read_lines`); ``raw``
+    #: is them joined, ``body`` the first one's
+    run: list[str] | None = None
 
     @property
     def quoted(self) -> bool:
@@ -260,12 +265,12 @@ def _is_attribution(text: str) -> bool:
 
 def _maybe_structure(body: str) -> bool:
     """False when ``body`` can be no attribution, separator, rule or header field line."""
-    if "-" in body or "_" in body:
-        return True
+    if "--" in body or "__" in body or "-_" in body or "_-" in body:
+        return True  # (a rule, or a separator's or marker's dashes; a lone hyphen is none)
     stripped = body.strip()
     if stripped.isascii():
         return _structure_words(stripped.lower())
-    return _structure_words(_rough(stripped).lstrip()) and _structure_words(fold(stripped))
+    return _rough_words(_rough(stripped).lstrip()) and _structure_words(fold(stripped))
 
 
 @lru_cache(maxsize=1024)
@@ -277,9 +282,21 @@ def _rough(text: str) -> str:
 
 
 def _structure_words(folded: str) -> bool:
-    return folded[:2] in _ATTRIBUTION_OPENERS or ":" in folded or "schr" in folded \
-        or "wrote" in folded or "ecrit" in folded or "bericht" in folded \
-        or "message" in folded or "nachricht" in folded
+    """Whether the folded, stripped line has what an attribution, separator or header
+    field needs: an opener and a word after it, a colon, an attribution or separator word."""
+    return ":" in folded or "schre" in folded or "schrieb" in folded or "wrote" in folded \
+        or "ecrit" in folded or "bericht" in folded or "message" in folded \
+        or "nachricht" in folded \
+        or (folded[:2] in _ATTRIBUTION_OPENERS and _ATTRIBUTION_START.match(folded) is not None)
+
+
+def _rough_words(rough: str) -> bool:
+    """:func:`_structure_words` on a line's rough form (:func:`_rough`): true whenever it is
+    on the folded line (the opener is not followed by a space where the rough form dropped
+    a space that is not ASCII)."""
+    return rough[:2] in _ATTRIBUTION_OPENERS or ":" in rough or "schre" in rough \
+        or "schrieb" in rough or "wrote" in rough or "ecrit" in rough or "bericht" in rough \
+        or "message" in rough or "nachricht" in rough
 
 
 def _next_text(lines: list[_Line], index: int) -> int:
@@ -544,6 +561,11 @@ def _typed_question(line: _Line, toks: Sequence[str]) -> None:
     if not toks and not _has_words(line.body):
         return  # (no mailing known: the line was not read into tokens)
     head, mark, after = body.partition("?")
+    if not line.quoted and (not mark or after.strip()):
+        # "1. Oui, je le prends" is a numbered answer; "3. Positief? Neen" or "Bijwerkingen?
+        # geen" is the writer's own label: the line stays as written, for the list or label
+        # it belongs to
+        return
     head_tokens = [tok for tok, _, _ in line_tokens(head)[1]]
     scores = concept_scores(head_tokens)
     if not scores:
@@ -555,11 +577,6 @@ def _typed_question(line: _Line, toks: Sequence[str]) -> None:
     labelled = _labelled(body)
     pasted = (addressed or (labelled and not line.quoted)) and len(head_tokens) <= 16 \
         and not after.strip()
-    if not line.quoted and (not mark or after.strip()):
-        # "1. Oui, je le prends" is a numbered answer; "3. Positief? Neen" or "Bijwerkingen?
-        # geen" is the writer's own label: the line stays as written, for the list or label
-        # it belongs to
-        return
     if not (line.quoted and addressed) and not (after.strip() and len(head_tokens) <= 8) \
             and not (_labelled(body) and addressed) and not pasted:
         return
@@ -655,13 +672,20 @@ def _mark_quoted(lines: list[_Line], mailings: MailingSet) -> None:
             line.role = "quote"
 
 
+#: A quoted line of a run (:attr:`_Line.run`) without its "> ".
+_AFTER_MARK = itemgetter(slice(2, None))
+
+
 def _unexplained(lines: list[_Line]) -> list[str]:
     """The quoted lines (inline answers among them) that no known mailing explains: what
     a mailing not known yet is learned from."""
-    material = []
+    material: list[str] = []
     for line in lines:
         if line.found is None and (line.depth > 0 or line.region in ("original", "earlier")) \
                 and line.role not in ("attribution", "header", "blank"):
+            if line.run is not None:
+                material += map(str.strip, map(_AFTER_MARK, line.run))  # (none blank)
+                continue
             body = line.body.strip()
             if body:
                 material.append(body)
@@ -718,6 +742,23 @@ def _may_be_address(body: str) -> bool:
     return bool(_ADDRESS_LINE.match(body))
 
 
+#: Every disclaimer has one of these (lower case; a cheap test of an ASCII line before the
+#: pattern, which is slow).
+_DISCLAIMER_WORDS = ("disclaimer", "bericht", "vertrouwelijk", "this ", "message", "diese ",
+                     "privileged", "gelieve", "please", "think", "milieu", "pensez", "bestemd",
+                     "vergissing", "intended", "exclusivement", "erreur", "erhalten",
+                     "adressat")
+
+
+def _is_disclaimer(body: str) -> bool:
+    """Whether :data:`_DISCLAIMER` is found in ``body``."""
+    if body.isascii():
+        lowered = body.lower()
+        if not any(word in lowered for word in _DISCLAIMER_WORDS):
+            return False
+    return _DISCLAIMER.search(body) is not None
+
+
 def _strip_signatures(lines: list[_Line]) -> None:
     own = [line for line in lines
            if line.role in ("own", "question", "blank", "attribution", "header")]
@@ -744,9 +785,10 @@ def _strip_signatures(lines: list[_Line]) -> None:
             in_signature = True
             continue
         folded = fold(body)
-        if _SENT_FROM.match(folded) or _DISCLAIMER.search(body):
+        disclaimer = _is_disclaimer(body)
+        if disclaimer or _SENT_FROM.match(folded):
             line.role = "signature"
-            if _DISCLAIMER.search(body):
+            if disclaimer:
                 in_signature = True
             continue
         if closing_budget > 0:
@@ -760,7 +802,7 @@ def _strip_signatures(lines: list[_Line]) -> None:
             closing_budget = 6
             continue
         if _CONTACT_LINE.match(body) or (_DIGIT.search(body) and (
-                (_PHONE.search(body) and len(body) < 60) or _may_be_address(body))):
+                (len(body) < 60 and _PHONE.search(body)) or _may_be_address(body))):
             line.role = "signature"
 
 
@@ -776,19 +818,179 @@ def isolate(text: str, *, mailings: MailingSet | None = None,
     ``sender``: the same for any message, to know the writer's earlier message below a
     follow-up."""
     mailings = mailings or MailingSet()
-    lines: list[_Line] = []
     text = text.replace("\ufeff", "").replace("\xa0", " ").replace("\u200b", "")
-    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        if raw[:2] == "> " and raw[2:3] != ">":
-            lines.append(_Line(raw, raw[2:].rstrip(), 1))  # (what strip_quote makes of it)
-        else:
-            depth, body = strip_quote(raw) if ">" in raw[:2] else (0, raw)
-            lines.append(_Line(raw, body.rstrip(), depth))
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = _read_lines(text, runs=not mailings)
     _mark_structure(lines, forwarded_by, sender)
     _mark_mailing(lines, mailings)
     _mark_quoted(lines, mailings)
+    if any(line.run is not None and line.role == "own" for line in lines):
+        lines = _unrun(lines)  # (signatures are read line by line)
     _strip_signatures(lines)
     return _assemble(lines, mailings)
+
+
+#: What a plain quoted line may not start with: white space (ASCII), or nothing.
+_NOT_PLAIN = frozenset(char for char in map(chr, range(128)) if char.isspace()) | {""}
+#: The first characters of a quoted line that make it plain unless it has a mark
+#: (:data:`_MARKS`): ASCII that is no white space, no quote mark, no list label or its
+#: start, no digit and no attribution's first letter. Other lines are tested in full.
+_PLAIN_FIRST = frozenset(chr(code) for code in range(33, 127)) - _LABEL_STARTS \
+    - set("0123456789>oOlLaA")
+
+
+def _plain_pairs() -> frozenset[str]:
+    """The first two characters of a quoted line starting with a letter that may begin a
+    label, a question word or an attribution's opener that make it plain nonetheless
+    (unless it has a mark): "de", "bij", "voor", "faible", "levendige"."""
+    pairs = set()
+    for first in "abcdABCDvVqQfFoOlL":
+        for second in map(chr, range(128)):
+            pair = first + second
+            lower = pair.lower()
+            if first in "abcdABCD" and second in ".)":
+                continue  # "a)", "b."
+            if first in "vVqQ" and (second.isspace() or second.isdecimal()):
+                continue  # "v 2", "Q3"
+            if lower in ("vr", "qu", "fr") or lower in _ATTRIBUTION_OPENERS:
+                continue  # "Vraag 3", "Question 2", "Frage 1"; "Op", "On", "Le", "Am"
+            pairs.add(pair)
+    return frozenset(pairs)
+
+
+#: How a plain quoted line starts: "> " and one of :data:`_PLAIN_FIRST` or two of
+#: :func:`_plain_pairs`.
+_PLAIN_HEADS = frozenset("> " + head for head in _PLAIN_FIRST | _plain_pairs())
+#: What a line needs to be an attribution, separator, rule or header field line, in the
+#: rough form (:func:`_rough`), but for the attribution's opener (see :func:`_maybe_structure`),
+#: and the question mark a typed question needs; where "_" is read as "-" and "?" as ":"
+#: (two dashes or underscores, a colon or a question mark).
+_MARKS = (b"--", b":", b"schre", b"schrieb", b"wrote", b"ecrit", b"bericht", b"message",
+          b"nachricht")
+
+
+def _read_lines(text: str, *, runs: bool) -> list[_Line]:
+    """The lines of ``text``; with ``runs``, each run of plain quoted lines after the first
+    one as a single line (:attr:`_Line.run`).
+
+    A plain line is quoted once ("> "), starts with ASCII that is no white space, no list
+    label and no attribution's opener, has no question mark and none of the marks of
+    structure: every pass gives all lines of such a run the same role and region (no line
+    of one can be structure, a question or the tail of one, nor end a header block or an
+    answer), so it is read as one. When no mailing is known (``runs``) a long quote is all
+    such lines but for a few."""
+    raws = text.split("\n")
+    lines: list[_Line] = []
+    if not runs:
+        for raw in raws:
+            if raw[:2] == "> " and raw[2:3] != ">":
+                lines.append(_Line(raw, raw[2:].rstrip(), 1))  # (what strip_quote makes of it)
+            else:
+                depth, body = strip_quote(raw) if ">" in raw[:2] else (0, raw)
+                lines.append(_Line(raw, body.rstrip(), depth))
+        return lines
+    marked = _marked_lines(text)
+    plain_above = False  # the line above is plain
+    run: list[str] | None = None
+    for index, raw in enumerate(raws):
+        if (raw[:3] in _PLAIN_HEADS or raw[:4] in _PLAIN_HEADS) and index not in marked:
+            plain = True
+        elif raw[:2] == "> " and raw[2:3] != ">":
+            plain = index not in marked and _plain(raw[2:].rstrip())
+            if not plain:
+                lines.append(_Line(raw, raw[2:].rstrip(), 1))  # (what strip_quote makes of it)
+        else:
+            plain = False
+            depth, body = strip_quote(raw) if ">" in raw[:2] else (0, raw)
+            lines.append(_Line(raw, body.rstrip(), depth))
+        if not plain:
+            plain_above = False
+            run = None
+        elif run is not None:
+            run.append(raw)
+        elif plain_above:
+            run = [raw]
+            lines.append(_Line(raw, raw[2:].rstrip(), 1, run=run))
+        else:
+            plain_above = True
+            lines.append(_Line(raw, raw[2:].rstrip(), 1))
+    for line in lines:
+        if line.run is not None:
+            line.raw = "\n".join(line.run)
+    return lines
+
+
+def _plain(body: str) -> bool:
+    """Whether the body of a line quoted once, without the marks of :data:`_MARKS`, is
+    plain: it starts with no white space, no list label, and no attribution's opener."""
+    head = body[:3]
+    return head[:1] not in _NOT_PLAIN and head.isascii() and not _labelled(body) \
+        and not (head[:2].lower() in _ATTRIBUTION_OPENERS and head[2:].isspace())
+
+
+def _rough_error(error: UnicodeError) -> tuple[str, int]:
+    """Encoding error handler giving the ASCII of :func:`_rough` for what is not Latin-1."""
+    assert isinstance(error, UnicodeEncodeError)
+    return _rough(error.object[error.start:error.end]), error.end
+
+
+codecs.register_error("ldn_inbox.rough", _rough_error)
+
+
+def _latin1_rough() -> tuple[bytes, bytes]:
+    """A table making Latin-1 what :func:`_rough` makes of it (lower case, decomposed, cut
+    to ASCII), and the characters it drops; for :data:`_MARKS`, "_" becomes "-" and "?"
+    becomes ":", and ¼, ½ and ¾ their first digit (no mark has a digit)."""
+    table = bytearray(range(256))
+    dropped = bytearray()
+    for code in range(256):
+        rough = _rough(chr(code))
+        if not rough:
+            dropped.append(code)
+        else:
+            table[code] = ord({"_": "-", "?": ":"}.get(rough[0], rough[0]))
+    return bytes(table), bytes(dropped)
+
+
+_LATIN1_ROUGH, _LATIN1_DROPPED = _latin1_rough()
+
+
+def _marked_lines(text: str) -> set[int]:
+    """Numbers of the lines of ``text`` whose rough form (:func:`_rough`) has one of
+    :data:`_MARKS`."""
+    # lower case and decomposition work on each character, and none gives a line break: the
+    # rough text has the lines of the text, each the rough form of one (Latin-1 by a table,
+    # the rest by _rough)
+    data = text.encode("latin-1", "ldn_inbox.rough").translate(_LATIN1_ROUGH, _LATIN1_DROPPED)
+    hits: list[int] = []
+    for mark in _MARKS:
+        at = data.find(mark)
+        while at >= 0:
+            hits.append(at)
+            end = data.find(b"\n", at)
+            at = data.find(mark, end + 1) if end >= 0 else -1
+    hits.sort()
+    marked: set[int] = set()
+    line = 0
+    counted = 0
+    for at in hits:
+        line += data.count(b"\n", counted, at)
+        counted = at
+        marked.add(line)
+    return marked
+
+
+def _unrun(lines: list[_Line]) -> list[_Line]:
+    """``lines`` with each run given back as its lines."""
+    out: list[_Line] = []
+    for line in lines:
+        if line.run is None:
+            out.append(line)
+            continue
+        for raw in line.run:
+            out.append(_Line(raw, raw[2:].rstrip(), line.depth, line.role, line.region,
+                             inline=line.inline))
+    return out
 
 
 def _assemble(lines: list[_Line], mailings: MailingSet) -> OwnText:
