@@ -83,9 +83,8 @@ class Lexicon:
     symptoms: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: real words never read as a typo of a lexicon word ("geleden" is no "gelezen")
     not_typos: frozenset[str] = frozenset()
-    #: (word, next word, fuzzy) -> the terms that may start there (see ``_candidates``)
-    pair_cache: dict[tuple[str, str | None, bool], tuple[Term, ...]] = field(
-        default_factory=dict)
+    #: (word, next word, fuzzy) -> the terms that may start there (see ``_starting_at``)
+    pair_cache: dict[tuple[str, str | None, bool], _Starting] = field(default_factory=dict)
 
     def words(self, section: str, key: str) -> list[str]:
         value = self.data.get(section, {}).get(key, [])
@@ -331,10 +330,18 @@ class Hit:
     key: str = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        section, _, key = self.concept.partition(".")
-        # (interned: a long text has hundreds of thousands of hits, of a few dozen concepts)
-        object.__setattr__(self, "section", sys.intern(section))
-        object.__setattr__(self, "key", sys.intern(key))
+        # (shared per concept: a long text has hundreds of thousands of hits, of a few
+        # dozen concepts)
+        parts = _CONCEPT_PARTS.get(self.concept)
+        if parts is None:
+            section, _, key = self.concept.partition(".")
+            parts = _CONCEPT_PARTS[self.concept] = (sys.intern(section), sys.intern(key))
+        object.__setattr__(self, "section", parts[0])
+        object.__setattr__(self, "key", parts[1])
+
+
+#: concept -> its section and key (see ``Hit``)
+_CONCEPT_PARTS: dict[str, tuple[str, str]] = {}
 
 
 @dataclass(slots=True)
@@ -369,6 +376,7 @@ class Doc:
     _clause_at: dict[tuple[int, int], Clause] = field(default_factory=dict)
     _topics: list[tuple[int, int, str]] | None = None
     _words: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    _hits_in: dict[tuple[int, int, str, str | None], list[Hit]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for hit in self.hits:
@@ -403,6 +411,11 @@ class Doc:
                 key: str | None = None) -> list[Hit]:
         """Hits of ``section`` inside tokens [first, last), in ``by_section`` order
         (a bisection on their starts: long texts call this for every hit)."""
+        # (remembered: the rules ask again for the same clause or sentence, hit after hit)
+        query = (first, last, section, key)
+        cached = self._hits_in.get(query)
+        if cached is not None:
+            return list(cached)
         index = self._starts.get(section)
         if index is None:
             return []
@@ -415,7 +428,8 @@ class Doc:
             if hit.last <= last and (key is None or hit.key == key):
                 found.append((order, hit))
         found.sort(key=lambda entry: entry[0])
-        return [hit for _, hit in found]
+        hits = self._hits_in[query] = [hit for _, hit in found]
+        return list(hits)
 
     def topic_at(self, position: int) -> str:
         """What the paragraph holding character ``position`` is about, in a story of
@@ -537,27 +551,27 @@ def _match_all(tokens: list[Token], lexicon: Lexicon, *, fuzzy: bool = True) -> 
     hits: list[Hit] = []
     norms = [t.norm for t in tokens]
     count = len(norms)
+    cache = lexicon.pair_cache
     for index, norm in enumerate(norms):
         following = norms[index + 1] if index + 1 < count else None
-        candidates = _candidates(lexicon, norm, following, fuzzy)
-        head, apostrophe, rest = norm.partition("'")
-        if apostrophe and head in _ELIDED and len(rest) > 1:
-            # "l'algologue", "d'algologue", "qu'on m'avait dit": the word after an elided
-            # article, preposition or conjunction
-            candidates = candidates + _candidates(lexicon, rest, following, fuzzy)
+        starting = cache.get((norm, following, fuzzy))
+        if starting is None:
+            starting = _starting_at(lexicon, norm, following, fuzzy)
+        if starting is _NOTHING_STARTS:
+            continue  # (most tokens)
+        split, gaps, suffixed, candidates = starting
         token = tokens[index]
-        if index + 1 < count:
-            hits += _split_word(tokens, index, norms, lexicon)
-        for term, second, gap in lexicon.gap_terms.get(norm, ()):
+        for term in split:
+            hits.append(Hit(term.concept, index, index + 2, token.start, tokens[index + 1].end,
+                            term.text))
+        for term, second, gap in gaps:
             for end in range(index + 1, min(count, index + gap + 2)):
                 if norms[end] == second:
                     hits.append(Hit(term.concept, index, end + 1, token.start,
                                     tokens[end].end, term.text))
                     break
-        for term in lexicon.suffix_terms:
-            if norm.endswith(term.words[0]) and len(norm) > len(term.words[0]):
-                hits.append(Hit(term.concept, index, index + 1, token.start, token.end,
-                                term.text))
+        for term in suffixed:
+            hits.append(Hit(term.concept, index, index + 1, token.start, token.end, term.text))
         for term in candidates:
             words = term.words
             end = index + len(words)
@@ -580,16 +594,43 @@ def _match_all(tokens: list[Token], lexicon: Lexicon, *, fuzzy: bool = True) -> 
 #: Pairs of (word, next word) whose surviving terms are remembered, per lexicon.
 _PAIR_CACHE_SIZE = 200_000
 
+#: What may start at a token: one-word terms written in two pieces with the next token,
+#: gap terms (with their second word and gap), suffix terms the token ends in, and the
+#: terms whose first two words the token and the next one may be (see ``_starting_at``).
+_Starting = tuple[tuple[Term, ...], tuple[tuple[Term, str, int], ...], tuple[Term, ...],
+                  tuple[Term, ...]]
+_NOTHING_STARTS: _Starting = ((), (), (), ())
+
+
+def _starting_at(lexicon: Lexicon, norm: str, following: str | None,
+                 fuzzy: bool) -> _Starting:
+    """Every term that may start at a token ``norm`` followed by ``following`` (None at the
+    text's end), in the order :func:`_match_all` reports them. A text repeats its word
+    pairs, and most pairs start nothing, so the answer is remembered per pair."""
+    candidates = _candidates(lexicon, norm, following, fuzzy)
+    head, apostrophe, rest = norm.partition("'")
+    if apostrophe and head in _ELIDED and len(rest) > 1:
+        # "l'algologue", "d'algologue", "qu'on m'avait dit": the word after an elided
+        # article, preposition or conjunction
+        candidates = candidates + _candidates(lexicon, rest, following, fuzzy)
+    split = () if following is None else _split_word(lexicon, norm, following)
+    gaps = tuple(lexicon.gap_terms.get(norm, ()))
+    suffixed = tuple(term for term in lexicon.suffix_terms
+                     if norm.endswith(term.words[0]) and len(norm) > len(term.words[0]))
+    starting = (split, gaps, suffixed, candidates)
+    if not any(starting):
+        starting = _NOTHING_STARTS
+    if len(lexicon.pair_cache) >= _PAIR_CACHE_SIZE:
+        lexicon.pair_cache.clear()
+    lexicon.pair_cache[(norm, following, fuzzy)] = starting
+    return starting
+
 
 def _candidates(lexicon: Lexicon, norm: str, following: str | None,
                 fuzzy: bool) -> tuple[Term, ...]:
     """The terms that may start at a token ``norm`` followed by ``following``: those whose
     first word it is (or, with ``fuzzy``, a near word), and whose second word the next token
-    is. A text repeats its word pairs, so the answer is remembered per pair."""
-    key = (norm, following, fuzzy)
-    found = lexicon.pair_cache.get(key)
-    if found is not None:
-        return found
+    is."""
     terms: list[Term] = list(lexicon.by_first.get(norm, ()))
     if not terms and fuzzy:
         near = _fuzzy_first(lexicon.language, norm)
@@ -598,25 +639,18 @@ def _candidates(lexicon: Lexicon, norm: str, following: str | None,
     terms += [t for t in lexicon.prefix_by_head.get(norm[:3], ())
               if norm.startswith(t.words[0])]
     typo_ok = fuzzy and following not in lexicon.not_typos
-    found = tuple(t for t in terms if len(t.words) == 1 or (following is not None and (
+    return tuple(t for t in terms if len(t.words) == 1 or (following is not None and (
         following == t.words[1] or _word_matches(following, t.words[1], t.prefix[1], typo_ok))))
-    if len(lexicon.pair_cache) >= _PAIR_CACHE_SIZE:
-        lexicon.pair_cache.clear()
-    lexicon.pair_cache[key] = found
-    return found
 
 
-def _split_word(tokens: list[Token], index: int, norms: list[str],
-                lexicon: Lexicon) -> list[Hit]:
+def _split_word(lexicon: Lexicon, first: str, second: str) -> tuple[Term, ...]:
     """A one-word term written in two pieces ("reuma toloog", dictated or typed on a
     phone): both pieces at least three letters, the second no word a term starts with, and
     their join exactly a term (no fuzzy match across the gap)."""
-    first, second = norms[index], norms[index + 1]
     if len(first) < 3 or len(second) < 3 or second in lexicon.by_first:
-        return []
-    return [Hit(term.concept, index, index + 2, tokens[index].start, tokens[index + 1].end,
-                term.text)
-            for term in lexicon.by_first.get(first + second, ()) if len(term.words) == 1]
+        return ()
+    return tuple(term for term in lexicon.by_first.get(first + second, ())
+                 if len(term.words) == 1)
 
 
 def _clauses(text: str, tokens: list[Token], terminators: set[str]) -> tuple[
@@ -790,27 +824,32 @@ def _prefer_longest(hits: list[Hit]) -> list[Hit]:
         by_section[hit.section].append(hit)
     kept: list[Hit] = []
     for section_hits in by_section.values():
+        if len(section_hits) == 1:
+            kept.extend(section_hits)  # (most sections of a text: nothing to compare)
+            continue
         section_hits.sort(key=lambda h: (-(h.last - h.first), h.first))
-        taken: list[Hit] = []
         # taken hits by first token: a containing hit starts at most `widest` tokens earlier
         # (a scan of every taken hit was quadratic on long texts)
         by_first: dict[int, list[Hit]] = defaultdict(list)
         widest = 0
         for hit in section_hits:
-            near = [h for start in range(hit.first - widest, hit.first + 1)
-                    for h in by_first.get(start, ())]
-            if any(h.first <= hit.first and hit.last <= h.last and h is not hit
-                   and (h.last - h.first) > (hit.last - hit.first) for h in near):
-                continue
-            if any(h.first == hit.first and h.last == hit.last and h.concept == hit.concept
-                   for h in near):
-                continue
-            taken.append(hit)
-            by_first[hit.first].append(hit)
-            widest = max(widest, hit.last - hit.first)
-        kept.extend(taken)
+            if not _covered(hit, [h for start in range(hit.first - widest, hit.first + 1)
+                                  for h in by_first.get(start, ())]):
+                kept.append(hit)
+                by_first[hit.first].append(hit)
+                widest = max(widest, hit.last - hit.first)
     kept.sort(key=lambda h: (h.first, -(h.last - h.first)))
     return kept
+
+
+def _covered(hit: Hit, near: list[Hit]) -> bool:
+    """Whether one of the hits ``near`` (starting at or before ``hit``, none shorter) holds
+    ``hit`` and is longer, or is the same concept over the same tokens."""
+    length = hit.last - hit.first
+    return any(hit.last <= h.last and (
+        h.last - h.first > length
+        or (h.first == hit.first and h.last == hit.last and h.concept == hit.concept))
+        for h in near)
 
 
 #: A one-word post-trigger looks back only this far: "werd er zo moe van dat ik bijna niet"
