@@ -45,7 +45,10 @@ _CLAUSE_PUNCT = re.compile(r"[,;:()]|\s[-–—]\s|\.\.\.|…")
 _SHORT_ASIDE = re.compile(r"\(\s*[^\W\d_]+(?:\s+[^\W\d_]+)?\s*\)")
 
 
-@dataclass(frozen=True, slots=True)
+#: Tokens and hits are made by the thousand and never changed once made: plain slotted
+#: dataclasses, hashed by value as frozen ones are (a frozen dataclass is several times
+#: slower to build).
+@dataclass(slots=True, unsafe_hash=True)
 class Token:
     text: str
     norm: str
@@ -316,7 +319,7 @@ def _word_matches(token: str, word: str, is_prefix: bool, fuzzy: bool = True) ->
     return False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Hit:
     """A lexicon term found in the text: token range [first, last) and character span."""
 
@@ -336,8 +339,7 @@ class Hit:
         if parts is None:
             section, _, key = self.concept.partition(".")
             parts = _CONCEPT_PARTS[self.concept] = (sys.intern(section), sys.intern(key))
-        object.__setattr__(self, "section", parts[0])
-        object.__setattr__(self, "key", parts[1])
+        self.section, self.key = parts
 
 
 #: concept -> its section and key (see ``Hit``)
@@ -376,7 +378,6 @@ class Doc:
     _clause_at: dict[tuple[int, int], Clause] = field(default_factory=dict)
     _topics: list[tuple[int, int, str]] | None = None
     _words: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
-    _hits_in: dict[tuple[int, int, str, str | None], list[Hit]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for hit in self.hits:
@@ -411,11 +412,6 @@ class Doc:
                 key: str | None = None) -> list[Hit]:
         """Hits of ``section`` inside tokens [first, last), in ``by_section`` order
         (a bisection on their starts: long texts call this for every hit)."""
-        # (remembered: the rules ask again for the same clause or sentence, hit after hit)
-        query = (first, last, section, key)
-        cached = self._hits_in.get(query)
-        if cached is not None:
-            return list(cached)
         index = self._starts.get(section)
         if index is None:
             return []
@@ -428,8 +424,7 @@ class Doc:
             if hit.last <= last and (key is None or hit.key == key):
                 found.append((order, hit))
         found.sort(key=lambda entry: entry[0])
-        hits = self._hits_in[query] = [hit for _, hit in found]
-        return list(hits)
+        return [hit for _, hit in found]
 
     def topic_at(self, position: int) -> str:
         """What the paragraph holding character ``position`` is about, in a story of
