@@ -40,6 +40,9 @@ _WRAP_MAX = 80
 _ABBREVIATION = re.compile(
     r"(?:^|[\s(])(?:dr|drs|dra|dott|dokter|prof|mevr|mw|dhr|mr|mme|mlle|mm|st|bv|vb|nr|ca|resp|ir|ing)"
     r"\.$", re.IGNORECASE)
+#: A line break, and the indent of the next line (read here: stripping a copy of the rest of
+#: the text at each line break was quadratic)
+_LINE_BREAK = re.compile(r"\n(?=([ \t]*))")
 _CLAUSE_PUNCT = re.compile(r"[,;:()]|\s[-–—]\s|\.\.\.|…")
 #: A word or two in brackets inside a clause ("ik gebruik het (nog) niet"): no clause break.
 _SHORT_ASIDE = re.compile(r"\(\s*[^\W\d_]+(?:\s+[^\W\d_]+)?\s*\)")
@@ -88,6 +91,10 @@ class Lexicon:
     not_typos: frozenset[str] = frozenset()
     #: (word, next word, fuzzy) -> the terms that may start there (see ``_starting_at``)
     pair_cache: dict[tuple[str, str | None, bool], _Starting] = field(default_factory=dict)
+    #: first word -> its terms by second word (see ``_Followers``), built when first met
+    followers: dict[str, _Followers] = field(default_factory=dict)
+    #: the one-word negation terminators, spelled as tokens are (see ``_terminators``)
+    terminators: frozenset[str] | None = None
 
     def words(self, section: str, key: str) -> list[str]:
         value = self.data.get(section, {}).get(key, [])
@@ -372,8 +379,9 @@ class Doc:
     #: clause of each token, and token range of each sentence (lookups are hot)
     _token_clause: list[Clause | None] = field(default_factory=list)
     _sentence_range: dict[int, tuple[int, int]] = field(default_factory=dict)
-    #: per section: hit starts sorted, with (start, order in by_section, hit)
-    _starts: dict[str, tuple[list[int], list[tuple[int, int, Hit]]]] = field(
+    #: per section: hit starts sorted, the hits in that order, and their places in
+    #: ``by_section`` (None when that is the same order: hits come in text order)
+    _starts: dict[str, tuple[list[int], list[Hit], list[int] | None]] = field(
         default_factory=dict)
     _clause_at: dict[tuple[int, int], Clause] = field(default_factory=dict)
     _topics: list[tuple[int, int, str]] | None = None
@@ -384,16 +392,18 @@ class Doc:
             self.by_section.setdefault(hit.section, []).append(hit)
         self._token_clause = [None] * len(self.tokens)
         for clause in self.clauses:
-            for index in range(clause.first, clause.last):
-                self._token_clause[index] = clause
+            self._token_clause[clause.first:clause.last] = [clause] * (clause.last - clause.first)
             first, last = self._sentence_range.get(clause.sentence, (clause.first, clause.last))
             self._sentence_range[clause.sentence] = (min(first, clause.first),
                                                      max(last, clause.last))
             self._clause_at.setdefault((clause.sentence, clause.first), clause)
         for section, hits in self.by_section.items():
-            ordered = sorted(((h.first, i, h) for i, h in enumerate(hits)),
-                             key=lambda entry: (entry[0], entry[1]))
-            self._starts[section] = ([entry[0] for entry in ordered], ordered)
+            if all(a.first <= b.first for a, b in pairwise(hits)):
+                self._starts[section] = ([h.first for h in hits], hits, None)
+                continue
+            places = sorted(range(len(hits)), key=lambda place: hits[place].first)
+            self._starts[section] = ([hits[place].first for place in places],
+                                     [hits[place] for place in places], places)
 
     def clause_of(self, token_index: int) -> Clause | None:
         if 0 <= token_index < len(self._token_clause):
@@ -415,16 +425,16 @@ class Doc:
         index = self._starts.get(section)
         if index is None:
             return []
-        starts, ordered = index
-        found: list[tuple[int, Hit]] = []
-        for position in range(bisect_left(starts, first), len(starts)):
-            start, order, hit = ordered[position]
-            if start >= last:
-                break
-            if hit.last <= last and (key is None or hit.key == key):
-                found.append((order, hit))
-        found.sort(key=lambda entry: entry[0])
-        return [hit for _, hit in found]
+        starts, ordered, places = index
+        low = bisect_left(starts, first)
+        high = bisect_left(starts, last, low)
+        if places is None:
+            return [hit for hit in ordered[low:high]
+                    if hit.last <= last and (key is None or hit.key == key)]
+        found = [position for position in range(low, high) if ordered[position].last <= last
+                 and (key is None or ordered[position].key == key)]
+        found.sort(key=places.__getitem__)
+        return [ordered[position] for position in found]
 
     def topic_at(self, position: int) -> str:
         """What the paragraph holding character ``position`` is about, in a story of
@@ -626,16 +636,68 @@ def _candidates(lexicon: Lexicon, norm: str, following: str | None,
     """The terms that may start at a token ``norm`` followed by ``following``: those whose
     first word it is (or, with ``fuzzy``, a near word), and whose second word the next token
     is."""
-    terms: list[Term] = list(lexicon.by_first.get(norm, ()))
-    if not terms and fuzzy:
-        near = _fuzzy_first(lexicon.language, norm)
-        if near is not None:
-            terms = list(lexicon.by_first.get(near, ()))
-    terms += [t for t in lexicon.prefix_by_head.get(norm[:3], ())
-              if norm.startswith(t.words[0])]
+    first = norm
+    if fuzzy and not lexicon.by_first.get(norm):
+        first = _fuzzy_first(lexicon.language, norm) or norm
     typo_ok = fuzzy and following not in lexicon.not_typos
-    return tuple(t for t in terms if len(t.words) == 1 or (following is not None and (
-        following == t.words[1] or _word_matches(following, t.words[1], t.prefix[1], typo_ok))))
+    found = _followers(lexicon, first).matching(following, typo_ok)
+    prefixed = [t for t in lexicon.prefix_by_head.get(norm[:3], ())
+                if norm.startswith(t.words[0])]
+    if prefixed:
+        found += tuple(t for t in prefixed if len(t.words) == 1 or (
+            following is not None and _word_matches(following, t.words[1], t.prefix[1],
+                                                    typo_ok)))
+    return found
+
+
+@dataclass(frozen=True)
+class _Followers:
+    """The terms whose first word is one word (in ``Lexicon.by_first`` order), by what their
+    second word asks of the next token: a word like "niet" starts over a hundred terms, and
+    most pairs of words are met once."""
+
+    terms: tuple[Term, ...]
+    #: places in ``terms`` of the one-word terms, which match whatever follows
+    single: tuple[int, ...]
+    #: second word -> places of the terms of two words or more
+    exact: dict[str, tuple[int, ...]]
+    #: places of those whose second word another token may match too: a prefix, or one
+    #: long enough for a typo (see ``_word_matches``)
+    loose: tuple[int, ...]
+
+    def matching(self, following: str | None, typo_ok: bool) -> tuple[Term, ...]:
+        """The terms the next token ``following`` (None: none) allows, in their order."""
+        if following is None:
+            return tuple(self.terms[place] for place in self.single)
+        places = [*self.single, *self.exact.get(following, ())]
+        for place in self.loose:
+            term = self.terms[place]
+            if term.words[1] != following and _word_matches(
+                    following, term.words[1], term.prefix[1], typo_ok):
+                places.append(place)
+        return tuple(self.terms[place] for place in sorted(places))
+
+
+_NO_FOLLOWERS = _Followers((), (), {}, ())
+
+
+def _followers(lexicon: Lexicon, first: str) -> _Followers:
+    found = lexicon.followers.get(first)
+    if found is None:
+        if first not in lexicon.by_first:
+            return _NO_FOLLOWERS  # (remembered for the lexicon's words only)
+        terms = tuple(lexicon.by_first.get(first, ()))
+        exact: dict[str, list[int]] = defaultdict(list)
+        for place, term in enumerate(terms):
+            if len(term.words) > 1:
+                exact[term.words[1]].append(place)
+        found = lexicon.followers[first] = _Followers(
+            terms,
+            tuple(place for place, term in enumerate(terms) if len(term.words) == 1),
+            {word: tuple(places) for word, places in exact.items()},
+            tuple(place for place, term in enumerate(terms) if len(term.words) > 1 and (
+                term.prefix[1] or len(term.words[1]) >= FUZZY_MIN_LEN)))
+    return found
 
 
 def _split_word(lexicon: Lexicon, first: str, second: str) -> tuple[Term, ...]:
@@ -648,17 +710,17 @@ def _split_word(lexicon: Lexicon, first: str, second: str) -> tuple[Term, ...]:
                  if len(term.words) == 1)
 
 
-def _clauses(text: str, tokens: list[Token], terminators: set[str]) -> tuple[
+def _clauses(text: str, tokens: list[Token], terminators: frozenset[str]) -> tuple[
         list[Clause], list[tuple[int, int]]]:
     # (the abbreviation is looked for in the few characters before the full stop only: a
     # search from the text's start made long texts quadratic)
     breaks = [(m.start(), m.end()) for m in _SENTENCE_END.finditer(text)
               if not _ABBREVIATION.search(text, max(0, m.start() - 12), m.start())]
-    for line_break in re.finditer(r"\n", text):
+    for line_break in _LINE_BREAK.finditer(text):
         line_start = text.rfind("\n", 0, line_break.start()) + 1
         line = text[line_start:line_break.start()]
         # (a hanging indent under a numbered answer continues it too)
-        indent = len(text) - len(text[line_break.end():].lstrip(" \t")) - line_break.end()
+        indent = len(line_break.group(1))
         following = text[line_break.end() + indent:line_break.end() + indent + 1]
         next_word = text[line_break.end():line_break.end() + 40].split(None, 1)
         # a client wraps lines at 60-80 characters, where the next word no longer fits
@@ -709,6 +771,17 @@ def _clauses(text: str, tokens: list[Token], terminators: set[str]) -> tuple[
     return clauses, sentences
 
 
+def _terminators(lexicon: Lexicon) -> frozenset[str]:
+    """The words of ``lexicon`` that end a negation's scope and start a clause (one-word
+    entries only), spelled as the text's tokens are: made once per lexicon."""
+    if lexicon.terminators is None:
+        spell = spelling if lexicon.language == "nl" else _plain
+        lexicon.terminators = frozenset(spell(fold(w))
+                                        for w in lexicon.words("negation", "terminators")
+                                        if " " not in w)
+    return lexicon.terminators
+
+
 def build_doc(text: str, language: str) -> Doc:
     """Tokens, clauses and lexicon hits of ``text``.
 
@@ -722,11 +795,9 @@ def build_doc(text: str, language: str) -> Doc:
         languages = [lang for lang in available if lang in _CODEBOOK_LANGUAGES]
     lexicons = [load_lexicon(lang) for lang in languages]
     tokens = tokenize(text, language)
-    terminators: set[str] = set()
-    for lexicon in lexicons[:1] if language in available else lexicons:
-        spell = spelling if lexicon.language == "nl" else _plain
-        terminators.update(spell(fold(w)) for w in lexicon.words("negation", "terminators")
-                           if " " not in w)
+    terminators = frozenset().union(*(
+        _terminators(lexicon) for lexicon in (lexicons[:1] if language in available
+                                              else lexicons)))
     clauses, sentences = _clauses(text, tokens, terminators)
     hits: list[Hit] = []
     for position, lexicon in enumerate(lexicons):
