@@ -91,14 +91,29 @@ class Lexicon:
     not_typos: frozenset[str] = frozenset()
     #: (word, next word, fuzzy) -> the terms that may start there (see ``_starting_at``)
     pair_cache: dict[tuple[str, str | None, bool], _Starting] = field(default_factory=dict)
+    #: (word, fuzzy) -> what may start at it, whatever follows (see ``_word_starts``)
+    word_cache: dict[tuple[str, bool], _WordStarts] = field(default_factory=dict)
     #: first word -> its terms by second word (see ``_Followers``), built when first met
     followers: dict[str, _Followers] = field(default_factory=dict)
+    #: (section, key) -> its entries spelled as tokens are (see ``spelled``)
+    spelled_words: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
     #: the one-word negation terminators, spelled as tokens are (see ``_terminators``)
     terminators: frozenset[str] | None = None
 
     def words(self, section: str, key: str) -> list[str]:
         value = self.data.get(section, {}).get(key, [])
         return list(value) if isinstance(value, list) else []
+
+    def spelled(self, section: str, key: str) -> frozenset[str]:
+        """The entries of ``section.key`` folded and spelled as the text's tokens are (made
+        once per lexicon: every text asks for them)."""
+        found = self.spelled_words.get((section, key))
+        if found is None:
+            spell = spelling if self.language == "nl" else _plain
+            found = self.spelled_words[(section, key)] = frozenset(
+                " ".join(spell(part) for part in fold(w).split())
+                for w in self.words(section, key))
+        return found
 
 
 def _add_terms(lexicon: Lexicon, concept: str, entries: list[str]) -> None:
@@ -494,12 +509,8 @@ class Doc:
         per text: rules ask for the same list many times)."""
         cached = self._words.get((section, key))
         if cached is None:
-            out: set[str] = set()
-            for lexicon in self.lexicons:
-                spell = spelling if lexicon.language == "nl" else _plain
-                out.update(" ".join(spell(part) for part in fold(w).split())
-                           for w in lexicon.words(section, key))
-            cached = self._words[(section, key)] = frozenset(out)
+            cached = self._words[(section, key)] = frozenset().union(
+                *(lexicon.spelled(section, key) for lexicon in self.lexicons))
         return cached
 
 
@@ -612,18 +623,12 @@ def _starting_at(lexicon: Lexicon, norm: str, following: str | None,
     """Every term that may start at a token ``norm`` followed by ``following`` (None at the
     text's end), in the order :func:`_match_all` reports them. A text repeats its word
     pairs, and most pairs start nothing, so the answer is remembered per pair."""
-    candidates = _candidates(lexicon, norm, following, fuzzy)
-    head, apostrophe, rest = norm.partition("'")
-    if apostrophe and head in _ELIDED and len(rest) > 1:
-        # "l'algologue", "d'algologue", "qu'on m'avait dit": the word after an elided
-        # article, preposition or conjunction
-        candidates = candidates + _candidates(lexicon, rest, following, fuzzy)
+    word = _word_starts(lexicon, norm, fuzzy)
+    candidates = _candidates(lexicon, word, following, fuzzy) if word.heads else ()
     split = () if following is None else _split_word(lexicon, norm, following)
-    gaps = tuple(lexicon.gap_terms.get(norm, ()))
-    suffixed = tuple(term for term in lexicon.suffix_terms
-                     if norm.endswith(term.words[0]) and len(norm) > len(term.words[0]))
-    starting = (split, gaps, suffixed, candidates)
-    if not any(starting):
+    if split or word.gaps or word.suffixed or candidates:
+        starting = (split, word.gaps, word.suffixed, candidates)
+    else:
         starting = _NOTHING_STARTS
     if len(lexicon.pair_cache) >= _PAIR_CACHE_SIZE:
         lexicon.pair_cache.clear()
@@ -631,22 +636,66 @@ def _starting_at(lexicon: Lexicon, norm: str, following: str | None,
     return starting
 
 
-def _candidates(lexicon: Lexicon, norm: str, following: str | None,
+@dataclass(frozen=True, slots=True)
+class _WordStarts:
+    """What may start at a token whatever follows it (see :func:`_word_starts`)."""
+
+    #: for the word, and for the word after an elided article ("l'algologue"): the terms
+    #: that start with it (or, fuzzy, with a near word) by their second word, and the prefix
+    #: terms it begins with
+    heads: tuple[tuple[_Followers, tuple[Term, ...]], ...]
+    #: gap terms starting with the word, with their second word and gap
+    gaps: tuple[tuple[Term, str, int], ...]
+    #: suffix terms the word ends in
+    suffixed: tuple[Term, ...]
+
+
+def _word_starts(lexicon: Lexicon, norm: str, fuzzy: bool) -> _WordStarts:
+    """What may start at a token ``norm``, whatever follows it. A word comes back with many
+    next words (most pairs are new, most words are not), so this is remembered per word."""
+    found = lexicon.word_cache.get((norm, fuzzy))
+    if found is not None:
+        return found
+    heads = [_head(lexicon, norm, fuzzy)]
+    head, apostrophe, rest = norm.partition("'")
+    if apostrophe and head in _ELIDED and len(rest) > 1:
+        # "l'algologue", "d'algologue", "qu'on m'avait dit": the word after an elided
+        # article, preposition or conjunction
+        heads.append(_head(lexicon, rest, fuzzy))
+    found = _WordStarts(
+        tuple(h for h in heads if h[0] is not _NO_FOLLOWERS or h[1]),
+        tuple(lexicon.gap_terms.get(norm, ())),
+        tuple([term for term in lexicon.suffix_terms
+               if norm.endswith(term.words[0]) and len(norm) > len(term.words[0])]))
+    if len(lexicon.word_cache) >= _PAIR_CACHE_SIZE:
+        lexicon.word_cache.clear()
+    lexicon.word_cache[(norm, fuzzy)] = found
+    return found
+
+
+def _head(lexicon: Lexicon, word: str, fuzzy: bool) -> tuple[_Followers, tuple[Term, ...]]:
+    """The terms whose first word is ``word`` (or, with ``fuzzy``, a near word) by their
+    second word, and the prefix terms ``word`` begins with."""
+    first = word
+    if fuzzy and not lexicon.by_first.get(word):
+        first = _fuzzy_first(lexicon.language, word) or word
+    heads = lexicon.prefix_by_head.get(word[:3])
+    prefixed = tuple(t for t in heads if word.startswith(t.words[0])) if heads else ()
+    return _followers(lexicon, first), prefixed
+
+
+def _candidates(lexicon: Lexicon, word: _WordStarts, following: str | None,
                 fuzzy: bool) -> tuple[Term, ...]:
-    """The terms that may start at a token ``norm`` followed by ``following``: those whose
-    first word it is (or, with ``fuzzy``, a near word), and whose second word the next token
-    is."""
-    first = norm
-    if fuzzy and not lexicon.by_first.get(norm):
-        first = _fuzzy_first(lexicon.language, norm) or norm
+    """The terms that may start at a token (``word``: what may start there) followed by
+    ``following``: those whose second word the next token is, or that have one word."""
     typo_ok = fuzzy and following not in lexicon.not_typos
-    found = _followers(lexicon, first).matching(following, typo_ok)
-    prefixed = [t for t in lexicon.prefix_by_head.get(norm[:3], ())
-                if norm.startswith(t.words[0])]
-    if prefixed:
-        found += tuple(t for t in prefixed if len(t.words) == 1 or (
-            following is not None and _word_matches(following, t.words[1], t.prefix[1],
-                                                    typo_ok)))
+    found: tuple[Term, ...] = ()
+    for followers, prefixed in word.heads:
+        found += followers.matching(following, typo_ok)
+        if prefixed:
+            found += tuple(t for t in prefixed if len(t.words) == 1 or (
+                following is not None and _word_matches(following, t.words[1], t.prefix[1],
+                                                        typo_ok)))
     return found
 
 
@@ -665,20 +714,24 @@ class _Followers:
     #: long enough for a typo (see ``_word_matches``)
     loose: tuple[int, ...]
 
+    #: the one-word terms themselves
+    singles: tuple[Term, ...]
+
     def matching(self, following: str | None, typo_ok: bool) -> tuple[Term, ...]:
         """The terms the next token ``following`` (None: none) allows, in their order."""
         if following is None:
-            return tuple(self.terms[place] for place in self.single)
-        places = [*self.single, *self.exact.get(following, ())]
-        for place in self.loose:
-            term = self.terms[place]
-            if term.words[1] != following and _word_matches(
-                    following, term.words[1], term.prefix[1], typo_ok):
-                places.append(place)
-        return tuple(self.terms[place] for place in sorted(places))
+            return self.singles
+        exact = self.exact.get(following, ())
+        loose = [place for place in self.loose
+                 if self.terms[place].words[1] != following and _word_matches(
+                     following, self.terms[place].words[1], self.terms[place].prefix[1],
+                     typo_ok)]
+        if not exact and not loose:
+            return self.singles
+        return tuple([self.terms[place] for place in sorted((*self.single, *exact, *loose))])
 
 
-_NO_FOLLOWERS = _Followers((), (), {}, ())
+_NO_FOLLOWERS = _Followers((), (), {}, (), ())
 
 
 def _followers(lexicon: Lexicon, first: str) -> _Followers:
@@ -691,12 +744,12 @@ def _followers(lexicon: Lexicon, first: str) -> _Followers:
         for place, term in enumerate(terms):
             if len(term.words) > 1:
                 exact[term.words[1]].append(place)
+        single = tuple(place for place, term in enumerate(terms) if len(term.words) == 1)
         found = lexicon.followers[first] = _Followers(
-            terms,
-            tuple(place for place, term in enumerate(terms) if len(term.words) == 1),
-            {word: tuple(places) for word, places in exact.items()},
+            terms, single, {word: tuple(places) for word, places in exact.items()},
             tuple(place for place, term in enumerate(terms) if len(term.words) > 1 and (
-                term.prefix[1] or len(term.words[1]) >= FUZZY_MIN_LEN)))
+                term.prefix[1] or len(term.words[1]) >= FUZZY_MIN_LEN)),
+            tuple(terms[place] for place in single))
     return found
 
 
