@@ -663,7 +663,7 @@ def _word_starts(lexicon: Lexicon, norm: str, fuzzy: bool) -> _WordStarts:
         # article, preposition or conjunction
         heads.append(_head(lexicon, rest, fuzzy))
     found = _WordStarts(
-        tuple(h for h in heads if h[0] is not _NO_FOLLOWERS or h[1]),
+        tuple([h for h in heads if h[0] is not _NO_FOLLOWERS or h[1]]),
         tuple(lexicon.gap_terms.get(norm, ())),
         tuple([term for term in lexicon.suffix_terms
                if norm.endswith(term.words[0]) and len(norm) > len(term.words[0])]))
@@ -759,8 +759,8 @@ def _split_word(lexicon: Lexicon, first: str, second: str) -> tuple[Term, ...]:
     their join exactly a term (no fuzzy match across the gap)."""
     if len(first) < 3 or len(second) < 3 or second in lexicon.by_first:
         return ()
-    return tuple(term for term in lexicon.by_first.get(first + second, ())
-                 if len(term.words) == 1)
+    joined = lexicon.by_first.get(first + second)
+    return tuple([term for term in joined if len(term.words) == 1]) if joined else ()
 
 
 def _clauses(text: str, tokens: list[Token], terminators: frozenset[str]) -> tuple[
