@@ -40,12 +40,18 @@ _WRAP_MAX = 80
 _ABBREVIATION = re.compile(
     r"(?:^|[\s(])(?:dr|drs|dra|dott|dokter|prof|mevr|mw|dhr|mr|mme|mlle|mm|st|bv|vb|nr|ca|resp|ir|ing)"
     r"\.$", re.IGNORECASE)
+#: A line break, and the indent of the next line (read here: stripping a copy of the rest of
+#: the text at each line break was quadratic)
+_LINE_BREAK = re.compile(r"\n(?=([ \t]*))")
 _CLAUSE_PUNCT = re.compile(r"[,;:()]|\s[-–—]\s|\.\.\.|…")
 #: A word or two in brackets inside a clause ("ik gebruik het (nog) niet"): no clause break.
 _SHORT_ASIDE = re.compile(r"\(\s*[^\W\d_]+(?:\s+[^\W\d_]+)?\s*\)")
 
 
-@dataclass(frozen=True, slots=True)
+#: Tokens and hits are made by the thousand and never changed once made: plain slotted
+#: dataclasses, hashed by value as frozen ones are (a frozen dataclass is several times
+#: slower to build).
+@dataclass(slots=True, unsafe_hash=True)
 class Token:
     text: str
     norm: str
@@ -83,13 +89,31 @@ class Lexicon:
     symptoms: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: real words never read as a typo of a lexicon word ("geleden" is no "gelezen")
     not_typos: frozenset[str] = frozenset()
-    #: (word, next word, fuzzy) -> the terms that may start there (see ``_candidates``)
-    pair_cache: dict[tuple[str, str | None, bool], tuple[Term, ...]] = field(
-        default_factory=dict)
+    #: (word, next word, fuzzy) -> the terms that may start there (see ``_starting_at``)
+    pair_cache: dict[tuple[str, str | None, bool], _Starting] = field(default_factory=dict)
+    #: (word, fuzzy) -> what may start at it, whatever follows (see ``_word_starts``)
+    word_cache: dict[tuple[str, bool], _WordStarts] = field(default_factory=dict)
+    #: first word -> its terms by second word (see ``_Followers``), built when first met
+    followers: dict[str, _Followers] = field(default_factory=dict)
+    #: (section, key) -> its entries spelled as tokens are (see ``spelled``)
+    spelled_words: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    #: the one-word negation terminators, spelled as tokens are (see ``_terminators``)
+    terminators: frozenset[str] | None = None
 
     def words(self, section: str, key: str) -> list[str]:
         value = self.data.get(section, {}).get(key, [])
         return list(value) if isinstance(value, list) else []
+
+    def spelled(self, section: str, key: str) -> frozenset[str]:
+        """The entries of ``section.key`` folded and spelled as the text's tokens are (made
+        once per lexicon: every text asks for them)."""
+        found = self.spelled_words.get((section, key))
+        if found is None:
+            spell = spelling if self.language == "nl" else _plain
+            found = self.spelled_words[(section, key)] = frozenset(
+                " ".join(spell(part) for part in fold(w).split())
+                for w in self.words(section, key))
+        return found
 
 
 def _add_terms(lexicon: Lexicon, concept: str, entries: list[str]) -> None:
@@ -317,7 +341,7 @@ def _word_matches(token: str, word: str, is_prefix: bool, fuzzy: bool = True) ->
     return False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Hit:
     """A lexicon term found in the text: token range [first, last) and character span."""
 
@@ -331,10 +355,17 @@ class Hit:
     key: str = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        section, _, key = self.concept.partition(".")
-        # (interned: a long text has hundreds of thousands of hits, of a few dozen concepts)
-        object.__setattr__(self, "section", sys.intern(section))
-        object.__setattr__(self, "key", sys.intern(key))
+        # (shared per concept: a long text has hundreds of thousands of hits, of a few
+        # dozen concepts)
+        parts = _CONCEPT_PARTS.get(self.concept)
+        if parts is None:
+            section, _, key = self.concept.partition(".")
+            parts = _CONCEPT_PARTS[self.concept] = (sys.intern(section), sys.intern(key))
+        self.section, self.key = parts
+
+
+#: concept -> its section and key (see ``Hit``)
+_CONCEPT_PARTS: dict[str, tuple[str, str]] = {}
 
 
 @dataclass(slots=True)
@@ -363,8 +394,9 @@ class Doc:
     #: clause of each token, and token range of each sentence (lookups are hot)
     _token_clause: list[Clause | None] = field(default_factory=list)
     _sentence_range: dict[int, tuple[int, int]] = field(default_factory=dict)
-    #: per section: hit starts sorted, with (start, order in by_section, hit)
-    _starts: dict[str, tuple[list[int], list[tuple[int, int, Hit]]]] = field(
+    #: per section: hit starts sorted, the hits in that order, and their places in
+    #: ``by_section`` (None when that is the same order: hits come in text order)
+    _starts: dict[str, tuple[list[int], list[Hit], list[int] | None]] = field(
         default_factory=dict)
     _clause_at: dict[tuple[int, int], Clause] = field(default_factory=dict)
     _topics: list[tuple[int, int, str]] | None = None
@@ -375,16 +407,18 @@ class Doc:
             self.by_section.setdefault(hit.section, []).append(hit)
         self._token_clause = [None] * len(self.tokens)
         for clause in self.clauses:
-            for index in range(clause.first, clause.last):
-                self._token_clause[index] = clause
+            self._token_clause[clause.first:clause.last] = [clause] * (clause.last - clause.first)
             first, last = self._sentence_range.get(clause.sentence, (clause.first, clause.last))
             self._sentence_range[clause.sentence] = (min(first, clause.first),
                                                      max(last, clause.last))
             self._clause_at.setdefault((clause.sentence, clause.first), clause)
         for section, hits in self.by_section.items():
-            ordered = sorted(((h.first, i, h) for i, h in enumerate(hits)),
-                             key=lambda entry: (entry[0], entry[1]))
-            self._starts[section] = ([entry[0] for entry in ordered], ordered)
+            if all(a.first <= b.first for a, b in pairwise(hits)):
+                self._starts[section] = ([h.first for h in hits], hits, None)
+                continue
+            places = sorted(range(len(hits)), key=lambda place: hits[place].first)
+            self._starts[section] = ([hits[place].first for place in places],
+                                     [hits[place] for place in places], places)
 
     def clause_of(self, token_index: int) -> Clause | None:
         if 0 <= token_index < len(self._token_clause):
@@ -406,16 +440,16 @@ class Doc:
         index = self._starts.get(section)
         if index is None:
             return []
-        starts, ordered = index
-        found: list[tuple[int, Hit]] = []
-        for position in range(bisect_left(starts, first), len(starts)):
-            start, order, hit = ordered[position]
-            if start >= last:
-                break
-            if hit.last <= last and (key is None or hit.key == key):
-                found.append((order, hit))
-        found.sort(key=lambda entry: entry[0])
-        return [hit for _, hit in found]
+        starts, ordered, places = index
+        low = bisect_left(starts, first)
+        high = bisect_left(starts, last, low)
+        if places is None:
+            return [hit for hit in ordered[low:high]
+                    if hit.last <= last and (key is None or hit.key == key)]
+        found = [position for position in range(low, high) if ordered[position].last <= last
+                 and (key is None or ordered[position].key == key)]
+        found.sort(key=places.__getitem__)
+        return [ordered[position] for position in found]
 
     def topic_at(self, position: int) -> str:
         """What the paragraph holding character ``position`` is about, in a story of
@@ -475,12 +509,8 @@ class Doc:
         per text: rules ask for the same list many times)."""
         cached = self._words.get((section, key))
         if cached is None:
-            out: set[str] = set()
-            for lexicon in self.lexicons:
-                spell = spelling if lexicon.language == "nl" else _plain
-                out.update(" ".join(spell(part) for part in fold(w).split())
-                           for w in lexicon.words(section, key))
-            cached = self._words[(section, key)] = frozenset(out)
+            cached = self._words[(section, key)] = frozenset().union(
+                *(lexicon.spelled(section, key) for lexicon in self.lexicons))
         return cached
 
 
@@ -537,27 +567,27 @@ def _match_all(tokens: list[Token], lexicon: Lexicon, *, fuzzy: bool = True) -> 
     hits: list[Hit] = []
     norms = [t.norm for t in tokens]
     count = len(norms)
+    cache = lexicon.pair_cache
     for index, norm in enumerate(norms):
         following = norms[index + 1] if index + 1 < count else None
-        candidates = _candidates(lexicon, norm, following, fuzzy)
-        head, apostrophe, rest = norm.partition("'")
-        if apostrophe and head in _ELIDED and len(rest) > 1:
-            # "l'algologue", "d'algologue", "qu'on m'avait dit": the word after an elided
-            # article, preposition or conjunction
-            candidates = candidates + _candidates(lexicon, rest, following, fuzzy)
+        starting = cache.get((norm, following, fuzzy))
+        if starting is None:
+            starting = _starting_at(lexicon, norm, following, fuzzy)
+        if starting is _NOTHING_STARTS:
+            continue  # (most tokens)
+        split, gaps, suffixed, candidates = starting
         token = tokens[index]
-        if index + 1 < count:
-            hits += _split_word(tokens, index, norms, lexicon)
-        for term, second, gap in lexicon.gap_terms.get(norm, ()):
+        for term in split:
+            hits.append(Hit(term.concept, index, index + 2, token.start, tokens[index + 1].end,
+                            term.text))
+        for term, second, gap in gaps:
             for end in range(index + 1, min(count, index + gap + 2)):
                 if norms[end] == second:
                     hits.append(Hit(term.concept, index, end + 1, token.start,
                                     tokens[end].end, term.text))
                     break
-        for term in lexicon.suffix_terms:
-            if norm.endswith(term.words[0]) and len(norm) > len(term.words[0]):
-                hits.append(Hit(term.concept, index, index + 1, token.start, token.end,
-                                term.text))
+        for term in suffixed:
+            hits.append(Hit(term.concept, index, index + 1, token.start, token.end, term.text))
         for term in candidates:
             words = term.words
             end = index + len(words)
@@ -580,56 +610,170 @@ def _match_all(tokens: list[Token], lexicon: Lexicon, *, fuzzy: bool = True) -> 
 #: Pairs of (word, next word) whose surviving terms are remembered, per lexicon.
 _PAIR_CACHE_SIZE = 200_000
 
+#: What may start at a token: one-word terms written in two pieces with the next token,
+#: gap terms (with their second word and gap), suffix terms the token ends in, and the
+#: terms whose first two words the token and the next one may be (see ``_starting_at``).
+_Starting = tuple[tuple[Term, ...], tuple[tuple[Term, str, int], ...], tuple[Term, ...],
+                  tuple[Term, ...]]
+_NOTHING_STARTS: _Starting = ((), (), (), ())
 
-def _candidates(lexicon: Lexicon, norm: str, following: str | None,
-                fuzzy: bool) -> tuple[Term, ...]:
-    """The terms that may start at a token ``norm`` followed by ``following``: those whose
-    first word it is (or, with ``fuzzy``, a near word), and whose second word the next token
-    is. A text repeats its word pairs, so the answer is remembered per pair."""
-    key = (norm, following, fuzzy)
-    found = lexicon.pair_cache.get(key)
-    if found is not None:
-        return found
-    terms: list[Term] = list(lexicon.by_first.get(norm, ()))
-    if not terms and fuzzy:
-        near = _fuzzy_first(lexicon.language, norm)
-        if near is not None:
-            terms = list(lexicon.by_first.get(near, ()))
-    terms += [t for t in lexicon.prefix_by_head.get(norm[:3], ())
-              if norm.startswith(t.words[0])]
-    typo_ok = fuzzy and following not in lexicon.not_typos
-    found = tuple(t for t in terms if len(t.words) == 1 or (following is not None and (
-        following == t.words[1] or _word_matches(following, t.words[1], t.prefix[1], typo_ok))))
+
+def _starting_at(lexicon: Lexicon, norm: str, following: str | None,
+                 fuzzy: bool) -> _Starting:
+    """Every term that may start at a token ``norm`` followed by ``following`` (None at the
+    text's end), in the order :func:`_match_all` reports them. A text repeats its word
+    pairs, and most pairs start nothing, so the answer is remembered per pair."""
+    word = _word_starts(lexicon, norm, fuzzy)
+    candidates = _candidates(lexicon, word, following, fuzzy) if word.heads else ()
+    split = () if following is None else _split_word(lexicon, norm, following)
+    if split or word.gaps or word.suffixed or candidates:
+        starting = (split, word.gaps, word.suffixed, candidates)
+    else:
+        starting = _NOTHING_STARTS
     if len(lexicon.pair_cache) >= _PAIR_CACHE_SIZE:
         lexicon.pair_cache.clear()
-    lexicon.pair_cache[key] = found
+    lexicon.pair_cache[(norm, following, fuzzy)] = starting
+    return starting
+
+
+@dataclass(frozen=True, slots=True)
+class _WordStarts:
+    """What may start at a token whatever follows it (see :func:`_word_starts`)."""
+
+    #: for the word, and for the word after an elided article ("l'algologue"): the terms
+    #: that start with it (or, fuzzy, with a near word) by their second word, and the prefix
+    #: terms it begins with
+    heads: tuple[tuple[_Followers, tuple[Term, ...]], ...]
+    #: gap terms starting with the word, with their second word and gap
+    gaps: tuple[tuple[Term, str, int], ...]
+    #: suffix terms the word ends in
+    suffixed: tuple[Term, ...]
+
+
+def _word_starts(lexicon: Lexicon, norm: str, fuzzy: bool) -> _WordStarts:
+    """What may start at a token ``norm``, whatever follows it. A word comes back with many
+    next words (most pairs are new, most words are not), so this is remembered per word."""
+    found = lexicon.word_cache.get((norm, fuzzy))
+    if found is not None:
+        return found
+    heads = [_head(lexicon, norm, fuzzy)]
+    head, apostrophe, rest = norm.partition("'")
+    if apostrophe and head in _ELIDED and len(rest) > 1:
+        # "l'algologue", "d'algologue", "qu'on m'avait dit": the word after an elided
+        # article, preposition or conjunction
+        heads.append(_head(lexicon, rest, fuzzy))
+    found = _WordStarts(
+        tuple([h for h in heads if h[0] is not _NO_FOLLOWERS or h[1]]),
+        tuple(lexicon.gap_terms.get(norm, ())),
+        tuple([term for term in lexicon.suffix_terms
+               if norm.endswith(term.words[0]) and len(norm) > len(term.words[0])]))
+    if len(lexicon.word_cache) >= _PAIR_CACHE_SIZE:
+        lexicon.word_cache.clear()
+    lexicon.word_cache[(norm, fuzzy)] = found
     return found
 
 
-def _split_word(tokens: list[Token], index: int, norms: list[str],
-                lexicon: Lexicon) -> list[Hit]:
+def _head(lexicon: Lexicon, word: str, fuzzy: bool) -> tuple[_Followers, tuple[Term, ...]]:
+    """The terms whose first word is ``word`` (or, with ``fuzzy``, a near word) by their
+    second word, and the prefix terms ``word`` begins with."""
+    first = word
+    if fuzzy and not lexicon.by_first.get(word):
+        first = _fuzzy_first(lexicon.language, word) or word
+    heads = lexicon.prefix_by_head.get(word[:3])
+    prefixed = tuple(t for t in heads if word.startswith(t.words[0])) if heads else ()
+    return _followers(lexicon, first), prefixed
+
+
+def _candidates(lexicon: Lexicon, word: _WordStarts, following: str | None,
+                fuzzy: bool) -> tuple[Term, ...]:
+    """The terms that may start at a token (``word``: what may start there) followed by
+    ``following``: those whose second word the next token is, or that have one word."""
+    typo_ok = fuzzy and following not in lexicon.not_typos
+    found: tuple[Term, ...] = ()
+    for followers, prefixed in word.heads:
+        found += followers.matching(following, typo_ok)
+        if prefixed:
+            found += tuple(t for t in prefixed if len(t.words) == 1 or (
+                following is not None and _word_matches(following, t.words[1], t.prefix[1],
+                                                        typo_ok)))
+    return found
+
+
+@dataclass(frozen=True)
+class _Followers:
+    """The terms whose first word is one word (in ``Lexicon.by_first`` order), by what their
+    second word asks of the next token: a word like "niet" starts over a hundred terms, and
+    most pairs of words are met once."""
+
+    terms: tuple[Term, ...]
+    #: places in ``terms`` of the one-word terms, which match whatever follows
+    single: tuple[int, ...]
+    #: second word -> places of the terms of two words or more
+    exact: dict[str, tuple[int, ...]]
+    #: places of those whose second word another token may match too: a prefix, or one
+    #: long enough for a typo (see ``_word_matches``)
+    loose: tuple[int, ...]
+
+    #: the one-word terms themselves
+    singles: tuple[Term, ...]
+
+    def matching(self, following: str | None, typo_ok: bool) -> tuple[Term, ...]:
+        """The terms the next token ``following`` (None: none) allows, in their order."""
+        if following is None:
+            return self.singles
+        exact = self.exact.get(following, ())
+        loose = [place for place in self.loose
+                 if self.terms[place].words[1] != following and _word_matches(
+                     following, self.terms[place].words[1], self.terms[place].prefix[1],
+                     typo_ok)]
+        if not exact and not loose:
+            return self.singles
+        return tuple([self.terms[place] for place in sorted((*self.single, *exact, *loose))])
+
+
+_NO_FOLLOWERS = _Followers((), (), {}, (), ())
+
+
+def _followers(lexicon: Lexicon, first: str) -> _Followers:
+    found = lexicon.followers.get(first)
+    if found is None:
+        if first not in lexicon.by_first:
+            return _NO_FOLLOWERS  # (remembered for the lexicon's words only)
+        terms = tuple(lexicon.by_first.get(first, ()))
+        exact: dict[str, list[int]] = defaultdict(list)
+        for place, term in enumerate(terms):
+            if len(term.words) > 1:
+                exact[term.words[1]].append(place)
+        single = tuple(place for place, term in enumerate(terms) if len(term.words) == 1)
+        found = lexicon.followers[first] = _Followers(
+            terms, single, {word: tuple(places) for word, places in exact.items()},
+            tuple(place for place, term in enumerate(terms) if len(term.words) > 1 and (
+                term.prefix[1] or len(term.words[1]) >= FUZZY_MIN_LEN)),
+            tuple(terms[place] for place in single))
+    return found
+
+
+def _split_word(lexicon: Lexicon, first: str, second: str) -> tuple[Term, ...]:
     """A one-word term written in two pieces ("reuma toloog", dictated or typed on a
     phone): both pieces at least three letters, the second no word a term starts with, and
     their join exactly a term (no fuzzy match across the gap)."""
-    first, second = norms[index], norms[index + 1]
     if len(first) < 3 or len(second) < 3 or second in lexicon.by_first:
-        return []
-    return [Hit(term.concept, index, index + 2, tokens[index].start, tokens[index + 1].end,
-                term.text)
-            for term in lexicon.by_first.get(first + second, ()) if len(term.words) == 1]
+        return ()
+    joined = lexicon.by_first.get(first + second)
+    return tuple([term for term in joined if len(term.words) == 1]) if joined else ()
 
 
-def _clauses(text: str, tokens: list[Token], terminators: set[str]) -> tuple[
+def _clauses(text: str, tokens: list[Token], terminators: frozenset[str]) -> tuple[
         list[Clause], list[tuple[int, int]]]:
     # (the abbreviation is looked for in the few characters before the full stop only: a
     # search from the text's start made long texts quadratic)
     breaks = [(m.start(), m.end()) for m in _SENTENCE_END.finditer(text)
               if not _ABBREVIATION.search(text, max(0, m.start() - 12), m.start())]
-    for line_break in re.finditer(r"\n", text):
+    for line_break in _LINE_BREAK.finditer(text):
         line_start = text.rfind("\n", 0, line_break.start()) + 1
         line = text[line_start:line_break.start()]
         # (a hanging indent under a numbered answer continues it too)
-        indent = len(text) - len(text[line_break.end():].lstrip(" \t")) - line_break.end()
+        indent = len(line_break.group(1))
         following = text[line_break.end() + indent:line_break.end() + indent + 1]
         next_word = text[line_break.end():line_break.end() + 40].split(None, 1)
         # a client wraps lines at 60-80 characters, where the next word no longer fits
@@ -680,6 +824,17 @@ def _clauses(text: str, tokens: list[Token], terminators: set[str]) -> tuple[
     return clauses, sentences
 
 
+def _terminators(lexicon: Lexicon) -> frozenset[str]:
+    """The words of ``lexicon`` that end a negation's scope and start a clause (one-word
+    entries only), spelled as the text's tokens are: made once per lexicon."""
+    if lexicon.terminators is None:
+        spell = spelling if lexicon.language == "nl" else _plain
+        lexicon.terminators = frozenset(spell(fold(w))
+                                        for w in lexicon.words("negation", "terminators")
+                                        if " " not in w)
+    return lexicon.terminators
+
+
 def build_doc(text: str, language: str) -> Doc:
     """Tokens, clauses and lexicon hits of ``text``.
 
@@ -693,11 +848,9 @@ def build_doc(text: str, language: str) -> Doc:
         languages = [lang for lang in available if lang in _CODEBOOK_LANGUAGES]
     lexicons = [load_lexicon(lang) for lang in languages]
     tokens = tokenize(text, language)
-    terminators: set[str] = set()
-    for lexicon in lexicons[:1] if language in available else lexicons:
-        spell = spelling if lexicon.language == "nl" else _plain
-        terminators.update(spell(fold(w)) for w in lexicon.words("negation", "terminators")
-                           if " " not in w)
+    terminators = frozenset().union(*(
+        _terminators(lexicon) for lexicon in (lexicons[:1] if language in available
+                                              else lexicons)))
     clauses, sentences = _clauses(text, tokens, terminators)
     hits: list[Hit] = []
     for position, lexicon in enumerate(lexicons):
@@ -790,27 +943,32 @@ def _prefer_longest(hits: list[Hit]) -> list[Hit]:
         by_section[hit.section].append(hit)
     kept: list[Hit] = []
     for section_hits in by_section.values():
+        if len(section_hits) == 1:
+            kept.extend(section_hits)  # (most sections of a text: nothing to compare)
+            continue
         section_hits.sort(key=lambda h: (-(h.last - h.first), h.first))
-        taken: list[Hit] = []
         # taken hits by first token: a containing hit starts at most `widest` tokens earlier
         # (a scan of every taken hit was quadratic on long texts)
         by_first: dict[int, list[Hit]] = defaultdict(list)
         widest = 0
         for hit in section_hits:
-            near = [h for start in range(hit.first - widest, hit.first + 1)
-                    for h in by_first.get(start, ())]
-            if any(h.first <= hit.first and hit.last <= h.last and h is not hit
-                   and (h.last - h.first) > (hit.last - hit.first) for h in near):
-                continue
-            if any(h.first == hit.first and h.last == hit.last and h.concept == hit.concept
-                   for h in near):
-                continue
-            taken.append(hit)
-            by_first[hit.first].append(hit)
-            widest = max(widest, hit.last - hit.first)
-        kept.extend(taken)
+            if not _covered(hit, [h for start in range(hit.first - widest, hit.first + 1)
+                                  for h in by_first.get(start, ())]):
+                kept.append(hit)
+                by_first[hit.first].append(hit)
+                widest = max(widest, hit.last - hit.first)
     kept.sort(key=lambda h: (h.first, -(h.last - h.first)))
     return kept
+
+
+def _covered(hit: Hit, near: list[Hit]) -> bool:
+    """Whether one of the hits ``near`` (starting at or before ``hit``, none shorter) holds
+    ``hit`` and is longer, or is the same concept over the same tokens."""
+    length = hit.last - hit.first
+    return any(hit.last <= h.last and (
+        h.last - h.first > length
+        or (h.first == hit.first and h.last == hit.last and h.concept == hit.concept))
+        for h in near)
 
 
 #: A one-word post-trigger looks back only this far: "werd er zo moe van dat ik bijna niet"

@@ -85,16 +85,19 @@ def code_dose(doc: Doc, *, use: LdnUse) -> tuple[Reading, Span | None]:
     text = doc.text
     found: list[tuple[int, float, Span]] = []
     covered: list[tuple[int, int]] = []
-    for match in _TIMES.finditer(text):
+    with_mg = list(_DOSE.finditer(text))
+    # each pattern with a unit holds a number and unit as _DOSE reads them: where it finds
+    # none (most texts), they find none either, and their slow scans are skipped
+    for match in _TIMES.finditer(text) if with_mg else ():
         count = match.group(1).lower()
         value = (int(count) if count.isdigit() else _COUNT_WORDS[count]) * _value(match.group(2))
         found.append((match.start(), value, Span(match.start(), match.end(), match.group(0))))
         covered.append((match.start(), match.end()))
-    for match in _HALF.finditer(text):
+    for match in _HALF.finditer(text) if with_mg else ():
         found.append((match.start(), _value(match.group(1)) / 2,
                       Span(match.start(), match.end(), match.group(0))))
         covered.append((match.start(), match.end()))
-    for match in _TIMES_AFTER.finditer(text):
+    for match in _TIMES_AFTER.finditer(text) if with_mg else ():
         if any(s <= match.start() < e for s, e in covered):
             continue
         count = (match.group(2) or "").lower()
@@ -105,14 +108,15 @@ def code_dose(doc: Doc, *, use: LdnUse) -> tuple[Reading, Span | None]:
     for match in _MICRO.finditer(text):
         found.append((match.start(), _value(match.group(1)) / 1000,
                       Span(match.start(), match.end(), match.group(0))))
-    for match in _DOSE.finditer(text):
+    for match in with_mg:
         if any(s <= match.start() < e for s, e in covered):
             continue
         found.append((match.start(), _value(match.group(1)),
                       Span(match.start(), match.end(), match.group(0))))
     with_unit = {i for i, (s, e) in enumerate(doc.sentence_spans)
                  if any(s <= f[0] < e for f in found)}
-    for match in _BARE_AFTER.finditer(text):
+    # (a bare number counts only in a sentence with a dose in it: none, no scan)
+    for match in _BARE_AFTER.finditer(text) if with_unit else ():
         sentence = next((i for i, (s, e) in enumerate(doc.sentence_spans)
                          if s <= match.start() < e), None)
         if sentence not in with_unit or any(s <= match.start(1) < e for s, e in covered):

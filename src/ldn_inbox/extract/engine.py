@@ -121,9 +121,12 @@ def run(own_text: str, language: str, *, order: tuple[int, ...] = (1, 2, 3, 4),
         bool(doc.hits_of("context", "relation")) and not _own_use(doc))
     use = code_use(doc, segs, proxy=proxy)
     use_value = LdnUse(str(use.value))
+    # (the dose is read the same for every use but never: read once)
+    dose_read: tuple[Reading, Span | None] | None = None
     if use_value is LdnUse.UNKNOWN and not (segs.blank and 1 in segs.blank):
         # "about two weeks into 1.5 mg now", "ik zit nu aan 3 mg": a dose taken now is use now
-        now_dose, now_span = code_dose(doc, use=use_value)
+        dose_read = code_dose(doc, use=use_value)
+        now_dose, now_span = dose_read
         if now_dose.value is not None and now_span is not None \
                 and _present(doc, now_span.start):
             use = Reading(LdnUse.CURRENT, 0.7, tuple(
@@ -140,7 +143,9 @@ def run(own_text: str, language: str, *, order: tuple[int, ...] = (1, 2, 3, 4),
         doc, segs, use=use_value, benefits=list(benefits.value or []),
         benefit_hits=list(benefits.hits),
         side_effect_mentions=accepted, stop_for_side_effects=stop_for_side_effects, proxy=proxy)
-    dose, dose_span = code_dose(doc, use=use_value)
+    if dose_read is None or use_value is LdnUse.NEVER:
+        dose_read = code_dose(doc, use=use_value)
+    dose, dose_span = dose_read
 
     never = use_value is LdnUse.NEVER
     result.set("ldn_use", use_value.value, use.confidence, _evidence(doc, use))

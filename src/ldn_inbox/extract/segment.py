@@ -59,6 +59,8 @@ class Segments:
     blank: set[int] = field(default_factory=set)
     #: answers to the mailing's other questions ("9. een avond over medicatie")
     foreign: list[tuple[int, int]] = field(default_factory=list)
+    _questions_at: dict[int, frozenset[int]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def question_of(self, position: int) -> int:
         for number, spans in self.spans.items():
@@ -68,9 +70,16 @@ class Segments:
         return 0
 
     def questions_at(self, position: int) -> frozenset[int]:
-        """Every question whose answer holds ``position`` (an answer may serve two)."""
-        return frozenset(number for number, spans in self.spans.items()
-                         if any(start <= position < end for start, end in spans))
+        """Every question whose answer holds ``position`` (an answer may serve two).
+
+        Remembered per position: the modules ask for every token and hit, several times
+        (the spans are settled once segmentation returns them)."""
+        found = self._questions_at.get(position)
+        if found is None:
+            found = self._questions_at[position] = frozenset(
+                [number for number, spans in self.spans.items()
+                 for start, end in spans if start <= position < end])
+        return found
 
     def answers(self, position: int, number: int) -> bool:
         return number in self.questions_at(position)
