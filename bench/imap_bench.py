@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from machine import describe  # noqa: E402
+from machine import describe, from_small_parent, read_usage  # noqa: E402
 from servers import DovecotServer  # noqa: E402
 
 USER, PASSWORD = "alice", "alice-pw"
@@ -83,18 +83,22 @@ class Measured:
 
 
 def run_child(args: list[str], env: dict[str, str]) -> Measured:
-    """Run ``args`` and reap it with ``wait4`` to read its own peak RSS."""
+    """Run ``args`` from a small parent process (:func:`machine.from_small_parent`) that
+    reads its own peak RSS and CPU time with ``wait4``."""
     started = time.monotonic()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(args, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "usage.json"
+        proc = subprocess.Popen(from_small_parent(args, report), env=env, stdout=out,
+                                stderr=err)
+        proc.wait()
         seconds = time.monotonic() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        usage = read_usage(report)
         out.seek(0)
         err.seek(0)
         return Measured(seconds, usage.ru_maxrss / 1024, proc.returncode,
                         out.read().decode(errors="replace"), err.read().decode(errors="replace"),
-                        usage.ru_utime + usage.ru_stime)
+                        usage.cpu_seconds)
 
 
 def ldn_fetch(db: Path, server: DovecotServer, folder: str, env: dict[str, str], *,

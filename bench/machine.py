@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -39,6 +41,55 @@ def describe() -> dict[str, str]:
     }
 
 
+#: Forks and runs a command, then writes its ``wait4`` usage as JSON. A process's peak RSS
+#: (``ru_maxrss``) starts at the RSS of the process that forked it, since the pages of a
+#: fork (or vfork) are its own until it execs: a command started by the benchmark itself,
+#: which holds a generated mailbox, would report the benchmark's memory. Started from this
+#: small interpreter instead (about 8 MiB), it reports its own.
+_SMALL_PARENT = """
+import json, os, sys
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as report:
+    json.dump({"pid": pid, "status": status, "maxrss_kib": usage.ru_maxrss,
+               "cpu_s": usage.ru_utime + usage.ru_stime}, report)
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What ``wait4`` said of the measured command: peak RSS in KiB, CPU seconds."""
+
+    ru_maxrss: int
+    cpu_seconds: float
+
+
+def from_small_parent(command: list[str], report: Path) -> list[str]:
+    """``command`` started from a small process that writes its usage to ``report``."""
+    return [sys.executable, "-S", "-c", _SMALL_PARENT, str(report), *command]
+
+
+def read_usage(report: Path) -> Usage:
+    data = json.loads(report.read_text())
+    return Usage(int(data["maxrss_kib"]), float(data["cpu_s"]))
+
+
+def command_pid(wrapper: int) -> int | None:
+    """The measured command's pid: the small parent's one child."""
+    try:
+        children = Path(f"/proc/{wrapper}/task/{wrapper}/children").read_text().split()
+    except OSError:
+        return None
+    return int(children[0]) if children else None
+
+
 @dataclass
 class Sampled:
     """One benchmarked process: exit code, wall seconds, ``wait4`` usage, its output, and
@@ -57,24 +108,29 @@ def run_sampled(command: list[str], env: dict[str, str], sample: Callable[[int],
     """Run ``command``; every ``interval`` seconds record ``sample(pid)`` (memory, say)."""
     samples: list[tuple[float, float]] = []
     started = time.monotonic()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=err, cwd=cwd)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "usage.json"
+        proc = subprocess.Popen(from_small_parent(command, report), env=env, stdout=out,
+                                stderr=err, cwd=cwd)
         done = threading.Event()
 
         def take() -> None:
+            pid = None
             while not done.wait(interval):
-                value = sample(proc.pid)
+                pid = pid or command_pid(proc.pid)
+                value = sample(pid) if pid else None
                 if value:
                     samples.append((time.monotonic() - started, value))
 
         sampler = threading.Thread(target=take, daemon=True)
         sampler.start()
-        _, status, usage = os.wait4(proc.pid, 0)
+        code = proc.wait()
         done.set()
         sampler.join()
         seconds = time.monotonic() - started
         out.seek(0)
         err.seek(0)
-        return Sampled(os.waitstatus_to_exitcode(status), seconds, usage,
+        return Sampled(code, seconds, read_usage(report),
                        out.read().decode(errors="replace"), err.read().decode(errors="replace"),
                        samples)
