@@ -158,7 +158,11 @@ def review_loop(db_url: str, cwd: Path, fetching: subprocess.Popen[bytes],
         while fetching.poll() is None and step < 60:
             number = None
             if step % 2:
-                fresh = [n for n in coded_ids(db_url, FIRST) if n not in used]
+                # wait for the running fetch's first records (it writes them a few batches
+                # after it starts, and may otherwise be done before a correction reaches one)
+                while not (fresh := [n for n in coded_ids(db_url, FIRST) if n not in used]) \
+                        and fetching.poll() is None:
+                    time.sleep(0.05)
                 number = fresh[-1] if fresh else None
             if number is None:
                 number = next(n for n in range(1, FIRST + 1) if n not in used)
