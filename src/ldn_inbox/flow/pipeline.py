@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -49,6 +49,9 @@ from ldn_inbox.store.records import (
     response_items,
     save_extraction,
 )
+
+if TYPE_CHECKING:
+    from ldn_inbox.parse.mailing_learn import FirstPass
 
 log = logging.getLogger(__name__)
 
@@ -122,54 +125,39 @@ class Settings:
                      message_timeout=self.message_timeout, mailings=self.mailings)
 
 
-def _contact(session: Session, facts: Facts, settings: Settings,
-             contacts: dict[str, Contact | None] | None = None) -> str | None:
-    """The sender's pseudonym, adding or completing their contact row. ``contacts``: rows
-    of this batch read (or added) already, by pseudonym."""
-    if not facts.from_address:
-        return None
-    pseudonym = respondent_id(facts.from_address, settings.pseudonym_key)
-    if contacts is not None and pseudonym in contacts:
-        contact = contacts[pseudonym]
+def _message_columns(outcome: Outcome, received_at: datetime | None,
+                     pseudonym: str | None) -> dict[str, Any]:
+    """What a coded outcome sets of its ``messages`` row (attribute names); a failure sets
+    its status and error and leaves the texts as they were."""
+    facts, coded = outcome.facts, outcome.coded
+    columns: dict[str, Any] = {"parsed_at": utcnow()}
+    if facts is not None:
+        columns.update(subject=facts.subject or None, received_at=facts.date or received_at,
+                       parser=facts.parser, attachments=facts.attachments,
+                       failed_recipient=", ".join(facts.failed_recipients)[:998] or None,
+                       respondent_id=pseudonym)
+    if coded is None or facts is None:
+        columns.update(parse_status="parse_error", parse_error=outcome.error)
     else:
-        contact = session.get(Contact, pseudonym)
-    if contact is None:
-        contact = Contact(respondent_id=pseudonym, address=facts.from_address,
-                          display_name=facts.from_name or None)
-        session.add(contact)
-    elif facts.from_name and not contact.display_name:
-        contact.display_name = facts.from_name
-    if contacts is not None:
-        contacts[pseudonym] = contact
-    return pseudonym
+        columns.update(own_text=coded.own_text, quoted_packed=outcome.stored_texts()[0],
+                       quoted_plain=None,
+                       parse_status="fallback" if facts.parser != "mail-parser" else "ok",
+                       parse_error=_problems(facts))
+    return columns
 
 
 def _write(session: Session, message: Message, outcome: Outcome, settings: Settings, *,
-           fresh: bool = False, contacts: dict[str, Contact | None] | None = None) -> None:
-    facts, coded = outcome.facts, outcome.coded
-    message.parsed_at = utcnow()
-    if facts is not None:
-        message.subject = facts.subject or None
-        message.received_at = facts.date or message.received_at
-        message.parser = facts.parser
-        message.attachments = facts.attachments
-        message.failed_recipient = ", ".join(facts.failed_recipients)[:998] or None
-        message.respondent_id = _contact(session, facts, settings, contacts)
-    if coded is None or facts is None:
-        message.parse_status = "parse_error"
-        message.parse_error = outcome.error
+           fresh: bool = False) -> None:
+    facts = outcome.facts
+    pseudonym = _senders(session, [facts], settings).get(facts.from_address) \
+        if facts is not None else None
+    for name, value in _message_columns(outcome, message.received_at, pseudonym).items():
+        setattr(message, name, value)
+    if outcome.coded is None or facts is None:
         return
-    message.own_text = coded.own_text
-    if outcome.packed:
-        message.quoted_packed, message.quoted_plain = outcome.quoted_packed, None
-    else:
-        message.quoted_text = coded.quoted_text
-    message.parse_status = "fallback" if facts.parser != "mail-parser" else "ok"
-    message.parse_error = _problems(facts)
     if not fresh:
         session.flush()
-    save_extraction(session, message, coded, fresh=fresh, packed=outcome.packed,
-                    learn_packed=outcome.learn_packed)
+    save_extraction(session, message, outcome.coded, outcome.stored_texts()[1], fresh=fresh)
 
 
 def _problems(facts: Facts) -> str | None:
@@ -250,9 +238,8 @@ def _write_batch(session: Session, jobs: Sequence[_Job], outcomes: Sequence[Outc
         fresh.append((len(results), job, outcome))
         results.append("")
     if fresh:
-        for index, result in zip([i for i, _, _ in fresh],
-                                 _insert_fresh(session, [(j, o) for _, j, o in fresh], settings),
-                                 strict=True):
+        written = _insert_fresh(session, [(job, outcome) for _, job, outcome in fresh], settings)
+        for (index, _, _), result in zip(fresh, written, strict=True):
             results[index] = result
     return results
 
@@ -264,26 +251,20 @@ def _insert_fresh(session: Session, fresh: Sequence[tuple[_Job, Outcome]],
     statements (no ORM objects: this is most of a large run's own work)."""
     now = utcnow()
     senders = _senders(session, [o.facts for _, o in fresh], settings)
+    names = _column_names(Message)
     rows: list[dict[str, Any]] = []
     for job, outcome in fresh:
-        facts, coded = outcome.facts, outcome.coded
+        facts = outcome.facts
         row: dict[str, Any] = {
-            "message_id": job.message_id, "raw_id": job.raw_id,
-            "received_at": job.received_at, "subject": None, "parser": None,
-            "attachments": [], "failed_recipient": None, "respondent_id": None,
-            "own_text": None, "quoted_text": None, "quoted_packed": None, "parsed_at": now,
-            "reviewed_by": None, "reviewed_at": None}
-        if facts is not None:
-            row.update(subject=facts.subject or None, received_at=facts.date or job.received_at,
-                       parser=facts.parser, attachments=facts.attachments,
-                       failed_recipient=", ".join(facts.failed_recipients)[:998] or None,
-                       respondent_id=senders.get(facts.from_address))
-        if coded is None or facts is None:
-            row.update(parse_status="parse_error", parse_error=outcome.error)
-        else:
-            row.update(own_text=coded.own_text, quoted_packed=outcome.stored_texts()[0],
-                       parse_status="fallback" if facts.parser != "mail-parser" else "ok",
-                       parse_error=_problems(facts))
+            "message_id": job.message_id, "raw_id": job.raw_id, "subject": None,
+            "parser": None, "attachments": [], "failed_recipient": None,
+            "respondent_id": None, "own_text": None, "quoted_text": None,
+            "quoted_packed": None, "reviewed_by": None, "reviewed_at": None}
+        pseudonym = senders.get(facts.from_address) if facts is not None else None
+        row.update((names[name], value) for name, value in
+                   _message_columns(outcome, job.received_at, pseudonym).items())
+        row.setdefault("received_at", job.received_at)
+        row["parsed_at"] = now
         rows.append(row)
     messages = _table(Message)
     pks = session.execute(messages.insert().returning(messages.c.id,
@@ -316,8 +297,8 @@ def _insert_fresh(session: Session, fresh: Sequence[tuple[_Job, Outcome]],
 
 def _senders(session: Session, facts: Sequence[Facts | None],
              settings: Settings) -> dict[str, str]:
-    """The pseudonyms of the batch's senders by address, adding their contact rows (or the
-    display name a row lacks) as :func:`_contact` does one message at a time."""
+    """The pseudonyms of the senders by address, adding their contact rows (with the first
+    display name given) and the display name a row lacks."""
     pseudonyms: dict[str, str] = {}
     first: dict[str, str] = {}  # pseudonym -> the address its row is made with
     names: dict[str, str | None] = {}  # pseudonym -> the display name it will have
@@ -351,6 +332,12 @@ def _senders(session: Session, facts: Sequence[Facts | None],
 def _table(model: type[Any]) -> sa.Table:
     table: sa.Table = model.__table__
     return table
+
+
+def _column_names(model: type[Any]) -> dict[str, str]:
+    """A model's attribute names and the names of their columns ("quoted_plain" is kept in
+    "quoted_text")."""
+    return {prop.key: prop.columns[0].name for prop in sa.inspect(model).column_attrs}
 
 
 @dataclass(frozen=True)
@@ -397,7 +384,8 @@ class Ingest:
         self._learn_at: int | None = None
         #: the learn texts read by this run's learning so far (read once, not at each try)
         self._learn_cache: dict[tuple[int, Any], str] = {}
-        self._first_pass: dict[str, Any] = {}
+        #: the learner's first pass over those texts (see mailing_learn.learn)
+        self._first_pass: FirstPass = {}
 
     def __enter__(self) -> Ingest:
         return self
@@ -521,17 +509,17 @@ class Ingest:
         """Write one record and commit. A run beside this one (an import beside a fetch)
         may write the same message's record between our look and our insert: then we look
         again, and it is there."""
-        for attempt in range(2):
-            try:
-                result = _apply(session, job.raw_id, job.message_id, job.received_at,
-                                outcome, self.settings)
-                session.commit()
-                return result
-            except sa.exc.IntegrityError:
-                session.rollback()
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+        def apply() -> str:
+            result = _apply(session, job.raw_id, job.message_id, job.received_at, outcome,
+                            self.settings)
+            session.commit()
+            return result
+
+        try:
+            return apply()
+        except sa.exc.IntegrityError:
+            session.rollback()
+        return apply()
 
     def _learn(self) -> None:
         """Learn mailings from the quotes no known mailing explains; code with them from now

@@ -60,26 +60,22 @@ def extraction_columns(coded: Coded, coded_at: datetime) -> dict[str, Any]:
             "unexplained": coded.unexplained}
 
 
-def save_extraction(session: Session, message: Message, coded: Coded, *,
-                    fresh: bool = False, learn_packed: bytes | None = None,
-                    packed: bool = False) -> None:
+def save_extraction(session: Session, message: Message, coded: Coded,
+                    learn_packed: bytes | None, *, fresh: bool = False) -> None:
     """Store (or replace) the extractor's record of ``message`` and refresh the effective one.
 
-    ``fresh``: the message row was made in this transaction, so it has no extraction,
-    corrections or effective record yet: nothing is read and nothing is flushed (the
-    caller flushes a whole batch at once). ``packed``: the learn text comes packed as
-    ``learn_packed`` (where it was coded) instead of in ``coded``."""
+    ``learn_packed``: its learn text as stored (packed against the quoted text where it was
+    coded, see :meth:`~ldn_inbox.flow.coder.Outcome.pack`). ``fresh``: the message row was
+    made in this transaction, so it has no extraction, corrections or effective record
+    yet: nothing is read and nothing is flushed (the caller flushes a whole batch at
+    once)."""
     extraction = None if fresh else session.get(Extraction, message.id)
     if extraction is None:
         extraction = Extraction(message_pk=message.id)
         session.add(extraction)
     for name, value in extraction_columns(coded, utcnow()).items():
         setattr(extraction, name, value)
-    if packed:
-        extraction.learn_packed, extraction.learn_plain = learn_packed, None
-    else:
-        # the quoted text as coded (what message.quoted_text holds, not unpacked again)
-        extraction.keep_learn_text(coded.learn_text or None, coded.quoted_text)
+    extraction.learn_packed, extraction.learn_plain = learn_packed, None
     if not fresh:
         session.flush()
     refresh_response(session, message, fresh=fresh, extraction=extraction)
