@@ -162,8 +162,9 @@ def _shared_quotes(quotes: list[tuple[str, str, str]], min_senders: int,
         for word in distinct.difference(chosen):
             chosen[word] = zlib.crc32(word.encode()) % SAMPLE == 0
         keep = {word for word in distinct if chosen[word]}
-        grams = zip(*(words[i:] for i in range(SHINGLE)), strict=False)
-        return {hash(gram) for gram in grams if gram[0] in keep}
+        # one shingle in SAMPLE is hashed: the others are never built
+        return {hash(tuple(words[i:i + SHINGLE]))
+                for i, word in enumerate(words[:max(0, len(words) - SHINGLE + 1)]) if word in keep}
 
     # a text's sampled shingles, kept compact (8 bytes each) for the next call
     cache: FirstPass = {} if first_pass is None else first_pass
