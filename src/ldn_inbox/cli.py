@@ -255,9 +255,9 @@ def import_command(
         skipped: list[Any] = []
         too_big: set[tuple[str, str]] = set()
 
-        def on_stored(_session: Any, item: Any, _raw_id: int | None, status: str) -> None:
-            if item.store_error and status == "new":  # stored as its header only, now
-                too_big.add((item.location, item.key))
+        def on_stored(_session: Any, batch: list[tuple[Any, Any]]) -> None:
+            too_big.update((item.location, item.key) for item, stored in batch
+                           if item.store_error and stored.status == "new")  # header only
 
         found = iter_paths(paths, skipped, max_bytes=context.config["imap.max_message_bytes"])
         with _progress("importing", quiet) as on_item:

@@ -29,7 +29,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -50,7 +50,10 @@ from ldn_inbox.sources.imap import (
     ImapSettings,
     resolve_credential,
 )
-from ldn_inbox.store.models import ImapLedger, utcnow
+from ldn_inbox.store.models import ImapLedger, table_of, utcnow
+
+if TYPE_CHECKING:
+    from ldn_inbox.store.rawstore import Stored
 
 log = logging.getLogger(__name__)
 
@@ -262,19 +265,26 @@ def _fetch_folder(mailbox: ImapMailbox, uidvalidity: int, sessions: Callable[[],
 
     downloaded = 0
 
-    def on_stored(session: Session, item: RawItem, raw_id: int | None, status: str) -> None:
-        uid = int(item.key.rsplit("/", 1)[1])
-        complete = item.store_error is None
-        pending = settings.after if settings.after != "none" and complete else None
-        row = ImapLedger(
-            account=settings.account, folder=settings.folder, uidvalidity=uidvalidity,
-            uid=uid, raw_id=raw_id, status=_LEDGER_STATUS[status] if complete else "too_big",
-            error=item.store_error, fetched_at=utcnow(), pending_action=pending)
+    def on_stored(session: Session, batch: list[tuple[RawItem, Stored]]) -> None:
+        now = utcnow()
+        rows: list[dict[str, Any]] = []
+        for item, stored in batch:
+            complete = item.store_error is None
+            rows.append({
+                "account": settings.account, "folder": settings.folder,
+                "uidvalidity": uidvalidity, "uid": int(item.key.rsplit("/", 1)[1]),
+                "raw_id": stored.raw_id,
+                "status": _LEDGER_STATUS[stored.status] if complete else "too_big",
+                "error": item.store_error, "fetched_at": now,
+                "pending_action": settings.after if settings.after != "none" and complete
+                else None})
         # Only a retried UID has a row already (status failed); the others are new.
-        if uid in retried:
-            session.merge(row)
-        else:
-            session.add(row)
+        for row in rows:
+            if row["uid"] in retried:
+                session.merge(ImapLedger(**row))
+        new = [row for row in rows if row["uid"] not in retried]
+        if new:
+            session.execute(table_of(ImapLedger).insert(), new)
 
     with Ingest(sessions, pipeline_settings, summary=summary, on_stored=on_stored) as run:
         for batch in _chunks(todo, settings.batch_size):

@@ -38,11 +38,12 @@ from ldn_inbox.store.models import (
     RawMessage,
     Response,
     ResponseItem,
+    table_of,
     utcnow,
 )
 from ldn_inbox.store.packing import unpack
 from ldn_inbox.store.privacy import respondent_id
-from ldn_inbox.store.rawstore import in_chunks, store_many
+from ldn_inbox.store.rawstore import Stored, in_chunks, store_many
 from ldn_inbox.store.records import (
     extraction_columns,
     response_columns,
@@ -58,6 +59,9 @@ log = logging.getLogger(__name__)
 #: Batches being coded while the run reads and stores the next one: two keep the coding
 #: workers busy while the run writes a batch's records (one more batch in memory).
 AHEAD = 2
+#: Called with each batch as stored, inside its transaction: (item, what became of it) pairs
+#: (the IMAP ledger writes its rows with the bytes this way).
+OnStored = Callable[[Session, list[tuple[RawItem, Stored]]], None]
 
 
 @dataclass
@@ -266,7 +270,7 @@ def _insert_fresh(session: Session, fresh: Sequence[tuple[_Job, Outcome]],
         row.setdefault("received_at", job.received_at)
         row["parsed_at"] = now
         rows.append(row)
-    messages = _table(Message)
+    messages = table_of(Message)
     pks = session.execute(messages.insert().returning(messages.c.id,
                                                       sort_by_parameter_order=True),
                           rows).scalars().all()
@@ -291,7 +295,7 @@ def _insert_fresh(session: Session, fresh: Sequence[tuple[_Job, Outcome]],
     for model, batch in ((Extraction, extractions), (Response, responses),
                          (ResponseItem, items)):
         if batch:
-            session.execute(_table(model).insert(), batch)
+            session.execute(table_of(model).insert(), batch)
     return results
 
 
@@ -321,17 +325,12 @@ def _senders(session: Session, facts: Sequence[Facts | None],
             "first_seen_at": utcnow()}
            for pseudonym, name in names.items() if pseudonym not in known]
     if new:
-        session.execute(_table(Contact).insert(), new)
+        session.execute(table_of(Contact).insert(), new)
     for pseudonym, name in names.items():
         if pseudonym in known and name and not known[pseudonym]:
             session.execute(sa.update(Contact).where(Contact.respondent_id == pseudonym)
                             .values(display_name=name))
     return pseudonyms
-
-
-def _table(model: type[Any]) -> sa.Table:
-    table: sa.Table = model.__table__
-    return table
 
 
 def _column_names(model: type[Any]) -> dict[str, str]:
@@ -365,8 +364,7 @@ class Ingest:
     def __init__(self, sessions: Callable[[], Session], settings: Settings, *,
                  summary: RunSummary | None = None,
                  on_item: Callable[[RunSummary], None] | None = None,
-                 on_stored: Callable[[Session, RawItem, int | None, str], None] | None = None,
-                 ) -> None:
+                 on_stored: OnStored | None = None) -> None:
         self.sessions = sessions
         self.summary = summary or RunSummary()
         self.on_item = on_item
@@ -431,9 +429,10 @@ class Ingest:
         jobs: list[_Job] = []
         payloads: list[bytes] = []
         with self.sessions() as session:
-            for item, stored in zip(items, store_many(session, items), strict=True):
-                if self.on_stored is not None:
-                    self.on_stored(session, item, stored.raw_id, stored.status)
+            outcome = store_many(session, items)
+            if self.on_stored is not None:
+                self.on_stored(session, list(zip(items, outcome, strict=True)))
+            for item, stored in zip(items, outcome, strict=True):
                 counts[stored.status] = counts.get(stored.status, 0) + 1
                 if stored.raw_id is not None:
                     jobs.append(_Job(stored.raw_id, stored.message_id, item.received_at))
@@ -675,10 +674,11 @@ def ingest(
     *,
     summary: RunSummary | None = None,
     on_item: Callable[[RunSummary], None] | None = None,
-    on_stored: Callable[[Session, RawItem, int | None, str], None] | None = None,
+    on_stored: OnStored | None = None,
 ) -> RunSummary:
     """Store and code every item, in batches (see :class:`Ingest`). ``on_stored`` runs inside
-    the raw store's transaction (the IMAP ledger uses it to commit its row with the bytes)."""
+    the raw store's transaction with each batch (the IMAP ledger uses it to commit its rows
+    with the bytes)."""
     with Ingest(session_factory, settings, summary=summary, on_item=on_item,
                 on_stored=on_stored) as run:
         for batch in batches(items, settings):

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from ldn_inbox.store.packing import needs_text, pack, pack_text, unpack, unpack_text
+from ldn_inbox.store.packing import needs_text, pack_text, unpack, unpack_text
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -65,6 +65,12 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def table_of(model: type[Any]) -> sa.Table:
+    """The table a model maps, for Core statements (multi-row INSERTs of a large run)."""
+    table: sa.Table = model.__table__
+    return table
+
+
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {
@@ -93,12 +99,6 @@ class RawMessage(Base):
     sources: Mapped[list[RawSource]] = relationship(
         back_populates="raw", cascade="all, delete-orphan", passive_deletes=True
     )
-
-    @classmethod
-    def of(cls, data: bytes, **columns: Any) -> RawMessage:
-        """A row for the original bytes ``data`` (sha256 and size are the caller's)."""
-        stored, codec = pack(data)
-        return cls(stored=stored, codec=codec, **columns)
 
     def original(self) -> bytes | None:
         """The exact bytes as they came, None once purged."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -19,7 +20,8 @@ from ldn_inbox.parse.message_ids import (
     sha256_hex,
 )
 from ldn_inbox.sources.base import RawItem
-from ldn_inbox.store.models import RawMessage, RawSource, Tombstone
+from ldn_inbox.store.models import RawMessage, RawSource, Tombstone, table_of, utcnow
+from ldn_inbox.store.packing import pack
 
 
 #: Longest Message-ID kept verbatim; longer (hostile) ones are cut and suffixed with a hash so
@@ -36,8 +38,6 @@ class Stored:
     status: str
     message_id: str
     sha256: str
-    #: the row itself when it was stored now
-    raw: RawMessage | None = None
 
 
 def _source_hash(item: RawItem) -> str:
@@ -58,14 +58,17 @@ def in_chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
 
 def store_many(session: Session, items: Sequence[RawItem]) -> list[Stored]:
     """:func:`store` for a batch, with a few queries for the whole batch instead of several
-    per item (flushes; the caller commits). Same outcome as storing one after the other:
-    an item whose bytes came earlier in the batch is ``known``."""
+    per item (the caller commits). Same outcome as storing one after the other: an item
+    whose bytes came earlier in the batch is ``known``. The rows are written with multi-row
+    INSERTs, not ORM objects: this is a large fetch's main work besides downloading."""
     digests = [sha256_hex(item.data) for item in items]
     message_ids = [message_id_of(item.data) for item in items]
-    known: dict[str, RawMessage] = {}
+    raws = table_of(RawMessage)
+    known: dict[str, tuple[int, str]] = {}  # sha256 -> (id, message_id)
     for chunk in in_chunks(sorted(set(digests))):
-        known.update((raw.sha256, raw) for raw in session.scalars(
-            sa.select(RawMessage).where(RawMessage.sha256.in_(chunk))))
+        known.update((digest, (pk, message_id)) for pk, digest, message_id in session.execute(
+            sa.select(raws.c.id, raws.c.sha256, raws.c.message_id)
+            .where(raws.c.sha256.in_(chunk))))
     unknown = [i for i, digest in enumerate(digests) if digest not in known]
     erased_sha: set[str] = set()
     erased_ids: set[str] = set()
@@ -78,43 +81,48 @@ def store_many(session: Session, items: Sequence[RawItem]) -> list[Stored]:
             erased_ids.update(id_hashes[h] for h in session.scalars(
                 sa.select(Tombstone.message_id_hash)
                 .where(Tombstone.message_id_hash.in_(chunk))) if h)
-    outcome: list[tuple[str, RawMessage | None]] = []
-    made: dict[str, RawMessage] = {}
+    statuses: list[str] = []
+    rows: list[dict[str, Any]] = []
+    made: dict[str, int] = {}  # sha256 -> index in rows
+    now = utcnow()
     for item, digest, message_id in zip(items, digests, message_ids, strict=True):
         if digest in known or digest in made:
-            outcome.append(("known", known.get(digest) or made[digest]))
+            statuses.append("known")
         elif digest in erased_sha or message_id in erased_ids:
-            outcome.append(("forgotten", None))
+            statuses.append("forgotten")
         else:
-            raw = RawMessage.of(item.data, sha256=digest, size=len(item.data),
-                                message_id=message_id, store_error=item.store_error)
-            session.add(raw)
-            made[digest] = raw
-            outcome.append(("new", raw))
-    session.flush()  # one multi-row INSERT for the new rows
-    # sources: one per (raw, place); only known rows can have some already
-    wanted = [(raw.id, _source_hash(item), item) for item, (_, raw) in zip(items, outcome,
-                                                                           strict=True)
-              if raw is not None]
+            stored, codec = pack(item.data)
+            made[digest] = len(rows)
+            rows.append({"sha256": digest, "size": len(item.data), "data": stored,
+                         "codec": codec, "message_id": message_id, "first_seen_at": now,
+                         "store_error": item.store_error, "purged_at": None})
+            statuses.append("new")
+    if rows:
+        pks = session.execute(raws.insert().returning(raws.c.id, sort_by_parameter_order=True),
+                              rows).scalars().all()
+        known.update((row["sha256"], (pk, row["message_id"]))
+                     for row, pk in zip(rows, pks, strict=True))
+    results = [Stored(None, status, message_id, digest) if status == "forgotten"
+               else Stored(known[digest][0], status, known[digest][1], digest)
+               for status, digest, message_id in zip(statuses, digests, message_ids,
+                                                      strict=True)]
+    # sources: one per (raw, place); only rows stored before can have some already
+    wanted = [(stored.raw_id, _source_hash(item), item)
+              for item, stored in zip(items, results, strict=True) if stored.raw_id is not None]
     existing: set[tuple[int, str]] = set()
-    made_ids = {raw.id for raw in made.values()}
+    made_ids = {known[digest][0] for digest in made}
     old = sorted({h for raw_id, h, _ in wanted if raw_id not in made_ids})
     for chunk in in_chunks(old):
         existing.update((raw_id, source_hash) for raw_id, source_hash in session.execute(
             sa.select(RawSource.raw_id, RawSource.source_hash)
             .where(RawSource.source_hash.in_(chunk))))
+    sources: list[dict[str, Any]] = []
     for raw_id, source_hash, item in wanted:
-        if (raw_id, source_hash) not in existing:
+        if raw_id is not None and (raw_id, source_hash) not in existing:
             existing.add((raw_id, source_hash))
-            session.add(RawSource(raw_id=raw_id, source_type=item.source_type,
-                                  location=item.location, key=item.key,
-                                  source_hash=source_hash))
-    session.flush()
-    results = []
-    for (status, row), digest, message_id in zip(outcome, digests, message_ids, strict=True):
-        if row is None:
-            results.append(Stored(None, status, message_id, digest))
-        else:
-            results.append(Stored(row.id, status, row.message_id, digest,
-                                  row if status == "new" else None))
+            sources.append({"raw_id": raw_id, "source_type": item.source_type,
+                            "location": item.location, "key": item.key,
+                            "source_hash": source_hash, "seen_at": now})
+    if sources:
+        session.execute(table_of(RawSource).insert(), sources)
     return results
