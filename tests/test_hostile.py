@@ -414,6 +414,21 @@ def test_memory_limit_is_enforced_and_lifted() -> None:
     assert len(bytearray(256 * 2**20)) == 256 * 2**20, "the limit outlived its block"
 
 
+def test_memory_limit_holds_with_freed_memory_kept() -> None:
+    """Between limits the process keeps up to TRIM_SLACK_BYTES of freed heap; a block still
+    cannot take more than its own allowance and that slack."""
+    from ldn_inbox.limits import TRIM_SLACK_BYTES, MemoryLimitExceeded, memory_limit
+
+    for _ in range(20):  # blocks that grow and free the heap, as messages do
+        with memory_limit(64 * 2**20):
+            held = [bytearray(2**16) for _ in range(200)]
+            del held
+    with pytest.raises(MemoryLimitExceeded), memory_limit(64 * 2**20):
+        bytearray(64 * 2**20 + TRIM_SLACK_BYTES + 16 * 2**20)
+    with memory_limit(64 * 2**20):
+        assert len(bytearray(48 * 2**20)) == 48 * 2**20, "a block within its allowance refused"
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_bounded_work_per_message(sqlite_url: str, env: Path, tmp_path: Path,
                                   workers: str) -> None:
