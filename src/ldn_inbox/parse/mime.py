@@ -519,7 +519,8 @@ def parse(data: bytes, *, convert_timeout: float = 10.0) -> ParsedMessage:
     try:
         mail = mailparser.MailParser(message_from_bytes(data))
         message = mail.message
-        parsed.problems += [str(d) for d in (mail.defects_categories or [])]
+        # (a set: sorted, so the same bytes always give the same list)
+        parsed.problems += sorted(str(d) for d in (mail.defects_categories or []))
     except MemoryError:
         raise  # over the message's memory limit: parsing again would not fit either
     except Exception as exc:  # mail-parser gave up: the stdlib parser is more lenient
