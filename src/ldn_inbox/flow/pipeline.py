@@ -523,7 +523,7 @@ class Ingest:
     def _learn(self) -> None:
         """Learn mailings from the quotes no known mailing explains; code with them from now
         on. Learning finds nothing new most of the time once the mailings are known, so the
-        next attempt waits for twice as many such messages."""
+        next attempt waits for twice as many such messages as this one had."""
         from ldn_inbox.parse.mailing_learn import MIN_SENDERS
         from ldn_inbox.store.mailing_store import load, relearn
 
@@ -540,7 +540,10 @@ class Ingest:
             self._coder.set_mailings(mailings)
             self._learn_at = MIN_SENDERS
         else:
-            self._learn_at = 2 * (self._learn_at or MIN_SENDERS)
+            # twice as many as this attempt had: a batch may bring far more than were due
+            # (a first batch of 100 unexplained quotes did not make the next attempt wait
+            # for 6, then 12, 24... each one a batch later, reading the same window again)
+            self._learn_at = 2 * max(self._learn_at or MIN_SENDERS, self._unexplained)
         self._unexplained = 0
         self.summary.waits.learning += time.monotonic() - started
 
