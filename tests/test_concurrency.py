@@ -38,7 +38,7 @@ pytestmark = pytest.mark.imap
 #: Messages fetched before the concurrent run (the ones reviewed from the start).
 FIRST = 100
 #: Messages in the folder in the end; the concurrent fetch reads TOTAL - FIRST of them.
-TOTAL = 600
+TOTAL = 1600
 #: UIDs per UID FETCH in the concurrent run: small batches, so many short write transactions.
 BATCH = 20
 REVIEWER = "concurrent-reviewer"
