@@ -24,7 +24,7 @@ from ldn_inbox.sources.base import RawItem
 from ldn_inbox.store import mailing_store
 from ldn_inbox.store.db import downgrade, make_engine, open_database, session_factory, upgrade
 from ldn_inbox.store.models import Extraction, Message, RawMessage
-from ldn_inbox.store.packing import ZLIB, pack, unpack
+from ldn_inbox.store.packing import ZLIB, pack, pack_text, unpack
 from ldn_inbox.store.rawstore import store
 
 
@@ -139,7 +139,8 @@ def test_learning_reads_each_learn_text_once_until_it_is_coded_again(
         assert {pk: text for pk, _, text in mailing_store.learn_quotes(session, cache)} == {
             str(key[0]): f"cached {key[0]}" for key in cache}
         # coded again: a new coded_at, a new learn text, read again
-        first.keep_learn_text("> een andere regel", first.message.quoted_text)
+        first.learn_packed, first.learn_plain = (
+            pack_text("> een andere regel", first.message.quoted_text), None)
         first.coded_at = first.coded_at + timedelta(seconds=1)
         session.flush()
         again = {pk: text for pk, _, text in mailing_store.learn_quotes(session, cache)}

@@ -267,22 +267,21 @@ def _fetch_folder(mailbox: ImapMailbox, uidvalidity: int, sessions: Callable[[],
 
     def on_stored(session: Session, batch: list[tuple[RawItem, Stored]]) -> None:
         now = utcnow()
-        rows: list[dict[str, Any]] = []
+        new: list[dict[str, Any]] = []
         for item, stored in batch:
             complete = item.store_error is None
-            rows.append({
-                "account": settings.account, "folder": settings.folder,
-                "uidvalidity": uidvalidity, "uid": int(item.key.rsplit("/", 1)[1]),
-                "raw_id": stored.raw_id,
-                "status": _LEDGER_STATUS[stored.status] if complete else "too_big",
-                "error": item.store_error, "fetched_at": now,
-                "pending_action": settings.after if settings.after != "none" and complete
-                else None})
-        # Only a retried UID has a row already (status failed); the others are new.
-        for row in rows:
+            row = {"account": settings.account, "folder": settings.folder,
+                   "uidvalidity": uidvalidity, "uid": int(item.key.rsplit("/", 1)[1]),
+                   "raw_id": stored.raw_id,
+                   "status": _LEDGER_STATUS[stored.status] if complete else "too_big",
+                   "error": item.store_error, "fetched_at": now,
+                   "pending_action": settings.after if settings.after != "none" and complete
+                   else None}
+            # Only a retried UID has a row already (status failed); the others are new.
             if row["uid"] in retried:
                 session.merge(ImapLedger(**row))
-        new = [row for row in rows if row["uid"] not in retried]
+            else:
+                new.append(row)
         if new:
             session.execute(table_of(ImapLedger).insert(), new)
 

@@ -268,7 +268,6 @@ def _insert_fresh(session: Session, fresh: Sequence[tuple[_Job, Outcome]],
         row.update((names[name], value) for name, value in
                    _message_columns(outcome, job.received_at, pseudonym).items())
         row.setdefault("received_at", job.received_at)
-        row["parsed_at"] = now
         rows.append(row)
     messages = table_of(Message)
     pks = session.execute(messages.insert().returning(messages.c.id,

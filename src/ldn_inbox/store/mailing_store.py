@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -23,6 +23,9 @@ from ldn_inbox.parse.mailings import Mailing, MailingSet, Question
 from ldn_inbox.parse.textnorm import common_subject
 from ldn_inbox.store.models import Extraction, MailingRecord, Message, utcnow
 from ldn_inbox.store.packing import needs_text, unpack_text
+
+if TYPE_CHECKING:
+    from ldn_inbox.parse.mailing_learn import FirstPass
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +203,7 @@ def learn_quotes(session: Session, cache: LearnCache | None = None
 
 def relearn(session: Session, known: MailingSet | None = None, *,
             min_senders: int | None = None, cache: LearnCache | None = None,
-            first_pass: dict[str, Any] | None = None) -> list[MailingRecord]:
+            first_pass: FirstPass | None = None) -> list[MailingRecord]:
     """Learn mailings from the quotes no known mailing explains; returns the new records.
 
     Reads the unexplained quoted lines of the :data:`LEARN_WINDOW` most recent messages

@@ -236,10 +236,6 @@ class Extraction(Base):
         quoted = self.message.quoted_text if needs_text(self.learn_packed) else None
         return unpack_text(self.learn_packed, self.learn_plain, quoted)
 
-    def keep_learn_text(self, text: str | None, quoted_text: str | None) -> None:
-        """Keep ``text``, lines of the message's ``quoted_text``, packed against it."""
-        self.learn_packed, self.learn_plain = pack_text(text, quoted_text), None
-
 
 class Correction(Base):
     __tablename__ = "corrections"

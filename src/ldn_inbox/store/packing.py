@@ -10,11 +10,12 @@ text in ``*_packed``; rows written before revision 0008 hold plain text in the o
 (read by :func:`unpack_text` as well, cleared when the value is written again). The learn
 text is lines of the quoted text: it is packed with the quoted text as zlib's preset
 dictionary, so it takes a few bytes instead of a second copy. One coding writes both
-(``pipeline._write``, ``records.save_extraction``); ``purge`` and ``forget`` drop both.
+(packed where it was coded, ``flow.coder.Outcome.pack``); ``purge`` and ``forget`` drop both.
 """
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Callable
 
@@ -32,19 +33,19 @@ LEVEL = 1
 REFERRING_LEVEL = 6
 
 
+@functools.cache
+def _compressor() -> Callable[[bytes, int], bytes]:
+    """ISA-L's compress, zlib's own where ISA-L is missing (imported when first needed)."""
+    try:
+        from isal.isal_zlib import compress
+    except ImportError:  # pragma: no cover - a platform without its wheel
+        return zlib.compress
+    return compress
+
+
 def _deflate(data: bytes) -> bytes:
-    """A zlib stream of ``data`` at :data:`LEVEL` (zlib's own where ISA-L is missing)."""
-    global _compress
-    if _compress is None:
-        try:
-            from isal.isal_zlib import compress as fast
-        except ImportError:  # pragma: no cover - a platform without its wheel
-            fast = zlib.compress
-        _compress = fast
-    return _compress(data, LEVEL)
-
-
-_compress: Callable[[bytes, int], bytes] | None = None
+    """A zlib stream of ``data`` at :data:`LEVEL`."""
+    return _compressor()(data, LEVEL)
 
 
 def pack(data: bytes) -> tuple[bytes, str | None]:
