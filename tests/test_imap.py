@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import imaplib
+import logging
 import os
 import pty
 import random
@@ -385,6 +386,29 @@ def test_logs_hold_no_bodies_addresses_or_secrets(dovecot, imap_env, runner, sql
     assert "1 new" in result.stdout
     for secret in (ALICE_PW, "resp1.privacy@example.org", "Minder pijn", "Vragen over LDN"):
         assert secret not in output, f"{secret!r} appears in the output"
+
+
+def test_debug_logging_holds_no_bodies(dovecot, imap_env, sqlite_url, caplog):
+    # IMAPClient passes every line imaplib reads to its "imapclient.imaplib" logger: with
+    # that logger at DEBUG (someone looking into a server problem), the mail (health data)
+    # would be in the log, after a reconnect too
+    folder = new_folder(dovecot)
+    fill(dovecot, folder, [message(n, "debuglog") for n in range(1, 41)])
+    kicked: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        if done == 20 and not kicked:
+            dovecot.kick(ALICE)  # the next command reconnects
+            kicked.append(done)
+
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="imapclient")
+    result = run_fetch(sqlite_url, dovecot, folder, progress=progress, batch_size=10)
+    assert (result.new, result.reconnects) == (40, 1)
+    assert "FETCH" not in caplog.text
+    for n in (1, 40):
+        assert f"debuglog {n})" not in caplog.text, "a body is in the log"
+        assert f"resp{n}.debuglog@example.org" not in caplog.text, "an address is in the log"
 
 
 def test_progress_bar_and_summary_on_a_terminal(dovecot, imap_env, sqlite_url):

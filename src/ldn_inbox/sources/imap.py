@@ -355,6 +355,17 @@ class _XOAuth2:
         return self._initial
 
 
+def _quiet(client: Any) -> None:
+    """Turn off imaplib's tracing that IMAPClient turns on (``debug = 5``, every line passed
+    to the ``imapclient.imaplib`` logger). Each trace is formatted before the logger can
+    drop it: the repr of every message body, and of a whole FETCH response once more at its
+    end, took half of the download's CPU; and with that logger at DEBUG the bodies (health
+    data) would go to the log."""
+    imap = getattr(client, "_imap", None)
+    if imap is not None:
+        imap.debug = 0
+
+
 class ImapMailbox:
     """A logged-in connection to one folder that reconnects when the server goes away.
 
@@ -462,6 +473,7 @@ class ImapMailbox:
             raise SourceError(f"{server} did not greet as an IMAP server: {_reason(exc)}"
                               ) from None
         client.normalise_times = False
+        _quiet(client)
         return client
 
     def _login(self, client: Any) -> None:
