@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import logging
 import os
 import signal
@@ -320,6 +321,9 @@ class Coder:
             # touch the database connections they inherit.
             started = time.monotonic()
             _warm_up()  # loaded once here, shared by the forked workers
+            # what is loaded by now lives as long as the run: the collector need not look at
+            # it again, here or in the workers (whose pages it would copy by looking)
+            gc.freeze()
             global _WORKER_MAILINGS
             _WORKER_MAILINGS = self.mailings
             # the pool's modules are loaded with the first pool: a run with nothing to code,
