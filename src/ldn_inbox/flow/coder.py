@@ -322,7 +322,9 @@ class Coder:
             started = time.monotonic()
             _warm_up()  # loaded once here, shared by the forked workers
             # what is loaded by now lives as long as the run: the collector need not look at
-            # it again, here or in the workers (whose pages it would copy by looking)
+            # it again, here or in the workers (whose pages it would copy by looking); the
+            # garbage of the moment is collected first, or it would stay for good
+            gc.collect()
             gc.freeze()
             global _WORKER_MAILINGS
             _WORKER_MAILINGS = self.mailings
