@@ -160,7 +160,7 @@ def detect_language_detail(text: str) -> tuple[Language, float, str]:
         return Language.OTHER, 0.0, Language.OTHER.value
     votes: Counter[str] = Counter()
     for lang, vocabulary in _stopwords().items():
-        votes[lang] = sum(1 for token in tokens if token in vocabulary)
+        votes[lang] = sum(map(vocabulary.__contains__, tokens))
     label, probability = _identifier().classify(clean)
     ranked = votes.most_common(2)
     top_lang, top_votes = ranked[0]
