@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from itertools import pairwise
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -945,6 +946,15 @@ def _prefer_longest(hits: list[Hit]) -> list[Hit]:
     for section_hits in by_section.values():
         if len(section_hits) == 1:
             kept.extend(section_hits)  # (most sections of a text: nothing to compare)
+            continue
+        if all(hit.last - hit.first == 1 for hit in section_hits):
+            # one word each: a hit is only held by the same concept on the same word
+            section_hits.sort(key=attrgetter("first"))
+            taken: set[tuple[int, str]] = set()
+            for hit in section_hits:
+                if (hit.first, hit.concept) not in taken:
+                    taken.add((hit.first, hit.concept))
+                    kept.append(hit)
             continue
         section_hits.sort(key=lambda h: (-(h.last - h.first), h.first))
         # taken hits by first token: a containing hit starts at most `widest` tokens earlier
