@@ -86,6 +86,11 @@ PRESCRIBER = [
      "wel wou proberen. Ik neem het sinds mei.", "specialist", "neurology"),
     ("Ik neem het sinds mei. Mijn huisarts heeft het voorgeschreven nadat de reumatoloog mij "
      "naar hem had doorverwezen.", "gp", None),
+    # "she prescribed it" three sentences after a line of punctuation alone (no words, so no
+    # sentence range): the doctor before it is still found
+    ("Mijn reumatoloog is goed.\n\n***\n\nIk slaap beter.\nHet werkt.\nZe schreef het voor.",
+     "specialist", "rheumatology"),
+    ("***\n\nIk neem LDN.\nHet werkt.\nZe schreef het voor.", "unknown", None),
 ]
 
 

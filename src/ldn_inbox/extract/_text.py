@@ -430,6 +430,11 @@ class Doc:
         """Token range [first, last) of sentence number ``sentence``."""
         return self._sentence_range[sentence]
 
+    def has_sentence(self, sentence: int) -> bool:
+        """Whether sentence number ``sentence`` has words (a line of punctuation alone, a
+        "***" between paragraphs, has none, and no range)."""
+        return sentence in self._sentence_range
+
     def hits_of(self, section: str, key: str | None = None) -> list[Hit]:
         return [h for h in self.by_section.get(section, ())
                 if key is None or h.key == key]

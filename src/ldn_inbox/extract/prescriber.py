@@ -202,7 +202,11 @@ def _pronoun_prescribers(doc: Doc, candidates: list[_Candidate], refused: set[Hi
         first, last = doc.sentence_range(clause.sentence)
         if any(first <= c.hit.first < last for c in candidates):
             continue
-        earlier, _ = doc.sentence_range(max(0, clause.sentence - 3))
+        earlier = first  # the start of the earliest of the three that has words ("***" has none)
+        for number in range(max(0, clause.sentence - 3), clause.sentence):
+            if doc.has_sentence(number):
+                earlier = doc.sentence_range(number)[0]
+                break
         before = [c for c in candidates if earlier <= c.hit.first < first
                   and c.hit not in refused and c.prescriber is not Prescriber.UNKNOWN]
         if before:

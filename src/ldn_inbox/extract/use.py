@@ -195,7 +195,7 @@ def _elliptic(doc: Doc, hit: Hit) -> bool:
     if last - first > 5 or doc.hits_in(first, last, "subject"):
         return False
     for earlier in range(clause.sentence - 1, max(-1, clause.sentence - 4), -1):
-        if earlier not in doc._sentence_range:
+        if not doc.has_sentence(earlier):
             continue
         e_first, e_last = doc.sentence_range(earlier)
         if doc.hits_in(e_first, e_last, "use") and (
