@@ -32,7 +32,7 @@ __all__ = ["imap_env"]  # the fixture, shared with test_imap
 #: Modules a no-op run never needs: coding, review, browse, spreadsheets, documents.
 HEAVY = ("ldn_inbox.extract", "ldn_inbox.parse.mime", "ldn_inbox.parse.reply",
          "ldn_inbox.parse.mailing_learn", "ldn_inbox.review", "ldn_inbox.serve", "textual",
-         "rapidfuzz", "mailparser", "mailparser_reply", "openpyxl", "lxml", "inscriptis",
+         "rapidfuzz", "mailparser", "openpyxl", "lxml", "inscriptis",
          "pypdf", "docx", "odf", "py3langid", "datasette", "pandas", "rich", "pydantic")
 
 

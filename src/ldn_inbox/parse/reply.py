@@ -20,8 +20,9 @@ mail-parser-reply and its kind do, which loses every inline answer), each line g
   (:func:`ldn_inbox.parse.mailings.concept_scores`) and an answer under one ends at a blank line;
 * ``>``-quoted lines outside those answers are quote; signatures and disclaimers go.
 
-mail-parser-reply's header patterns (12 languages) are used to spot Outlook header blocks
-besides our own; the rest is here because the library has no notion of inline answers.
+Attribution lines and header blocks are recognised by this module's own patterns (Dutch,
+French, English, German): reply parsers that cut at the first quote header have no notion of
+inline answers.
 """
 
 from __future__ import annotations
@@ -200,17 +201,6 @@ def strip_quote(line: str) -> tuple[int, str]:
     if not match:
         return 0, line
     return match.group(1).count(">"), line[match.end():]
-
-
-@lru_cache(maxsize=1)
-def _library_header_regex() -> re.Pattern[str] | None:
-    try:
-        from mailparser_reply.parser import EmailMessage
-    except ImportError:  # pragma: no cover - a declared dependency
-        return None
-    message = EmailMessage(text="", languages=["nl", "fr", "de", "en"])
-    pattern: re.Pattern[str] = message.HEADER_REGEX
-    return pattern
 
 
 def is_structure_line(text: str) -> bool:
