@@ -9,6 +9,7 @@ on.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -332,9 +333,10 @@ def _senders(session: Session, facts: Sequence[Facts | None],
     return pseudonyms
 
 
+@functools.cache
 def _column_names(model: type[Any]) -> dict[str, str]:
     """A model's attribute names and the names of their columns ("quoted_plain" is kept in
-    "quoted_text")."""
+    "quoted_text"); read once, not at each batch."""
     return {prop.key: prop.columns[0].name for prop in sa.inspect(model).column_attrs}
 
 
