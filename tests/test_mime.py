@@ -564,3 +564,38 @@ def test_html_is_converted_only_when_the_plain_text_is_missing_or_a_stub() -> No
                              b"Content-Type: text/html; charset=utf-8\r\n\r\n"
                              b"<p>Ja, huisarts, goed.</p>"], b"alternative"))
     assert short.text == "Ja, huisarts, goed."
+
+
+def _defects_both_ways(data: bytes) -> tuple[object, object]:
+    """The defects mail-parser's own parser finds in ``data``, and those of the one parse()
+    uses (which skips mail-parser's summary dictionaries)."""
+    import mailparser
+
+    from ldn_inbox.parse.mime import _mail_parser, message_from_bytes
+
+    def found(parser: type) -> object:
+        try:
+            mail = parser(message_from_bytes(data))
+        except Exception as exc:  # (parse() then falls back to the standard library)
+            return type(exc).__name__
+        return sorted(mail.defects_categories), mail.defects, mail.has_defects
+
+    return found(mailparser.MailParser), found(_mail_parser())
+
+
+@pytest.mark.parametrize("path", [*GOLDEN, *sorted(MIME_DIR.glob("*.eml"))],
+                         ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_mail_parser_defects_are_the_librarys_own(path: Path) -> None:
+    ours, theirs = _defects_both_ways(path.read_bytes())
+    assert ours == theirs
+
+
+def test_mail_parser_defects_are_the_librarys_own_on_the_corpus(shared_dir: Path) -> None:
+    paths = sorted(p for p in (shared_dir / "corpus").rglob("*")
+                   if p.is_file() and p.suffix not in (".md", ".tsv", ".json"))
+    assert len(paths) > 500
+    both = {p.name: _defects_both_ways(p.read_bytes()) for p in paths}
+    assert not [name for name, (ours, theirs) in both.items() if ours != theirs]
+    with_defects = [name for name, (ours, _) in both.items()
+                    if isinstance(ours, tuple) and ours[2]]
+    assert len(with_defects) > 10, "the corpus should show some defects"
