@@ -24,7 +24,7 @@ from ldn_inbox.sources.base import RawItem
 from ldn_inbox.store import mailing_store
 from ldn_inbox.store.db import downgrade, make_engine, open_database, session_factory, upgrade
 from ldn_inbox.store.models import Extraction, Message, RawMessage
-from ldn_inbox.store.packing import ZLIB, pack, pack_text, unpack
+from ldn_inbox.store.packing import ZLIB, needs_text, pack, pack_text, unpack, unpack_text
 from ldn_inbox.store.rawstore import store
 
 
@@ -73,6 +73,33 @@ def test_pack_chooses_the_smaller_form() -> None:
     random_bytes = os.urandom(4000)
     assert pack(random_bytes) == (random_bytes, None)
     assert unpack(None, ZLIB) is None
+
+
+QUOTED = "Groeten,\nAn\n> Beste lid,\n> Gebruikt u LDN?\n>\n> Wie schreef het voor?\n> > Oud"
+
+
+@pytest.mark.parametrize(("learn", "as_lines"), [
+    ("Beste lid,\nGebruikt u LDN?", True),      # a run of quoted lines, marks off
+    ("Gebruikt u LDN?\n\nWie schreef het voor?", False),  # a bare ">" stays: no "> "
+    ("> Oud", True),                              # a deeper quote keeps its inner mark
+    ("Groeten,\nAn\nBeste lid,", True),          # lines without a mark are as they are
+    ("Gebruikt u LDN?\nja\nWie schreef het voor?", False),  # an inline answer between
+    ("Gebruikt u", False),                        # part of a line only
+    ("LDN?\n", False),                           # ends inside a line
+    ("Wie schreef het voor?\nBeste lid,", False),  # out of order
+    ("B\udce9ste \u2028lid", False),             # lone surrogates, a line separator
+])
+def test_learn_text_kept_as_lines_of_the_quoted_text_or_a_stream(learn: str,
+                                                                 as_lines: bool) -> None:
+    packed = pack_text(learn, QUOTED)
+    assert packed is not None
+    assert (packed[0] == 1, needs_text(packed)) == (as_lines, True)
+    assert unpack_text(packed, against=QUOTED) == learn
+    with pytest.raises(DatabaseError, match="quoted text"):
+        unpack_text(packed, against="> iets anders")
+    # a text kept on its own is a plain stream, whatever it holds
+    alone = pack_text(learn)
+    assert (needs_text(alone), unpack_text(alone)) == (False, learn)
 
 
 def test_raw_gives_back_the_exact_bytes(db_url: str, env: Path, runner: CliRunner,
@@ -213,6 +240,18 @@ def test_migration_down_and_up_keeps_every_byte(db_url: str, env: Path, runner: 
     assert any(text for text in quoted.values()), "some quoted text to carry over"
     assert any(text for text in learn.values()), "some learn text to carry over"
 
+    def learn_packed() -> dict[int, bytes]:
+        with engine.connect() as conn:
+            return {pk: bytes(packed) for pk, packed in conn.execute(sa.text(
+                "SELECT message_pk, learn_packed FROM extractions "
+                "WHERE learn_packed IS NOT NULL"))}
+
+    assert {packed[0] for packed in learn_packed().values()} == {1}, "kept as lines"
+    downgrade(engine, "0008")  # as lines of the quoted text no more: streams 0008 reads
+    with session_factory(engine)() as session:
+        assert {e.message_pk: e.learn_text for e in session.scalars(sa.select(Extraction))} \
+            == learn
+    assert all(needs_text(packed) and packed[0] != 1 for packed in learn_packed().values())
     downgrade(engine, "0007")
     with engine.connect() as conn:
         assert "codec" not in {c["name"] for c in sa.inspect(conn).get_columns("raw_messages")}

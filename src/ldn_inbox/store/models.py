@@ -224,7 +224,8 @@ class Extraction(Base):
     #: quoted tokens no known mailing explained (a quote of a mailing not yet known)
     unexplained: Mapped[int] = mapped_column(default=0, server_default="0")
     #: those quoted lines, kept (until `purge`) to learn a mailing from, when there are
-    #: enough: packed against ``Message.quoted_text`` (plain in ``learn_text`` before 0008)
+    #: enough: kept as line numbers of ``Message.quoted_text`` (from 0009) or a stream packed
+    #: against it (``store.packing``; plain in ``learn_text`` before 0008)
     learn_plain: Mapped[str | None] = mapped_column("learn_text", sa.Text)
     learn_packed: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
 
