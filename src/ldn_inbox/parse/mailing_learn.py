@@ -18,6 +18,7 @@ import zlib
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import compress
 
 from ldn_inbox.parse.mailings import Mailing, MailingSet
 from ldn_inbox.parse.reply import is_client_line, is_structure_line, strip_quote
@@ -162,9 +163,9 @@ def _shared_quotes(quotes: list[tuple[str, str, str]], min_senders: int,
         for word in distinct.difference(chosen):
             chosen[word] = zlib.crc32(word.encode()) % SAMPLE == 0
         keep = {word for word in distinct if chosen[word]}
-        # one shingle in SAMPLE is hashed: the others are never built
-        return {hash(tuple(words[i:i + SHINGLE]))
-                for i, word in enumerate(words[:max(0, len(words) - SHINGLE + 1)]) if word in keep}
+        # the shingles starting at a sampled word, hashed (zip builds them, all in C)
+        starts = zip(*(words[offset:] for offset in range(SHINGLE)), strict=False)
+        return set(map(hash, compress(starts, map(keep.__contains__, words))))
 
     # a text's sampled shingles, kept compact (8 bytes each) for the next call
     cache: FirstPass = {} if first_pass is None else first_pass
