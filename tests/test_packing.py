@@ -82,7 +82,9 @@ QUOTED = "Groeten,\nAn\n> Beste lid,\n> Gebruikt u LDN?\n>\n> Wie schreef het vo
     ("Beste lid,\nGebruikt u LDN?", True),      # a run of quoted lines, marks off
     ("Gebruikt u LDN?\n\nWie schreef het voor?", False),  # a bare ">" stays: no "> "
     ("> Oud", True),                              # a deeper quote keeps its inner mark
-    ("Groeten,\nAn\nBeste lid,", True),          # lines without a mark are as they are
+    ("Groeten,\nAn\nBeste lid,", False),         # lines without a mark
+    ("Beste lid,\nGebruikt u", False),            # the end of a line missing
+    ("Beste lid", False),                         # ... with only one line
     ("Gebruikt u LDN?\nja\nWie schreef het voor?", False),  # an inline answer between
     ("Gebruikt u", False),                        # part of a line only
     ("LDN?\n", False),                           # ends inside a line

@@ -1,11 +1,11 @@
 """learn texts as lines of the quoted text: no schema change, a new form of
 extractions.learn_packed
 
-From this revision a learn text that is a run of its message's quoted lines (their "> " taken
-off) is kept as a reference to them: the byte 0x01, then the run's first line and length in
-ASCII (``ldn_inbox.store.packing``). Existing rows keep their zlib streams, which are still
-read. The downgrade writes each reference back as revision 0008 reads it: a zlib stream with
-the quoted text as its preset dictionary.
+From this revision a learn text that is a run of its message's quoted lines that each start
+with "> " (the mark taken off) is kept as a reference to them: the byte 0x01, then the run's
+first line and length in ASCII (``ldn_inbox.store.packing``). Existing rows keep their zlib
+streams, which are still read. The downgrade writes each reference back as revision 0008
+reads it: a zlib stream with the quoted text as its preset dictionary.
 
 Revision ID: 0009
 Revises: 0008
@@ -58,8 +58,8 @@ def _as_stream(packed: bytes, quoted_packed: bytes | None, quoted_text: str | No
     quoted = zlib.decompress(quoted_packed).decode("utf-8", "surrogatepass") \
         if quoted_packed is not None else quoted_text or ""
     first, count = map(int, packed[1:].split())
-    lines = ("\n" + quoted).replace("\n> ", "\n")[1:].split("\n")
-    text = "\n".join(lines[first:first + count]).encode("utf-8", "surrogatepass")
+    lines = quoted.split("\n")[first:first + count]
+    text = "\n".join(line[2:] for line in lines).encode("utf-8", "surrogatepass")
     against = quoted.encode("utf-8", "surrogatepass")[-32768:]
     packer = zlib.compressobj(6, zdict=against)
     return packer.compress(text) + packer.flush()

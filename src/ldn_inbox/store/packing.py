@@ -9,12 +9,12 @@ Kept texts (a message's quoted text, an extraction's learn text): a zlib stream 
 text in ``*_packed``; rows written before revision 0008 hold plain text in the old column
 (read by :func:`unpack_text` as well, cleared when the value is written again). The learn
 text is lines of the quoted text, so it is kept as a reference to that text instead of a
-second copy: when it is a run of the quoted text's lines with their "> " taken off (a
-quoted mailing no known mailing explains, the usual case), as the byte 0x01 and the run's
-first line and length in ASCII (no zlib stream starts with that byte: the low four bits of
-a zlib stream's first byte are 8, deflate); otherwise as a zlib stream with the quoted text
-as its preset dictionary, which takes a few bytes where it repeats that text. One coding
-writes both (packed where it was coded, ``flow.coder.Outcome.pack``); ``purge`` and
+second copy: when it is a run of the quoted text's lines that each start with "> ", that
+mark taken off (a quoted mailing no known mailing explains, the usual case), as the byte
+0x01 and the run's first line and length in ASCII (no zlib stream starts with that byte:
+the low four bits of a zlib stream's first byte are 8, deflate); otherwise as a zlib stream
+with the quoted text as its preset dictionary, which takes a few bytes where it repeats that
+text. One coding writes both (packed where it was coded, ``flow.coder.Outcome.pack``); ``purge`` and
 ``forget`` drop both.
 """
 
@@ -81,11 +81,9 @@ def pack_text(text: str | None, against: str | None = None) -> bytes | None:
         return None
     if not against:
         return _deflate(text.encode("utf-8", "surrogatepass"))
-    lines = "\n" + _unmarked(against) + "\n"
-    at = lines.find("\n" + text + "\n")
-    if at >= 0:  # (a string search: a tenth of the time zlib takes to refer to the text)
-        return bytes((_LINES,)) + f"{lines.count(chr(10), 0, at)} {text.count(chr(10)) + 1}" \
-            .encode("ascii")
+    first = _quoted_run(text, against)
+    if first is not None:  # (a string search: a tenth of the time zlib takes to refer)
+        return bytes((_LINES,)) + f"{first} {text.count(chr(10)) + 1}".encode("ascii")
     packer = zlib.compressobj(REFERRING_LEVEL, zdict=_dictionary(against))
     return packer.compress(text.encode("utf-8", "surrogatepass")) + packer.flush()
 
@@ -94,9 +92,25 @@ def pack_text(text: str | None, against: str | None = None) -> bytes | None:
 _LINES = 0x01
 
 
-def _unmarked(text: str) -> str:
-    """``text`` with a "> " taken off the start of each line that has one."""
-    return ("\n" + text).replace("\n> ", "\n")[1:]
+#: Places where a learn text's lines occur in the quoted text that are tried before it is
+#: packed as a stream instead (each a search of the quoted text).
+_RUN_TRIES = 4
+
+
+def _quoted_run(text: str, against: str) -> int | None:
+    """The number of the first of the lines of ``against`` that are the lines of ``text``
+    each with "> " before it, None when there are none such."""
+    needle = text.replace("\n", "\n> ")
+    at = against.find(needle)
+    for _ in range(_RUN_TRIES):
+        if at < 0:
+            return None
+        end = at + len(needle)
+        if at >= 2 and against.startswith("> ", at - 2) and against[at - 3:at - 2] in ("", "\n") \
+                and against[end:end + 1] in ("", "\n"):
+            return against.count("\n", 0, at)
+        at = against.find(needle, at + 1)
+    return None
 
 
 def needs_text(packed: bytes | None) -> bool:
@@ -121,10 +135,10 @@ def unpack_text(packed: bytes | None, plain: str | None = None,
         raise DatabaseError("a kept text refers to a quoted text that is gone")
     if packed[0] == _LINES:
         first, count = map(int, packed[1:].split())
-        lines = _unmarked(against).split("\n")[first:first + count]
-        if len(lines) < count:
+        lines = against.split("\n")[first:first + count]
+        if len(lines) < count or not all(line[:2] == "> " for line in lines):
             raise DatabaseError("a kept text refers to a quoted text that changed")
-        return "\n".join(lines)
+        return "\n".join(line[2:] for line in lines)
     try:
         unpacker = zlib.decompressobj(zdict=_dictionary(against))
         data = unpacker.decompress(packed) + unpacker.flush()
