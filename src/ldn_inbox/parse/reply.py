@@ -1014,8 +1014,8 @@ def _assemble(lines: list[_Line], mailings: MailingSet) -> OwnText:
         # The questions were only quoted below answers written elsewhere: no anchors.
         own = [line for line in own if not ANCHOR_RE.match(line)]
         anchors = []
-    material = _unexplained(lines)
-    unexplained = _token_count("\n".join(material))
+    material = "\n".join(_unexplained(lines))
+    unexplained = _token_count(material)
     order: tuple[int, ...] = (1, 2, 3, 4)
     labels: dict[str, int] = {}
     if used:
@@ -1030,7 +1030,7 @@ def _assemble(lines: list[_Line], mailings: MailingSet) -> OwnText:
         labels=labels,
         mailings=sorted(mailings.mailings[index].key for index in used),
         unexplained=unexplained,
-        material="\n".join(material) if unexplained >= UNEXPLAINED_MIN else "",
+        material=material if unexplained >= UNEXPLAINED_MIN else "",
         inline_unknown=any(line.inline for line in lines) and not used,
         forwarded=any(line.region == "forward" and line.role == "own" for line in lines),
         earlier=any(line.region == "earlier" for line in lines),
