@@ -135,10 +135,11 @@ def unpack_text(packed: bytes | None, plain: str | None = None,
         raise DatabaseError("a kept text refers to a quoted text that is gone")
     if packed[0] == _LINES:
         first, count = map(int, packed[1:].split())
-        lines = against.split("\n")[first:first + count]
-        if len(lines) < count or not all(line[:2] == "> " for line in lines):
+        run = "\n".join(against.split("\n", first + count)[first:first + count])
+        # (each line of the run starts with "> ": the first, and one after each line break)
+        if run[:2] != "> " or run.count("\n> ") != count - 1:
             raise DatabaseError("a kept text refers to a quoted text that changed")
-        return "\n".join(line[2:] for line in lines)
+        return run[2:].replace("\n> ", "\n")
     try:
         unpacker = zlib.decompressobj(zdict=_dictionary(against))
         data = unpacker.decompress(packed) + unpacker.flush()
