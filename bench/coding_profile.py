@@ -4,11 +4,16 @@
     .venv/bin/python bench/coding_profile.py --messages 10000 --profile docs/coding-after
 
 Generates N seeded replies of 2-30 KB with ``bench/imap_bench.py``'s generator and runs on
-each the function a fetch's coding workers run (``flow.coder.parse_and_code``: MIME parse,
-reply isolation, classification, language, extraction), after one warm-up message that
-loads the lexicons and the language model. Times are CPU time of this process
-(``time.process_time``), not wall time: the machine is shared. Prints the median, 90th
-percentile and mean CPU ms a message.
+each what a fetch's coding workers run (``flow.coder.parse_and_code``: MIME parse, reply
+isolation, classification, language, extraction; then ``Outcome.pack``, the texts packed
+for the database), after one warm-up message that loads the lexicons and the language
+model. Times are CPU time of this process (``time.process_time``), not wall time: the
+machine is shared. Prints the median, 90th percentile and mean CPU ms a message, and the
+packing's share.
+
+``--src DIR`` measures the ``src/`` folder of another checkout instead of this one's (a
+baseline, in turns: ``git archive REV src | tar -x -C /tmp/base``, then ``--src
+/tmp/base/src``; a ``PYTHONPATH`` is not enough, this script puts a ``src`` first).
 
 ``--profile PREFIX`` also writes ``PREFIX.txt``, cProfile's top entries (by own time and by
 cumulative time) over the same messages, and ``PREFIX.svg``, a py-spy flame graph of a
@@ -31,14 +36,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from imap_bench import survey_message  # noqa: E402
 from machine import describe  # noqa: E402
-
-from ldn_inbox.flow.coder import parse_and_code  # noqa: E402
 
 
 def messages(count: int, seed: int) -> list[bytes]:
@@ -46,24 +48,33 @@ def messages(count: int, seed: int) -> list[bytes]:
     return [survey_message(n, rng) for n in range(1, count + 1)]
 
 
-def timed(payloads: list[bytes]) -> list[float]:
-    """CPU ms of each message (after a warm-up message)."""
-    parse_and_code(payloads[0], memory_bytes=0)
+def timed(payloads: list[bytes]) -> tuple[list[float], float]:
+    """CPU ms of each message (after a warm-up message), and the ms spent packing, in all."""
+    from ldn_inbox.flow.coder import parse_and_code
+
+    parse_and_code(payloads[0], memory_bytes=0).pack()
     out = []
+    packing = 0.0
     for data in payloads:
         started = time.process_time()
         outcome = parse_and_code(data, memory_bytes=0)
-        out.append((time.process_time() - started) * 1000)
+        coded = time.process_time()
+        outcome.pack()
+        ended = time.process_time()
+        out.append((ended - started) * 1000)
+        packing += (ended - coded) * 1000
         if outcome.error:
             raise SystemExit(f"coding failed: {outcome.error}")
-    return out
+    return out, packing
 
 
 def profile(payloads: list[bytes], prefix: Path, top: int) -> None:
+    from ldn_inbox.flow.coder import parse_and_code
+
     profiler = cProfile.Profile()
     profiler.enable()
     for data in payloads:
-        parse_and_code(data, memory_bytes=0)
+        parse_and_code(data, memory_bytes=0).pack()
     profiler.disable()
     text = io.StringIO()
     for order in ("tottime", "cumulative"):
@@ -79,7 +90,7 @@ def flame(args: argparse.Namespace, prefix: Path) -> None:
         raise SystemExit("py-spy is not installed (pip install py-spy, or the bench extra)")
     command = [spy, "record", "--nonblocking", "--rate", "200", "--format", "flamegraph",
                "-o", str(prefix.with_suffix(".svg")), "--", sys.executable, __file__,
-               "--messages", str(args.messages), "--seed", str(args.seed)]
+               "--messages", str(args.messages), "--seed", str(args.seed), "--src", str(args.src)]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     local_paths(prefix.with_suffix(".svg"))
 
@@ -100,17 +111,23 @@ def main() -> None:
                         help="write PREFIX.txt (cProfile top entries) and PREFIX.svg "
                              "(py-spy flame graph)")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--src", type=Path, default=ROOT / "src",
+                        help="the src/ folder of the ldn-inbox to measure (default: this one)")
     args = parser.parse_args()
+    sys.path.insert(0, str(args.src.resolve()))
     payloads = messages(args.messages, args.seed)
     info = describe()
-    values = sorted(timed(payloads))
+    times, packing = timed(payloads)
+    values = sorted(times)
     p90 = values[int(len(values) * 0.9)]
     print(f"{info['date']}; {info['nproc']} cores, {info['cpu']}, {info['ram']} RAM, "
           f"Python {info['python']}, load {info['load']}")
     print(f"extractor {info['extractor']}; {len(payloads)} messages of 2-30 KB, "
           f"{sum(map(len, payloads)) / 2**20:.1f} MiB")
     print(f"coding CPU a message: median {statistics.median(values):.2f} ms, "
-          f"p90 {p90:.2f} ms, mean {statistics.fmean(values):.2f} ms, max {values[-1]:.1f} ms")
+          f"p90 {p90:.2f} ms, mean {statistics.fmean(values):.2f} ms, max {values[-1]:.1f} ms; "
+          f"of which packing the texts {packing / len(values):.2f} ms a message")
+    print(f"measured: {args.src.resolve()}")
     if args.profile is not None:
         args.profile.parent.mkdir(parents=True, exist_ok=True)
         profile(payloads, args.profile, args.top)
