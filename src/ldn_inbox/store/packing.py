@@ -14,8 +14,8 @@ mark taken off (a quoted mailing no known mailing explains, the usual case), as 
 0x01 and the run's first line and length in ASCII (no zlib stream starts with that byte:
 the low four bits of a zlib stream's first byte are 8, deflate); otherwise as a zlib stream
 with the quoted text as its preset dictionary, which takes a few bytes where it repeats that
-text. One coding writes both (packed where it was coded, ``flow.coder.Outcome.pack``); ``purge`` and
-``forget`` drop both.
+text. One coding writes both (packed where it was coded, ``flow.coder.Outcome.pack``);
+``purge`` and ``forget`` drop both.
 """
 
 from __future__ import annotations
@@ -36,6 +36,11 @@ LEVEL = 1
 #: the level for a text packed against another: level 1 hardly finds the long matches in the
 #: dictionary (a learn text kept 0.29 of its bytes), level 6 does (0.05) at about 30 MiB/s
 REFERRING_LEVEL = 6
+#: The first byte of a text kept as lines of another (see the module's docstring).
+_LINES = 0x01
+#: Places where a learn text's lines occur in the quoted text that are tried before it is
+#: packed as a stream instead (each a search of the quoted text).
+_RUN_TRIES = 4
 
 
 @functools.cache
@@ -86,15 +91,6 @@ def pack_text(text: str | None, against: str | None = None) -> bytes | None:
         return bytes((_LINES,)) + f"{first} {text.count(chr(10)) + 1}".encode("ascii")
     packer = zlib.compressobj(REFERRING_LEVEL, zdict=_dictionary(against))
     return packer.compress(text.encode("utf-8", "surrogatepass")) + packer.flush()
-
-
-#: The first byte of a text kept as lines of another (see the module's docstring).
-_LINES = 0x01
-
-
-#: Places where a learn text's lines occur in the quoted text that are tried before it is
-#: packed as a stream instead (each a search of the quoted text).
-_RUN_TRIES = 4
 
 
 def _quoted_run(text: str, against: str) -> int | None:
