@@ -248,7 +248,12 @@ def test_migration_down_and_up_keeps_every_byte(db_url: str, env: Path, runner: 
                 "SELECT message_pk, learn_packed FROM extractions "
                 "WHERE learn_packed IS NOT NULL"))}
 
-    assert {packed[0] for packed in learn_packed().values()} == {1}, "kept as lines"
+    with engine.connect() as conn:
+        replies = set(conn.execute(sa.text(
+            "SELECT id FROM messages WHERE message_id LIKE 'bench-%'")).scalars())
+    # (the noise message's random bytes may hold quoted lines of any shape)
+    assert {packed[0] for pk, packed in learn_packed().items() if pk in replies} == {1}, \
+        "the replies' learn texts kept as lines"
     downgrade(engine, "0008")  # as lines of the quoted text no more: streams 0008 reads
     with session_factory(engine)() as session:
         assert {e.message_pk: e.learn_text for e in session.scalars(sa.select(Extraction))} \
