@@ -437,27 +437,25 @@ def _walk(message: Message, parsed: ParsedMessage, convert_timeout: float) -> No
 
 
 def _fill_headers(message: Message, parsed: ParsedMessage) -> None:
-    # the first value of each kept header, in one pass (``get_all`` scans every header)
-    first: dict[str, Any] = {}
+    # every header's values by lower-case name, in one pass (``get_all`` scans them all)
+    values: dict[str, list[Any]] = {}
     for name, value in message.items():
-        first.setdefault(name.lower(), value)
+        values.setdefault(name.lower(), []).append(value)
     for name in KEPT_HEADERS:
-        if name in first:
-            parsed.headers[name] = _decode_header_value(first[name])[:2000]
+        if name in values:
+            parsed.headers[name] = _decode_header_value(values[name][0])[:2000]
     parsed.subject = parsed.headers.get("subject", "")
     # the address comes from the raw header: a decoded display name must not supply it
-    sender = parse_sender([header_text(v) for v in message.get_all("from") or []])
+    sender = parse_sender([header_text(v) for v in values.get("from", [])])
     parsed.from_name, parsed.from_address = sender.name, sender.address
     if sender.problem:
         parsed.problems.append(sender.problem)
     parsed.date = _parse_date(parsed.headers.get("date", ""))
     parsed.content_type = message.get_content_type()
-    parsed.has_headers = len(message.keys()) > 0 and any(
-        message.get(h) for h in ("from", "date", "subject", "message-id", "content-type",
-                                 "to", "received", "return-path")
-    )
-    xfailed = message.get_all("X-Failed-Recipients") or []
-    for value in xfailed:
+    parsed.has_headers = any(values.get(h, [None])[0] for h in (
+        "from", "date", "subject", "message-id", "content-type", "to", "received",
+        "return-path"))
+    for value in values.get("x-failed-recipients", []):
         for _, addr in email.utils.getaddresses([str(value)]):
             if addr and addr not in parsed.failed_recipients:
                 parsed.failed_recipients.append(addr)
