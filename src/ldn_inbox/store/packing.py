@@ -38,9 +38,6 @@ LEVEL = 1
 REFERRING_LEVEL = 6
 #: The first byte of a text kept as lines of another (see the module's docstring).
 _LINES = 0x01
-#: Places where a learn text's lines occur in the quoted text that are tried before it is
-#: packed as a stream instead (each a search of the quoted text).
-_RUN_TRIES = 4
 
 
 @functools.cache
@@ -96,17 +93,8 @@ def pack_text(text: str | None, against: str | None = None) -> bytes | None:
 def _quoted_run(text: str, against: str) -> int | None:
     """The number of the first of the lines of ``against`` that are the lines of ``text``
     each with "> " before it, None when there are none such."""
-    needle = text.replace("\n", "\n> ")
-    at = against.find(needle)
-    for _ in range(_RUN_TRIES):
-        if at < 0:
-            return None
-        end = at + len(needle)
-        if at >= 2 and against.startswith("> ", at - 2) and against[at - 3:at - 2] in ("", "\n") \
-                and against[end:end + 1] in ("", "\n"):
-            return against.count("\n", 0, at)
-        at = against.find(needle, at + 1)
-    return None
+    at = ("\n" + against + "\n").find("\n> " + text.replace("\n", "\n> ") + "\n")
+    return None if at < 0 else against.count("\n", 0, at)
 
 
 def needs_text(packed: bytes | None) -> bool:
